@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import { duration } from './duration.js';
+
+/**
+ * Names that end up in argv arrays, API paths and chat messages. Keeping them to a safe
+ * alphabet means no name can smuggle shell metacharacters, path segments or mentions.
+ */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const safeName = (what: string) =>
+  z.string().regex(SAFE_NAME, `${what} must start with a letter or digit and use only letters, digits, ".", "_" or "-"`);
+
+const argv = z.array(z.string().min(1)).min(1, 'must be a non-empty argv array, e.g. ["systemctl", "restart", "api"]');
+
+const httpProbe = z.union([
+  z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    expectStatus: z.union([z.number().int(), z.array(z.number().int()).min(1)]).optional(),
+    expectBody: z.string().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    timeoutMs: duration.optional(),
+  }),
+]);
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'must be host:port');
+
+export const probeSchema = z
+  .strictObject({
+    name: safeName('probe name'),
+    http: httpProbe.optional(),
+    tcp: hostPort.optional(),
+    dns: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a host name').optional(),
+    command: argv.optional(),
+    timeoutMs: duration.default(5000),
+    /** The configured service that serves this layer (e.g. the proxy), so healbot can heal it. */
+    service: safeName('service name').optional(),
+    /** What this layer should route to, used to phrase the fix when the layer is broken. */
+    routesTo: z.string().optional(),
+  })
+  .superRefine((probe, ctx) => {
+    const kinds = (['http', 'tcp', 'dns', 'command'] as const).filter((k) => probe[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: kinds.length === 0 ? 'needs one of http, tcp, dns or command' : `has ${kinds.join(' and ')}; a probe checks one thing`,
+      });
+    }
+  });
+
+const dockerRuntime = z
+  .strictObject({
+    container: safeName('container name').optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    /** Docker host, e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375; defaults to DOCKER_HOST. */
+    host: z.string().optional(),
+  })
+  .refine((d) => (d.container === undefined) !== (d.labels === undefined), 'needs exactly one of container or labels');
+
+const commandRuntime = z.strictObject({
+  restart: argv,
+  status: argv.optional(),
+  start: argv.optional(),
+  logs: argv.optional(),
+  timeoutMs: duration.default(60_000),
+});
+
+const kubernetesRuntime = z.strictObject({
+  namespace: safeName('namespace').default('default'),
+  deployment: safeName('deployment name'),
+  service: safeName('Service name').optional(),
+  context: z.string().optional(),
+  replicas: z.number().int().min(1).optional(),
+  container: safeName('container name').optional(),
+});
+
+const breakerSchema = z.strictObject({
+  threshold: z.number().int().min(1).default(3),
+  window: duration.default(3_600_000),
+});
+
+const policySchema = z.strictObject({
+  /** Plan actions that may run without approval, e.g. [restart]. */
+  auto: z.array(z.enum(['restart', 'start', 'unpause', 'scale', 'rollout_restart', 'delete_pod'])).default([]),
+  /** Chat user ids, Discord role ids or `@group` handles allowed to approve; empty means the global list. */
+  approvers: z.array(z.string().min(1)).default([]),
+  twoApprovers: z.boolean().default(false),
+  cooldown: duration.default(0),
+  breaker: breakerSchema.optional(),
+});
+
+const alertMatchSchema = z.strictObject({
+  /** Alert labels that must all match (exact strings) for an alert to map to this service. */
+  labels: z.record(z.string(), z.string()).default({}),
+});
+
+export const serviceSchema = z
+  .strictObject({
+    docker: dockerRuntime.optional(),
+    command: commandRuntime.optional(),
+    kubernetes: kubernetesRuntime.optional(),
+    probes: z.array(probeSchema).default([]),
+    dependsOn: z.array(safeName('service name')).default([]),
+    policy: policySchema.prefault({}),
+    alerts: z.array(alertMatchSchema).default([]),
+    description: z.string().optional(),
+  })
+  .superRefine((service, ctx) => {
+    const runtimes = (['docker', 'command', 'kubernetes'] as const).filter((k) => service[k] !== undefined);
+    if (runtimes.length > 1) ctx.addIssue({ code: 'custom', message: `has ${runtimes.join(' and ')}; a service has one runtime` });
+  });
+
+const slackSchema = z.strictObject({
+  mode: z.enum(['socket', 'http']).default('socket'),
+  botToken: z.string().min(1),
+  signingSecret: z.string().optional(),
+  appToken: z.string().optional(),
+  apiUrl: z.url().optional(),
+  alertChannels: z.array(z.string()).default([]),
+  approvers: z.array(z.string()).default([]),
+  approverGroups: z.array(z.string()).default([]),
+  matchers: z.array(z.strictObject({ pattern: z.string(), service: safeName('service name') })).default([]),
+});
+
+const discordSchema = z.strictObject({
+  token: z.string().min(1),
+  applicationId: z.string().min(1),
+  guildId: z.string().optional(),
+  apiUrl: z.url().optional(),
+  alertChannels: z.array(z.string()).default([]),
+  approverRoles: z.array(z.string()).default([]),
+  approvers: z.array(z.string()).default([]),
+  matchers: z.array(z.strictObject({ pattern: z.string(), service: safeName('service name') })).default([]),
+});
+
+export const configSchema = z.strictObject({
+  services: z.record(z.string(), serviceSchema).refine((s) => Object.keys(s).length > 0, 'needs at least one service'),
+  healing: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      confidenceThreshold: z.number().min(0).max(1).default(0.6),
+      verifyTimeout: duration.default(60_000),
+      actionTimeout: duration.default(60_000),
+      approvalTimeout: duration.default(15 * 60_000),
+      approvers: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  breaker: breakerSchema.prefault({}),
+  observer: z
+    .strictObject({
+      /** Names that must always resolve from where healbot runs; if they do not, healbot is blind. */
+      canary: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a host name')).default([]),
+      /** The network healbot must join to see the services, named in the observer_blind advice. */
+      network: z.string().optional(),
+    })
+    .prefault({}),
+  server: z
+    .strictObject({
+      listen: z.string().default('127.0.0.1:8080'),
+      token: z.string().min(8, 'must be at least 8 characters').optional(),
+    })
+    .optional(),
+  store: z.strictObject({ path: z.string().default(':memory:') }).prefault({}),
+  monitor: z
+    .strictObject({
+      interval: duration.default(30_000),
+      dockerEvents: z.boolean().default(true),
+      groupWindow: duration.default(5 * 60_000),
+    })
+    .prefault({}),
+  alerting: z
+    .strictObject({
+      serviceLabels: z.array(z.string()).default(['service', 'job', 'app']),
+      securityLabel: z.string().default('security'),
+    })
+    .prefault({}),
+  oncall: z.array(z.string()).default([]),
+  heartbeat: z.strictObject({ url: z.url(), interval: duration.default(60_000) }).optional(),
+  github: z
+    .strictObject({
+      repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name'),
+      token: z.string().min(1),
+      apiUrl: z.url().default('https://api.github.com'),
+    })
+    .optional(),
+  slack: slackSchema.optional(),
+  discord: discordSchema.optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ServiceConfig = z.infer<typeof serviceSchema>;
+export type ProbeConfig = z.infer<typeof probeSchema>;
+export type PolicyConfig = z.infer<typeof policySchema>;
+export type SlackConfig = z.infer<typeof slackSchema>;
+export type DiscordConfig = z.infer<typeof discordSchema>;

@@ -1,0 +1,218 @@
+/**
+ * The engine's data model. Everything the engine produces is data: adapters and commands
+ * turn it into messages.
+ */
+
+/** The stable root-cause vocabulary (see ../shared/scenarios.md). */
+export const ROOT_CAUSE_KINDS = [
+  'healthy',
+  'layer_broken',
+  'service_down',
+  'service_unhealthy',
+  'crash_loop',
+  'oom_killed',
+  'dependency_down',
+  'observer_blind',
+  'scaled_to_zero',
+  'image_pull_failed',
+  'no_endpoints',
+  'recreating',
+  'unknown',
+] as const;
+export type RootCauseKind = (typeof ROOT_CAUSE_KINDS)[number];
+
+/** How a probe failed, so "I cannot see it" stays apart from "it is down". */
+export type ProbeErrorKind = 'dns' | 'refused' | 'timeout' | 'status' | 'body' | 'tls' | 'reset' | 'exit' | 'other';
+
+export interface ProbeResult {
+  service: string;
+  name: string;
+  ok: boolean;
+  status?: number;
+  error?: string;
+  errorKind?: ProbeErrorKind;
+  /** The host name the probe resolved, when it has one (for observer_blind advice). */
+  host?: string;
+  ms: number;
+}
+
+/** What a runtime says about one service's workload, normalised across Docker, Kubernetes and commands. */
+export interface RuntimeState {
+  runtime: 'docker' | 'kubernetes' | 'command' | 'process';
+  /** Human name of what was inspected: a container, a deployment, a unit. */
+  target: string;
+  status: 'running' | 'exited' | 'restarting' | 'paused' | 'created' | 'dead' | 'missing' | 'unknown';
+  exitCode?: number;
+  oomKilled?: boolean;
+  restartCount?: number;
+  health?: 'healthy' | 'unhealthy' | 'starting' | 'none';
+  healthLog?: string[];
+  startedAt?: string;
+  finishedAt?: string;
+  memory?: { limitBytes?: number; usageBytes?: number };
+  networks?: string[];
+  /** Last log lines, already redacted. */
+  logs?: string[];
+  kubernetes?: KubernetesState;
+  /** Set when the runtime could not be read: healbot cannot see this workload. */
+  error?: string;
+}
+
+export interface KubernetesContainerState {
+  name: string;
+  ready: boolean;
+  restartCount: number;
+  waitingReason?: string;
+  waitingMessage?: string;
+  terminatedReason?: string;
+  lastTerminatedReason?: string;
+  exitCode?: number;
+  image?: string;
+}
+
+export interface KubernetesPodState {
+  name: string;
+  phase: string;
+  ready: boolean;
+  deleting: boolean;
+  labels: Record<string, string>;
+  containers: KubernetesContainerState[];
+  createdAt?: string;
+}
+
+export interface KubernetesState {
+  namespace: string;
+  deployment: string;
+  desiredReplicas: number;
+  readyReplicas: number;
+  availableReplicas: number;
+  updatedReplicas?: number;
+  /** Replica count to restore to, from config or the annotation healbot keeps. */
+  lastKnownReplicas?: number;
+  pods: KubernetesPodState[];
+  service?: { name: string; selector: Record<string, string>; readyEndpoints: number; notReadyEndpoints: number };
+  events: { reason: string; message: string; type: string; object?: string }[];
+  memoryLimit?: string;
+}
+
+export interface Evidence {
+  source: 'probe' | 'runtime' | 'dependency' | 'policy';
+  detail: string;
+}
+
+export interface RootCause {
+  kind: RootCauseKind;
+  service: string;
+  /** The failing layer (a probe name) or, for dependency_down, the dependency's service name. */
+  layer?: string;
+  summary: string;
+  confidence: number;
+  evidence: Evidence[];
+  /** For dependency_down: the dependency's own root cause. */
+  underlying?: RootCause;
+}
+
+export type ActionKind = 'restart' | 'start' | 'unpause' | 'scale' | 'rollout_restart' | 'delete_pod' | 'manual';
+export type Risk = 'safe' | 'risky' | 'manual';
+
+export interface PlanStep {
+  action: ActionKind;
+  /** The configured service the step acts on. */
+  target: string;
+  risk: Risk;
+  reason: string;
+  /** Action parameters, e.g. { replicas: 2 } for scale or { pod } for delete_pod. */
+  params?: Record<string, string | number>;
+}
+
+export interface Diagnosis {
+  service: string;
+  probes: ProbeResult[];
+  /** Runtime state per service (the service and its dependencies and layer owners). */
+  runtime: Record<string, RuntimeState | undefined>;
+  rootCause: RootCause;
+  startedAt: string;
+  ms: number;
+}
+
+export interface ActionResult {
+  action: ActionKind;
+  target: string;
+  ok: boolean;
+  ms: number;
+  error?: string;
+  before?: RuntimeState;
+  after?: RuntimeState;
+  approvedBy?: string[];
+}
+
+export type Outcome = 'healed' | 'not_needed' | 'escalated' | 'failed' | 'denied';
+
+export type IncidentSource = 'cli' | 'chat' | 'alert' | 'webhook' | 'monitor' | 'event' | 'api';
+
+export interface Incident {
+  id: string;
+  service: string;
+  source: IncidentSource;
+  requestedBy?: string;
+  summary?: string;
+  openedAt: string;
+  /** Where the conversation started (a chat channel and message), so replies land in its thread. */
+  origin?: { platform: string; channel: string; message?: string };
+  /** Diagnose and plan only. */
+  dryRun?: boolean;
+}
+
+/** One hop of the request path, for rendering `public ✗ 502 (41 ms) → proxy ✓ → internal ✓ → db ✓`. */
+export interface Hop {
+  service: string;
+  name: string;
+  ok: boolean;
+  status?: number;
+  error?: string;
+  ms: number;
+}
+
+export interface HealReport {
+  incidentId: string;
+  service: string;
+  outcome: Outcome;
+  rootCause: RootCause;
+  hops: Hop[];
+  plan: PlanStep[];
+  actions: ActionResult[];
+  approvedBy: string[];
+  deniedBy?: string;
+  /** From the first action to verified health, when healed. */
+  timeToHealMs?: number;
+  /** The original failing check, retried after verification. */
+  retried?: ProbeResult;
+  summary: string;
+  escalation?: string;
+}
+
+export interface ApprovalRequest {
+  id: string;
+  incidentId: string;
+  service: string;
+  step: PlanStep;
+  approvers: string[];
+  requiredApprovals: number;
+  expiresAt: string;
+}
+
+/** Typed progress events every adapter renders. */
+export type ProgressEvent =
+  | { type: 'started'; incident: Incident }
+  | { type: 'probe'; incidentId: string; result: ProbeResult }
+  | { type: 'runtime'; incidentId: string; service: string; state: RuntimeState }
+  | { type: 'finding'; incidentId: string; rootCause: RootCause; diagnosis: Diagnosis }
+  | { type: 'plan'; incidentId: string; steps: PlanStep[]; blockedBy?: string }
+  | { type: 'awaiting_approval'; incidentId: string; request: ApprovalRequest }
+  | { type: 'approval'; incidentId: string; approvalId: string; decision: 'approved' | 'denied' | 'expired'; by: string[] }
+  | { type: 'action_started'; incidentId: string; step: PlanStep }
+  | { type: 'action_finished'; incidentId: string; step: PlanStep; result: ActionResult }
+  | { type: 'verified'; incidentId: string; ok: boolean; probes: ProbeResult[]; ms: number }
+  | { type: 'info'; incidentId: string; message: string }
+  | { type: 'done'; incidentId: string; report: HealReport }
+  | { type: 'failed'; incidentId: string; error: string };
