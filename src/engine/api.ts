@@ -1,0 +1,69 @@
+import type { ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
+
+/** Who is asking or deciding, as a chat platform or the terminal knows them. */
+export interface Actor {
+  platform: 'slack' | 'discord' | 'console' | 'cli' | 'api';
+  id: string;
+  /** How to mention or show them, e.g. `<@U0ONCALL>` or `@ana`. */
+  display?: string;
+  /** Discord role ids, Slack user-group ids. */
+  roles?: string[];
+}
+
+export interface HealRequest {
+  service: string;
+  source: IncidentSource;
+  requestedBy?: Actor;
+  summary?: string;
+  origin?: Incident['origin'];
+  dryRun?: boolean;
+  /** A key that identifies the triggering event; the same key never opens a second incident. */
+  dedupeKey?: string;
+}
+
+export interface ServiceStatus {
+  service: string;
+  healthy: boolean;
+  rootCause: RootCause;
+  paused: boolean;
+  breakerOpen: boolean;
+  openIncident?: string;
+}
+
+export interface IncidentRecord {
+  id: string;
+  service: string;
+  status: 'open' | 'closed';
+  source: IncidentSource;
+  openedAt: string;
+  closedAt?: string;
+  alertCount: number;
+  rootCause?: RootCause;
+  plan?: HealReport['plan'];
+  actions?: HealReport['actions'];
+  outcome?: HealReport['outcome'];
+  summary?: string;
+  requestedBy?: string;
+}
+
+export type DecisionResult =
+  | { ok: true; decision: 'approved' | 'denied'; request: ApprovalRequest; waitingFor?: number }
+  | { ok: false; reason: 'not_allowed' | 'expired' | 'not_found' | 'already_decided' | 'same_approver'; message: string };
+
+/**
+ * The one engine every door uses: chat commands, alert messages, webhooks and the CLI.
+ * Commands and adapters depend on this interface, never on how it is built.
+ */
+export interface HealbotApi {
+  services(): string[];
+  /** Opens an incident (or joins the open one for the service) and runs it to the end. */
+  heal(request: HealRequest): Promise<HealReport>;
+  diagnose(service: string): Promise<Diagnosis>;
+  status(): Promise<ServiceStatus[]>;
+  history(service?: string, limit?: number): Promise<IncidentRecord[]>;
+  pause(service: string, by: Actor): Promise<void>;
+  resume(service: string, by: Actor): Promise<void>;
+  decide(approvalId: string, actor: Actor, decision: 'approve' | 'deny'): Promise<DecisionResult>;
+  /** Every incident's progress events. Returns the unsubscribe function. */
+  subscribe(listener: (event: ProgressEvent) => void): () => void;
+}
