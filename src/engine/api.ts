@@ -19,6 +19,8 @@ export interface HealRequest {
   dryRun?: boolean;
   /** A key that identifies the triggering event; the same key never opens a second incident. */
   dedupeKey?: string;
+  /** Security-related alerts are diagnosed and reported, never acted on automatically. */
+  security?: boolean;
 }
 
 export interface ServiceStatus {
@@ -47,7 +49,7 @@ export interface IncidentRecord {
 }
 
 export type DecisionResult =
-  | { ok: true; decision: 'approved' | 'denied'; request: ApprovalRequest; waitingFor?: number }
+  | { ok: true; decision: 'approved' | 'denied'; request: ApprovalRequest; by: string[]; at: string; waitingFor?: number }
   | { ok: false; reason: 'not_allowed' | 'expired' | 'not_found' | 'already_decided' | 'same_approver'; message: string };
 
 /**

@@ -56,6 +56,8 @@ export interface RuntimeState {
   kubernetes?: KubernetesState;
   /** Set when the runtime could not be read: healbot cannot see this workload. */
   error?: string;
+  /** Something the reader should know about how the target was chosen, e.g. several containers matched its labels. */
+  note?: string;
 }
 
 export interface KubernetesContainerState {
@@ -75,6 +77,8 @@ export interface KubernetesPodState {
   phase: string;
   ready: boolean;
   deleting: boolean;
+  /** When the pod was asked to terminate (ISO time), if it was. */
+  deletionTimestamp?: string;
   labels: Record<string, string>;
   containers: KubernetesContainerState[];
   createdAt?: string;
@@ -90,7 +94,14 @@ export interface KubernetesState {
   /** Replica count to restore to, from config or the annotation healbot keeps. */
   lastKnownReplicas?: number;
   pods: KubernetesPodState[];
-  service?: { name: string; selector: Record<string, string>; readyEndpoints: number; notReadyEndpoints: number };
+  service?: {
+    name: string;
+    selector: Record<string, string>;
+    readyEndpoints: number;
+    notReadyEndpoints: number;
+    /** True when the configured Service does not exist. */
+    missing?: boolean;
+  };
   events: { reason: string; message: string; type: string; object?: string }[];
   memoryLimit?: string;
 }
@@ -189,6 +200,8 @@ export interface HealReport {
   retried?: ProbeResult;
   summary: string;
   escalation?: string;
+  /** True when this answers a duplicate delivery of an event that was already handled. */
+  duplicate?: boolean;
 }
 
 export interface ApprovalRequest {

@@ -1,0 +1,167 @@
+import type { HealbotApi } from '../src/engine/api.js';
+import type { Incident, ProgressEvent } from '../src/engine/types.js';
+import type { ChatMessage, ChatSurface, ThreadRef } from './chat.js';
+import { actionMessage, approvalMessage, decisionMessage, doneMessage, findingMessage, incidentStatus, planMessage } from './present.js';
+
+/** Where threads are remembered, so a restarted healbot keeps talking in the same thread. */
+export interface ThreadStore {
+  getThread(incidentId: string, platform: string): ThreadRef | undefined;
+  saveThread(incidentId: string, thread: ThreadRef): void;
+}
+
+export interface ConversationOptions {
+  platform: string;
+  /** Where incidents that did not start in this platform's chat are posted (webhooks, monitoring). */
+  defaultChannel?: string;
+  /** Least time between two edits of one status message. */
+  minUpdateIntervalMs?: number;
+  threads?: ThreadStore;
+  onError?: (error: unknown, incidentId: string) => void;
+}
+
+interface Conversation {
+  incident: Incident;
+  thread: Promise<ThreadRef | undefined>;
+  /** Serialises posts so replies keep their order. */
+  queue: Promise<unknown>;
+  pendingStatus?: ChatMessage;
+  statusTimer?: NodeJS.Timeout;
+  lastStatusAt: number;
+  approvals: Map<string, { request: import('../src/engine/types.js').ApprovalRequest }>;
+}
+
+/**
+ * One threaded conversation per incident on one chat surface: a status message edited in
+ * place, and a reply for each step that matters. Shared by every chat adapter.
+ */
+export class IncidentConversations {
+  private readonly conversations = new Map<string, Conversation>();
+  private unsubscribe?: () => void;
+
+  constructor(
+    private readonly api: HealbotApi,
+    private readonly surface: ChatSurface,
+    private readonly options: ConversationOptions,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.api.subscribe((event) => this.handle(event));
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await Promise.allSettled([...this.conversations.values()].map((c) => c.queue));
+    for (const c of this.conversations.values()) clearTimeout(c.statusTimer);
+  }
+
+  /** Resolves once every message queued so far has been sent (for tests and shutdown). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.conversations.values()].map((c) => c.queue));
+  }
+
+  private origin(incident: Incident): Incident['origin'] | null {
+    if (incident.origin?.platform === this.options.platform) return incident.origin;
+    if (this.options.defaultChannel && (!incident.origin || incident.origin.platform !== this.options.platform)) {
+      if (incident.origin && incident.origin.platform !== this.options.platform && incident.source === 'chat') return null;
+      return { platform: this.options.platform, channel: this.options.defaultChannel };
+    }
+    return null;
+  }
+
+  private handle(event: ProgressEvent): void {
+    if (event.type === 'started') {
+      const origin = this.origin(event.incident);
+      if (origin === null) return;
+      const incident = event.incident;
+      const known = this.options.threads?.getThread(incident.id, this.options.platform);
+      const thread = known
+        ? Promise.resolve(known)
+        : this.surface.openThread(origin, incidentStatus(incident, 'Diagnosing: probing every layer…')).then(
+            (ref) => {
+              this.options.threads?.saveThread(incident.id, ref);
+              return ref;
+            },
+            (error) => {
+              this.options.onError?.(error, incident.id);
+              return undefined;
+            },
+          );
+      this.conversations.set(incident.id, { incident, thread, queue: thread, lastStatusAt: Date.now(), approvals: new Map() });
+      return;
+    }
+    const conversation = this.conversations.get(event.incidentId);
+    if (!conversation) return;
+    const { incident } = conversation;
+    switch (event.type) {
+      case 'finding':
+        this.setStatus(conversation, incidentStatus(incident, `Root cause: ${event.rootCause.summary}`, event.rootCause.kind === 'healthy' ? 'ok' : 'warn'));
+        this.reply(conversation, findingMessage(event.rootCause, event.diagnosis));
+        break;
+      case 'plan':
+        if (event.steps.length > 0 || event.blockedBy) this.reply(conversation, planMessage(event.steps, event.blockedBy));
+        break;
+      case 'awaiting_approval':
+        conversation.approvals.set(event.request.id, { request: event.request });
+        this.setStatus(conversation, incidentStatus(incident, `Waiting for approval to ${event.request.step.action.replace('_', ' ')} ${event.request.step.target}`, 'warn'));
+        this.reply(conversation, approvalMessage(event.request));
+        break;
+      case 'approval': {
+        const request = conversation.approvals.get(event.approvalId)?.request;
+        if (request) this.reply(conversation, decisionMessage(request, event.decision, event.by));
+        break;
+      }
+      case 'action_started':
+        this.setStatus(conversation, incidentStatus(incident, `Acting: ${event.step.action.replace('_', ' ')} ${event.step.target}…`));
+        break;
+      case 'action_finished':
+        this.reply(conversation, actionMessage(event.result));
+        this.setStatus(conversation, incidentStatus(incident, 'Verifying from the inside out…'));
+        break;
+      case 'info':
+        this.reply(conversation, { text: event.message, tone: 'warn' });
+        break;
+      case 'done': {
+        const message = doneMessage(event.report);
+        clearTimeout(conversation.statusTimer);
+        const status = incidentStatus(incident, `${event.report.outcome.replace('_', ' ')}: ${event.report.summary}`, message.tone);
+        this.enqueue(conversation, (thread) => this.surface.updateStatus(thread, status));
+        this.reply(conversation, message);
+        void conversation.queue.finally(() => this.conversations.delete(event.incidentId));
+        break;
+      }
+      case 'failed':
+        this.reply(conversation, { text: `healbot hit an error on incident \`${incident.id}\`: ${event.error}`, tone: 'error' });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private enqueue(conversation: Conversation, send: (thread: ThreadRef) => Promise<unknown>): void {
+    conversation.queue = conversation.queue
+      .then(async () => {
+        const thread = await conversation.thread;
+        if (thread) await send(thread);
+      })
+      .catch((error) => this.options.onError?.(error, conversation.incident.id));
+  }
+
+  private reply(conversation: Conversation, message: ChatMessage): void {
+    this.enqueue(conversation, (thread) => this.surface.reply(thread, message));
+  }
+
+  /** Coalesces status edits: only the newest pending status is sent, at most once per interval. */
+  private setStatus(conversation: Conversation, message: ChatMessage): void {
+    conversation.pendingStatus = message;
+    const interval = this.options.minUpdateIntervalMs ?? 1000;
+    const wait = Math.max(0, conversation.lastStatusAt + interval - Date.now());
+    if (conversation.statusTimer) return;
+    conversation.statusTimer = setTimeout(() => {
+      conversation.statusTimer = undefined;
+      const latest = conversation.pendingStatus;
+      conversation.pendingStatus = undefined;
+      conversation.lastStatusAt = Date.now();
+      if (latest) this.enqueue(conversation, (thread) => this.surface.updateStatus(thread, latest));
+    }, wait);
+  }
+}

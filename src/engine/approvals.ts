@@ -1,0 +1,104 @@
+import type { Store, ApprovalRecord } from '../store/store.js';
+import type { Actor, DecisionResult } from './api.js';
+import type { ApprovalRequest } from './types.js';
+
+export type ApprovalDecision = { decision: 'approved' | 'denied' | 'expired'; by: string[] };
+
+const actorName = (actor: Actor) => actor.display ?? `${actor.platform}:${actor.id}`;
+
+/**
+ * Pending approvals: persisted, expiring, decided once. A decision made after a restart,
+ * when no run is waiting, is handed to `onOrphanApproved` so the engine can resume safely.
+ */
+export class ApprovalBook {
+  private readonly waiters = new Map<string, (d: ApprovalDecision) => void>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly isAllowed: (actor: Actor, request: ApprovalRequest) => boolean,
+    private readonly onOrphanApproved: (record: ApprovalRecord) => void,
+    private readonly onExpired: (record: ApprovalRecord) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Re-arms expiry timers for approvals persisted by an earlier run. */
+  restore(): void {
+    for (const record of this.store.pendingApprovals()) this.arm(record);
+  }
+
+  /** Persists the request and waits for its decision or expiry. */
+  wait(request: ApprovalRequest): Promise<ApprovalDecision> {
+    const record: ApprovalRecord = { ...request, status: 'pending', approvedBy: [] };
+    this.store.saveApproval(record);
+    return new Promise((resolve) => {
+      this.waiters.set(request.id, resolve);
+      this.arm(record);
+    });
+  }
+
+  private arm(record: ApprovalRecord): void {
+    const delay = Math.max(0, Date.parse(record.expiresAt) - this.now());
+    const timer = setTimeout(() => this.expire(record.id), Math.min(delay, 2 ** 31 - 1));
+    timer.unref();
+    this.timers.set(record.id, timer);
+  }
+
+  private expire(id: string): void {
+    const record = this.store.getApproval(id);
+    if (!record || record.status !== 'pending') return;
+    const expired: ApprovalRecord = { ...record, status: 'expired', decidedAt: new Date(this.now()).toISOString() };
+    if (!this.store.transitionApproval(id, 'pending', expired)) return;
+    this.settle(id, { decision: 'expired', by: [] });
+    this.onExpired(expired);
+  }
+
+  private settle(id: string, decision: ApprovalDecision): boolean {
+    clearTimeout(this.timers.get(id));
+    this.timers.delete(id);
+    const waiter = this.waiters.get(id);
+    this.waiters.delete(id);
+    waiter?.(decision);
+    return waiter !== undefined;
+  }
+
+  /** Decides an approval. Synchronous on purpose: two clicks at once are serialised. */
+  decide(id: string, actor: Actor, decision: 'approve' | 'deny'): DecisionResult {
+    const record = this.store.getApproval(id);
+    if (!record) return { ok: false, reason: 'not_found', message: `There is no approval ${id}.` };
+    if (record.status === 'pending' && Date.parse(record.expiresAt) <= this.now()) this.expire(id);
+    const current = this.store.getApproval(id)!;
+    if (current.status === 'expired') return { ok: false, reason: 'expired', message: `Approval ${id} expired at ${current.expiresAt}; nothing was done. Run /heal ${current.service} again.` };
+    if (current.status !== 'pending') {
+      return { ok: false, reason: 'already_decided', message: `Approval ${id} was already ${current.status}${current.decidedBy ? ` by ${current.decidedBy}` : ''}.` };
+    }
+    if (!this.isAllowed(actor, current)) {
+      return { ok: false, reason: 'not_allowed', message: `You are not an approver for ${current.service}; ask ${current.approvers.join(', ') || 'a configured approver'}.` };
+    }
+    const name = actorName(actor);
+    const at = new Date(this.now()).toISOString();
+    if (decision === 'deny') {
+      const denied: ApprovalRecord = { ...current, status: 'denied', decidedBy: name, decidedAt: at };
+      if (!this.store.transitionApproval(id, 'pending', denied)) return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
+      this.settle(id, { decision: 'denied', by: [name] });
+      return { ok: true, decision: 'denied', request: denied, by: [name], at };
+    }
+    if (current.approvedBy.includes(name)) {
+      return { ok: false, reason: 'same_approver', message: `You already approved ${id}; it needs a second, different approver.` };
+    }
+    const approvedBy = [...current.approvedBy, name];
+    if (approvedBy.length < current.requiredApprovals) {
+      this.store.saveApproval({ ...current, approvedBy });
+      return { ok: true, decision: 'approved', request: current, by: approvedBy, at, waitingFor: current.requiredApprovals - approvedBy.length };
+    }
+    const approved: ApprovalRecord = { ...current, status: 'approved', approvedBy, decidedBy: approvedBy.join(' and '), decidedAt: at };
+    if (!this.store.transitionApproval(id, 'pending', approved)) return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
+    if (!this.settle(id, { decision: 'approved', by: approvedBy })) this.onOrphanApproved(approved);
+    return { ok: true, decision: 'approved', request: approved, by: approvedBy, at };
+  }
+
+  close(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,430 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { PermissionDenied, UnknownServiceError } from '../errors.js';
+import type { Redactor } from '../redact.js';
+import type { ApprovalRecord, Store } from '../store/store.js';
+import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
+import { ApprovalBook, type ApprovalDecision } from './approvals.js';
+import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
+import { planFor } from './plan.js';
+import { hopsFrom, summarize } from './report.js';
+import { closestNames } from './suggest.js';
+import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, ProgressEvent } from './types.js';
+import { verifyInsideOut } from './verify.js';
+
+/** The log interface the engine needs; pino's child loggers fit it. */
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface EngineOptions {
+  config: Config;
+  sensors: Sensors;
+  store: Store;
+  redact: Redactor;
+  /** Whether `actor` may approve actions on `service` (configured approvers, roles, platform). */
+  mayApprove: (actor: Actor, service: string) => boolean;
+  /** Who may approve, for messages. */
+  approversOf: (service: string) => string[];
+  logger?: EngineLogger;
+  now?: () => number;
+  /** `HEALING_ENABLED=false`: diagnose and plan only. */
+  healingEnabled?: boolean;
+}
+
+const quietLogger: EngineLogger = { info() {}, warn() {}, error() {} };
+const newId = (prefix: string) => `${prefix}${randomBytes(4).toString('hex')}`;
+const actorName = (actor?: Actor) => (actor ? (actor.display ?? `${actor.platform}:${actor.id}`) : undefined);
+
+interface Running {
+  incident: Incident;
+  promise: Promise<HealReport>;
+}
+
+/**
+ * The pipeline every door shares: signal → incident → diagnose → root cause → plan →
+ * approval → act → verify → report. It emits progress events and returns data.
+ */
+export class Engine implements HealbotApi {
+  private readonly listeners = new Set<(event: ProgressEvent) => void>();
+  private readonly running = new Map<string, Running>();
+  private readonly approvals: ApprovalBook;
+  private readonly log: EngineLogger;
+  private readonly now: () => number;
+
+  constructor(private readonly options: EngineOptions) {
+    this.log = options.logger ?? quietLogger;
+    this.now = options.now ?? Date.now;
+    this.approvals = new ApprovalBook(
+      options.store,
+      (actor, request) => options.mayApprove(actor, request.service),
+      (record) => void this.resumeApproved(record),
+      (record) => this.audit(record.incidentId, record.service, 'approval_expired', undefined, { approval: record.id }),
+      this.now,
+    );
+  }
+
+  private get config(): Config {
+    return this.options.config;
+  }
+
+  /** Picks up where a previous process stopped: pending approvals stay valid, interrupted runs are closed, never re-run. */
+  recover(): void {
+    const pending = new Set(this.options.store.pendingApprovals().map((a) => a.incidentId));
+    for (const record of this.options.store.listIncidents({ status: 'open' })) {
+      if (pending.has(record.id) || this.running.has(record.service)) continue;
+      const summary = `healbot restarted while this incident was running; nothing is re-run automatically. Run /heal ${record.service} to diagnose again`;
+      this.options.store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome: 'escalated', summary });
+      this.audit(record.id, record.service, 'interrupted', undefined, {});
+    }
+    this.approvals.restore();
+  }
+
+  services(): string[] {
+    return Object.keys(this.config.services);
+  }
+
+  subscribe(listener: (event: ProgressEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: ProgressEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log.error({ err: error }, 'progress listener failed');
+      }
+    }
+  }
+
+  private audit(incidentId: string | undefined, service: string | undefined, event: string, actor: string | undefined, detail: Record<string, unknown>): void {
+    this.options.store.appendAudit({ at: new Date(this.now()).toISOString(), incidentId, service, event, actor, detail: JSON.parse(this.options.redact(JSON.stringify(detail))) });
+  }
+
+  private requireService(service: string): void {
+    if (!this.config.services[service]) throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
+  }
+
+  async diagnose(service: string): Promise<Diagnosis> {
+    this.requireService(service);
+    return diagnose(this.options.sensors, service);
+  }
+
+  async status(): Promise<ServiceStatus[]> {
+    return Promise.all(
+      this.services().map(async (service) => {
+        const diagnosis = await diagnose(this.options.sensors, service);
+        return {
+          service,
+          healthy: diagnosis.rootCause.kind === 'healthy',
+          rootCause: diagnosis.rootCause,
+          paused: this.options.store.isPaused(service),
+          breakerOpen: this.options.store.isBreakerOpen(service),
+          openIncident: this.running.get(service)?.incident.id,
+        };
+      }),
+    );
+  }
+
+  async history(service?: string, limit = 10): Promise<IncidentRecord[]> {
+    if (service) this.requireService(service);
+    return this.options.store.listIncidents({ service, limit });
+  }
+
+  private requireApprover(service: string, actor: Actor, what: string): void {
+    if (this.options.mayApprove(actor, service)) return;
+    this.audit(undefined, service, `refused_${what}`, actorName(actor), {});
+    throw new PermissionDenied(`only approvers of ${service} may ${what} it (${this.options.approversOf(service).join(', ') || 'none configured'})`);
+  }
+
+  async pause(service: string, by: Actor): Promise<void> {
+    this.requireService(service);
+    this.requireApprover(service, by, 'pause');
+    this.options.store.setPaused(service, true);
+    this.audit(undefined, service, 'paused', actorName(by), {});
+  }
+
+  async resume(service: string, by: Actor): Promise<void> {
+    this.requireService(service);
+    this.requireApprover(service, by, 'resume');
+    this.options.store.setPaused(service, false);
+    this.options.store.setBreakerOpen(service, false);
+    this.audit(undefined, service, 'resumed', actorName(by), { breakerReset: true });
+  }
+
+  async decide(approvalId: string, actor: Actor, decision: 'approve' | 'deny'): Promise<DecisionResult> {
+    const result = this.approvals.decide(approvalId, actor, decision);
+    const record = this.options.store.getApproval(approvalId);
+    const event = result.ok ? (decision === 'approve' ? 'approved' : 'denied') : `refused_${result.reason}`;
+    this.audit(record?.incidentId, record?.service, event, actorName(actor), { approval: approvalId, step: record?.step });
+    return result;
+  }
+
+  /** Ids of incidents currently running, by service. */
+  openIncidents(): Record<string, string> {
+    return Object.fromEntries([...this.running].map(([service, run]) => [service, run.incident.id]));
+  }
+
+  heal(request: HealRequest): Promise<HealReport> {
+    try {
+      this.requireService(request.service);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const store = this.options.store;
+    const existing = this.running.get(request.service);
+    const incidentId = existing?.incident.id ?? newId('inc_');
+    if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incidentId)) {
+      const prior = store.eventIncident(request.dedupeKey);
+      const run = [...this.running.values()].find((r) => r.incident.id === prior);
+      return run ? run.promise : Promise.resolve(this.reportFromRecord(prior, request.service));
+    }
+    if (existing) {
+      store.incrementAlertCount(existing.incident.id);
+      return existing.promise;
+    }
+    const incident: Incident = {
+      id: incidentId,
+      service: request.service,
+      source: request.source,
+      requestedBy: actorName(request.requestedBy),
+      summary: request.summary,
+      openedAt: new Date(this.now()).toISOString(),
+      origin: request.origin,
+      dryRun: request.dryRun,
+    };
+    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
+    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: request.summary });
+    return this.start(incident, { security: request.security });
+  }
+
+  private start(incident: Incident, options: RunOptions): Promise<HealReport> {
+    const promise = this.run(incident, options)
+      .catch((error: unknown) => this.fail(incident, error))
+      .finally(() => this.running.delete(incident.service));
+    this.running.set(incident.service, { incident, promise });
+    return promise;
+  }
+
+  private reportFromRecord(incidentId: string | undefined, service: string): HealReport {
+    const record = incidentId ? this.options.store.getIncident(incidentId) : undefined;
+    const rootCause = record?.rootCause ?? { kind: 'unknown' as const, service, summary: 'duplicate event', confidence: 0, evidence: [] };
+    return {
+      incidentId: incidentId ?? '',
+      service,
+      outcome: record?.outcome ?? 'not_needed',
+      rootCause,
+      hops: [],
+      plan: record?.plan ?? [],
+      actions: record?.actions ?? [],
+      approvedBy: [],
+      summary: record?.summary ?? 'this event was already handled; nothing was done twice',
+      duplicate: true,
+    };
+  }
+
+  private fail(incident: Incident, error: unknown): HealReport {
+    const message = this.options.redact((error as Error)?.message ?? String(error));
+    this.log.error({ incident: incident.id, err: message }, 'incident failed');
+    this.emit({ type: 'failed', incidentId: incident.id, error: message });
+    const rootCause = { kind: 'unknown' as const, service: incident.service, summary: `healbot failed: ${message}`, confidence: 0, evidence: [] };
+    const report: HealReport = { incidentId: incident.id, service: incident.service, outcome: 'failed', rootCause, hops: [], plan: [], actions: [], approvedBy: [], summary: `healbot failed while handling ${incident.service} (incident ${incident.id}): ${message}` };
+    this.closeIncident(incident, report);
+    return report;
+  }
+
+  private closeIncident(incident: Incident, report: HealReport): void {
+    this.options.store.updateIncident(incident.id, {
+      status: 'closed',
+      closedAt: new Date(this.now()).toISOString(),
+      rootCause: report.rootCause,
+      plan: report.plan,
+      actions: report.actions,
+      outcome: report.outcome,
+      summary: report.summary,
+    });
+    this.audit(incident.id, incident.service, 'outcome', undefined, { outcome: report.outcome, summary: report.summary, timeToHealMs: report.timeToHealMs });
+  }
+
+  private finish(incident: Incident, diagnosis: Diagnosis, partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>): HealReport {
+    const report: HealReport = {
+      incidentId: incident.id,
+      service: incident.service,
+      rootCause: diagnosis.rootCause,
+      hops: hopsFrom(diagnosis.probes.filter((p) => p.service !== 'healbot')),
+      ...partial,
+      summary: this.options.redact(summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service })),
+    };
+    if (report.outcome === 'escalated' || report.outcome === 'failed') report.escalation = [partial.escalation, ...this.config.oncall].filter(Boolean).join(' ') || undefined;
+    this.closeIncident(incident, report);
+    this.emit({ type: 'done', incidentId: incident.id, report });
+    return report;
+  }
+
+  private blockReason(incident: Incident, options: RunOptions): string | undefined {
+    const store = this.options.store;
+    const service = incident.service;
+    if (incident.dryRun) return 'dry run: nothing was changed';
+    if (this.options.healingEnabled === false || !this.config.healing.enabled) return 'healing is disabled (HEALING_ENABLED=false): diagnose and plan only';
+    if (options.security) return 'the alert is marked security-related: healbot never acts on it automatically';
+    if (store.isPaused(service)) return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
+    if (store.isBreakerOpen(service)) return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
+    const cooldown = this.config.services[service].policy.cooldown;
+    if (cooldown > 0) {
+      const last = store.healAttemptsSince(service, this.now() - cooldown).at(-1);
+      if (last) return `${service} was healed ${Math.round((this.now() - last.at) / 1000)} s ago; the cooldown is ${Math.round(cooldown / 1000)} s`;
+    }
+    return undefined;
+  }
+
+  private breakerFor(service: string) {
+    return this.config.services[service].policy.breaker ?? this.config.breaker;
+  }
+
+  /** Records a heal attempt and opens the breaker once the service needed healing too often. */
+  private recordAttempt(incident: Incident, target: string, ok: boolean): string | undefined {
+    const store = this.options.store;
+    store.recordHealAttempt(target, this.now(), ok);
+    const breaker = this.breakerFor(target);
+    const attempts = store.healAttemptsSince(target, this.now() - breaker.window);
+    if (attempts.length >= breaker.threshold && !store.isBreakerOpen(target)) {
+      store.setBreakerOpen(target, true);
+      this.audit(incident.id, target, 'breaker_opened', undefined, { attempts: attempts.length, windowMs: breaker.window });
+      const message = `${target} needed healing ${attempts.length} times in ${Math.round(breaker.window / 60_000)} min: it is unstable (flapping). The breaker is open: no more automatic attempts until /heal resume ${target}.`;
+      this.emit({ type: 'info', incidentId: incident.id, message });
+      return message;
+    }
+    return undefined;
+  }
+
+  private async requestApproval(incident: Incident, step: PlanStep): Promise<ApprovalDecision> {
+    const policy = this.config.services[step.target]?.policy ?? this.config.services[incident.service].policy;
+    const request: ApprovalRequest = {
+      id: newId('apr_'),
+      incidentId: incident.id,
+      service: step.target,
+      step,
+      approvers: this.options.approversOf(step.target),
+      requiredApprovals: policy.twoApprovers ? 2 : 1,
+      expiresAt: new Date(this.now() + this.config.healing.approvalTimeout).toISOString(),
+    };
+    this.audit(incident.id, step.target, 'approval_requested', undefined, { approval: request.id, step });
+    const decision = this.approvals.wait(request);
+    this.emit({ type: 'awaiting_approval', incidentId: incident.id, request });
+    const result = await decision;
+    this.emit({ type: 'approval', incidentId: incident.id, approvalId: request.id, decision: result.decision, by: result.by });
+    return result;
+  }
+
+  private async act(incident: Incident, step: PlanStep, approvedBy: string[]): Promise<ActionResult> {
+    const runtime = this.options.sensors.runtimes[step.target];
+    const started = performance.now();
+    this.emit({ type: 'action_started', incidentId: incident.id, step });
+    let result: ActionResult;
+    if (!runtime || step.action === 'manual') {
+      result = { action: step.action, target: step.target, ok: false, ms: 0, error: `${step.target} has no runtime that can ${step.action}`, approvedBy };
+    } else {
+      const before = await inspectRuntime(runtime, 20);
+      try {
+        await runtime.perform({ action: step.action, params: step.params }, { timeoutMs: this.config.healing.actionTimeout });
+        const after = await inspectRuntime(runtime, 0);
+        result = { action: step.action, target: step.target, ok: true, ms: Math.round(performance.now() - started), before, after, approvedBy };
+      } catch (error) {
+        const after = await inspectRuntime(runtime, 20);
+        result = { action: step.action, target: step.target, ok: false, ms: Math.round(performance.now() - started), error: this.options.redact((error as Error).message), before, after, approvedBy };
+      }
+    }
+    this.audit(incident.id, step.target, 'action', approvedBy.join(' and ') || 'policy:auto', { step, ok: result.ok, ms: result.ms, error: result.error, before: result.before?.status, after: result.after?.status });
+    this.emit({ type: 'action_finished', incidentId: incident.id, step, result });
+    return result;
+  }
+
+  private async run(incident: Incident, options: RunOptions): Promise<HealReport> {
+    const { sensors } = this.options;
+    this.emit({ type: 'started', incident });
+    const diagnosis = await diagnose(sensors, incident.service, {
+      onProbe: (result) => this.emit({ type: 'probe', incidentId: incident.id, result }),
+      onRuntime: (service, state) => this.emit({ type: 'runtime', incidentId: incident.id, service, state }),
+    });
+    const rc = diagnosis.rootCause;
+    this.emit({ type: 'finding', incidentId: incident.id, rootCause: rc, diagnosis });
+    const plan = planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false });
+    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan });
+    const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
+
+    if (rc.kind === 'healthy') {
+      this.emit({ type: 'plan', incidentId: incident.id, steps: [] });
+      return this.finish(incident, diagnosis, { ...base, outcome: 'not_needed' });
+    }
+    if (rc.kind === 'recreating') {
+      this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: 'a replacement is starting: waiting for it, not acting' });
+      const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }));
+      this.emit({ type: 'verified', incidentId: incident.id, ok: verification.ok, probes: verification.probes, ms: verification.ms });
+      return this.finish(incident, diagnosis, verification.ok ? { ...base, outcome: 'not_needed' } : { ...base, outcome: 'escalated', escalation: `it did not become ready within ${this.config.healing.verifyTimeout / 1000} s (stuck at ${verification.stuckAt})` });
+    }
+    const automated = plan.filter((s) => s.risk !== 'manual');
+    const blockedBy = automated.length > 0 ? this.blockReason(incident, options) : undefined;
+    this.emit({ type: 'plan', incidentId: incident.id, steps: plan, blockedBy });
+    if (automated.length === 0) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated' });
+    if (blockedBy) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
+
+    const actions: ActionResult[] = [];
+    const approvedBy: string[] = [];
+    let firstActionAt: number | undefined;
+    let breakerMessage: string | undefined;
+    for (const step of automated) {
+      const policy = this.config.services[step.target]?.policy;
+      const preApproved = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target ? options.preApproved.by : undefined;
+      if (preApproved) approvedBy.push(...preApproved);
+      else if (step.risk === 'risky' && !policy?.auto.includes(step.action as never)) {
+        const decision = await this.requestApproval(incident, step);
+        if (decision.decision === 'denied') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'denied', deniedBy: decision.by[0] });
+        if (decision.decision === 'expired') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `nobody approved ${step.action} ${step.target} in time; nothing was changed` });
+        approvedBy.push(...decision.by);
+      }
+      // The situation may have changed while waiting for a human: check the gates again.
+      const lateBlock = this.blockReason(incident, options);
+      if (lateBlock) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: lateBlock });
+      firstActionAt ??= performance.now();
+      const result = await this.act(incident, step, approvedBy);
+      actions.push(result);
+      breakerMessage = this.recordAttempt(incident, step.target, result.ok) ?? breakerMessage;
+      if (!result.ok) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'failed', escalation: breakerMessage });
+    }
+
+    const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }));
+    const firstFailing = diagnosis.probes.find((p) => !p.ok && p.service === incident.service);
+    const retriedSet = firstFailing ? sensors.probes[firstFailing.service]?.find((p) => p.config.name === firstFailing.name) : undefined;
+    const retried = verification.ok && retriedSet ? await runProbe(firstFailing!.service, retriedSet.probe) : undefined;
+    const ok = verification.ok && (retried?.ok ?? true);
+    this.emit({ type: 'verified', incidentId: incident.id, ok, probes: retried ? [...verification.probes, retried] : verification.probes, ms: verification.ms });
+    const timeToHealMs = firstActionAt !== undefined ? Math.round(performance.now() - firstActionAt) : undefined;
+    if (!ok) {
+      const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
+      return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, outcome: 'failed', escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; ') });
+    }
+    return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, timeToHealMs, outcome: 'healed', escalation: breakerMessage });
+  }
+
+  /** An approval decided after a restart: diagnose again and act only if the same step is still right. */
+  private async resumeApproved(record: ApprovalRecord): Promise<void> {
+    const stored = this.options.store.getIncident(record.incidentId) as (IncidentRecord & { origin?: Incident['origin'] }) | undefined;
+    if (!stored || stored.status !== 'open' || this.running.has(stored.service)) return;
+    const incident: Incident = { id: stored.id, service: stored.service, source: stored.source, requestedBy: stored.requestedBy, openedAt: stored.openedAt, origin: stored.origin };
+    this.audit(incident.id, incident.service, 'resumed_after_restart', record.decidedBy, { approval: record.id });
+    await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy } });
+  }
+
+  close(): void {
+    this.approvals.close();
+  }
+}
+
+interface RunOptions {
+  security?: boolean;
+  preApproved?: { step: PlanStep; by: string[] };
+}

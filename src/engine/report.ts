@@ -1,0 +1,66 @@
+import type { ActionResult, Hop, HealReport, PlanStep, ProbeResult, RootCause } from './types.js';
+
+export const hopsFrom = (probes: ProbeResult[]): Hop[] =>
+  probes.map(({ service, name, ok, status, error, ms }) => ({ service, name, ok, status, error, ms }));
+
+/** `public ✗ 502 (41 ms) → proxy ✓ → internal ✓ → db ✓`: the request path, outermost first. */
+export function hopLine(hops: Hop[]): string {
+  return hops
+    .map((h) => {
+      const label = hops.some((o) => o.service !== hops[0].service) && h.service !== hops[0].service ? h.service : h.name;
+      if (h.ok) return `${label} ✓`;
+      const why = h.status !== undefined ? String(h.status) : (h.error ?? 'failed');
+      return `${label} ✗ ${why} (${Math.round(h.ms)} ms)`;
+    })
+    .join(' → ');
+}
+
+const past: Record<string, string> = {
+  restart: 'restarted',
+  start: 'started',
+  unpause: 'unpaused',
+  scale: 'scaled',
+  rollout_restart: 'rolled out a restart of',
+  delete_pod: 'deleted a pod of',
+};
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The plain summary that ends every conversation. */
+export function summarize(input: {
+  outcome: HealReport['outcome'];
+  rootCause: RootCause;
+  plan: PlanStep[];
+  actions: ActionResult[];
+  approvedBy: string[];
+  deniedBy?: string;
+  timeToHealMs?: number;
+  escalation?: string;
+  service: string;
+}): string {
+  const { rootCause: rc, actions } = input;
+  const cause = rc.summary.replace(/\.$/, '');
+  const done = actions.filter((a) => a.ok);
+  const by = input.approvedBy.length > 0 ? ` after approval by ${input.approvedBy.join(' and ')}` : ' automatically';
+  const what = done.map((a) => `${past[a.action] ?? a.action} ${a.target}`).join(', ');
+  switch (input.outcome) {
+    case 'not_needed':
+      return rc.kind === 'healthy' ? `${input.service} is healthy; nothing was restarted` : `${cause}; nothing was restarted`;
+    case 'healed':
+      return `${cause}; ${what}${by}; healthy again in ${seconds(input.timeToHealMs ?? 0)}`;
+    case 'denied':
+      return `${cause}; the fix was denied by ${input.deniedBy}; nothing was changed`;
+    case 'failed': {
+      const failed = actions.find((a) => !a.ok);
+      if (failed) return `${cause}; ${failed.action} ${failed.target} failed: ${failed.error}`;
+      return `${cause}; ${what}${by}, but it is still not healthy${input.escalation ? `; ${input.escalation}` : ''}`;
+    }
+    case 'escalated':
+    default: {
+      const manualStep = input.plan.find((s) => s.risk === 'manual');
+      const tail = input.escalation ?? manualStep?.reason ?? 'a human needs to look';
+      const rest = rc.kind === 'layer_broken' ? `; ${input.service}'s backend is healthy; nothing was restarted` : '; nothing was restarted';
+      return `${cause}${rest}. ${tail.charAt(0).toUpperCase()}${tail.slice(1)}`.replace(/\.\.$/, '.');
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import type { ProbeConfig } from '../config/schema.js';
+import { CommandProbe } from './command.js';
+import { DnsProbe } from './dns.js';
+import { HttpProbe } from './http.js';
+import type { Probe } from './probe.js';
+import { TcpProbe } from './tcp.js';
+
+export type { Probe, ProbeOutcome } from './probe.js';
+
+/** Builds the probe a config entry describes. */
+export function createProbe(config: ProbeConfig): Probe {
+  if (config.http !== undefined) {
+    const http = typeof config.http === 'string' ? { url: config.http } : config.http;
+    const timeoutMs = (typeof config.http === 'string' ? undefined : config.http.timeoutMs) ?? config.timeoutMs;
+    return new HttpProbe(config.name, http, timeoutMs);
+  }
+  if (config.tcp !== undefined) return new TcpProbe(config.name, config.tcp, config.timeoutMs);
+  if (config.dns !== undefined) return new DnsProbe(config.name, config.dns, config.timeoutMs);
+  if (config.command !== undefined) return new CommandProbe(config.name, config.command, config.timeoutMs);
+  throw new Error(`probe ${config.name} has no check`);
+}
+
+/** Describes what a probe checks, e.g. `http://api:8000/ready`, for messages and advice. */
+export function probeTarget(config: ProbeConfig): string {
+  if (config.http !== undefined) return typeof config.http === 'string' ? config.http : config.http.url;
+  if (config.tcp !== undefined) return config.tcp;
+  if (config.dns !== undefined) return config.dns;
+  return (config.command ?? []).join(' ');
+}

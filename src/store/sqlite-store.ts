@@ -1,0 +1,159 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { IncidentRecord } from '../engine/api.js';
+import type { ApprovalRecord, AuditEntry, Store, StoredThread } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT PRIMARY KEY, service TEXT NOT NULL, status TEXT NOT NULL, opened_at TEXT NOT NULL,
+  closed_at TEXT, dedupe_key TEXT, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_service ON incidents(service, status);
+CREATE TABLE IF NOT EXISTS events (key TEXT PRIMARY KEY, incident_id TEXT, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS heal_attempts (service TEXT NOT NULL, at INTEGER NOT NULL, ok INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS service_flags (service TEXT PRIMARY KEY, breaker_open INTEGER NOT NULL DEFAULT 0, paused INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, service TEXT, incident_id TEXT, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS threads (incident_id TEXT NOT NULL, platform TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (incident_id, platform));
+`;
+
+type Row = { data: string };
+
+/** The embedded SQLite store (`:memory:` for throwaway runs such as the CLI without a store path). */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  saveIncident(record: IncidentRecord & { dedupeKey?: string }): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO incidents (id, service, status, opened_at, closed_at, dedupe_key, data) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(record.id, record.service, record.status, record.openedAt, record.closedAt ?? null, record.dedupeKey ?? null, JSON.stringify(record));
+  }
+
+  updateIncident(id: string, patch: Partial<IncidentRecord>): void {
+    const update = this.db.transaction(() => {
+      const current = this.getIncident(id);
+      if (!current) return;
+      this.saveIncident({ ...current, ...patch });
+    });
+    update();
+  }
+
+  getIncident(id: string): IncidentRecord | undefined {
+    const row = this.db.prepare('SELECT data FROM incidents WHERE id = ?').get(id) as Row | undefined;
+    return row ? JSON.parse(row.data) : undefined;
+  }
+
+  listIncidents(filter: { service?: string; limit?: number; status?: 'open' | 'closed' } = {}): IncidentRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.service) (where.push('service = ?'), args.push(filter.service));
+    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    const sql = `SELECT data FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, rowid DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map((r) => JSON.parse(r.data));
+  }
+
+  openIncidentFor(service: string): IncidentRecord | undefined {
+    const row = this.db.prepare("SELECT data FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1").get(service) as Row | undefined;
+    return row ? JSON.parse(row.data) : undefined;
+  }
+
+  incrementAlertCount(id: string): void {
+    const current = this.getIncident(id);
+    if (current) this.updateIncident(id, { alertCount: current.alertCount + 1 });
+  }
+
+  claimEvent(key: string, incidentId?: string): boolean {
+    return this.db.prepare('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)').run(key, incidentId ?? null, new Date().toISOString()).changes === 1;
+  }
+
+  eventIncident(key: string): string | undefined {
+    const row = this.db.prepare('SELECT incident_id FROM events WHERE key = ?').get(key) as { incident_id: string | null } | undefined;
+    return row?.incident_id ?? undefined;
+  }
+
+  saveApproval(record: ApprovalRecord): void {
+    this.db.prepare('INSERT OR REPLACE INTO approvals (id, status, data) VALUES (?, ?, ?)').run(record.id, record.status, JSON.stringify(record));
+  }
+
+  getApproval(id: string): ApprovalRecord | undefined {
+    const row = this.db.prepare('SELECT data FROM approvals WHERE id = ?').get(id) as Row | undefined;
+    return row ? JSON.parse(row.data) : undefined;
+  }
+
+  transitionApproval(id: string, from: 'pending', to: ApprovalRecord): boolean {
+    return this.db.prepare('UPDATE approvals SET status = ?, data = ? WHERE id = ? AND status = ?').run(to.status, JSON.stringify(to), id, from).changes === 1;
+  }
+
+  pendingApprovals(): ApprovalRecord[] {
+    return (this.db.prepare("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) => JSON.parse(r.data));
+  }
+
+  recordHealAttempt(service: string, at: number, ok: boolean): void {
+    this.db.prepare('INSERT INTO heal_attempts (service, at, ok) VALUES (?, ?, ?)').run(service, at, ok ? 1 : 0);
+  }
+
+  healAttemptsSince(service: string, since: number): { at: number; ok: boolean }[] {
+    return (this.db.prepare('SELECT at, ok FROM heal_attempts WHERE service = ? AND at >= ? ORDER BY at').all(service, since) as { at: number; ok: number }[]).map((r) => ({ at: r.at, ok: r.ok === 1 }));
+  }
+
+  private flag(service: string, column: 'breaker_open' | 'paused'): boolean {
+    const row = this.db.prepare(`SELECT ${column} AS value FROM service_flags WHERE service = ?`).get(service) as { value: number } | undefined;
+    return row?.value === 1;
+  }
+
+  private setFlag(service: string, column: 'breaker_open' | 'paused', value: boolean): void {
+    this.db.prepare(`INSERT INTO service_flags (service, ${column}) VALUES (?, ?) ON CONFLICT(service) DO UPDATE SET ${column} = excluded.${column}`).run(service, value ? 1 : 0);
+  }
+
+  isBreakerOpen(service: string): boolean {
+    return this.flag(service, 'breaker_open');
+  }
+
+  setBreakerOpen(service: string, open: boolean): void {
+    this.setFlag(service, 'breaker_open', open);
+  }
+
+  isPaused(service: string): boolean {
+    return this.flag(service, 'paused');
+  }
+
+  setPaused(service: string, paused: boolean): void {
+    this.setFlag(service, 'paused', paused);
+  }
+
+  appendAudit(entry: AuditEntry): void {
+    this.db.prepare('INSERT INTO audit (at, service, incident_id, data) VALUES (?, ?, ?, ?)').run(entry.at, entry.service ?? null, entry.incidentId ?? null, JSON.stringify(entry));
+  }
+
+  listAudit(filter: { service?: string; since?: string } = {}): AuditEntry[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.service) (where.push('service = ?'), args.push(filter.service));
+    if (filter.since) (where.push('at >= ?'), args.push(filter.since));
+    const sql = `SELECT data FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => JSON.parse(r.data));
+  }
+
+  saveThread(incidentId: string, thread: StoredThread): void {
+    this.db.prepare('INSERT OR REPLACE INTO threads (incident_id, platform, data) VALUES (?, ?, ?)').run(incidentId, thread.platform, JSON.stringify(thread));
+  }
+
+  getThread(incidentId: string, platform: string): StoredThread | undefined {
+    const row = this.db.prepare('SELECT data FROM threads WHERE incident_id = ? AND platform = ?').get(incidentId, platform) as Row | undefined;
+    return row ? JSON.parse(row.data) : undefined;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,65 @@
+import type { IncidentRecord } from '../engine/api.js';
+import type { ApprovalRequest } from '../engine/types.js';
+
+export interface ApprovalRecord extends ApprovalRequest {
+  status: 'pending' | 'approved' | 'denied' | 'expired';
+  approvedBy: string[];
+  decidedBy?: string;
+  decidedAt?: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  incidentId?: string;
+  service?: string;
+  /** What happened: requested, planned, approval_requested, approved, denied, refused, action, verified, outcome, breaker_opened, paused, resumed… */
+  event: string;
+  actor?: string;
+  detail: Record<string, unknown>;
+}
+
+export interface StoredThread {
+  platform: string;
+  channel: string;
+  thread: string;
+  statusMessage: string;
+}
+
+/**
+ * Durable state: incidents, approvals, breaker and pause state, the append-only audit log,
+ * chat threads and processed event keys. Every write is committed before it returns, so a
+ * killed healbot loses nothing.
+ */
+export interface Store {
+  saveIncident(record: IncidentRecord & { dedupeKey?: string; origin?: unknown; dryRun?: boolean }): void;
+  updateIncident(id: string, patch: Partial<IncidentRecord>): void;
+  getIncident(id: string): (IncidentRecord & { origin?: unknown }) | undefined;
+  listIncidents(filter?: { service?: string; limit?: number; status?: 'open' | 'closed' }): IncidentRecord[];
+  openIncidentFor(service: string): IncidentRecord | undefined;
+  incrementAlertCount(id: string): void;
+
+  /** Records `key` as seen; false when it was seen before (a duplicate delivery). */
+  claimEvent(key: string, incidentId?: string): boolean;
+  eventIncident(key: string): string | undefined;
+
+  saveApproval(record: ApprovalRecord): void;
+  getApproval(id: string): ApprovalRecord | undefined;
+  /** Atomically moves a pending approval on; false when it was no longer pending (a second click). */
+  transitionApproval(id: string, from: 'pending', to: ApprovalRecord): boolean;
+  pendingApprovals(): ApprovalRecord[];
+
+  recordHealAttempt(service: string, at: number, ok: boolean): void;
+  healAttemptsSince(service: string, since: number): { at: number; ok: boolean }[];
+  isBreakerOpen(service: string): boolean;
+  setBreakerOpen(service: string, open: boolean): void;
+  isPaused(service: string): boolean;
+  setPaused(service: string, paused: boolean): void;
+
+  appendAudit(entry: AuditEntry): void;
+  listAudit(filter?: { service?: string; since?: string }): AuditEntry[];
+
+  saveThread(incidentId: string, thread: StoredThread): void;
+  getThread(incidentId: string, platform: string): StoredThread | undefined;
+
+  close(): void;
+}
