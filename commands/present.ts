@@ -1,5 +1,5 @@
 import type { IncidentRecord, ServiceStatus } from '../src/engine/api.js';
-import { hopLine, hopsFrom } from '../src/engine/report.js';
+import { hopLine } from '../src/engine/report.js';
 import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
 import type { ChatMessage } from './chat.js';
 
@@ -37,7 +37,7 @@ export function incidentStatus(incident: Incident, phase: string, tone: ChatMess
 }
 
 export function findingMessage(rc: RootCause, diagnosis: Diagnosis): ChatMessage {
-  const hops = hopsFrom(diagnosis.probes.filter((p) => p.service !== 'healbot'));
+  const hops = diagnosis.path;
   const fields = [
     { label: 'Root cause', value: `${KIND_LABEL[rc.kind]}${rc.layer ? ` (${rc.layer})` : ''}` },
     { label: 'Confidence', value: rc.confidence.toFixed(2) },
@@ -93,8 +93,8 @@ export function decisionMessage(request: ApprovalRequest, decision: 'approved' |
 export function actionMessage(result: ActionResult): ChatMessage {
   const change = result.before && result.after ? ` (${result.before.status} → ${result.after.status})` : '';
   return result.ok
-    ? { text: `✓ ${result.action.replace('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
-    : { text: `✗ ${result.action.replace('_', ' ')} ${result.target} failed: ${result.error}${change}`, tone: 'error' };
+    ? { text: `${result.action.replace('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
+    : { text: `${result.action.replace('_', ' ')} ${result.target} failed: ${result.error}${change}`, tone: 'error' };
 }
 
 export function doneMessage(report: HealReport): ChatMessage {

@@ -4,6 +4,7 @@ import { probeTarget } from '../probes/index.js';
 import type { Runtime } from '../runtimes/runtime.js';
 import type { Observations, ServiceObservation } from './observation.js';
 import { determineRootCause } from './root-cause.js';
+import { hopsFrom } from './report.js';
 import type { Diagnosis, ProbeResult, RuntimeState } from './types.js';
 
 export interface ProbeSet {
@@ -52,6 +53,18 @@ export async function inspectRuntime(runtime: Runtime, logLines = 80): Promise<R
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The service and every service it depends on, transitively. */
+export function dependencyClosure(config: Config, service: string): string[] {
+  const seen: string[] = [];
+  const visit = (name: string) => {
+    if (seen.includes(name) || !config.services[name]) return;
+    seen.push(name);
+    config.services[name].dependsOn.forEach(visit);
+  };
+  visit(service);
+  return seen;
 }
 
 /** The service, every service it depends on (transitively), and the owners of its layers. */
@@ -107,5 +120,7 @@ export async function diagnose(
   const observations: Observations = { services, canaries, observerNetwork: sensors.config.observer.network };
   const rootCause = determineRootCause(service, observations);
   const probes = involved.flatMap((name) => services[name].probes.map((p) => p.result));
-  return { service, probes: [...probes, ...canaries], runtime, rootCause, startedAt: startedAt.toISOString(), ms: Math.round(performance.now() - started) };
+  const onPath = dependencyClosure(sensors.config, service);
+  const path = hopsFrom(probes.filter((p) => onPath.includes(p.service)));
+  return { service, probes: [...probes, ...canaries], path, runtime, rootCause, startedAt: startedAt.toISOString(), ms: Math.round(performance.now() - started) };
 }

@@ -7,7 +7,7 @@ import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, Se
 import { ApprovalBook, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { planFor } from './plan.js';
-import { hopsFrom, summarize } from './report.js';
+import { summarize } from './report.js';
 import { closestNames } from './suggest.js';
 import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, ProgressEvent } from './types.js';
 import { verifyInsideOut } from './verify.js';
@@ -255,7 +255,7 @@ export class Engine implements HealbotApi {
       incidentId: incident.id,
       service: incident.service,
       rootCause: diagnosis.rootCause,
-      hops: hopsFrom(diagnosis.probes.filter((p) => p.service !== 'healbot')),
+      hops: diagnosis.path,
       ...partial,
       summary: this.options.redact(summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service })),
     };

@@ -56,7 +56,9 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
       const owner = probe?.service;
       if (owner && owner !== rc.service) return [restartStep(rc, owner, ctx, `the ${rc.layer} layer (${owner}) is broken while the layers behind it are healthy`)];
       const target = probe ? probeTarget(probe) : rc.layer;
-      return [manual(rc.service, `do not restart ${rc.service}: it is healthy. Fix the ${rc.layer} layer (${target}): ${rc.summary.replace(/^.*?: /, '')}`)];
+      const route = / for (\S+) to (\S+)$/.exec(rc.summary);
+      const fix = route ? `route ${route[1]} → ${route[2]} in the ${rc.layer} layer's configuration (tunnel ingress or edge route)` : `fix the ${rc.layer} layer (${target})`;
+      return [manual(rc.service, `${fix}; do not restart ${rc.service}, it is healthy`)];
     }
     case 'service_down':
     case 'service_unhealthy':

@@ -59,8 +59,8 @@ export function summarize(input: {
     default: {
       const manualStep = input.plan.find((s) => s.risk === 'manual');
       const tail = input.escalation ?? manualStep?.reason ?? 'a human needs to look';
-      const rest = rc.kind === 'layer_broken' ? `; ${input.service}'s backend is healthy; nothing was restarted` : '; nothing was restarted';
-      return `${cause}${rest}. ${tail.charAt(0).toUpperCase()}${tail.slice(1)}`.replace(/\.\.$/, '.');
+      if (rc.kind === 'layer_broken' && !input.escalation) return `${cause}; the ${input.service} backend is healthy; nothing was restarted`;
+      return `${cause}; nothing was restarted. ${tail.charAt(0).toUpperCase()}${tail.slice(1)}`.replace(/\.\.$/, '.');
     }
   }
 }

@@ -68,7 +68,8 @@ function fromRuntime(observation: ServiceObservation): RootCause | undefined {
   if (!state || state.error) return undefined;
   const { service } = observation;
   const evidence = [runtimeEvidence(state), ...probeEvidence(observation.probes.map((p) => p.result))];
-  const what = `the ${service} ${state.runtime === 'docker' ? 'container' : 'workload'} (${state.target})`;
+  const noun = { docker: 'container', kubernetes: 'deployment', process: 'process', command: 'service' }[state.runtime];
+  const what = state.target === service ? `the ${service} ${noun}` : `the ${service} ${noun} (${state.target})`;
   if (state.kubernetes) return kubernetesRootCause(service, state, observation.probes.map((p) => p.result));
   if (state.status === 'missing') return { kind: 'service_down', service, summary: `${what} does not exist`, confidence: 0.9, evidence };
   if (state.oomKilled && state.status !== 'running') {
@@ -169,11 +170,13 @@ function rootCauseOf(service: string, observations: Observations, visiting: Set<
   })();
   const route = broken.config.routesTo ?? (inner ? originOf(inner.target) : undefined);
   const why = broken.result.status !== undefined ? `answers ${broken.result.status}` : broken.result.error ?? 'fails';
+  const owned = broken.config.service !== undefined && broken.config.service !== service;
+  const routing = !owned && route ? `: it has no working route for ${host} to ${route}` : '';
   return cap({
     kind: 'layer_broken',
     service,
     layer: broken.config.name,
-    summary: `the ${broken.config.name} layer ${why} while ${healthyInner.join(' and ')} ${healthyInner.length > 1 ? 'are' : 'is'} healthy${route ? `: it does not route ${host} to ${route}` : ''}`,
+    summary: `the ${broken.config.name} layer ${why} while ${healthyInner.join(' and ')} ${healthyInner.length > 1 ? 'are' : 'is'} healthy${routing}`,
     confidence: 0.9,
     evidence,
   });

@@ -139,6 +139,8 @@ export interface PlanStep {
 export interface Diagnosis {
   service: string;
   probes: ProbeResult[];
+  /** The request path: the service's layers outermost first, then its dependencies'. */
+  path: Hop[];
   /** Runtime state per service (the service and its dependencies and layer owners). */
   runtime: Record<string, RuntimeState | undefined>;
   rootCause: RootCause;

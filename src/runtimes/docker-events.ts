@@ -77,7 +77,7 @@ export async function watchDockerEvents(
         received = true;
         const raw = parseLine(line);
         if (!raw) return;
-        const nano = eventNano(raw);
+        const nano = eventNano(line, raw);
         if (lastNano !== undefined && nano !== undefined && nano <= lastNano) return;
         if (nano !== undefined) lastNano = nano;
         const event = toContainerEvent(raw);
@@ -123,8 +123,10 @@ function parseLine(line: string): RawDockerEvent | undefined {
   }
 }
 
-function eventNano(raw: RawDockerEvent): bigint | undefined {
-  if (typeof raw.timeNano === 'number') return BigInt(Math.round(raw.timeNano));
+/** The event's time in nanoseconds, read from the text: as a JSON number it exceeds a double's precision. */
+function eventNano(line: string, raw: RawDockerEvent): bigint | undefined {
+  const exact = /"timeNano"\s*:\s*(\d+)/.exec(line);
+  if (exact) return BigInt(exact[1]);
   if (typeof raw.time === 'number') return BigInt(raw.time) * 1_000_000_000n;
   return undefined;
 }
