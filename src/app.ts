@@ -5,6 +5,7 @@ import type { ProbeSet, Sensors } from './engine/diagnose.js';
 import { Engine, type EngineLogger } from './engine/engine.js';
 import { createProbe } from './probes/index.js';
 import { DnsProbe } from './probes/dns.js';
+import { createLookup } from './probes/resolver.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { CommandRuntime } from './runtimes/command.js';
 import { DockerRuntime } from './runtimes/docker.js';
@@ -85,13 +86,14 @@ export function approverPolicy(config: Config) {
 /** The composition root: builds probes, runtimes, the store and the engine from config. */
 export function createHealbot(config: Config, options: HealbotOptions = {}): Healbot {
   const redact = createRedactor(configSecrets(config));
+  const lookup = createLookup(config.observer.dnsServers);
   const probes: Record<string, ProbeSet[]> = {};
   const runtimes: Record<string, Runtime | undefined> = {};
   for (const [name, service] of Object.entries(config.services)) {
-    probes[name] = service.probes.map((probe) => ({ config: probe, probe: createProbe(probe) }));
+    probes[name] = service.probes.map((probe) => ({ config: probe, probe: createProbe(probe, lookup) }));
     runtimes[name] = runtimeFor(name, service, redact, options);
   }
-  const canaries = config.observer.canary.map((host) => new DnsProbe(`canary:${host}`, host, 3000));
+  const canaries = config.observer.canary.map((host) => new DnsProbe(`canary:${host}`, host, 3000, lookup));
   const sensors: Sensors = { config, probes, runtimes, canaries };
   const store = options.store ?? new SqliteStore(options.storePath ?? config.store.path);
   const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled });

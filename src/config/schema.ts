@@ -151,6 +151,8 @@ export const configSchema = z.strictObject({
       canary: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a host name')).default([]),
       /** The network healbot must join to see the services, named in the observer_blind advice. */
       network: z.string().optional(),
+      /** DNS servers (host:port) to resolve probe names with instead of the system resolver, e.g. Docker's 127.0.0.11. */
+      dnsServers: z.array(hostPort).optional(),
     })
     .prefault({}),
   server: z

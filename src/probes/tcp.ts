@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type LookupFunction } from 'node:net';
 import type { Probe, ProbeOutcome } from './probe.js';
 import { classifyNetworkError } from './classify.js';
 
@@ -18,13 +18,14 @@ export class TcpProbe implements Probe {
     readonly name: string,
     target: string,
     readonly timeoutMs: number,
+    private readonly lookup?: LookupFunction,
   ) {
     ({ host: this.host, port: this.port } = splitHostPort(target));
   }
 
   check(signal: AbortSignal): Promise<ProbeOutcome> {
     return new Promise((resolve) => {
-      const socket = connect({ host: this.host, port: this.port });
+      const socket = connect({ host: this.host, port: this.port, lookup: this.lookup });
       const finish = (outcome: ProbeOutcome) => {
         signal.removeEventListener('abort', onAbort);
         socket.destroy();
