@@ -1,0 +1,24 @@
+import { benchDiagnosis, benchHealOverhead } from './diagnosis.js';
+
+/** `npm run bench`: prints each figure as `name value`, one per line. */
+async function main(): Promise<void> {
+  const suites: [string, () => Promise<Record<string, number | string>>][] = [
+    ['diagnosis', benchDiagnosis],
+    ['heal', benchHealOverhead],
+  ];
+  const optional = await import('./alerts.js').catch(() => undefined);
+  if (optional && 'benchAlerts' in optional) suites.push(['alerts', (optional as { benchAlerts: () => Promise<Record<string, number | string>> }).benchAlerts]);
+  for (const [name, run] of suites) {
+    process.stdout.write(`# ${name}\n`);
+    const figures = await run();
+    for (const [key, value] of Object.entries(figures)) process.stdout.write(`${key.padEnd(36)} ${value}\n`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`bench failed: ${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);
