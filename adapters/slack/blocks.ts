@@ -1,0 +1,200 @@
+import type { types } from '@slack/bolt';
+import type { ChatButton, ChatMessage } from '../../commands/chat.js';
+import type { Redactor } from '../../src/redact.js';
+
+/**
+ * Slack's documented limits (https://docs.slack.dev/reference/block-kit/blocks): 3000 characters
+ * per section text, 2000 per field, 10 fields per section, 50 blocks per message, 40000 for the
+ * top-level text. Texts are cut a little short of the limit so redaction or escaping never
+ * pushes them over.
+ */
+export const SLACK_LIMITS = {
+  sectionText: 3000,
+  fieldText: 2000,
+  fieldsPerSection: 10,
+  blocks: 50,
+  text: 40_000,
+  buttonText: 75,
+  confirmTitle: 100,
+  confirmText: 300,
+  confirmButton: 30,
+} as const;
+
+/** The action ids healbot's approval buttons carry; the adapter listens for exactly these. */
+export const APPROVE_ACTION_ID = 'healbot_approve';
+export const DENY_ACTION_ID = 'healbot_deny';
+export const APPROVAL_BLOCK_ID = 'healbot_approval';
+
+/** A Block Kit block as healbot writes it (a structural subset of @slack/types' KnownBlock). */
+export type SlackBlock =
+  | { type: 'section'; text: SlackText; block_id?: string }
+  | { type: 'section'; fields: SlackText[]; block_id?: string }
+  | { type: 'context'; elements: SlackText[]; block_id?: string }
+  | { type: 'actions'; block_id: string; elements: SlackButton[] }
+  | { type: string; block_id?: string; [key: string]: unknown };
+
+export interface SlackText {
+  type: 'mrkdwn' | 'plain_text';
+  text: string;
+  emoji?: boolean;
+}
+
+export interface SlackButton {
+  type: 'button';
+  action_id: string;
+  text: SlackText;
+  value: string;
+  style?: 'primary' | 'danger';
+  confirm?: { title: SlackText; text: SlackText; confirm: SlackText; deny: SlackText; style?: 'primary' | 'danger' };
+}
+
+export interface RenderedMessage {
+  /** Notification fallback and screen-reader text. */
+  text: string;
+  blocks: SlackBlock[];
+}
+
+const TONE_EMOJI: Record<NonNullable<ChatMessage['tone']>, string> = {
+  info: ':mag:',
+  ok: ':white_check_mark:',
+  warn: ':warning:',
+  error: ':rotating_light:',
+};
+
+/** Slack mention and link tokens (`<@U123>`, `<#C123>`, `<!subteam^S1>`, `<!here>`) pass through escaping. */
+const SLACK_TOKEN = /<(?:[@#][A-Z0-9]+(?:\|[^<>]*)?|![a-z]+(?:\^[A-Za-z0-9]+)?(?:\|[^<>]*)?)>/g;
+
+/** Escapes `&`, `<` and `>` as Slack requires, keeping mention tokens intact. */
+export function escapeMrkdwn(text: string): string {
+  const escape = (part: string) => part.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  let out = '';
+  let last = 0;
+  for (const match of text.matchAll(SLACK_TOKEN)) {
+    out += escape(text.slice(last, match.index)) + match[0];
+    last = (match.index ?? 0) + match[0].length;
+  }
+  return out + escape(text.slice(last));
+}
+
+/** Cuts `text` to `max` characters, never inside an `&amp;` entity, marking the cut with an ellipsis. */
+export function truncateText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, Math.max(0, max - 1)).replace(/&[a-z]{0,4}$/, '');
+  return `${cut}…`;
+}
+
+/**
+ * Fits preformatted lines into one section: whole lines from the top while they fit, then
+ * `… N more lines`. A single overlong line is cut.
+ */
+export function renderCode(code: string, max: number = SLACK_LIMITS.sectionText): string {
+  const lines = code.replace(/\n+$/, '').split('\n').map(escapeMrkdwn);
+  const fence = '```';
+  const noteRoom = 40;
+  const budget = max - fence.length * 2 - 2 - noteRoom;
+  const kept: string[] = [];
+  let used = 0;
+  for (const line of lines) {
+    const cost = line.length + 1;
+    if (used + cost > budget) {
+      if (kept.length === 0) kept.push(truncateText(line, budget));
+      break;
+    }
+    kept.push(line);
+    used += cost;
+  }
+  const omitted = lines.length - kept.length;
+  const note = omitted > 0 ? `\n_… ${omitted} more line${omitted === 1 ? '' : 's'}_` : '';
+  return `${fence}\n${kept.join('\n')}\n${fence}${note}`;
+}
+
+function plainText(text: string, max: number): SlackText {
+  return { type: 'plain_text', text: truncateText(text, max), emoji: true };
+}
+
+function renderButton(button: ChatButton, redact: Redactor): SlackButton {
+  const rendered: SlackButton = {
+    type: 'button',
+    action_id: button.action === 'approve' ? APPROVE_ACTION_ID : DENY_ACTION_ID,
+    text: plainText(redact(button.label), SLACK_LIMITS.buttonText),
+    value: button.value,
+    style: button.style,
+  };
+  if (button.confirm) {
+    rendered.confirm = {
+      title: plainText(redact(button.confirm.title), SLACK_LIMITS.confirmTitle),
+      text: { type: 'mrkdwn', text: truncateText(escapeMrkdwn(redact(button.confirm.text)), SLACK_LIMITS.confirmText) },
+      confirm: plainText(redact(button.confirm.confirm), SLACK_LIMITS.confirmButton),
+      deny: plainText(redact(button.confirm.deny), SLACK_LIMITS.confirmButton),
+      style: button.style,
+    };
+  }
+  return rendered;
+}
+
+/**
+ * Renders a neutral ChatMessage as Block Kit: a headline section (tone, title, text, mentions),
+ * field sections, the code block cut to fit, and the Approve/Deny actions. Every text passes
+ * through `redact` before escaping and truncation, so a cut never leaves half a secret behind.
+ */
+export function renderMessage(message: ChatMessage, redact: Redactor): RenderedMessage {
+  const blocks: SlackBlock[] = [];
+  const mentions = (message.mentions ?? []).map(redact).join(' ');
+  const headline = [
+    message.title ? `${message.tone ? `${TONE_EMOJI[message.tone]} ` : ''}*${escapeMrkdwn(redact(message.title))}*` : '',
+    escapeMrkdwn(redact(message.text)),
+    mentions ? `cc ${mentions}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  if (headline) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncateText(headline, SLACK_LIMITS.sectionText) } });
+
+  const fields = (message.fields ?? []).map(
+    (f): SlackText => ({ type: 'mrkdwn', text: truncateText(`*${escapeMrkdwn(redact(f.label))}*\n${escapeMrkdwn(redact(f.value))}`, SLACK_LIMITS.fieldText) }),
+  );
+  for (let i = 0; i < fields.length; i += SLACK_LIMITS.fieldsPerSection) {
+    blocks.push({ type: 'section', fields: fields.slice(i, i + SLACK_LIMITS.fieldsPerSection) });
+  }
+
+  if (message.code && message.code.trim()) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: renderCode(redact(message.code)) } });
+  }
+
+  const actions = message.buttons && message.buttons.length > 0 ? message.buttons : undefined;
+  // The actions block goes last and must survive the block limit: it is what the approver needs.
+  const room = SLACK_LIMITS.blocks - (actions ? 1 : 0);
+  const kept = blocks.slice(0, room);
+  if (actions) kept.push({ type: 'actions', block_id: APPROVAL_BLOCK_ID, elements: actions.map((b) => renderButton(b, redact)) });
+
+  const fallbackParts = [message.title ? redact(message.title) : '', redact(message.text), mentions].filter(Boolean);
+  const text = truncateText(escapeMrkdwn(fallbackParts.join(' — ')), SLACK_LIMITS.text) || ' ';
+  return { text, blocks: kept };
+}
+
+/**
+ * The approval message after a decision: the buttons go (unless more approvals are needed) and a
+ * context line says who decided and when. `<!date>` shows the time in each reader's own zone.
+ */
+export function renderDecided(
+  original: readonly SlackBlock[] | undefined,
+  decision: { outcome: 'approved' | 'denied'; by: string; at: Date; waitingFor?: number },
+): { text: string; blocks: SlackBlock[] } {
+  const waiting = decision.outcome === 'approved' && (decision.waitingFor ?? 0) > 0;
+  const kept = (original ?? []).filter((block) => waiting || block.type !== 'actions');
+  const hhmm = `${String(decision.at.getUTCHours()).padStart(2, '0')}:${String(decision.at.getUTCMinutes()).padStart(2, '0')}`;
+  const epoch = Math.floor(decision.at.getTime() / 1000);
+  const verb = decision.outcome === 'approved' ? 'Approved' : 'Denied';
+  const emoji = decision.outcome === 'approved' ? ':white_check_mark:' : ':no_entry:';
+  const more = waiting ? ` (waiting for ${decision.waitingFor} more approval${decision.waitingFor === 1 ? '' : 's'})` : '';
+  const line = `${emoji} ${verb} by ${decision.by} at <!date^${epoch}^{time}|${hhmm} UTC>${more}`;
+  const blocks = [...kept.slice(0, SLACK_LIMITS.blocks - 1), { type: 'context', elements: [{ type: 'mrkdwn', text: line }] } as SlackBlock];
+  return { text: `${verb} by ${decision.by} at ${hhmm} UTC${more}`, blocks };
+}
+
+/**
+ * Hands healbot's blocks to the Web API client. SlackBlock is a structural subset of Block Kit
+ * that also admits blocks echoed back from Slack payloads, hence the one cast here.
+ */
+export function asKnownBlocks(blocks: readonly SlackBlock[]): types.KnownBlock[] {
+  return blocks as unknown as types.KnownBlock[];
+}
