@@ -8,6 +8,11 @@ export function diagnosisJson(diagnosis: Diagnosis, plan: HealReport['plan'], re
     service: diagnosis.service,
     rootCause: { kind, layer, summary, confidence, evidence },
     probes: diagnosis.probes.map(({ service, name, ok, status, error, ms }) => ({ service, name, ok, status, error, ms })),
+    runtime: Object.fromEntries(
+      Object.entries(diagnosis.runtime)
+        .filter(([, state]) => state !== undefined)
+        .map(([service, state]) => [service, { status: state!.status, target: state!.target, exitCode: state!.exitCode, oomKilled: state!.oomKilled, restartCount: state!.restartCount, health: state!.health, error: state!.error, logs: state!.logs }]),
+    ),
     plan: plan.map(({ action, target, risk, reason, params }) => ({ action, target, risk, reason, ...(params ? { params } : {}) })),
     ...(report
       ? {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
@@ -58,11 +58,12 @@ export function parseConfig(raw: unknown, env: Record<string, string | undefined
 
 /** Parses YAML text into a validated configuration. */
 export function parseConfigText(text: string, env: Record<string, string | undefined> = {}, source?: string): Config {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
-    const line = first.linePos?.[0];
-    const where = line ? `line ${line.line}, column ${line.col}` : 'YAML';
+    const line = lineCounter.linePos(first.pos[0]);
+    const where = `line ${line.line}, column ${line.col}`;
     throw new ConfigError([{ path: where, message: `invalid YAML: ${first.message.split('\n')[0]}` }], source);
   }
   return parseConfig(doc.toJS(), env, source);

@@ -158,7 +158,10 @@ export const configSchema = z.strictObject({
   server: z
     .strictObject({
       listen: z.string().default('127.0.0.1:8080'),
-      token: z.string().min(8, 'must be at least 8 characters').optional(),
+      /** Bearer token for webhooks and the API; `healbot serve` warns when it is shorter than 16 characters. */
+      token: z.string().min(1, 'must not be empty').optional(),
+      /** Largest request body accepted, in bytes; larger ones get 413. */
+      maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
     })
     .optional(),
   store: z.strictObject({ path: z.string().default(':memory:') }).prefault({}),

@@ -164,6 +164,16 @@ export class Engine implements HealbotApi {
     return result;
   }
 
+  /**
+   * Adds information to an incident, running or closed (an alert resolved, a restart healbot
+   * did not cause): an 'info' progress event for its thread and an audit entry.
+   */
+  note(incidentId: string, message: string, detail: Record<string, unknown> = {}): void {
+    const record = this.options.store.getIncident(incidentId);
+    this.audit(incidentId, record?.service, 'info', undefined, { message, ...detail });
+    this.emit({ type: 'info', incidentId, message: this.options.redact(message) });
+  }
+
   /** Ids of incidents currently running, by service. */
   openIncidents(): Record<string, string> {
     return Object.fromEntries([...this.running].map(([service, run]) => [service, run.incident.id]));

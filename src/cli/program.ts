@@ -1,0 +1,131 @@
+import { createInterface } from 'node:readline/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { createHealbot } from '../app.js';
+import { loadConfig } from '../config/load.js';
+import { planFor } from '../engine/plan.js';
+import type { HealReport, ProgressEvent } from '../engine/types.js';
+import { describeError, HealbotError } from '../errors.js';
+import { diagnosisJson, progressLine } from './output.js';
+
+/** Exit codes: 0 the command ran (whatever health it found), 1 healbot itself failed, 2 usage or config error. */
+const EXIT_USAGE = 2;
+
+const healingEnabled = () => !/^(false|0|no|off)$/i.test(process.env.HEALING_ENABLED ?? 'true');
+
+async function withHealbot<T>(configPath: string, run: (bot: ReturnType<typeof createHealbot>) => Promise<T>): Promise<T> {
+  const config = await loadConfig(configPath);
+  const bot = createHealbot(config, { healingEnabled: healingEnabled() });
+  try {
+    return await run(bot);
+  } finally {
+    await bot.close();
+  }
+}
+
+async function confirmOnTerminal(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
+  try {
+    const answer = await Promise.race([rl.question(`${question} [y/N] `), new Promise<string>((resolve) => rl.once('close', () => resolve('')))]);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('healbot')
+    .description('Diagnose and heal services: probes every layer, names the root cause, acts only with approval, verifies.')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined });
+
+  const configOption = () => new Option('-c, --config <file>', 'healbot.yml to use').default('healbot.yml');
+
+  program
+    .command('check')
+    .description('validate a config file: types, dependencies, cycles, probe names, unsafe names')
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
+      const config = await loadConfig(opts.config);
+      const names = Object.keys(config.services);
+      process.stdout.write(`${opts.config}: ok (${names.length} service${names.length === 1 ? '' : 's'}: ${names.join(', ')})\n`);
+    });
+
+  program
+    .command('diagnose')
+    .description('probe every layer of a service and its dependencies and name the root cause; changes nothing')
+    .argument('<service>')
+    .addOption(configOption())
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (service: string, opts: { config: string; json?: boolean }) => {
+      await withHealbot(opts.config, async (bot) => {
+        const diagnosis = await bot.api.diagnose(service);
+        const plan = planFor(diagnosis.rootCause, { config: bot.config, diagnosis, supports: (s, a) => bot.sensors.runtimes[s]?.supports(a) ?? false });
+        if (opts.json) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, plan))}\n`);
+        else {
+          const lines = [progressLine({ type: 'finding', incidentId: '', rootCause: diagnosis.rootCause, diagnosis }), progressLine({ type: 'plan', incidentId: '', steps: plan })];
+          process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);
+        }
+      });
+    });
+
+  program
+    .command('heal')
+    .description('diagnose, plan, ask before each risky step, act, verify from the inside out')
+    .argument('<service>')
+    .addOption(configOption())
+    .option('-y, --yes', 'approve risky steps without asking')
+    .option('--dry-run', 'diagnose and plan only')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (service: string, opts: { config: string; yes?: boolean; dryRun?: boolean; json?: boolean }) => {
+      await withHealbot(opts.config, async (bot) => {
+        const actor = { platform: 'cli' as const, id: process.env.USER ?? 'operator', display: process.env.USER ?? 'the operator' };
+        let diagnosis: Extract<ProgressEvent, { type: 'finding' }>['diagnosis'] | undefined;
+        bot.api.subscribe((event) => {
+          if (event.type === 'finding') diagnosis = event.diagnosis;
+          if (event.type === 'awaiting_approval') {
+            const { step, id } = event.request;
+            const decide = opts.yes ? Promise.resolve(true) : confirmOnTerminal(`${step.action} ${step.target}? (${step.reason})`);
+            void decide.then((yes) => bot.api.decide(id, actor, yes ? 'approve' : 'deny'));
+          }
+          if (!opts.json) {
+            const line = progressLine(event);
+            if (line) process.stdout.write(`${line}\n`);
+          }
+        });
+        const report: HealReport = await bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun });
+        if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, report.plan, report))}\n`);
+      });
+    });
+
+  program
+    .command('demo')
+    .description('start a small local topology (edge → proxy → backend) and a console chat to heal it')
+    .option('--script <file>', 'read console input from a file instead of the terminal')
+    .action(async (opts: { script?: string }) => {
+      const { runDemo } = await import('../demo/demo.js');
+      await runDemo({ script: opts.script });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      process.stderr.write(`healbot: ${error.message.replace(/^error: /, '')}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof HealbotError && error.userFacing) {
+      process.stderr.write(`healbot: ${describeError(error)}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`healbot: internal error: ${describeError(error)}\n`);
+    return 1;
+  }
+}
