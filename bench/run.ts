@@ -6,8 +6,6 @@ async function main(): Promise<void> {
     ['diagnosis', benchDiagnosis],
     ['heal', benchHealOverhead],
   ];
-  const optional = await import('./alerts.js').catch(() => undefined);
-  if (optional && 'benchAlerts' in optional) suites.push(['alerts', (optional as { benchAlerts: () => Promise<Record<string, number | string>> }).benchAlerts]);
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);
     const figures = await run();
