@@ -14,6 +14,11 @@ import { execa } from 'execa';
 export const BUSYBOX_PATH = '/bin/busybox';
 export const TEST_IMAGE = 'healbot-test/busybox:1';
 export const TEST_LABEL = 'healbot.test';
+/**
+ * Test files share one dockerd and run in parallel: each file's module instance labels its
+ * containers with its own id, so one file's cleanup never removes another's containers.
+ */
+const FILE_ID = randomBytes(4).toString('hex');
 
 /** A 500 answer from a CGI script, for the failing server. */
 const FAILING_CGI = '#!/bin/sh\nprintf "Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nbroken\\n"\n';
@@ -95,7 +100,7 @@ export async function runContainer(docker: Dockerode, spec: ContainerSpec): Prom
     Image: image,
     Cmd: spec.cmd,
     Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    Labels: { [TEST_LABEL]: '1', ...spec.labels },
+    Labels: { [TEST_LABEL]: FILE_ID, ...spec.labels },
     Tty: spec.tty ?? false,
     Healthcheck: spec.healthcheck
       ? {
@@ -178,8 +183,8 @@ export async function waitForContainer(
   throw new Error(`container ${name} did not reach the expected state within ${timeoutMs} ms; last state: ${JSON.stringify(last?.State)}`);
 }
 
-/** Removes every container this harness made (label healbot.test=1). */
+/** Removes every container this test file made. */
 export async function removeTestContainers(docker: Dockerode): Promise<void> {
-  const all = await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=1`] } });
+  const all = await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${FILE_ID}`] } });
   await Promise.allSettled(all.map((c) => docker.getContainer(c.Id).remove({ force: true })));
 }
