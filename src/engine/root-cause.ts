@@ -105,22 +105,30 @@ const isHealthy = (rc: RootCause) => rc.kind === 'healthy';
 export function determineRootCause(service: string, observations: Observations): RootCause {
   const blind = observerBlindness(observations);
   if (blind) return { ...blind, service };
-  return rootCauseOf(service, observations, new Set());
+  return rootCauseOf(service, observations, new Map());
 }
 
-function rootCauseOf(service: string, observations: Observations, visiting: Set<string>): RootCause {
+/** Memoised per diagnosis: a dependency shared by several services is judged once. */
+function rootCauseOf(service: string, observations: Observations, judged: Map<string, RootCause>): RootCause {
+  const known = judged.get(service);
+  if (known) return known;
+  const rc = judge(service, observations, judged);
+  judged.set(service, rc);
+  return rc;
+}
+
+function judge(service: string, observations: Observations, judged: Map<string, RootCause>): RootCause {
   const observation = observations.services[service];
   if (!observation) return { kind: 'unknown', service, summary: `${service} was not observed`, confidence: 0, evidence: [] };
-  visiting.add(service);
   const results = observation.probes.map((p) => p.result);
   const evidence = probeEvidence(results);
   const runtimeCause = fromRuntime(observation);
   if (runtimeCause) return runtimeCause;
 
+  // A dependency healbot cannot observe at all (`unknown`) is no evidence that it is down.
   const unhealthyDeps = observation.dependsOn
-    .filter((dep) => !visiting.has(dep))
-    .map((dep) => rootCauseOf(dep, observations, visiting))
-    .filter((rc) => !isHealthy(rc) && rc.kind !== 'recreating');
+    .map((dep) => rootCauseOf(dep, observations, judged))
+    .filter((rc) => !isHealthy(rc) && rc.kind !== 'recreating' && rc.kind !== 'unknown');
   const runtimeBlind = observation.runtime?.error !== undefined;
   const cap = (rc: RootCause): RootCause =>
     runtimeBlind ? { ...rc, confidence: Math.min(rc.confidence, 0.5), evidence: [...rc.evidence, runtimeEvidence(observation.runtime!)] } : rc;
@@ -147,12 +155,20 @@ function rootCauseOf(service: string, observations: Observations, visiting: Set<
       return cap({ kind: 'dependency_down', service, layer: dep.service, summary: `${service} fails because its dependency ${dep.service} is down: ${dep.summary}`, confidence: 0.85, evidence: [...evidence, { source: 'dependency', detail: `${dep.service}: ${dep.kind}` }], underlying: dep });
     }
     const running = observation.runtime?.status === 'running';
-    if (!running && innermost.errorKind === 'refused') {
+    if (running && observation.runtime?.health === 'starting') {
+      return { kind: 'recreating', service, layer: innermost.name, summary: `${service} is still starting (health check: starting); waiting for it rather than acting`, confidence: 0.8, evidence: [...evidence, runtimeEvidence(observation.runtime)] };
+    }
+    if (!running && (innermost.errorKind === 'refused' || innermost.errorKind === 'reset')) {
       return cap({ kind: 'service_down', service, layer: innermost.name, summary: `${service} refuses connections on its ${innermost.name} probe`, confidence: observation.runtime ? 0.8 : 0.7, evidence });
     }
+    const noun = observation.runtime?.runtime === 'docker' ? 'container' : 'process';
+    const where = running ? ` while its ${noun} is running` : '';
+    if (innermost.status !== undefined && innermost.status >= 400 && innermost.status < 500) {
+      // A 4xx is an answer from a live process: a wrong path, auth or routing, which a restart does not fix.
+      return cap({ kind: 'service_unhealthy', service, layer: innermost.name, summary: `${service}'s ${innermost.name} probe answers ${innermost.status}${where}; a restart is unlikely to fix a ${innermost.status}: check the probe's path and credentials`, confidence: 0.5, evidence });
+    }
     const why = innermost.errorKind === 'timeout' ? 'times out' : innermost.status !== undefined ? `answers ${innermost.status}` : `fails (${innermost.error})`;
-    const logs = observation.runtime?.status === 'running' ? ' while its container is running' : '';
-    return cap({ kind: 'service_unhealthy', service, layer: innermost.name, summary: `${service}'s ${innermost.name} probe ${why}${logs}`, confidence: running ? 0.85 : 0.7, evidence: observation.runtime ? [...evidence, runtimeEvidence(observation.runtime)] : evidence });
+    return cap({ kind: 'service_unhealthy', service, layer: innermost.name, summary: `${service}'s ${innermost.name} probe ${why}${where}`, confidence: running ? 0.85 : 0.7, evidence: observation.runtime ? [...evidence, runtimeEvidence(observation.runtime)] : evidence });
   }
 
   // The innermost layer works: blame the innermost failing layer whose inner neighbours are healthy.
