@@ -99,6 +99,38 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('serve')
+    .description('run the bot: HTTP webhooks and API, chat adapters, continuous monitoring, heartbeat')
+    .addOption(configOption())
+    .option('--listen <host:port>', 'listen here instead of server.listen')
+    .option('--console', 'use the console chat on stdin/stdout even when stdin is not a terminal')
+    .action(async (opts: { config: string; listen?: string; console?: boolean }) => {
+      const { runServe } = await import('../serve.js');
+      await runServe(await loadConfig(opts.config), { listen: opts.listen, console: opts.console ? true : 'auto', healingEnabled: healingEnabled() });
+    });
+
+  program
+    .command('audit')
+    .description('export the audit log (every request, decision and action), oldest first')
+    .addOption(configOption())
+    .option('--service <service>', 'only this service')
+    .option('--since <time>', 'from this ISO time, or this long ago (30m, 1h, 7d)')
+    .option('--json', 'one JSON object per line')
+    .action(async (opts: { config: string; service?: string; since?: string; json?: boolean }) => {
+      const { auditEntries, auditJsonLines, auditText, parseSince } = await import('../server/audit-export.js');
+      const { SqliteStore } = await import('../store/sqlite-store.js');
+      const config = await loadConfig(opts.config);
+      // The store directly, not createHealbot: recovering would close a running serve's incidents.
+      const store = new SqliteStore(config.store.path);
+      try {
+        const entries = auditEntries(store, { service: opts.service, since: opts.since ? parseSince(opts.since) : undefined });
+        process.stdout.write(opts.json ? auditJsonLines(entries) : auditText(entries));
+      } finally {
+        store.close();
+      }
+    });
+
+  program
     .command('demo')
     .description('start a small local topology (edge → proxy → backend) and a console chat to heal it')
     .option('--script <file>', 'read console input from a file instead of the terminal')

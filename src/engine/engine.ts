@@ -61,7 +61,10 @@ export class Engine implements HealbotApi {
       options.store,
       (actor, request) => options.mayApprove(actor, request.service),
       (record) => void this.resumeApproved(record),
-      (record) => this.audit(record.incidentId, record.service, 'approval_expired', undefined, { approval: record.id }),
+      (record) => {
+        this.audit(record.incidentId, record.service, 'approval_expired', undefined, { approval: record.id });
+        this.closeOrphan(record, 'escalated', `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`);
+      },
       this.now,
     );
   }
@@ -161,7 +164,17 @@ export class Engine implements HealbotApi {
     const record = this.options.store.getApproval(approvalId);
     const event = result.ok ? (decision === 'approve' ? 'approved' : 'denied') : `refused_${result.reason}`;
     this.audit(record?.incidentId, record?.service, event, actorName(actor), { approval: approvalId, step: record?.step });
+    if (result.ok && result.decision === 'denied' && record) this.closeOrphan(record, 'denied', `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`);
     return result;
+  }
+
+  /** A denial or expiry after a restart has no run waiting for it: close its incident here, or it stays open forever. */
+  private closeOrphan(record: ApprovalRecord, outcome: 'denied' | 'escalated', summary: string): void {
+    if ([...this.running.values()].some((run) => run.incident.id === record.incidentId)) return;
+    const stored = this.options.store.getIncident(record.incidentId);
+    if (!stored || stored.status !== 'open') return;
+    this.options.store.updateIncident(stored.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome, summary });
+    this.audit(stored.id, stored.service, 'outcome', undefined, { outcome, summary });
   }
 
   /**
@@ -275,18 +288,21 @@ export class Engine implements HealbotApi {
     return report;
   }
 
-  private blockReason(incident: Incident, options: RunOptions): string | undefined {
+  private blockReason(incident: Incident, options: RunOptions, targets: readonly string[] = []): string | undefined {
     const store = this.options.store;
-    const service = incident.service;
     if (incident.dryRun) return 'dry run: nothing was changed';
     if (this.options.healingEnabled === false || !this.config.healing.enabled) return 'healing is disabled (HEALING_ENABLED=false): diagnose and plan only';
     if (options.security) return 'the alert is marked security-related: healbot never acts on it automatically';
-    if (store.isPaused(service)) return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
-    if (store.isBreakerOpen(service)) return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
-    const cooldown = this.config.services[service].policy.cooldown;
-    if (cooldown > 0) {
-      const last = store.healAttemptsSince(service, this.now() - cooldown).at(-1);
-      if (last) return `${service} was healed ${Math.round((this.now() - last.at) / 1000)} s ago; the cooldown is ${Math.round(cooldown / 1000)} s`;
+    // The service acted on may be another (a dependency, a layer owner): its own gates count too.
+    for (const service of new Set([incident.service, ...targets])) {
+      if (!this.config.services[service]) continue;
+      if (store.isPaused(service)) return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
+      if (store.isBreakerOpen(service)) return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
+      const cooldown = this.config.services[service].policy.cooldown;
+      if (cooldown > 0) {
+        const last = store.healAttemptsSince(service, this.now() - cooldown).at(-1);
+        if (last) return `${service} was healed ${Math.round((this.now() - last.at) / 1000)} s ago; the cooldown is ${Math.round(cooldown / 1000)} s`;
+      }
     }
     return undefined;
   }
@@ -300,7 +316,10 @@ export class Engine implements HealbotApi {
     const store = this.options.store;
     store.recordHealAttempt(target, this.now(), ok);
     const breaker = this.breakerFor(target);
-    const attempts = store.healAttemptsSince(target, this.now() - breaker.window);
+    // A reset (/heal resume) starts the count over; the audit log is where it is remembered.
+    const windowStart = this.now() - breaker.window;
+    const lastReset = store.listAudit({ service: target, since: new Date(windowStart).toISOString() }).filter((e) => e.event === 'resumed').at(-1);
+    const attempts = store.healAttemptsSince(target, lastReset ? Math.max(windowStart, Date.parse(lastReset.at)) : windowStart);
     if (attempts.length >= breaker.threshold && !store.isBreakerOpen(target)) {
       store.setBreakerOpen(target, true);
       this.audit(incident.id, target, 'breaker_opened', undefined, { attempts: attempts.length, windowMs: breaker.window });
@@ -377,7 +396,7 @@ export class Engine implements HealbotApi {
       return this.finish(incident, diagnosis, verification.ok ? { ...base, outcome: 'not_needed' } : { ...base, outcome: 'escalated', escalation: `it did not become ready within ${this.config.healing.verifyTimeout / 1000} s (stuck at ${verification.stuckAt})` });
     }
     const automated = plan.filter((s) => s.risk !== 'manual');
-    const blockedBy = automated.length > 0 ? this.blockReason(incident, options) : undefined;
+    const blockedBy = automated.length > 0 ? this.blockReason(incident, options, automated.map((s) => s.target)) : undefined;
     this.emit({ type: 'plan', incidentId: incident.id, steps: plan, blockedBy });
     if (automated.length === 0) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated' });
     if (blockedBy) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
@@ -397,7 +416,7 @@ export class Engine implements HealbotApi {
         approvedBy.push(...decision.by);
       }
       // The situation may have changed while waiting for a human: check the gates again.
-      const lateBlock = this.blockReason(incident, options);
+      const lateBlock = this.blockReason(incident, options, [step.target]);
       if (lateBlock) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: lateBlock });
       firstActionAt ??= performance.now();
       const result = await this.act(incident, step, approvedBy);

@@ -87,12 +87,16 @@ function fromRuntime(observation: ServiceObservation): RootCause | undefined {
   return undefined;
 }
 
+// Only http(s) targets are URLs: `new URL('api:8000')` parses as scheme "api:" with origin "null".
+const isHttp = (target: string) => /^https?:\/\//i.test(target);
+
 function originOf(target: string): string {
-  try {
-    return new URL(target).origin;
-  } catch {
-    return target;
-  }
+  return isHttp(target) ? new URL(target).origin : target;
+}
+
+/** The host of an http(s) URL or of a `host:port` target. */
+function hostOf(target: string): string {
+  return isHttp(target) ? new URL(target).hostname : target.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
 }
 
 const isHealthy = (rc: RootCause) => rc.kind === 'healthy';
@@ -177,13 +181,7 @@ function judge(service: string, observations: Observations, judged: Map<string, 
   const broken = observation.probes[index];
   const inner = observation.probes[index + 1];
   const healthyInner = observation.probes.slice(index + 1).map((p) => p.config.name);
-  const host = (() => {
-    try {
-      return new URL(broken.target).hostname;
-    } catch {
-      return broken.target;
-    }
-  })();
+  const host = hostOf(broken.target);
   const route = broken.config.routesTo ?? (inner ? originOf(inner.target) : undefined);
   const why = broken.result.status !== undefined ? `answers ${broken.result.status}` : broken.result.error ?? 'fails';
   const owned = broken.config.service !== undefined && broken.config.service !== service;

@@ -153,6 +153,10 @@ export class SqliteStore implements Store {
     return row ? JSON.parse(row.data) : undefined;
   }
 
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
   close(): void {
     this.db.close();
   }

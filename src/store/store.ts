@@ -61,5 +61,8 @@ export interface Store {
   saveThread(incidentId: string, thread: StoredThread): void;
   getThread(incidentId: string, platform: string): StoredThread | undefined;
 
+  /** Runs `work` as one transaction (one commit for many writes, e.g. a batch of alerts); optional. */
+  transaction?<T>(work: () => T): T;
+
   close(): void;
 }

@@ -1,0 +1,130 @@
+import type { EngineLogger } from '../engine/engine.js';
+import type { Diagnosis, HealReport, ProgressEvent } from '../engine/types.js';
+import type { Redactor } from '../redact.js';
+import type { Store } from '../store/store.js';
+
+export interface GitHubConfig {
+  /** owner/name */
+  repo: string;
+  token: string;
+  /** https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server. */
+  apiUrl: string;
+}
+
+export interface GitHubEscalationOptions {
+  config: GitHubConfig;
+  redact: Redactor;
+  store: Store;
+  logger?: EngineLogger;
+  /** Labels put on every issue. @defaultValue ['healbot'] */
+  labels?: string[];
+}
+
+/** A GitHub API answer that was not a success, with its status and GitHub's own message. */
+export class GitHubApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GitHubApiError';
+  }
+}
+
+const ESCALATING = new Set<HealReport['outcome']>(['escalated', 'failed']);
+
+/** The issue text: what healbot saw, what it concluded, what it did and what is left to do. */
+export function issueFor(report: HealReport, diagnosis?: Diagnosis): { title: string; body: string } {
+  const rc = report.rootCause;
+  const lines = [
+    `healbot could not heal **${report.service}** on its own (incident \`${report.incidentId}\`, outcome: ${report.outcome}).`,
+    '',
+    `**Root cause:** \`${rc.kind}\`${rc.layer ? ` (layer: ${rc.layer})` : ''}, confidence ${rc.confidence.toFixed(2)}`,
+    '',
+    rc.summary,
+    '',
+  ];
+  if (report.escalation) lines.push(`**What is needed:** ${report.escalation}`, '');
+  if (rc.evidence.length > 0) lines.push('**Evidence**', '', ...rc.evidence.map((e) => `- ${e.source}: ${e.detail}`), '');
+  if (report.hops.length > 0) {
+    lines.push('**Request path** (outermost first)', '', '| service | layer | result | ms |', '|---|---|---|---|');
+    for (const hop of report.hops) lines.push(`| ${hop.service} | ${hop.name} | ${hop.ok ? 'ok' : `fails${hop.status ? ` ${hop.status}` : ''}${hop.error ? `: ${hop.error}` : ''}`} | ${hop.ms} |`);
+    lines.push('');
+  }
+  if (report.plan.length > 0) lines.push('**Plan**', '', ...report.plan.map((s) => `- ${s.action} ${s.target} (${s.risk}): ${s.reason}`), '');
+  if (report.actions.length > 0) lines.push('**Actions taken**', '', ...report.actions.map((a) => `- ${a.action} ${a.target}: ${a.ok ? 'ok' : `failed: ${a.error ?? ''}`} (${a.ms} ms${a.approvedBy?.length ? `, approved by ${a.approvedBy.join(' and ')}` : ''})`), '');
+  const logs = diagnosis?.runtime[report.service]?.logs;
+  if (logs && logs.length > 0) lines.push('**Last log lines**', '', '```', ...logs.slice(-20), '```', '');
+  lines.push(`_Opened by healbot. Summary: ${report.summary}_`);
+  return { title: `healbot: ${report.service} needs a human (${rc.kind})`, body: lines.join('\n') };
+}
+
+/**
+ * Opens a GitHub issue with the diagnosis when an incident is escalated or fails. One issue per
+ * incident, also across restarts (the store remembers which incidents already have one).
+ */
+export class GitHubEscalation {
+  private readonly diagnoses = new Map<string, Diagnosis>();
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: GitHubEscalationOptions) {}
+
+  /** Feed it the engine's progress events. */
+  observe(event: ProgressEvent): void {
+    if (event.type === 'finding') this.diagnoses.set(event.incidentId, event.diagnosis);
+    if (event.type !== 'done') return;
+    const diagnosis = this.diagnoses.get(event.incidentId);
+    this.diagnoses.delete(event.incidentId);
+    if (!ESCALATING.has(event.report.outcome) || event.report.duplicate) return;
+    const work = this.escalate(event.report, diagnosis);
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  /** Opens the issue for an escalated report (once per incident); resolves with its URL, or undefined when skipped or failed. */
+  async escalate(report: HealReport, diagnosis?: Diagnosis): Promise<string | undefined> {
+    const { store, logger } = this.options;
+    if (!store.claimEvent(`github-issue:${report.incidentId}`, report.incidentId)) return undefined;
+    try {
+      const issue = await this.openIssue(issueFor(report, diagnosis));
+      store.appendAudit({ at: new Date().toISOString(), incidentId: report.incidentId, service: report.service, event: 'github_issue', detail: { url: issue.url, number: issue.number } });
+      logger?.info({ incidentId: report.incidentId, url: issue.url }, 'opened a GitHub issue');
+      return issue.url;
+    } catch (error) {
+      logger?.error({ incidentId: report.incidentId, err: this.options.redact((error as Error).message) }, 'could not open a GitHub issue');
+      return undefined;
+    }
+  }
+
+  /** `POST /repos/{owner}/{repo}/issues`. */
+  async openIssue(issue: { title: string; body: string }): Promise<{ number: number; url: string }> {
+    const { config, redact } = this.options;
+    const base = config.apiUrl.replace(/\/+$/, '');
+    const res = await fetch(`${base}/repos/${config.repo}/issues`, {
+      method: 'POST',
+      headers: {
+        accept: 'application/vnd.github+json',
+        authorization: `Bearer ${config.token}`,
+        'content-type': 'application/json',
+        'user-agent': 'healbot',
+        'x-github-api-version': '2022-11-28',
+      },
+      body: JSON.stringify({ title: redact(issue.title), body: redact(issue.body), labels: this.options.labels ?? ['healbot'] }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    let json: { number?: number; html_url?: string; message?: string } = {};
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // GitHub answers JSON; a proxy in the way may not.
+    }
+    if (!res.ok) throw new GitHubApiError(res.status, `GitHub answered ${res.status}: ${json.message ?? text.slice(0, 200)}`);
+    return { number: json.number ?? 0, url: json.html_url ?? '' };
+  }
+
+  /** Waits for issues being opened (for shutdown and tests). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+}

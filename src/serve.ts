@@ -1,0 +1,259 @@
+import type { RequestListener, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import type Dockerode from 'dockerode';
+import type { ChatSurface } from '../commands/chat.js';
+import { IncidentConversations } from '../commands/conversation.js';
+import { configSecrets, createHealbot, type Healbot, type HealbotOptions } from './app.js';
+import type { Config } from './config/schema.js';
+import type { ProgressEvent } from './engine/types.js';
+import { describeError } from './errors.js';
+import { GitHubEscalation } from './escalation/github.js';
+import { createLogger, type Logger } from './logger.js';
+import { DockerMonitor } from './monitor/docker-monitor.js';
+import { Heartbeat } from './monitor/heartbeat.js';
+import { ProbeMonitor } from './monitor/probe-monitor.js';
+import { Watchdog } from './monitor/watchdog.js';
+import { createRedactor } from './redact.js';
+import { AlertIntake } from './server/alert-intake.js';
+import { HealbotMetrics } from './server/metrics.js';
+import { closeHttpServer, createHttpServer } from './server/server.js';
+
+export interface ServeOptions extends Pick<HealbotOptions, 'storePath' | 'healingEnabled' | 'runtimes' | 'kubeConfigFor' | 'now'> {
+  /** host:port to listen on, overriding `server.listen` (port 0 picks a free one). */
+  listen?: string;
+  /** The console chat on stdin/stdout: true forces it, 'auto' uses it when stdin is a TTY. @defaultValue 'auto' */
+  console?: boolean | 'auto';
+  input?: Readable;
+  output?: (text: string) => void;
+  /** Where JSON log lines go. @defaultValue stderr */
+  logWrite?: (line: string) => void;
+  logLevel?: string;
+  /** Builds Docker clients for the event stream (tests point it at their own dockerd). */
+  dockerClientFor?: (host?: string) => Dockerode;
+  /** Turns the probe loop off (tests drive rounds themselves through `monitor.tick()`). @defaultValue true */
+  monitoring?: boolean;
+}
+
+export interface RunningHealbot {
+  bot: Healbot;
+  logger: Logger;
+  metrics: HealbotMetrics;
+  intake: AlertIntake;
+  watchdog: Watchdog;
+  monitor: ProbeMonitor;
+  dockerMonitor: DockerMonitor;
+  github?: GitHubEscalation;
+  server?: Server;
+  /** http://host:port of the HTTP server, when one runs. */
+  url?: string;
+  close(): Promise<void>;
+}
+
+/** Tokens shorter than this are accepted with a warning. */
+const SHORT_TOKEN = 16;
+
+/** Splits `host:port` or `[v6]:port`. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
+  if (!match) throw new Error(`server.listen must be host:port, got "${listen}"`);
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port: Number(match[3]) };
+}
+
+/** One pino child logger per incident, so every line about it carries its id. */
+function incidentLogging(logger: Logger) {
+  const children = new Map<string, Logger>();
+  return (event: ProgressEvent) => {
+    if (event.type === 'started') {
+      children.set(event.incident.id, logger.child({ incidentId: event.incident.id, service: event.incident.service }));
+      children.get(event.incident.id)!.info({ source: event.incident.source, summary: event.incident.summary, requestedBy: event.incident.requestedBy }, 'incident opened');
+      return;
+    }
+    const log = children.get(event.incidentId) ?? logger.child({ incidentId: event.incidentId });
+    switch (event.type) {
+      case 'probe':
+        log.debug({ probe: event.result.name, probeService: event.result.service, ok: event.result.ok, status: event.result.status, error: event.result.error, ms: event.result.ms }, 'probe');
+        break;
+      case 'runtime':
+        log.debug({ runtimeService: event.service, status: event.state.status, exitCode: event.state.exitCode }, 'runtime state');
+        break;
+      case 'finding':
+        log.info({ rootCause: event.rootCause.kind, layer: event.rootCause.layer, confidence: event.rootCause.confidence }, event.rootCause.summary);
+        break;
+      case 'plan':
+        log.info({ steps: event.steps.map((s) => `${s.action} ${s.target} (${s.risk})`), blockedBy: event.blockedBy }, 'plan');
+        break;
+      case 'awaiting_approval':
+        log.info({ approval: event.request.id, step: `${event.request.step.action} ${event.request.step.target}`, expiresAt: event.request.expiresAt }, 'waiting for approval');
+        break;
+      case 'approval':
+        log.info({ approval: event.approvalId, decision: event.decision, by: event.by }, 'approval decided');
+        break;
+      case 'action_started':
+        log.info({ action: event.step.action, target: event.step.target }, 'acting');
+        break;
+      case 'action_finished':
+        log.info({ action: event.step.action, target: event.step.target, ok: event.result.ok, ms: event.result.ms, error: event.result.error }, 'action finished');
+        break;
+      case 'verified':
+        log.info({ ok: event.ok, ms: event.ms }, 'verification');
+        break;
+      case 'info':
+        log.info({}, event.message);
+        break;
+      case 'failed':
+        log.error({ error: event.error }, 'incident failed');
+        children.delete(event.incidentId);
+        break;
+      case 'done':
+        log.info({ outcome: event.report.outcome, timeToHealMs: event.report.timeToHealMs, escalation: event.report.escalation }, event.report.summary);
+        children.delete(event.incidentId);
+        break;
+    }
+  };
+}
+
+/** Builds the chat adapters that are configured and one conversation per incident on each. */
+async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): Promise<{ slackListener?: RequestListener; stop: () => Promise<void> }> {
+  const { config, api, redact, store } = bot;
+  const stops: (() => Promise<void>)[] = [];
+  let slackListener: RequestListener | undefined;
+  const conversationsFor = (surface: ChatSurface, platform: string, defaultChannel?: string) => {
+    const conversations = new IncidentConversations(api, surface, {
+      platform,
+      defaultChannel,
+      threads: store,
+      onError: (error, incidentId) => logger.error({ incidentId, platform, err: redact(describeError(error)) }, 'could not post to chat'),
+    });
+    conversations.start();
+    stops.push(() => conversations.stop());
+  };
+  // Chat adapters plug in here: each gives a ChatSurface, and serve runs the conversations on it.
+  if (config.slack) {
+    const { createSlackAdapter } = await import('../adapters/slack/index.js');
+    const adapter = createSlackAdapter({ config: config.slack, api, redact, logger: logger.child({ component: 'slack' }) });
+    await adapter.start();
+    slackListener = adapter.requestListener;
+    conversationsFor(adapter.surface, 'slack', config.slack.alertChannels[0]);
+    stops.push(() => adapter.stop());
+  }
+  if (config.discord) {
+    const { createDiscordAdapter } = await import('../adapters/discord/index.js');
+    const adapter = createDiscordAdapter({ config: config.discord, api, redact, logger: logger.child({ component: 'discord' }) });
+    await adapter.start();
+    conversationsFor(adapter.surface, 'discord', config.discord.alertChannels[0]);
+    stops.push(() => adapter.stop());
+  }
+  const wantConsole = options.console === true || ((options.console ?? 'auto') === 'auto' && Boolean(process.stdin.isTTY));
+  if (!config.slack && !config.discord && wantConsole) {
+    const { ConsoleChat } = await import('../adapters/console/console-chat.js');
+    const chat = new ConsoleChat({
+      api,
+      input: options.input ?? process.stdin,
+      write: options.output ?? ((text) => process.stdout.write(text)),
+      actor: { platform: 'console', id: process.env.USER ?? 'operator', display: process.env.USER ?? 'the operator' },
+    });
+    void chat.run().catch((error: unknown) => logger.error({ err: describeError(error) }, 'console chat stopped'));
+  } else if (!config.slack && !config.discord) {
+    logger.info({}, 'no chat configured and stdin is not a terminal: incidents are logged only (pass --console for the console chat)');
+  }
+  return { slackListener, stop: async () => void (await Promise.allSettled(stops.reverse().map((s) => s()))) };
+}
+
+/**
+ * `healbot serve`: the engine with every door open at once: the HTTP server (webhooks, API,
+ * health, metrics), the configured chat adapters (the console when none is), continuous
+ * monitoring (probes and the Docker event stream), the heartbeat and GitHub escalation.
+ */
+export async function startServe(config: Config, options: ServeOptions = {}): Promise<RunningHealbot> {
+  const redact = createRedactor(configSecrets(config));
+  const logger = createLogger(redact, { write: options.logWrite, level: options.logLevel });
+  const token = config.server?.token;
+  if (token && token.length < SHORT_TOKEN) logger.warn({}, `server.token is only ${token.length} characters: use at least ${SHORT_TOKEN} random characters (e.g. openssl rand -hex 24)`);
+
+  const bot = createHealbot(config, {
+    logger: logger.child({ component: 'engine' }),
+    storePath: options.storePath,
+    healingEnabled: options.healingEnabled,
+    runtimes: options.runtimes,
+    kubeConfigFor: options.kubeConfigFor,
+    now: options.now,
+  });
+  const { engine, store } = bot;
+  const unsubscribers: (() => void)[] = [];
+  const metrics = new HealbotMetrics({ services: () => engine.services(), breakerOpen: (s) => store.isBreakerOpen(s) });
+  unsubscribers.push(engine.subscribe((event) => metrics.observe(event)));
+  unsubscribers.push(engine.subscribe(incidentLogging(logger)));
+  const github = config.github ? new GitHubEscalation({ config: config.github, redact, store, logger: logger.child({ component: 'github' }) }) : undefined;
+  if (github) unsubscribers.push(engine.subscribe((event) => github.observe(event)));
+
+  const watchdog = new Watchdog();
+  const intake = new AlertIntake({ engine, store, config, logger: logger.child({ component: 'alerts' }), now: options.now, onOutcome: (o, source) => metrics.countAlert(source, o.result) });
+  const monitor = new ProbeMonitor({ config, sensors: bot.sensors, engine, watchdog, logger: logger.child({ component: 'monitor' }), onProbe: (r) => metrics.observeProbe(r), now: options.now });
+  const dockerMonitor = new DockerMonitor({ config, engine, store, logger: logger.child({ component: 'docker-events' }), clientFor: options.dockerClientFor, now: options.now });
+  const heartbeat = config.heartbeat ? new Heartbeat({ url: config.heartbeat.url, intervalMs: config.heartbeat.interval, watchdog, logger: logger.child({ component: 'heartbeat' }) }) : undefined;
+
+  let chat: Awaited<ReturnType<typeof startChat>> | undefined;
+  let server: Server | undefined;
+  let url: string | undefined;
+  const close = async () => {
+    await monitor.stop();
+    await dockerMonitor.stop();
+    await heartbeat?.stop();
+    if (server) await closeHttpServer(server);
+    await chat?.stop();
+    await github?.idle();
+    unsubscribers.forEach((u) => u());
+    await bot.close();
+  };
+
+  try {
+    chat = await startChat(bot, logger, options);
+    const listen = options.listen ?? config.server?.listen;
+    if (listen !== undefined && (config.server || options.listen)) {
+      const { host, port } = parseListen(listen);
+      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener });
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, host, () => {
+          server!.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address() as AddressInfo;
+      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      logger.info({ url, webhooks: ['/webhooks/alertmanager', '/webhooks/grafana', '/webhooks/generic'] }, 'healbot is listening');
+    }
+    if (options.monitoring !== false) monitor.start();
+    dockerMonitor.start();
+    heartbeat?.start();
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+  const pending = store.pendingApprovals();
+  logger.info({ services: engine.services(), pendingApprovals: pending.length, monitorIntervalMs: config.monitor.interval, dockerEvents: dockerMonitor.enabled }, 'healbot serve started');
+  return { bot, logger, metrics, intake, watchdog, monitor, dockerMonitor, github, server, url, close };
+}
+
+/**
+ * Runs `healbot serve` until SIGINT or SIGTERM, then shuts down in order: stop intake and
+ * monitoring, let chat posts drain, close the store. Everything durable is already committed,
+ * so a SIGKILL loses nothing either.
+ */
+export async function runServe(config: Config, options: ServeOptions = {}): Promise<void> {
+  const running = await startServe(config, options);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      running.logger.info({ signal }, 'shutting down');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      running.close().then(resolve, (error: unknown) => {
+        running.logger.error({ err: describeError(error) }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

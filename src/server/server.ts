@@ -1,0 +1,253 @@
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import type { Engine, EngineLogger } from '../engine/engine.js';
+import type { IncidentRecord } from '../engine/api.js';
+import { describeError, HealbotError } from '../errors.js';
+import type { Watchdog } from '../monitor/watchdog.js';
+import type { Redactor } from '../redact.js';
+import type { Store } from '../store/store.js';
+import type { AlertIntake } from './alert-intake.js';
+import { parseAlertmanager, parseGeneric, parseGrafana, PayloadError, type IncomingAlert } from './alert-payloads.js';
+import { hasBearerToken, HttpError, readJson, sendError, sendJson } from './http.js';
+import type { HealbotMetrics } from './metrics.js';
+
+export interface HttpServerOptions {
+  engine: Engine;
+  store: Store;
+  config: Config;
+  intake: AlertIntake;
+  metrics: HealbotMetrics;
+  watchdog: Watchdog;
+  redact: Redactor;
+  logger: EngineLogger;
+  /** Slack's HTTP-mode handler, mounted at /slack/events (it verifies Slack's own signature). */
+  slackListener?: RequestListener;
+  /** Server-Sent Events keep-alive comment interval. @defaultValue 15000 */
+  keepAliveMs?: number;
+}
+
+/** The JSON shape of an incident on the API. */
+export function incidentJson(record: IncidentRecord) {
+  return {
+    id: record.id,
+    service: record.service,
+    status: record.status,
+    source: record.source,
+    openedAt: record.openedAt,
+    closedAt: record.closedAt ?? null,
+    alertCount: record.alertCount,
+    rootCause: record.rootCause ?? null,
+    plan: record.plan ?? null,
+    actions: record.actions ?? null,
+    outcome: record.outcome ?? null,
+    summary: record.summary ?? null,
+  };
+}
+
+const healBody = z.strictObject({ service: z.string().min(1), by: z.string().min(1).max(100).optional(), dryRun: z.boolean().optional() });
+const decisionBody = z.strictObject({ decision: z.enum(['approve', 'deny']), by: z.string().min(1).max(100).default('api') });
+
+const WEBHOOKS: Record<string, (body: unknown) => IncomingAlert[]> = {
+  alertmanager: parseAlertmanager,
+  grafana: parseGrafana,
+  generic: parseGeneric,
+};
+
+function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new HttpError(400, `${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
+}
+
+const DECISION_STATUS: Record<string, number> = { not_found: 404, expired: 410, already_decided: 409, same_approver: 409, not_allowed: 403 };
+
+/**
+ * healbot's HTTP server: alert webhooks, the token-protected API (heal, approvals, incidents,
+ * a Server-Sent Events stream), health, readiness and metrics. Every refusal is a one-line JSON
+ * error; nothing a client sends can crash it.
+ */
+export function createHttpServer(options: HttpServerOptions): Server {
+  const { engine, store, config, intake, metrics, watchdog, redact, logger } = options;
+  const token = config.server?.token;
+  const limit = config.server?.maxBodyBytes ?? 1024 * 1024;
+  const streams = new Set<ServerResponse>();
+
+  const requireToken = (req: IncomingMessage) => {
+    if (!token) throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', { 'www-authenticate': 'Bearer' });
+    if (!hasBearerToken(req, token)) throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+  };
+
+  async function webhook(req: IncomingMessage, res: ServerResponse, kind: string): Promise<number> {
+    const parse = WEBHOOKS[kind];
+    if (!parse) throw new HttpError(404, `unknown webhook "${kind}"; use alertmanager, grafana or generic`);
+    requireToken(req);
+    const body = await readJson(req, limit);
+    let alerts: IncomingAlert[];
+    try {
+      alerts = parse(body);
+    } catch (error) {
+      if (error instanceof PayloadError) throw new HttpError(400, error.message);
+      throw error;
+    }
+    const outcomes = intake.accept(alerts, 'webhook');
+    if (kind === 'generic' && outcomes[0]?.result === 'unmatched') {
+      throw new HttpError(404, `unknown service "${alerts[0].service}"; known services: ${engine.services().join(', ')}`);
+    }
+    sendJson(res, 202, { accepted: outcomes.length, alerts: outcomes });
+    return 202;
+  }
+
+  function events(req: IncomingMessage, res: ServerResponse): number {
+    requireToken(req);
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': healbot incident events\n\n');
+    streams.add(res);
+    const unsubscribe = engine.subscribe((event) => {
+      res.write(`event: ${event.type}\ndata: ${redact(JSON.stringify(event))}\n\n`);
+    });
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs ?? 15_000);
+    keepAlive.unref();
+    const stop = () => {
+      clearInterval(keepAlive);
+      unsubscribe();
+      streams.delete(res);
+    };
+    req.once('close', stop);
+    res.once('close', stop);
+    return 200;
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<{ route: string; status: number }> {
+    const method = req.method ?? 'GET';
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const expect = (m: string) => {
+      if (method !== m) throw new HttpError(405, `${path} accepts ${m}, not ${method}`, { allow: m });
+    };
+    if (path === '/healthz') {
+      sendJson(res, 200, { ok: true });
+      return { route: path, status: 200 };
+    }
+    if (path === '/readyz') {
+      const loops = watchdog.report();
+      const ok = loops.every((l) => l.ok);
+      sendJson(res, ok ? 200 : 503, { ok, loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
+      return { route: path, status: ok ? 200 : 503 };
+    }
+    if (path === '/metrics') {
+      const text = await metrics.text();
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(text);
+      return { route: path, status: 200 };
+    }
+    if (path === '/slack/events' && options.slackListener) {
+      options.slackListener(req, res);
+      return { route: path, status: 0 };
+    }
+    const hook = /^\/webhooks\/([a-z]+)$/.exec(path);
+    if (hook) {
+      expect('POST');
+      return { route: '/webhooks/' + hook[1], status: await webhook(req, res, hook[1]) };
+    }
+    if (path === '/api/events') {
+      expect('GET');
+      return { route: path, status: events(req, res) };
+    }
+    if (path === '/api/heal') {
+      expect('POST');
+      requireToken(req);
+      const body = parseWith(healBody, await readJson(req, limit));
+      const requestedBy = { platform: 'api' as const, id: body.by ?? 'api', display: body.by };
+      const report = engine.heal({ service: body.service, source: 'api', requestedBy, dryRun: body.dryRun });
+      report.catch(() => undefined);
+      const incidentId = engine.openIncidents()[body.service];
+      if (!incidentId) {
+        // heal() rejects synchronously-known problems (an unknown service) through the promise.
+        await report;
+      }
+      sendJson(res, 202, { incidentId, service: body.service });
+      return { route: path, status: 202 };
+    }
+    if (path === '/api/incidents') {
+      expect('GET');
+      requireToken(req);
+      const service = url.searchParams.get('service') ?? undefined;
+      const status = url.searchParams.get('status');
+      const limitParam = Number(url.searchParams.get('limit') ?? 100);
+      const records = store.listIncidents({ service, status: status === 'open' || status === 'closed' ? status : undefined, limit: Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 1000) : 100 });
+      sendJson(res, 200, records.map(incidentJson));
+      return { route: path, status: 200 };
+    }
+    const incident = /^\/api\/incidents\/([A-Za-z0-9_-]+)$/.exec(path);
+    if (incident) {
+      expect('GET');
+      requireToken(req);
+      const record = store.getIncident(incident[1]);
+      if (!record) throw new HttpError(404, `there is no incident ${incident[1]}`);
+      sendJson(res, 200, incidentJson(record));
+      return { route: '/api/incidents/:id', status: 200 };
+    }
+    if (path === '/api/approvals') {
+      expect('GET');
+      requireToken(req);
+      sendJson(res, 200, store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals })));
+      return { route: path, status: 200 };
+    }
+    const approval = /^\/api\/approvals\/([A-Za-z0-9_-]+)$/.exec(path);
+    if (approval) {
+      expect('POST');
+      requireToken(req);
+      const body = parseWith(decisionBody, await readJson(req, limit));
+      const result = await engine.decide(approval[1], { platform: 'api', id: body.by, display: body.by }, body.decision);
+      const status = result.ok ? 200 : (DECISION_STATUS[result.reason] ?? 409);
+      sendJson(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: result.message });
+      return { route: '/api/approvals/:id', status };
+    }
+    throw new HttpError(404, `nothing at ${method} ${path}`);
+  }
+
+  const server = createServer((req, res) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://healbot');
+    } catch {
+      sendError(res, new HttpError(400, 'malformed request URL'));
+      return;
+    }
+    route(req, res, url).then(
+      ({ route: name, status }) => metrics.countRequest(name, status || res.statusCode),
+      (error: unknown) => {
+        const http =
+          error instanceof HttpError
+            ? error
+            : error instanceof HealbotError && error.userFacing
+              ? new HttpError(error.code === 'UNKNOWN_SERVICE' ? 404 : 400, redact(describeError(error)))
+              : undefined;
+        if (http) sendError(res, http);
+        else {
+          logger.error({ err: redact(describeError(error)), path: url.pathname }, 'request failed');
+          sendError(res, new HttpError(500, 'healbot hit an internal error; see its log'));
+        }
+        metrics.countRequest(url.pathname.startsWith('/api/') ? '/api' : url.pathname.startsWith('/webhooks/') ? '/webhooks' : 'other', http?.status ?? 500);
+      },
+    );
+  });
+  server.on('clientError', (error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+    logger.warn({ err: describeError(error) }, 'malformed HTTP request');
+  });
+  server.on('close', () => {
+    for (const res of streams) res.end();
+  });
+  return server;
+}
+
+/** Ends the Server-Sent Events streams and closes the server. */
+export async function closeHttpServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

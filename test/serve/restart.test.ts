@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { execa, type ResultPromise } from 'execa';
+import { stringify } from 'yaml';
+import { writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI } from '../support/cli.js';
+import { countedService, tempDir, TOKEN, waitFor } from './harness.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The durability promise, with the real CLI: SIGKILL `healbot serve` while an approval is
+ * pending, start it again on the same store, approve, and the action runs exactly once.
+ */
+describe('healbot serve survives SIGKILL', () => {
+  const dir = tempDir();
+  const children: ResultPromise[] = [];
+  afterAll(() => {
+    for (const child of children) child.kill('SIGKILL');
+    dir.cleanup();
+  });
+
+  it('keeps a pending approval across a kill and runs the approved action exactly once', async () => {
+    expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
+    const port = await freePort();
+    const api = countedService(dir.path, 'api');
+    const configFile = `${dir.path}/healbot.yml`;
+    writeFileSync(
+      configFile,
+      stringify({
+        server: { listen: `127.0.0.1:${port}`, token: '${HEALBOT_TOKEN}' },
+        store: { path: `${dir.path}/healbot.db` },
+        monitor: { interval: '1h' },
+        healing: { approvalTimeout: '10m', verifyTimeout: '5s' },
+        services: { api: api.config },
+      }),
+    );
+    const base = `http://127.0.0.1:${port}`;
+    const call = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+      fetch(base + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: init.json !== undefined ? JSON.stringify(init.json) : undefined });
+    const start = () => {
+      const child = execa(process.execPath, [CLI, 'serve', '--config', configFile], { env: { HEALBOT_TOKEN: TOKEN, HEALING_ENABLED: 'true' }, stdin: 'ignore', reject: false, all: true });
+      children.push(child);
+      return child;
+    };
+    const ready = () => waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok, 'healbot to listen', 15_000);
+
+    const first = start();
+    await ready();
+    const started = await call('/api/heal', { method: 'POST', json: { service: 'api', by: 'ana' } });
+    expect(started.status).toBe(202);
+    const { incidentId } = await started.json();
+    const approval = await waitFor(async () => ((await (await call('/api/approvals')).json()) as { id: string; incidentId: string }[]).find((a) => a.incidentId === incidentId), 'the approval request');
+
+    first.kill('SIGKILL');
+    const killed = await first;
+    expect(killed.signal).toBe('SIGKILL');
+    expect(api.runs()).toBe(0);
+
+    const second = start();
+    await ready();
+    // Still open and still waiting, after the restart.
+    expect((await (await call(`/api/incidents/${incidentId}`)).json()).status).toBe('open');
+    expect(((await (await call('/api/approvals')).json()) as { id: string }[]).map((a) => a.id)).toEqual([approval.id]);
+
+    const decided = await call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: 'ana' } });
+    expect(await decided.json()).toMatchObject({ ok: true, decision: 'approved' });
+    const done = await waitFor(async () => {
+      const record = await (await call(`/api/incidents/${incidentId}`)).json();
+      return record.status === 'closed' && record;
+    }, 'the resumed heal to finish', 20_000);
+    expect(done.outcome).toBe('healed');
+    expect(api.runs()).toBe(1);
+    // A second approval of the same request after it ran changes nothing.
+    expect((await call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: 'bob' } })).status).toBe(409);
+    expect(api.runs()).toBe(1);
+
+    second.kill('SIGTERM');
+    const stopped = await second;
+    expect(stopped.all).not.toContain(TOKEN);
+    // The audit log, exported by the CLI, tells the whole story.
+    const audit = await execa(process.execPath, [CLI, 'audit', '--config', configFile, '--service', 'api', '--json'], { env: { HEALBOT_TOKEN: TOKEN }, reject: false });
+    expect(audit.exitCode).toBe(0);
+    const events = audit.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).event as string);
+    expect(events).toEqual(expect.arrayContaining(['requested', 'approval_requested', 'approved', 'resumed_after_restart', 'action', 'outcome']));
+    expect(events.filter((e) => e === 'action')).toHaveLength(1);
+  });
+});
