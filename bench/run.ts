@@ -1,3 +1,4 @@
+import { benchAlerts } from './alerts.js';
 import { benchDiagnosis, benchHealOverhead } from './diagnosis.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
@@ -5,6 +6,7 @@ async function main(): Promise<void> {
   const suites: [string, () => Promise<Record<string, number | string>>][] = [
     ['diagnosis', benchDiagnosis],
     ['heal', benchHealOverhead],
+    ['alerts', benchAlerts],
   ];
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);

@@ -9,6 +9,7 @@ import type { Config } from './config/schema.js';
 import type { ProgressEvent } from './engine/types.js';
 import { describeError } from './errors.js';
 import { GitHubEscalation } from './escalation/github.js';
+import { campaign } from './leadership.js';
 import { createLogger, type Logger } from './logger.js';
 import { DockerMonitor } from './monitor/docker-monitor.js';
 import { Heartbeat } from './monitor/heartbeat.js';
@@ -33,6 +34,8 @@ export interface ServeOptions extends Pick<HealbotOptions, 'storePath' | 'healin
   dockerClientFor?: (host?: string) => Dockerode;
   /** Turns the probe loop off (tests drive rounds themselves through `monitor.tick()`). @defaultValue true */
   monitoring?: boolean;
+  /** Called when another replica took the Lease over; by default the process exits so it restarts as a standby. */
+  onLostLeadership?: () => void;
 }
 
 export interface RunningHealbot {
@@ -171,6 +174,15 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const token = config.server?.token;
   if (token && token.length < SHORT_TOKEN) logger.warn({}, `server.token is only ${token.length} characters: use at least ${SHORT_TOKEN} random characters (e.g. openssl rand -hex 24)`);
 
+  const listenAt = options.listen ?? config.server?.listen;
+  const leadership = config.leaderElection
+    ? await campaign(config.leaderElection, {
+        logger: logger.child({ component: 'leader-election' }),
+        kubeConfigFor: options.kubeConfigFor,
+        listen: listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt) : undefined,
+        onLost: () => (options.onLostLeadership ?? (() => process.exit(1)))(),
+      })
+    : undefined;
   const bot = createHealbot(config, {
     logger: logger.child({ component: 'engine' }),
     storePath: options.storePath,
@@ -205,13 +217,13 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     await github?.idle();
     unsubscribers.forEach((u) => u());
     await bot.close();
+    await leadership?.stop();
   };
 
   try {
     chat = await startChat(bot, logger, options);
-    const listen = options.listen ?? config.server?.listen;
-    if (listen !== undefined && (config.server || options.listen)) {
-      const { host, port } = parseListen(listen);
+    if (listenAt !== undefined && (config.server || options.listen)) {
+      const { host, port } = parseListen(listenAt);
       server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

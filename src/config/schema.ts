@@ -178,6 +178,17 @@ export const configSchema = z.strictObject({
       securityLabel: z.string().default('security'),
     })
     .prefault({}),
+  /** Several replicas: only the holder of this coordination.k8s.io Lease serves; the others stand by. */
+  leaderElection: z
+    .strictObject({
+      namespace: safeName('namespace'),
+      lease: safeName('Lease name').default('healbot'),
+      /** This replica's name; defaults to the pod's HOSTNAME. */
+      identity: z.string().min(1).optional(),
+      context: z.string().optional(),
+      leaseDuration: duration.default(15_000),
+    })
+    .optional(),
   oncall: z.array(z.string()).default([]),
   heartbeat: z.strictObject({ url: z.url(), interval: duration.default(60_000) }).optional(),
   github: z

@@ -199,7 +199,8 @@ export class Engine implements HealbotApi {
       return Promise.reject(error);
     }
     const store = this.options.store;
-    const existing = this.running.get(request.service);
+    // A dry run never acts, so it neither joins a real incident nor holds the service.
+    const existing = request.dryRun ? undefined : this.running.get(request.service);
     const incidentId = existing?.incident.id ?? newId('inc_');
     if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incidentId)) {
       const prior = store.eventIncident(request.dedupeKey);
@@ -228,8 +229,10 @@ export class Engine implements HealbotApi {
   private start(incident: Incident, options: RunOptions): Promise<HealReport> {
     const promise = this.run(incident, options)
       .catch((error: unknown) => this.fail(incident, error))
-      .finally(() => this.running.delete(incident.service));
-    this.running.set(incident.service, { incident, promise });
+      .finally(() => {
+        if (this.running.get(incident.service)?.incident.id === incident.id) this.running.delete(incident.service);
+      });
+    if (!incident.dryRun) this.running.set(incident.service, { incident, promise });
     return promise;
   }
 
@@ -442,7 +445,12 @@ export class Engine implements HealbotApi {
   /** An approval decided after a restart: diagnose again and act only if the same step is still right. */
   private async resumeApproved(record: ApprovalRecord): Promise<void> {
     const stored = this.options.store.getIncident(record.incidentId) as (IncidentRecord & { origin?: Incident['origin'] }) | undefined;
-    if (!stored || stored.status !== 'open' || this.running.has(stored.service)) return;
+    if (!stored || stored.status !== 'open') return;
+    const other = this.running.get(stored.service);
+    if (other) {
+      this.closeOrphan(record, 'escalated', `approved after a restart, but incident ${other.incident.id} for ${stored.service} was already running; nothing was done here`);
+      return;
+    }
     const incident: Incident = { id: stored.id, service: stored.service, source: stored.source, requestedBy: stored.requestedBy, openedAt: stored.openedAt, origin: stored.origin };
     this.audit(incident.id, incident.service, 'resumed_after_restart', record.decidedBy, { approval: record.id });
     await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy } });
