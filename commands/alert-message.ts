@@ -1,3 +1,5 @@
+import type { HealbotApi } from '../src/engine/api.js';
+import type { HealReport } from '../src/engine/types.js';
 import { ConfigError } from '../src/errors.js';
 
 /** A chat message as far as alert recognition cares; Slack attachments and Discord embeds both fit. */
@@ -174,4 +176,19 @@ export function recognizeAlert(message: AlertMessage, matchers: readonly AlertMa
   const distinct = [...new Set(words)];
   if (distinct.length === 1) return { service: distinct[0], summary, firing };
   return undefined;
+}
+
+/**
+ * Opens (or joins) the incident for a recognised alert message, anchored to that message so
+ * the diagnosis lands in its thread. The message's identity is the dedupe key: a redelivery
+ * never opens a second incident.
+ */
+export function healFromAlert(api: HealbotApi, alert: RecognizedAlert, origin: { platform: string; channel: string; message: string }): Promise<HealReport> {
+  return api.heal({
+    service: alert.service,
+    source: 'alert',
+    summary: alert.summary,
+    origin,
+    dedupeKey: `${origin.platform}:${origin.channel}:${origin.message}`,
+  });
 }

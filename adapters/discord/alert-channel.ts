@@ -1,5 +1,5 @@
 import type { Message } from 'discord.js';
-import { compileMatchers, recognizeAlert, type AlertMatcher } from '../../commands/alert-message.js';
+import { compileMatchers, healFromAlert, recognizeAlert, type AlertMatcher } from '../../commands/alert-message.js';
 import type { HealbotApi } from '../../src/engine/api.js';
 import { describeError } from '../../src/errors.js';
 import type { DiscordLogger } from './logger.js';
@@ -50,14 +50,6 @@ export function createAlertChannelListener(options: AlertChannelOptions): (messa
     }
     if (!alert.firing) return;
     options.logger.info({ service: alert.service, channel: message.channelId, message: message.id }, 'discord: alert recognised');
-    options.api
-      .heal({
-        service: alert.service,
-        source: 'alert',
-        summary: alert.summary,
-        origin: { platform: 'discord', channel: message.channelId, message: message.id },
-        dedupeKey: `discord:${message.channelId}:${message.id}`,
-      })
-      .catch((error: unknown) => options.logger.error({ err: describeError(error), service: alert.service }, 'discord: heal from alert failed'));
+    healFromAlert(options.api, alert, { platform: 'discord', channel: message.channelId, message: message.id }).catch((error: unknown) => options.logger.error({ err: describeError(error), service: alert.service }, 'discord: heal from alert failed'));
   };
 }

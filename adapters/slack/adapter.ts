@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as BoltLogger, BlockAction, ButtonAction, SlackCommandMiddlewareArgs, AllMiddlewareArgs, webApi } from '@slack/bolt';
-import { compileMatchers, recognizeAlert } from '../../commands/alert-message.js';
+import { compileMatchers, healFromAlert, recognizeAlert } from '../../commands/alert-message.js';
 import { runCommand } from '../../commands/index.js';
 import type { ChatSurface } from '../../commands/chat.js';
 import type { SlackConfig } from '../../src/config/schema.js';
@@ -266,15 +266,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     if (!alert || !alert.firing) return;
     logger.info({ component: 'slack', service: alert.service, channel: message.channel, ts: message.ts }, 'alert recognised');
     // The incident runs to its end; its progress reaches the thread through the conversation, not this handler.
-    void api
-      .heal({
-        service: alert.service,
-        source: 'alert',
-        summary: alert.summary,
-        origin: { platform: 'slack', channel: message.channel, message: message.ts },
-        dedupeKey: `slack:${message.channel}:${message.ts}`,
-      })
-      .catch((error: unknown) => logger.error({ component: 'slack', service: alert.service, err: redact(describeError(error)) }, 'alert-triggered heal failed'));
+    void healFromAlert(api, alert, { platform: 'slack', channel: message.channel, message: message.ts }).catch((error: unknown) => logger.error({ component: 'slack', service: alert.service, err: redact(describeError(error)) }, 'alert-triggered heal failed'));
   });
 
   app.error(async (error) => {
