@@ -4,8 +4,8 @@ import type { Config } from '../../src/config/schema.js';
 import type { Observations, ServiceObservation } from '../../src/engine/observation.js';
 import { planFor, type PlanContext } from '../../src/engine/plan.js';
 import { determineRootCause } from '../../src/engine/root-cause.js';
-import type { PlanStep, ProbeResult, RootCause, RuntimeState } from '../../src/engine/types.js';
-import { probeTarget } from '../../src/probes/index.js';
+import type { PlanStep, RootCause, RuntimeState } from '../../src/engine/types.js';
+import { dnsFail, observe as observeWith, OK, REFUSED, running, status, TIMEOUT, type ProbeOutcome } from '../support/observations.js';
 import type { RuntimeAction } from '../../src/runtimes/runtime.js';
 
 /** The issue's topology, plus a proxy service (nginx) that owns the proxy layer of `owned-api`. */
@@ -33,23 +33,8 @@ const config: Config = parseConfig({
   },
 });
 
-type Outcome = Partial<ProbeResult> & { ok: boolean };
-const OK: Outcome = { ok: true, status: 200 };
-const status = (code: number): Outcome => ({ ok: false, status: code, error: `HTTP ${code}`, errorKind: 'status' });
-const REFUSED: Outcome = { ok: false, error: 'connection refused', errorKind: 'refused' };
-const TIMEOUT: Outcome = { ok: false, error: 'timed out', errorKind: 'timeout' };
-const dnsFail = (host: string): Outcome => ({ ok: false, error: `cannot resolve ${host}`, errorKind: 'dns', host });
-
-const state = (target: string, over: Partial<RuntimeState> = {}): RuntimeState => ({ runtime: 'docker', target, status: 'running', networks: ['portfolio_default'], ...over });
-
-function observe(service: string, outcomes: Outcome[], runtime?: RuntimeState, cfg: Config = config): ServiceObservation {
-  const probes = cfg.services[service].probes.map((probeConfig, i) => ({
-    config: probeConfig,
-    target: probeTarget(probeConfig),
-    result: { service, name: probeConfig.name, ms: 9, ...outcomes[i] } as ProbeResult,
-  }));
-  return { service, probes, runtime, dependsOn: cfg.services[service].dependsOn };
-}
+const state = running;
+const observe = (service: string, outcomes: ProbeOutcome[], runtime?: RuntimeState, cfg: Config = config): ServiceObservation => observeWith(cfg, service, outcomes, runtime);
 
 const DOCKER_ACTIONS: RuntimeAction['action'][] = ['restart', 'start', 'unpause'];
 

@@ -4,7 +4,7 @@ import type { Config } from '../../src/config/schema.js';
 import type { Observations, ServiceObservation } from '../../src/engine/observation.js';
 import { describeMemory, determineRootCause, observerBlindness } from '../../src/engine/root-cause.js';
 import { ROOT_CAUSE_KINDS, type ProbeResult, type RootCause, type RuntimeState } from '../../src/engine/types.js';
-import { probeTarget } from '../../src/probes/index.js';
+import { dnsFail, observe as observeWith, OK, REFUSED, running, status, TIMEOUT, type ProbeOutcome } from '../support/observations.js';
 
 /**
  * The issue's topology: api behind a public edge and a proxy, depending on db. Every test
@@ -25,23 +25,7 @@ const config: Config = parseConfig({
   },
 });
 
-type ProbeOutcome = Partial<ProbeResult> & { ok: boolean };
-const OK: ProbeOutcome = { ok: true, status: 200 };
-const status = (code: number): ProbeOutcome => ({ ok: false, status: code, error: `HTTP ${code}`, errorKind: 'status' });
-const REFUSED: ProbeOutcome = { ok: false, error: 'connection refused', errorKind: 'refused' };
-const TIMEOUT: ProbeOutcome = { ok: false, error: 'timed out', errorKind: 'timeout' };
-const dnsFail = (host: string): ProbeOutcome => ({ ok: false, error: `cannot resolve ${host} (ENOTFOUND)`, errorKind: 'dns', host });
-
-const running = (target: string, over: Partial<RuntimeState> = {}): RuntimeState => ({ runtime: 'docker', target, status: 'running', networks: ['portfolio_default'], ...over });
-
-function observe(service: string, outcomes: ProbeOutcome[], runtime?: RuntimeState, cfg: Config = config): ServiceObservation {
-  const probes = cfg.services[service].probes.map((probeConfig, i) => ({
-    config: probeConfig,
-    target: probeTarget(probeConfig),
-    result: { service, name: probeConfig.name, ms: 12, ...outcomes[i] } as ProbeResult,
-  }));
-  return { service, probes, runtime, dependsOn: cfg.services[service].dependsOn };
-}
+const observe = (service: string, outcomes: ProbeOutcome[], runtime?: RuntimeState, cfg: Config = config): ServiceObservation => observeWith(cfg, service, outcomes, runtime);
 
 function observations(api: ServiceObservation, db: ServiceObservation, extra: Partial<Observations> = {}): Observations {
   return { services: { api, db }, canaries: [], ...extra };
