@@ -20,7 +20,7 @@ const PATTERNS: readonly RegExp[] = [
 
 // An auth scheme word (`Authorization: Token abc`) is part of the value, or the credential after it would survive.
 const KEY_VALUE =
-  /\b([A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*)(["']?\s*[:=]\s*["']?)((?:(?:Bearer|Basic|Token|Bot)\s+)?[^\s"',;&]+)/gi;
+  /\b([A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization|auth(?![a-z]))[A-Za-z0-9_.-]*)(["']?\s*[:=]\s*["']?)((?:(?:Bearer|Basic|Token|Bot)\s+)?[^\s"',;&]+)/gi;
 
 /**
  * Replaces every secret in `text` with `[REDACTED]`. `known` lists exact values (configured

@@ -134,7 +134,8 @@ async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): P
   // Chat adapters plug in here: each gives a ChatSurface, and serve runs the conversations on it.
   if (config.slack) {
     const { createSlackAdapter } = await import('../adapters/slack/index.js');
-    const adapter = createSlackAdapter({ config: config.slack, api, redact, logger: logger.child({ component: 'slack' }) });
+    // The Slack adapter tags every line with component: 'slack' itself; a child binding would write the key twice.
+    const adapter = createSlackAdapter({ config: config.slack, api, redact, logger });
     await adapter.start();
     slackListener = adapter.requestListener;
     conversationsFor(adapter.surface, 'slack', config.slack.alertChannels[0]);

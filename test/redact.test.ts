@@ -95,3 +95,12 @@ describe('redact: auth headers', () => {
     expect(redact(text)).not.toContain(secret);
   });
 });
+
+describe('redact: words that merely contain "auth"', () => {
+  it('leaves "authenticity" and "author" alone while still redacting auth=', () => {
+    expect(redact('Failed to verify authenticity: x-slack-signature missing')).toBe('Failed to verify authenticity: x-slack-signature missing');
+    expect(redact('author=ana')).toBe('author=ana');
+    expect(redact('auth=hunter2secret')).not.toContain('hunter2secret');
+    expect(redact('x-auth-token: abcdef123456')).not.toContain('abcdef123456');
+  });
+});
