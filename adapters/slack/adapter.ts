@@ -221,6 +221,11 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       });
       await queue.update(channel, messageTs, () => client.chat.update({ channel, ts: messageTs, text: redact(decided.text), blocks: asKnownBlocks(decided.blocks) }));
     } else {
+      // An expired request keeps no live buttons: the message says so for everyone.
+      if (result.reason === 'expired' && messageTs) {
+        const expired = renderDecided(body.message?.blocks as SlackBlock[] | undefined, { outcome: 'expired', by: '', at: new Date() });
+        await queue.update(channel, messageTs, () => client.chat.update({ channel, ts: messageTs, text: expired.text, blocks: asKnownBlocks(expired.blocks) }));
+      }
       await queue.direct(() =>
         client.chat.postEphemeral({
           channel,

@@ -177,18 +177,19 @@ export function renderMessage(message: ChatMessage, redact: Redactor): RenderedM
  */
 export function renderDecided(
   original: readonly SlackBlock[] | undefined,
-  decision: { outcome: 'approved' | 'denied'; by: string; at: Date; waitingFor?: number },
+  decision: { outcome: 'approved' | 'denied' | 'expired'; by: string; at: Date; waitingFor?: number },
 ): { text: string; blocks: SlackBlock[] } {
   const waiting = decision.outcome === 'approved' && (decision.waitingFor ?? 0) > 0;
   const kept = (original ?? []).filter((block) => waiting || block.type !== 'actions');
   const hhmm = `${String(decision.at.getUTCHours()).padStart(2, '0')}:${String(decision.at.getUTCMinutes()).padStart(2, '0')}`;
   const epoch = Math.floor(decision.at.getTime() / 1000);
-  const verb = decision.outcome === 'approved' ? 'Approved' : 'Denied';
-  const emoji = decision.outcome === 'approved' ? ':white_check_mark:' : ':no_entry:';
+  const verb = { approved: 'Approved', denied: 'Denied', expired: 'Expired' }[decision.outcome];
+  const emoji = { approved: ':white_check_mark:', denied: ':no_entry:', expired: ':hourglass:' }[decision.outcome];
   const more = waiting ? ` (waiting for ${decision.waitingFor} more approval${decision.waitingFor === 1 ? '' : 's'})` : '';
-  const line = `${emoji} ${verb} by ${decision.by} at <!date^${epoch}^{time}|${hhmm} UTC>${more}`;
+  const who = decision.outcome === 'expired' ? ', nothing was done; noticed' : ` by ${decision.by}`;
+  const line = `${emoji} ${verb}${who} at <!date^${epoch}^{time}|${hhmm} UTC>${more}`;
   const blocks = [...kept.slice(0, SLACK_LIMITS.blocks - 1), { type: 'context', elements: [{ type: 'mrkdwn', text: line }] } as SlackBlock];
-  return { text: `${verb} by ${decision.by} at ${hhmm} UTC${more}`, blocks };
+  return { text: `${verb}${who} at ${hhmm} UTC${more}`, blocks };
 }
 
 /**

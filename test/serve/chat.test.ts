@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordTestServer } from '../adapters/discord/discord-server.js';
 import { SlackApiServer, signSlackRequest, type RecordedCall } from '../adapters/slack/slack-api-server.js';
 import type { ServeOptions } from '../../src/serve.js';
+import { json } from '../support/http.js';
 import { tempDir, TOKEN, startTestBot, waitFor, type TestBot } from './harness.js';
 
 const BOT_TOKEN = 'xoxb-1111111111-2222222222-serveCHATtoken';
@@ -314,7 +315,7 @@ describe('healbot serve with Slack over HTTP', () => {
     workloads.break('s-worker');
     const response = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'worker', summary: 'worker queue is stuck', severity: 'critical', id: 'serve-chat-1' } });
     expect(response.status).toBe(202);
-    expect((await response.json()).alerts[0]).toMatchObject({ service: 'worker', result: 'opened' });
+    expect((await json(response)).alerts[0]).toMatchObject({ service: 'worker', result: 'opened' });
     const root = await waitFor(() => posts(ALERTS).find((c) => c.body.thread_ts === undefined && text(c).includes('healbot · worker')), 'the worker thread');
     const thread = root.response!.ts as string;
     const diagnosis = await waitFor(() => posts(ALERTS).find((c) => c.body.thread_ts === thread && text(c).includes('Diagnosis:')), 'the worker diagnosis', 15_000);
@@ -361,7 +362,9 @@ describe('healbot serve with Slack over HTTP', () => {
     expect(answer.body.text).toContain('expired');
     expect(answer.body.text).toContain('nothing was done');
     expect(answer.body.thread_ts).toBe(waiting.thread);
-    expect(slack.callsOf('chat.update').some((c) => c.body.ts === waiting.ts)).toBe(false);
+    const expired = await waitFor(() => slack.callsOf('chat.update').find((c) => c.body.ts === waiting.ts), 'the approval message to show it expired');
+    expect(String(expired.body.text)).toMatch(/^Expired, nothing was done/);
+    expect(JSON.stringify(expired.body.blocks ?? '')).not.toContain('healbot_approve');
     await pause(200);
     expect(workloads.restarts('s-web')).toBe(0);
     expect(bot.bot.store.listIncidents({ service: 'web' })).toEqual([expect.objectContaining({ status: 'closed', outcome: 'escalated' })]);
