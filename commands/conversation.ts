@@ -90,7 +90,10 @@ export class IncidentConversations {
       return;
     }
     const conversation = this.conversations.get(event.incidentId);
-    if (!conversation) return;
+    if (!conversation) {
+      if (event.type === 'info') this.replyInKnownThread(event.incidentId, { text: event.message, tone: 'info' });
+      return;
+    }
     const { incident } = conversation;
     switch (event.type) {
       case 'finding':
@@ -135,6 +138,13 @@ export class IncidentConversations {
       default:
         break;
     }
+  }
+
+  /** News about an incident whose conversation has ended (a restart healbot did not cause) goes to its old thread. */
+  private replyInKnownThread(incidentId: string, message: ChatMessage): void {
+    const thread = this.options.threads?.getThread(incidentId, this.options.platform);
+    if (!thread) return;
+    this.surface.reply(thread, message).catch((error: unknown) => this.options.onError?.(error, incidentId));
   }
 
   private enqueue(conversation: Conversation, send: (thread: ThreadRef) => Promise<unknown>): void {

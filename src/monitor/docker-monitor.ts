@@ -139,7 +139,9 @@ export class DockerMonitor {
         return;
       }
       const message = `${what}; healbot did not cause it.`;
-      if (running) engine.note(running, message, { container: event.container, action: event.action });
+      // Told in the service's thread: the running incident's, else the latest one's.
+      const thread = running ?? store.listIncidents({ service, limit: 1 })[0]?.id;
+      if (thread) engine.note(thread, message, { container: event.container, action: event.action });
       else store.appendAudit({ at: new Date(this.now()).toISOString(), service, event: 'info', detail: { message, container: event.container, action: event.action } });
       logger?.info({ service, container: event.container, action: event.action }, message);
     } catch (error) {

@@ -40,6 +40,10 @@ describe.skipIf(skip)('Docker event monitoring', () => {
     expect(incident.source).toBe('event');
     const requested = audit().find((e) => e.incidentId === incident.id && e.event === 'requested');
     expect(String(requested?.detail.summary)).toMatch(new RegExp(`container ${api} died \\(exit 137`));
+    await waitFor(() => bot.bot.store.getIncident(incident.id)?.status === 'closed' || undefined, 'the incident to close', 30_000);
+    await container.start();
+    const noted = await waitFor(() => audit().find((e) => e.incidentId === incident.id && e.event === 'info' && e.detail.action === 'start'), 'the start to be told in the last incident', 20_000);
+    expect(String(noted.detail.message)).toMatch(/healbot did not cause it/);
   });
 
   it('maps containers to services by labels', async () => {
