@@ -37,6 +37,7 @@ function zodProblems(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => {
     const path = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') return { path, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` };
+    if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return { path, message: `is required (${issue.expected})` };
     return { path, message: issue.message };
   });
 }

@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI } from '../support/cli.js';
+import { json } from '../support/http.js';
 import { countedService, tempDir, TOKEN, waitFor } from './harness.js';
 
 function freePort(): Promise<number> {
@@ -59,8 +60,8 @@ describe('healbot serve survives SIGKILL', () => {
     await ready();
     const started = await call('/api/heal', { method: 'POST', json: { service: 'api', by: 'ana' } });
     expect(started.status).toBe(202);
-    const { incidentId } = await started.json();
-    const approval = await waitFor(async () => ((await (await call('/api/approvals')).json()) as { id: string; incidentId: string }[]).find((a) => a.incidentId === incidentId), 'the approval request');
+    const { incidentId } = await json(started);
+    const approval = await waitFor(async () => ((await json(await call('/api/approvals'))) as { id: string; incidentId: string }[]).find((a) => a.incidentId === incidentId), 'the approval request');
 
     first.kill('SIGKILL');
     const killed = await first;
@@ -70,13 +71,13 @@ describe('healbot serve survives SIGKILL', () => {
     const second = start();
     await ready();
     // Still open and still waiting, after the restart.
-    expect((await (await call(`/api/incidents/${incidentId}`)).json()).status).toBe('open');
-    expect(((await (await call('/api/approvals')).json()) as { id: string }[]).map((a) => a.id)).toEqual([approval.id]);
+    expect((await json(await call(`/api/incidents/${incidentId}`))).status).toBe('open');
+    expect(((await json(await call('/api/approvals'))) as { id: string }[]).map((a) => a.id)).toEqual([approval.id]);
 
     const decided = await call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: 'ana' } });
-    expect(await decided.json()).toMatchObject({ ok: true, decision: 'approved' });
+    expect(await json(decided)).toMatchObject({ ok: true, decision: 'approved' });
     const done = await waitFor(async () => {
-      const record = await (await call(`/api/incidents/${incidentId}`)).json();
+      const record = await json(await call(`/api/incidents/${incidentId}`));
       return record.status === 'closed' && record;
     }, 'the resumed heal to finish', 20_000);
     expect(done.outcome).toBe('healed');

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import { startServe } from '../../src/serve.js';
+import { json } from '../support/http.js';
 import { countedService, startBackend, startTestBot, tempDir, waitFor } from './harness.js';
 
 describe('healbot serve', () => {
@@ -28,7 +29,7 @@ services:
       expect(refused.status).toBe(401);
       const accepted = await fetch(`${bot.url}/webhooks/generic`, { method: 'POST', headers: { authorization: 'Bearer s3cret', 'content-type': 'application/json' }, body: JSON.stringify({ service: 'api', summary: 'api is slow', severity: 'warning' }) });
       expect(accepted.status).toBe(202);
-      expect((await accepted.json()).alerts[0]).toMatchObject({ service: 'api', result: 'opened' });
+      expect((await json(accepted)).alerts[0]).toMatchObject({ service: 'api', result: 'opened' });
       expect(logs.join('\n')).not.toContain('s3cret');
     } finally {
       await bot.close();
@@ -45,16 +46,16 @@ services:
         method: 'POST',
         json: { receiver: 'healbot', status: 'firing', orgId: 1, version: '1', alerts: [{ status: 'firing', labels: { alertname: 'Errors', service: 'api' }, annotations: { summary: 'api 5xx' }, startsAt: '2025-01-01T00:00:00Z', fingerprint: 'g1' }] },
       });
-      expect((await unified.json()).alerts[0]).toMatchObject({ service: 'api', result: 'opened' });
+      expect((await json(unified)).alerts[0]).toMatchObject({ service: 'api', result: 'opened' });
       const legacy = await bot.call('/webhooks/grafana', { method: 'POST', json: { title: '[Alerting] web down', ruleId: 7, ruleName: 'web down', state: 'alerting', message: 'web answers 500', tags: { app: 'web' } } });
-      expect((await legacy.json()).alerts[0]).toMatchObject({ service: 'web', result: 'opened' });
+      expect((await json(legacy)).alerts[0]).toMatchObject({ service: 'web', result: 'opened' });
       const bad = await bot.call('/webhooks/grafana', { method: 'POST', json: { hello: 'world' } });
       expect(bad.status).toBe(400);
       await waitFor(() => Object.keys(bot.bot.engine.openIncidents()).length === 0, 'incidents to close');
       const first = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'api', summary: 'down', id: 'ticket-1' } });
       const again = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'api', summary: 'down', id: 'ticket-1' } });
-      expect((await first.json()).alerts[0].result).toBe('opened');
-      expect((await again.json()).alerts[0].result).toBe('duplicate');
+      expect((await json(first)).alerts[0].result).toBe('opened');
+      expect((await json(again)).alerts[0].result).toBe('duplicate');
       await waitFor(() => Object.keys(bot.bot.engine.openIncidents()).length === 0, 'incidents to close');
       expect(bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(2);
     } finally {
@@ -67,14 +68,14 @@ services:
     const svc = countedService(dir.path, 'denied');
     const raw = { services: { svc: svc.config }, store: { path: `${dir.path}/denied.db` } };
     const first = await startTestBot(raw);
-    const { incidentId } = await (await first.call('/api/heal', { method: 'POST', json: { service: 'svc' } })).json();
+    const { incidentId } = await json(await first.call('/api/heal', { method: 'POST', json: { service: 'svc' } }));
     const approval = await waitFor(() => first.bot.store.pendingApprovals().find((a) => a.incidentId === incidentId), 'the approval request');
     await first.close();
     const second = await startTestBot(raw);
     try {
       // While it waits (across the restart), a new alert for the service is counted on it.
       const grouped = await second.call('/webhooks/generic', { method: 'POST', json: { service: 'svc', summary: 'still down', id: 'a1' } });
-      expect((await grouped.json()).alerts[0]).toMatchObject({ result: 'grouped', incidentId });
+      expect((await json(grouped)).alerts[0]).toMatchObject({ result: 'grouped', incidentId });
       const denied = await second.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'deny', by: 'ana' } });
       expect(denied.status).toBe(200);
       expect(second.bot.store.getIncident(incidentId)).toMatchObject({ status: 'closed', outcome: 'denied', alertCount: 2 });
@@ -122,7 +123,7 @@ services:
     });
     try {
       const res = await bot.call('/api/heal', { method: 'POST', json: { service: 'api' } });
-      const { incidentId } = await res.json();
+      const { incidentId } = await json(res);
       await waitFor(() => requests.length === 1, 'the GitHub issue');
       await bot.github!.idle();
       const [request] = requests;

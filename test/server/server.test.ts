@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { json } from '../support/http.js';
 import { alertmanagerPayload, countedService, startBackend, startTestBot, tempDir, TOKEN, waitFor, type TestBot } from '../serve/harness.js';
 
 /** Sends raw bytes and returns whatever comes back before the server closes or `ms` pass. */
@@ -57,7 +58,7 @@ describe('healbot serve HTTP server', () => {
     for (const token of [null, 'wrong', `${TOKEN}x`, TOKEN.slice(0, -1)]) {
       const res = await bot.call('/webhooks/alertmanager', { method: 'POST', json: body, token });
       expect(res.status).toBe(401);
-      expect((await res.json()).error).toMatch(/token/);
+      expect((await json(res)).error).toMatch(/token/);
     }
     expect((await bot.call('/api/heal', { method: 'POST', json: { service: 'api' }, token: 'nope' })).status).toBe(401);
     expect((await bot.call('/api/incidents', { token: null })).status).toBe(401);
@@ -69,7 +70,7 @@ describe('healbot serve HTTP server', () => {
     const post = (body: string, headers: Record<string, string> = {}) => bot.call('/webhooks/alertmanager', { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
     const malformed = await post('{"alerts": [');
     expect(malformed.status).toBe(400);
-    const error = (await malformed.json()).error as string;
+    const error = (await json(malformed)).error as string;
     expect(error).toMatch(/^malformed JSON/);
     expect(error).not.toContain('\n');
     expect((await post('')).status).toBe(400);
@@ -89,7 +90,7 @@ describe('healbot serve HTTP server', () => {
     // …and nothing was lost: a good delivery right after still opens its incident.
     const ok = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'api' }, fingerprint: 'after-bad' }]) });
     expect(ok.status).toBe(202);
-    expect((await ok.json()).alerts[0]).toMatchObject({ service: 'api', result: 'opened' });
+    expect((await json(ok)).alerts[0]).toMatchObject({ service: 'api', result: 'opened' });
   });
 
   it('maps alerts by service label or by label matchers, and reports unknown services', async () => {
@@ -102,7 +103,7 @@ describe('healbot serve HTTP server', () => {
       ]),
     });
     expect(res.status).toBe(202);
-    const { alerts } = await res.json();
+    const { alerts } = await json(res);
     expect(alerts.map((a: { service?: string; result: string }) => [a.service, a.result])).toEqual([
       ['worker', 'opened'],
       ['cache', 'opened'],
@@ -110,7 +111,7 @@ describe('healbot serve HTTP server', () => {
     ]);
     const generic = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'nope', summary: 'x', severity: 'critical' } });
     expect(generic.status).toBe(404);
-    expect((await generic.json()).error).toMatch(/unknown service "nope".*api/);
+    expect((await json(generic)).error).toMatch(/unknown service "nope".*api/);
     // The worker heals by itself (auto restart): its restart ran once.
     await waitFor(() => incidents('worker')[0]?.status === 'closed', 'worker incident to close');
     expect(incidents('worker')[0]).toMatchObject({ outcome: 'healed', source: 'webhook' });
@@ -130,7 +131,7 @@ describe('healbot serve HTTP server', () => {
     expect(answers.every((r) => r.status === 202)).toBe(true);
     // The same delivery again (Alertmanager retries): nothing new.
     const again = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'api' }, fingerprint: 'storm-0-0', startsAt: '2025-03-01T00:00:00Z' }]) });
-    expect((await again.json()).alerts[0].result).toBe('duplicate');
+    expect((await json(again)).alerts[0].result).toBe('duplicate');
     await waitFor(() => incidents('api').every((i) => i.status === 'closed'), 'api incidents to close');
     const opened = incidents('api').length - before;
     // The first test's incident closed moments ago, so the storm is grouped onto it (groupWindow).
@@ -143,7 +144,7 @@ describe('healbot serve HTTP server', () => {
     const secure = await startTestBot({ services: { sec: sec.config }, healing: { verifyTimeout: '5s' } });
     try {
       const res = await secure.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'sec', security: 'true' } }]) });
-      const incidentId = (await res.json()).alerts[0].incidentId;
+      const incidentId = (await json(res)).alerts[0].incidentId;
       const done = await waitFor(() => secure.bot.store.getIncident(incidentId)?.status === 'closed' && secure.bot.store.getIncident(incidentId), 'security incident to close');
       expect(done.outcome).toBe('escalated');
       expect(done.actions ?? []).toHaveLength(0);
@@ -155,10 +156,10 @@ describe('healbot serve HTTP server', () => {
 
   it('closes an incident healbot did not act on when its alert resolves', async () => {
     const res = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'db' }, fingerprint: 'db-1', startsAt: '2025-04-01T00:00:00Z' }]) });
-    const incidentId = (await res.json()).alerts[0].incidentId as string;
+    const incidentId = (await json(res)).alerts[0].incidentId as string;
     await waitFor(() => bot.bot.store.pendingApprovals().some((a) => a.incidentId === incidentId), 'the approval request');
     const resolved = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'db' }, fingerprint: 'db-1', startsAt: '2025-04-01T00:00:00Z', status: 'resolved' }]) });
-    expect((await resolved.json()).alerts[0]).toMatchObject({ result: 'resolved', incidentId });
+    expect((await json(resolved)).alerts[0]).toMatchObject({ result: 'resolved', incidentId });
     const closed = await waitFor(() => bot.bot.store.getIncident(incidentId)?.status === 'closed' && bot.bot.store.getIncident(incidentId), 'the incident to close');
     expect(closed.actions ?? []).toHaveLength(0);
     expect(db.runs()).toBe(0);
@@ -183,21 +184,21 @@ describe('healbot serve HTTP server', () => {
     expect(unknown.status).toBe(404);
     const started = await bot.call('/api/heal', { method: 'POST', json: { service: 'db', by: 'ana' } });
     expect(started.status).toBe(202);
-    const { incidentId } = await started.json();
-    const approval = await waitFor(async () => ((await (await bot.call('/api/approvals')).json()) as { id: string; incidentId: string }[]).find((a) => a.incidentId === incidentId), 'a pending approval');
+    const { incidentId } = await json(started);
+    const approval = await waitFor(async () => ((await json(await bot.call('/api/approvals'))) as { id: string; incidentId: string }[]).find((a) => a.incidentId === incidentId), 'a pending approval');
     const wrong = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'maybe' } });
     expect(wrong.status).toBe(400);
     const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: 'ana' } });
-    expect(await decided.json()).toMatchObject({ ok: true, decision: 'approved' });
+    expect(await json(decided)).toMatchObject({ ok: true, decision: 'approved' });
     const twice = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: 'bob' } });
     expect(twice.status).toBe(409);
-    await waitFor(async () => (await (await bot.call(`/api/incidents/${incidentId}`)).json()).status === 'closed', 'the heal to finish');
-    const one = await (await bot.call(`/api/incidents/${incidentId}`)).json();
+    await waitFor(async () => (await json(await bot.call(`/api/incidents/${incidentId}`))).status === 'closed', 'the heal to finish');
+    const one = await json(await bot.call(`/api/incidents/${incidentId}`));
     expect(Object.keys(one)).toEqual(expect.arrayContaining(['id', 'service', 'status', 'openedAt', 'closedAt', 'alertCount', 'rootCause', 'plan', 'actions', 'outcome']));
     expect(one).toMatchObject({ id: incidentId, service: 'db', outcome: 'healed', alertCount: 1 });
     expect(one.actions[0]).toMatchObject({ ok: true, approvedBy: ['ana'] });
     expect(db.runs()).toBe(1);
-    const list = await (await bot.call('/api/incidents?service=db')).json();
+    const list = await json(await bot.call('/api/incidents?service=db'));
     expect(list.map((i: { id: string }) => i.id)).toContain(incidentId);
     expect((await bot.call('/api/incidents/inc_nothere')).status).toBe(404);
 
@@ -210,7 +211,7 @@ describe('healbot serve HTTP server', () => {
   });
 
   it('exposes health, readiness and Prometheus metrics', async () => {
-    expect(await (await bot.call('/healthz', { token: null })).json()).toEqual({ ok: true });
+    expect(await json(await bot.call('/healthz', { token: null }))).toEqual({ ok: true });
     expect((await bot.call('/readyz', { token: null })).status).toBe(200);
     const metrics = await (await bot.call('/metrics', { token: null })).text();
     expect(metrics).toMatch(/healbot_incidents_opened_total\{service="db",source="api"\} 1/);
@@ -221,7 +222,7 @@ describe('healbot serve HTTP server', () => {
     bot.watchdog.watch('stuck-loop', -1);
     const notReady = await bot.call('/readyz', { token: null });
     expect(notReady.status).toBe(503);
-    expect((await notReady.json()).loops.find((l: { name: string }) => l.name === 'stuck-loop').ok).toBe(false);
+    expect((await json(notReady)).loops.find((l: { name: string }) => l.name === 'stuck-loop').ok).toBe(false);
     bot.watchdog.unwatch('stuck-loop');
   });
 
