@@ -24,7 +24,8 @@ export const commandDefinitions: readonly CommandDefinition[] = commands.map((c)
 /** Splits `/heal` text into a command and its arguments (pure). */
 export function parseInvocation(text: string): { command: Command<any>; args: Record<string, string> } {
   const tokens = text.trim().split(/\s+/).filter(Boolean);
-  const named = commands.find((c) => c.definition.name === tokens[0]?.toLowerCase() && c !== healCommand);
+  // `/heal heal api` (Discord's explicit subcommand) is `/heal api`; a lone `heal` stays a service name.
+  const named = commands.find((c) => c.definition.name === tokens[0]?.toLowerCase() && (c !== healCommand || tokens.length > 1));
   const command = tokens.length === 0 ? helpCommand : (named ?? healCommand);
   const rest = named || tokens.length === 0 ? tokens.slice(1) : tokens;
   const args: Record<string, string> = {};

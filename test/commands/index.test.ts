@@ -40,6 +40,12 @@ describe('parseInvocation', () => {
     expect(name('api')).toBe('heal');
   });
 
+  it('an explicit heal subcommand heals the service after it; a lone "heal" is a service name', () => {
+    expect(parseInvocation('heal api')).toMatchObject({ args: { service: 'api' } });
+    expect(name('heal api')).toBe('heal');
+    expect(parseInvocation('heal').args).toEqual({ service: 'heal' });
+  });
+
   it('nothing at all is help', () => {
     expect(name('')).toBe('help');
     expect(name('   ')).toBe('help');
