@@ -78,3 +78,48 @@ export async function benchHealOverhead(): Promise<Record<string, number | strin
     await backend.close();
   }
 }
+
+/**
+ * The same full heal against a real container, when a Docker engine is at hand: healbot's
+ * test dockerd (as root), else DOCKER_HOST. Heal wall time minus the container's own start.
+ */
+export async function benchDockerHealOverhead(): Promise<Record<string, number | string>> {
+  const harness = await import('../test/support/docker-engine.js').catch(() => undefined);
+  const images = await import('../test/support/images.js').catch(() => undefined);
+  const engine = process.env.DOCKER_HOST ? undefined : await harness?.startDockerEngine().catch(() => undefined);
+  if (!engine || !images) return { 'heal_docker.skipped': `no Docker engine (${harness?.dockerEngineUnavailableReason() ?? 'test support not built'})` };
+  const name = images.uniqueName('bench-heal');
+  try {
+    const port = await images.freePort();
+    const container = await images.runContainer(engine.docker, { name, cmd: images.commands.readyServer(port) });
+    await images.waitForContainer(engine.docker, name, (info) => info.State.Running);
+    const config = parseConfig({
+      healing: { verifyTimeout: '20s' },
+      services: { api: { docker: { container: name, host: engine.host }, probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }] } },
+    });
+    const bot = createHealbot(config, { storePath: ':memory:' });
+    bot.api.subscribe((event) => {
+      if (event.type === 'awaiting_approval') void bot.api.decide(event.request.id, { platform: 'cli', id: 'bench' }, 'approve');
+    });
+    try {
+      await container.kill();
+      await images.waitForContainer(engine.docker, name, (info) => !info.State.Running);
+      const started = performance.now();
+      const report = await bot.api.heal({ service: 'api', source: 'cli' });
+      const wall = performance.now() - started;
+      const action = report.actions.reduce((total, a) => total + a.ms, 0);
+      return {
+        'heal_docker.outcome': report.outcome,
+        'heal_docker.action': report.actions.map((a) => a.action).join(','),
+        'heal_docker.wall_ms': Math.round(wall),
+        'heal_docker.container_start_ms': Math.round(action),
+        'heal_docker.overhead_ms': Math.round(wall - action),
+      };
+    } finally {
+      await bot.close();
+    }
+  } finally {
+    await engine.docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+    await engine.stop();
+  }
+}

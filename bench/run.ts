@@ -1,11 +1,12 @@
 import { benchAlerts } from './alerts.js';
-import { benchDiagnosis, benchHealOverhead } from './diagnosis.js';
+import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
   const suites: [string, () => Promise<Record<string, number | string>>][] = [
     ['diagnosis', benchDiagnosis],
     ['heal', benchHealOverhead],
+    ['heal (Docker)', benchDockerHealOverhead],
     ['alerts', benchAlerts],
   ];
   for (const [name, run] of suites) {
