@@ -155,7 +155,7 @@ export class Engine implements HealbotApi {
     this.requireService(service);
     this.requireApprover(service, by, 'resume');
     this.options.store.setPaused(service, false);
-    this.options.store.setBreakerOpen(service, false);
+    this.options.store.resetBreaker(service, this.now());
     this.audit(undefined, service, 'resumed', actorName(by), { breakerReset: true });
   }
 
@@ -319,10 +319,9 @@ export class Engine implements HealbotApi {
     const store = this.options.store;
     store.recordHealAttempt(target, this.now(), ok);
     const breaker = this.breakerFor(target);
-    // A reset (/heal resume) starts the count over; the audit log is where it is remembered.
-    const windowStart = this.now() - breaker.window;
-    const lastReset = store.listAudit({ service: target, since: new Date(windowStart).toISOString() }).filter((e) => e.event === 'resumed').at(-1);
-    const attempts = store.healAttemptsSince(target, lastReset ? Math.max(windowStart, Date.parse(lastReset.at)) : windowStart);
+    // A reset (/heal resume) starts the count over.
+    const since = Math.max(this.now() - breaker.window, store.breakerResetAt(target) ?? 0);
+    const attempts = store.healAttemptsSince(target, since);
     if (attempts.length >= breaker.threshold && !store.isBreakerOpen(target)) {
       store.setBreakerOpen(target, true);
       this.audit(incident.id, target, 'breaker_opened', undefined, { attempts: attempts.length, windowMs: breaker.window });

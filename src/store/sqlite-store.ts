@@ -13,7 +13,7 @@ CREATE INDEX IF NOT EXISTS incidents_service ON incidents(service, status);
 CREATE TABLE IF NOT EXISTS events (key TEXT PRIMARY KEY, incident_id TEXT, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heal_attempts (service TEXT NOT NULL, at INTEGER NOT NULL, ok INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS service_flags (service TEXT PRIMARY KEY, breaker_open INTEGER NOT NULL DEFAULT 0, paused INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS service_flags (service TEXT PRIMARY KEY, breaker_open INTEGER NOT NULL DEFAULT 0, paused INTEGER NOT NULL DEFAULT 0, breaker_reset_at INTEGER);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, service TEXT, incident_id TEXT, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS threads (incident_id TEXT NOT NULL, platform TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (incident_id, platform));
 `;
@@ -121,6 +121,17 @@ export class SqliteStore implements Store {
 
   setBreakerOpen(service: string, open: boolean): void {
     this.setFlag(service, 'breaker_open', open);
+  }
+
+  resetBreaker(service: string, at: number): void {
+    this.db
+      .prepare('INSERT INTO service_flags (service, breaker_open, breaker_reset_at) VALUES (?, 0, ?) ON CONFLICT(service) DO UPDATE SET breaker_open = 0, breaker_reset_at = excluded.breaker_reset_at')
+      .run(service, at);
+  }
+
+  breakerResetAt(service: string): number | undefined {
+    const row = this.db.prepare('SELECT breaker_reset_at AS at FROM service_flags WHERE service = ?').get(service) as { at: number | null } | undefined;
+    return row?.at ?? undefined;
   }
 
   isPaused(service: string): boolean {

@@ -52,6 +52,10 @@ export interface Store {
   healAttemptsSince(service: string, since: number): { at: number; ok: boolean }[];
   isBreakerOpen(service: string): boolean;
   setBreakerOpen(service: string, open: boolean): void;
+  /** Closes the breaker and starts its count over from `at` (someone ran /heal resume). */
+  resetBreaker(service: string, at: number): void;
+  /** When the breaker was last reset, if ever. */
+  breakerResetAt(service: string): number | undefined;
   isPaused(service: string): boolean;
   setPaused(service: string, paused: boolean): void;
 

@@ -135,6 +135,17 @@ describe('SqliteStore', () => {
     expect(store.isPaused('api')).toBe(true);
   });
 
+  it('a breaker reset closes it and remembers when, leaving pause alone', () => {
+    const store = open();
+    expect(store.breakerResetAt('api')).toBeUndefined();
+    store.setBreakerOpen('api', true);
+    store.setPaused('api', true);
+    store.resetBreaker('api', 1234);
+    expect(store.isBreakerOpen('api')).toBe(false);
+    expect(store.breakerResetAt('api')).toBe(1234);
+    expect(store.isPaused('api')).toBe(true);
+  });
+
   it(':memory: works without a file', () => {
     const store = open(':memory:');
     expect(store.claimEvent('x')).toBe(true);
