@@ -66,9 +66,9 @@ export async function registerSlashCommands(
 
 /**
  * The text `runCommand` parses, from a subcommand and its option values in definition order:
- * `diagnose api`, `approve a1b2`. The default command (`/heal <service>`) takes no name.
+ * `heal api`, `diagnose api`, `approve a1b2`.
  */
-export function invocationText(definition: CommandDefinition, value: (option: string) => string | null | undefined, defaultCommand = SLASH_COMMAND): string {
+export function invocationText(definition: CommandDefinition, value: (option: string) => string | null | undefined): string {
   const values = definition.options.map((option) => value(option.name)?.trim()).filter((v): v is string => !!v);
-  return (definition.name === defaultCommand ? values : [definition.name, ...values]).join(' ');
+  return [definition.name, ...values].join(' ');
 }

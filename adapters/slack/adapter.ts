@@ -192,8 +192,6 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     });
   });
 
-  // One decision at a time per approval: two quick clicks reach the engine one after the other.
-  const decisions = new Map<string, Promise<unknown>>();
   const onButton = async ({ ack, body, action }: { ack: () => Promise<void>; body: BlockAction; action: ButtonAction }) => {
     await ack();
     const decision = action.action_id === APPROVE_ACTION_ID ? 'approve' : 'deny';
@@ -201,15 +199,8 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     const channel = body.channel?.id ?? body.container?.channel_id;
     const messageTs = body.message?.ts ?? body.container?.message_ts;
     const actor = await actorFor(body.user.id);
-    const previous = decisions.get(approvalId) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => api.decide(approvalId, actor, decision));
-    decisions.set(approvalId, current);
-    let result;
-    try {
-      result = await current;
-    } finally {
-      if (decisions.get(approvalId) === current) decisions.delete(approvalId);
-    }
+    // Two clicks at once are safe: the engine decides each approval once.
+    const result = await api.decide(approvalId, actor, decision);
     if (!channel) return;
     if (result.ok) {
       if (!messageTs) return;
