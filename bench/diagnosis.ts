@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createHealbot } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
 import { ProcessRuntime } from '../src/demo/process-runtime.js';
+import { freePort } from '../src/free-port.js';
 
 const SERVICES = 20;
 const HANG_TIMEOUT_MS = 2000;
@@ -51,11 +52,10 @@ export async function benchDiagnosis(): Promise<Record<string, number | string>>
 
 /** One full heal of a killed backend, approved at once: heal wall time minus the restart itself. */
 export async function benchHealOverhead(): Promise<Record<string, number | string>> {
-  const { server, port: freePort } = await target();
-  server.close();
-  const backend = new ProcessRuntime('backend', freePort);
+  const port = await freePort();
+  const backend = new ProcessRuntime('backend', port);
   await backend.start();
-  const config = parseConfig({ healing: { verifyTimeout: '10s' }, services: { api: { probes: [{ name: 'internal', http: `http://127.0.0.1:${freePort}/ready`, timeoutMs: 1000 }] } } });
+  const config = parseConfig({ healing: { verifyTimeout: '10s' }, services: { api: { probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }] } } });
   const bot = createHealbot(config, { storePath: ':memory:', runtimes: { api: backend } });
   bot.api.subscribe((event) => {
     if (event.type === 'awaiting_approval') void bot.api.decide(event.request.id, { platform: 'cli', id: 'bench' }, 'approve');
@@ -90,7 +90,7 @@ export async function benchDockerHealOverhead(): Promise<Record<string, number |
   if (!engine || !images) return { 'heal_docker.skipped': `no Docker engine (${harness?.dockerEngineUnavailableReason() ?? 'test support not built'})` };
   const name = images.uniqueName('bench-heal');
   try {
-    const port = await images.freePort();
+    const port = await freePort();
     const container = await images.runContainer(engine.docker, { name, cmd: images.commands.readyServer(port) });
     await images.waitForContainer(engine.docker, name, (info) => info.State.Running);
     const config = parseConfig({

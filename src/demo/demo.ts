@@ -1,19 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { ConsoleChat } from '../../adapters/console/console-chat.js';
 import { createHealbot } from '../app.js';
 import { parseConfig } from '../config/load.js';
+import { freePort } from '../free-port.js';
 import { ProcessRuntime } from './process-runtime.js';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 /** The demo's healbot.yml, built around the ports its processes got. */
 export function demoConfig(ports: { edge: number; proxy: number; backend: number }) {

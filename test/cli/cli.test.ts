@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDir, runCli } from '../support/cli.js';
 
@@ -27,22 +28,7 @@ describe('healbot CLI', () => {
   });
 
   it('check accepts the issue example as it is', async () => {
-    const file = dir.write(
-      'example.yml',
-      `services:
-  api:
-    docker: { container: portfolio-backend }
-    probes:                       # outermost first: the path a user's request takes
-      - { name: public,   http: "https://api.example.com/ready" }
-      - { name: proxy,    http: "http://portfolio-nginx/ready" }
-      - { name: internal, http: "http://portfolio-api.int:8000/ready" }
-    dependsOn: [db]
-  db:
-    docker: { container: postgres }
-    probes:
-      - { name: internal, tcp: "postgres:5432" }
-`,
-    );
+    const file = fileURLToPath(new URL('../fixtures/issue-example.yml', import.meta.url));
     const result = await runCli(['check', '--config', file]);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);

@@ -1,24 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 
-const ISSUE_EXAMPLE = `
-services:
-  api:
-    docker: { container: portfolio-backend }
-    probes:
-      - { name: public,   http: "https://api.example.com/ready" }
-      - { name: proxy,    http: "http://portfolio-nginx/ready" }
-      - { name: internal, http: "http://portfolio-api.int:8000/ready" }
-    dependsOn: [db]
-  db:
-    docker: { container: postgres }
-    probes:
-      - { name: internal, tcp: "postgres:5432" }
-`;
+/** The configuration issue 2 says must load as it is, kept in one fixture for every test that needs it. */
+const ISSUE_EXAMPLE = readFileSync(new URL('../fixtures/issue-example.yml', import.meta.url), 'utf8');
 
 /** Parses and returns the ConfigError, failing the test when parsing succeeds. */
 function configError(run: () => unknown): ConfigError {

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 import { writeFileSync } from 'node:fs';
@@ -7,17 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CLI } from '../support/cli.js';
 import { json } from '../support/http.js';
 import { countedService, tempDir, TOKEN, waitFor } from './harness.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../src/free-port.js';
 
 /**
  * The durability promise, with the real CLI: SIGKILL `healbot serve` while an approval is

@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from '../../src/free-port.js';
 
 export const ALERTMANAGER_PATH = '/usr/bin/prometheus-alertmanager';
 
@@ -25,17 +25,6 @@ export interface Alertmanager {
 export function alertmanagerUnavailable(): string | undefined {
   if (!existsSync(ALERTMANAGER_PATH)) return `Alertmanager is not installed at ${ALERTMANAGER_PATH} (run .ci/install-alertmanager.sh)`;
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface AlertmanagerOptions {

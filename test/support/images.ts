@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { execa } from 'execa';
+export { freePort } from '../../src/free-port.js';
 
 export const BUSYBOX_PATH = '/bin/busybox';
 export const TEST_IMAGE = 'healbot-test/busybox:1';
@@ -124,19 +124,6 @@ export async function runContainer(docker: Dockerode, spec: ContainerSpec): Prom
 /** A container name no other test (or test file) uses. */
 export function uniqueName(prefix: string): string {
   return `healbot-${prefix}-${randomBytes(4).toString('hex')}`;
-}
-
-/** A TCP port free on 127.0.0.1 right now (bound to :0 and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Shell that prints its arguments one a line: to stderr when they start with "!", else to stdout. */
