@@ -7,8 +7,9 @@ import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, Se
 import { ApprovalBook, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { planFor } from './plan.js';
-import { summarize } from './report.js';
+import { actionPast, summarize } from './report.js';
 import { closestNames } from './suggest.js';
+import { TargetLocks, targetKey, type HeldTargets, type TargetAction } from './target-locks.js';
 import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, ProgressEvent } from './types.js';
 import { verifyInsideOut } from './verify.js';
 
@@ -32,6 +33,13 @@ export interface EngineOptions {
   now?: () => number;
   /** `HEALING_ENABLED=false`: diagnose and plan only. */
   healingEnabled?: boolean;
+  /** Target locks shared with other engines of this process; by default the engine's own. */
+  locks?: TargetLocks;
+  /**
+   * Fencing: asked right before every action. Returns why this process must not act (it lost
+   * its Lease), or undefined when it may.
+   */
+  mayAct?: () => string | undefined;
 }
 
 const quietLogger: EngineLogger = { info() {}, warn() {}, error() {} };
@@ -51,12 +59,14 @@ export class Engine implements HealbotApi {
   private readonly listeners = new Set<(event: ProgressEvent) => void>();
   private readonly running = new Map<string, Running>();
   private readonly approvals: ApprovalBook;
+  private readonly locks: TargetLocks;
   private readonly log: EngineLogger;
   private readonly now: () => number;
 
   constructor(private readonly options: EngineOptions) {
     this.log = options.logger ?? quietLogger;
     this.now = options.now ?? Date.now;
+    this.locks = options.locks ?? new TargetLocks();
     this.approvals = new ApprovalBook(
       options.store,
       (actor, request) => options.mayApprove(actor, request.service),
@@ -276,14 +286,15 @@ export class Engine implements HealbotApi {
     this.audit(incident.id, incident.service, 'outcome', undefined, { outcome: report.outcome, summary: report.summary, timeToHealMs: report.timeToHealMs });
   }
 
-  private finish(incident: Incident, diagnosis: Diagnosis, partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>): HealReport {
+  private finish(incident: Incident, diagnosis: Diagnosis, partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>, lead?: string): HealReport {
+    const summary = summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service });
     const report: HealReport = {
       incidentId: incident.id,
       service: incident.service,
       rootCause: diagnosis.rootCause,
       hops: diagnosis.path,
       ...partial,
-      summary: this.options.redact(summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service })),
+      summary: this.options.redact(lead ? `${lead}; ${summary}` : summary),
     };
     if (report.outcome === 'escalated' || report.outcome === 'failed') report.escalation = [partial.escalation, ...this.config.oncall].filter(Boolean).join(' ') || undefined;
     this.closeIncident(incident, report);
@@ -315,9 +326,9 @@ export class Engine implements HealbotApi {
   }
 
   /** Records a heal attempt and opens the breaker once the service needed healing too often. */
-  private recordAttempt(incident: Incident, target: string, ok: boolean): string | undefined {
+  private recordAttempt(incident: Incident, target: string): string | undefined {
     const store = this.options.store;
-    store.recordHealAttempt(target, this.now(), ok);
+    store.recordHealAttempt(target, this.now(), true);
     const breaker = this.breakerFor(target);
     // A reset (/heal resume) starts the count over.
     const since = Math.max(this.now() - breaker.window, store.breakerResetAt(target) ?? 0);
@@ -354,6 +365,9 @@ export class Engine implements HealbotApi {
   private async act(incident: Incident, step: PlanStep, approvedBy: string[]): Promise<ActionResult> {
     const runtime = this.options.sensors.runtimes[step.target];
     const started = performance.now();
+    // Written before the call: a crash in the middle of the action leaves this behind to be told.
+    this.audit(incident.id, step.target, 'action_started', approvedBy.join(' and ') || 'policy:auto', { step });
+    this.locks.started(this.targetKeyOf(step.target), { incidentId: incident.id, service: step.target, action: step.action, at: this.now() });
     this.emit({ type: 'action_started', incidentId: incident.id, step });
     let result: ActionResult;
     if (!runtime || step.action === 'manual') {
@@ -374,8 +388,29 @@ export class Engine implements HealbotApi {
     return result;
   }
 
+  private targetKeyOf(service: string): string {
+    return targetKey(service, this.config.services[service]);
+  }
+
+  /** What another incident did to these targets since `since`, said as "db was restarted 4 s ago by inc_…". */
+  private recentAction(targets: readonly string[], since: number): string | undefined {
+    const acted = targets.map((t) => this.locks.actedSince(this.targetKeyOf(t), since)).find((a): a is TargetAction => a !== undefined);
+    if (!acted) return undefined;
+    return `${acted.service} was ${actionPast(acted.action)} ${Math.round((this.now() - acted.at) / 1000)} s ago by ${acted.incidentId}`;
+  }
+
   private async run(incident: Incident, options: RunOptions): Promise<HealReport> {
+    const held: { targets?: HeldTargets } = {};
+    try {
+      return await this.runHolding(incident, options, held);
+    } finally {
+      held.targets?.release();
+    }
+  }
+
+  private async runHolding(incident: Incident, options: RunOptions, held: { targets?: HeldTargets }): Promise<HealReport> {
     const { sensors } = this.options;
+    const diagnosedAt = this.now();
     this.emit({ type: 'started', incident });
     const diagnosis = await diagnose(sensors, incident.service, {
       onProbe: (result) => this.emit({ type: 'probe', incidentId: incident.id, result }),
@@ -417,13 +452,31 @@ export class Engine implements HealbotApi {
         if (decision.decision === 'expired') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `nobody approved ${step.action} ${step.target} in time; nothing was changed` });
         approvedBy.push(...decision.by);
       }
+      if (!held.targets) {
+        // The decision to act: from here until verification ends, no other incident acts on these targets.
+        held.targets = await this.locks.acquire(automated.map((s) => this.targetKeyOf(s.target)), incident.id);
+        const changed = this.recentAction(automated.map((s) => s.target), diagnosedAt);
+        if (changed) {
+          this.emit({ type: 'info', incidentId: incident.id, message: `${changed}; diagnosing again before acting` });
+          const again = await diagnose(sensors, incident.service);
+          const replan = planFor(again.rootCause, { config: this.config, diagnosis: again, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false });
+          this.audit(incident.id, incident.service, 'rediagnosed', undefined, { because: changed, rootCause: again.rootCause.kind, plan: replan });
+          if (!replan.some((s) => s.action === step.action && s.target === step.target)) {
+            const outcome = again.rootCause.kind === 'healthy' ? 'not_needed' : 'escalated';
+            return this.finish(incident, again, { ...base, plan: replan, actions, approvedBy, outcome, escalation: outcome === 'escalated' ? `the situation changed while waiting; run /heal ${incident.service} again` : undefined }, changed);
+          }
+        }
+      }
       // The situation may have changed while waiting for a human: check the gates again.
       const lateBlock = this.blockReason(incident, options, [step.target]);
       if (lateBlock) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: lateBlock });
+      const fenced = this.options.mayAct?.();
+      if (fenced) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `${fenced}; nothing was done here` });
       firstActionAt ??= performance.now();
+      // Counted when the action starts, so a concurrent incident already sees the cooldown and the breaker.
+      breakerMessage = this.recordAttempt(incident, step.target) ?? breakerMessage;
       const result = await this.act(incident, step, approvedBy);
       actions.push(result);
-      breakerMessage = this.recordAttempt(incident, step.target, result.ok) ?? breakerMessage;
       if (!result.ok) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'failed', escalation: breakerMessage });
     }
 

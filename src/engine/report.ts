@@ -24,6 +24,9 @@ const past: Record<string, string> = {
   delete_pod: 'deleted a pod of',
 };
 
+/** "restarted", "scaled": how a summary says an action was done. */
+export const actionPast = (action: string): string => past[action] ?? action;
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** The plain summary that ends every conversation. */
