@@ -9,7 +9,8 @@ import { createLookup } from './probes/resolver.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { CommandRuntime } from './runtimes/command.js';
 import { DockerRuntime } from './runtimes/docker.js';
-import { KubernetesRuntime } from './runtimes/kubernetes.js';
+import { KUBERNETES_DEFAULTS, KubernetesRuntime } from './runtimes/kubernetes.js';
+import { ConfigError } from './errors.js';
 import type { Runtime } from './runtimes/runtime.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
@@ -26,6 +27,8 @@ export interface HealbotOptions {
   /** Extra runtimes by service (the demo's local processes). */
   runtimes?: Record<string, Runtime>;
   now?: () => number;
+  /** Fencing: why this process must not act right now (it lost its Lease). */
+  mayAct?: () => string | undefined;
 }
 
 export interface Healbot {
@@ -55,11 +58,19 @@ export function configSecrets(config: Config): string[] {
   return secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4);
 }
 
-function runtimeFor(name: string, service: ServiceConfig, redact: Redactor, options: HealbotOptions): Runtime | undefined {
+function runtimeFor(name: string, service: ServiceConfig, config: Config, redact: Redactor, options: HealbotOptions): Runtime | undefined {
   if (options.runtimes?.[name]) return options.runtimes[name];
   if (service.docker) return new DockerRuntime(service.docker, { redact });
   if (service.command) return new CommandRuntime(name, service.command, redact);
-  if (service.kubernetes) return new KubernetesRuntime(service.kubernetes, { redact, kubeConfig: options.kubeConfigFor?.(service.kubernetes.context) });
+  if (service.kubernetes) {
+    const requestTimeoutMs = Math.min(KUBERNETES_DEFAULTS.requestTimeoutMs, config.healing.actionTimeout);
+    try {
+      return new KubernetesRuntime(service.kubernetes, { redact, requestTimeoutMs, kubeConfig: options.kubeConfigFor?.(service.kubernetes.context) });
+    } catch (error) {
+      if (error instanceof ConfigError) throw new ConfigError(error.problems.map((p) => ({ path: `services.${name}.kubernetes.${p.path}`, message: p.message })));
+      throw error;
+    }
+  }
   return undefined;
 }
 
@@ -91,12 +102,12 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const runtimes: Record<string, Runtime | undefined> = {};
   for (const [name, service] of Object.entries(config.services)) {
     probes[name] = service.probes.map((probe) => ({ config: probe, probe: createProbe(probe, lookup) }));
-    runtimes[name] = runtimeFor(name, service, redact, options);
+    runtimes[name] = runtimeFor(name, service, config, redact, options);
   }
   const canaries = config.observer.canary.map((host) => new DnsProbe(`canary:${host}`, host, 3000, lookup));
   const sensors: Sensors = { config, probes, runtimes, canaries };
   const store = options.store ?? new SqliteStore(options.storePath ?? config.store.path);
-  const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled });
+  const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct });
   engine.recover();
   return {
     api: engine,

@@ -9,6 +9,8 @@ export interface Leadership {
   elector: LeaseElector;
   /** Resolves once this replica leads. */
   acquired: Promise<void>;
+  /** Why this replica must not act now (it could not renew its Lease in time), or undefined while it leads. */
+  notLeadingBecause(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,7 +41,7 @@ export async function campaign(
         lead();
       } else if (!leader && leading) {
         leading = false;
-        options.logger.error({ identity, lease: config.lease }, 'lost the lease: stopping so that only one replica acts');
+        options.logger.error({ identity, lease: config.lease, reason: elector.notLeadingBecause() }, 'lost the lease: stopping so that only one replica acts');
         options.onLost();
       }
     },
@@ -64,5 +66,5 @@ export async function campaign(
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-  return { elector, acquired, stop: () => elector.stop() };
+  return { elector, acquired, notLeadingBecause: () => elector.notLeadingBecause(), stop: () => elector.stop() };
 }

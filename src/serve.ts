@@ -191,6 +191,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     runtimes: options.runtimes,
     kubeConfigFor: options.kubeConfigFor,
     now: options.now,
+    mayAct: leadership ? () => leadership.notLeadingBecause() : undefined,
   });
   const { engine, store } = bot;
   const unsubscribers: (() => void)[] = [];
@@ -225,7 +226,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     chat = await startChat(bot, logger, options);
     if (listenAt !== undefined && (config.server || options.listen)) {
       const { host, port } = parseListen(listenAt);
-      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener });
+      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(port, host, () => {

@@ -56,7 +56,8 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   const client = new Client({
     intents: discordIntents(config),
     // `api` also moves gateway discovery: discord.js asks GET /gateway/bot for the websocket URL.
-    rest: config.apiUrl ? { api: config.apiUrl } : {},
+    // discord.js aborts a request after `timeout` ms; said here so the deadline is explicit.
+    rest: { ...(config.apiUrl ? { api: config.apiUrl } : {}), timeout: 15_000 },
     allowedMentions: { parse: [] },
   });
   client.rest.setToken(config.token);

@@ -94,6 +94,8 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     ...(config.apiUrl ? { slackApiUrl: config.apiUrl.endsWith('/') ? config.apiUrl : `${config.apiUrl}/` } : {}),
     // healbot's queue retries a 429 after exactly its Retry-After; WebClient would add its own backoff on top.
     rejectRateLimitedCalls: true,
+    // Every call out of the process has a deadline; WebClient has none by default.
+    timeout: 30_000,
     retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5000 },
   };
   const blogger = boltLogger(logger, redact);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
+import { withDeadline } from '../deadline.js';
 import { PermissionDenied, UnknownServiceError } from '../errors.js';
 import type { Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
@@ -42,6 +43,8 @@ export interface EngineOptions {
   mayAct?: () => string | undefined;
 }
 
+/** How long past healing.actionTimeout the engine waits for a runtime that ignores its own deadline. */
+const ACTION_GRACE_MS = 2000;
 const quietLogger: EngineLogger = { info() {}, warn() {}, error() {} };
 const newId = (prefix: string) => `${prefix}${randomBytes(4).toString('hex')}`;
 const actorName = (actor?: Actor) => (actor ? (actor.display ?? `${actor.platform}:${actor.id}`) : undefined);
@@ -375,7 +378,10 @@ export class Engine implements HealbotApi {
     } else {
       const before = await inspectRuntime(runtime, 20);
       try {
-        await runtime.perform({ action: step.action, params: step.params }, { timeoutMs: this.config.healing.actionTimeout });
+        const timeoutMs = this.config.healing.actionTimeout;
+        const request = { action: step.action, params: step.params };
+        // The runtime's own deadlines say more; this one holds even if a client ignores them.
+        await withDeadline(`${step.target}'s ${runtime.kind} runtime`, timeoutMs + ACTION_GRACE_MS, (signal) => runtime.perform(request, { timeoutMs, signal }));
         const after = await inspectRuntime(runtime, 0);
         result = { action: step.action, target: step.target, ok: true, ms: Math.round(performance.now() - started), before, after, approvedBy };
       } catch (error) {

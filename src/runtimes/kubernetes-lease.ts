@@ -6,8 +6,9 @@
  */
 import { CoordinationV1Api, KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import type { V1Lease } from '@kubernetes/client-node';
+import { formatSeconds } from '../deadline.js';
 import { describeError } from '../errors.js';
-import { statusOf, toKubernetesError } from './kubernetes.js';
+import { kubernetesRequest, statusOf } from './kubernetes.js';
 
 export interface LeaseElectorOptions {
   kubeConfig: KubeConfig;
@@ -20,6 +21,8 @@ export interface LeaseElectorOptions {
   leaseDurationSeconds?: number;
   /** How often the leader renews and a follower retries. @defaultValue a third of the lease duration */
   retryPeriodMs?: number;
+  /** How long one Lease request may take. @defaultValue the retry period */
+  requestTimeoutMs?: number;
   /** Give the Lease up on stop so another replica takes over at once. @defaultValue true */
   releaseOnStop?: boolean;
   onChange?: (leader: boolean) => void;
@@ -42,6 +45,10 @@ export class LeaseElector {
   private observed: { holder?: string; renewTime?: string; version?: string } = {};
   private observedAt = 0;
   private current: Promise<void> = Promise.resolve();
+  private readonly requestTimeoutMs: number;
+  private expiry: NodeJS.Timeout | undefined;
+  private lastError: string | undefined;
+  private lost: string | undefined;
 
   constructor(private readonly options: LeaseElectorOptions) {
     this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
@@ -50,6 +57,13 @@ export class LeaseElector {
     this.durationMs = seconds * 1000;
     this.retryMs = options.retryPeriodMs ?? Math.max(100, Math.floor(this.durationMs / 3));
     this.now = options.now ?? Date.now;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? this.retryMs;
+  }
+
+  /** Why this replica does not lead (it never did, or it could not renew in time); undefined while it leads. */
+  notLeadingBecause(): string | undefined {
+    if (this.isLeader()) return undefined;
+    return this.lost ?? `this replica does not hold the Lease "${this.name}" (held by ${this.leader() ?? 'nobody'})`;
   }
 
   /** Starts campaigning; resolves after the first attempt. */
@@ -73,6 +87,7 @@ export class LeaseElector {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.expiry) clearTimeout(this.expiry);
     await this.current;
     if (this.leading && (this.options.releaseOnStop ?? true)) {
       await this.release().catch((error: unknown) => this.options.onError?.(describeError(error)));
@@ -82,10 +97,14 @@ export class LeaseElector {
 
   private async tick(): Promise<void> {
     this.current = this.tryAcquireOrRenew()
-      .then((ok) => this.setLeading(ok))
+      .then((ok) => {
+        this.lastError = undefined;
+        this.setLeading(ok);
+      })
       .catch((error: unknown) => {
-        this.options.onError?.(describeError(error));
-        if (!this.isLeader()) this.setLeading(false);
+        this.lastError = describeError(error);
+        this.options.onError?.(this.lastError);
+        if (!this.isLeader()) this.stepDown();
       });
     await this.current;
     if (this.running) {
@@ -95,9 +114,27 @@ export class LeaseElector {
   }
 
   private setLeading(leading: boolean): void {
+    if (leading) {
+      this.lost = undefined;
+      this.armExpiry();
+    }
     if (leading === this.leading) return;
     this.leading = leading;
     this.options.onChange?.(leading);
+  }
+
+  /** A leader that has not renewed within the lease duration steps down at that moment, even while a renew still hangs. */
+  private armExpiry(): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    this.expiry = setTimeout(() => {
+      if (this.leading && !this.isLeader()) this.stepDown();
+    }, Math.max(0, this.renewedAt + this.durationMs - this.now()) + 1);
+    this.expiry.unref?.();
+  }
+
+  private stepDown(): void {
+    if (this.leading) this.lost = `could not renew the Lease "${this.name}" within ${formatSeconds(this.durationMs)}${this.lastError ? ` (${this.lastError})` : ''}: this replica stopped acting`;
+    this.setLeading(false);
   }
 
   private call(verb: 'get' | 'create' | 'update') {
@@ -106,10 +143,10 @@ export class LeaseElector {
 
   private async read(): Promise<V1Lease | undefined> {
     try {
-      return await this.api.readNamespacedLease({ name: this.name, namespace: this.options.namespace });
+      return await kubernetesRequest(this.call('get'), this.requestTimeoutMs, (options) => this.api.readNamespacedLease({ name: this.name, namespace: this.options.namespace }, options));
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
-      throw toKubernetesError(error, this.call('get'));
+      throw error;
     }
   }
 
@@ -120,7 +157,7 @@ export class LeaseElector {
     const nowTime = new V1MicroTime(this.now());
     if (!lease) {
       try {
-        await this.api.createNamespacedLease({
+        await kubernetesRequest(this.call('create'), this.requestTimeoutMs, (options) => this.api.createNamespacedLease({
           namespace,
           body: {
             apiVersion: 'coordination.k8s.io/v1',
@@ -128,10 +165,10 @@ export class LeaseElector {
             metadata: { name: this.name, namespace },
             spec: { holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: nowTime, renewTime: nowTime, leaseTransitions: 0 },
           },
-        });
+        }, options));
       } catch (error) {
         if (statusOf(error) === 409) return false; // another replica created it first
-        throw toKubernetesError(error, this.call('create'));
+        throw error;
       }
       this.renewedAt = this.now();
       this.observed = { holder: identity };
@@ -162,10 +199,10 @@ export class LeaseElector {
       },
     };
     try {
-      await this.api.replaceNamespacedLease({ name: this.name, namespace, body });
+      await kubernetesRequest(this.call('update'), this.requestTimeoutMs, (options) => this.api.replaceNamespacedLease({ name: this.name, namespace, body }, options));
     } catch (error) {
       if (statusOf(error) === 409) return false; // someone else wrote first: lost this round
-      throw toKubernetesError(error, this.call('update'));
+      throw error;
     }
     this.renewedAt = this.now();
     this.observed = { holder: identity };
@@ -178,13 +215,14 @@ export class LeaseElector {
     if (!lease || lease.spec?.holderIdentity !== this.options.identity) return;
     const nowTime = new V1MicroTime(this.now());
     try {
-      await this.api.replaceNamespacedLease({
-        name: this.name,
-        namespace: this.options.namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: nowTime, acquireTime: nowTime } },
-      });
+      await kubernetesRequest(this.call('update'), this.requestTimeoutMs, (options) =>
+        this.api.replaceNamespacedLease(
+          { name: this.name, namespace: this.options.namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: nowTime, acquireTime: nowTime } } },
+          options,
+        ),
+      );
     } catch (error) {
-      if (statusOf(error) !== 409) throw toKubernetesError(error, this.call('update'));
+      if (statusOf(error) !== 409) throw error;
     }
   }
 }

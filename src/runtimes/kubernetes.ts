@@ -7,7 +7,8 @@ import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOption
 import type { V1Deployment, V1LabelSelector, V1Pod, V1ContainerStatus, CoreV1Event } from '@kubernetes/client-node';
 import type { ServiceConfig } from '../config/schema.js';
 import type { KubernetesContainerState, KubernetesPodState, KubernetesState, RuntimeState } from '../engine/types.js';
-import { RuntimeError, describeError } from '../errors.js';
+import { DeadlineExceeded, withDeadline } from '../deadline.js';
+import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import type { Redactor } from '../redact.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
 
@@ -26,6 +27,8 @@ export const KUBERNETES_DEFAULTS = {
   logLines: 20,
   /** @defaultValue the 10 most recent events. */
   events: 10,
+  /** @defaultValue 30 s for one API request to answer (never longer than healing.actionTimeout). */
+  requestTimeoutMs: 30_000,
 } as const satisfies Record<string, number>;
 
 /** One API call as Kubernetes authorization sees it, used to phrase errors. */
@@ -55,6 +58,7 @@ export function forbiddenMessage(call: KubernetesCall): string {
 
 /** The HTTP status of a client-node error (ApiException's `code`, Watch's `statusCode`). */
 export function statusOf(error: unknown): number | undefined {
+  if (error instanceof KubernetesApiError) return error.status;
   if (error && typeof error === 'object') {
     const e = error as { code?: unknown; statusCode?: unknown };
     if (typeof e.code === 'number') return e.code;
@@ -77,6 +81,9 @@ function statusMessage(error: unknown): string | undefined {
 /** Turns any client-node failure into a KubernetesApiError with a message a person can act on. */
 export function toKubernetesError(error: unknown, call: KubernetesCall): KubernetesApiError {
   if (error instanceof KubernetesApiError) return error;
+  if (error instanceof DeadlineExceeded) {
+    return new KubernetesApiError(`${error.message} (${call.verb} ${call.resource}${call.name ? ` "${call.name}"` : ''} in namespace "${call.namespace}")`, call, undefined, error);
+  }
   const status = statusOf(error);
   const what = `${call.verb} ${call.resource}${call.name ? ` "${call.name}"` : ''} in namespace "${call.namespace}"`;
   let message: string;
@@ -88,13 +95,30 @@ export function toKubernetesError(error: unknown, call: KubernetesCall): Kuberne
   return new KubernetesApiError(message, call, status, error);
 }
 
+type RequestOptions = NonNullable<Parameters<typeof setHeaderOptions>[2]>;
+
+/** Client options that abort the request with `signal`, so a silent API server cannot hold a call forever. */
+export function abortWith(signal: AbortSignal): RequestOptions {
+  // client-node's middleware returns its own minimal Observable: anything with toPromise().
+  const observable = <T>(value: T) => ({ toPromise: () => Promise.resolve(value) });
+  const middleware = { pre: (context: { setSignal(signal: AbortSignal): void }) => (context.setSignal(signal), observable(context)), post: observable };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as RequestOptions;
+}
+
+/** One Kubernetes API request under a deadline; a silent server ends as "Kubernetes API did not answer within 30 s". */
+export function kubernetesRequest<T>(call: KubernetesCall, timeoutMs: number, run: (options: RequestOptions) => Promise<T>): Promise<T> {
+  return withDeadline('Kubernetes API', timeoutMs, (signal) => run(abortWith(signal))).catch((error: unknown) => {
+    throw toKubernetesError(error, call);
+  });
+}
+
 /** Loads in-cluster config or KUBECONFIG, switching to `context` when one is named. */
 export function loadKubeConfig(context?: string): KubeConfig {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   if (context) {
     if (!kubeConfig.getContextObject(context)) {
-      throw new RuntimeError(`kubeconfig has no context "${context}"; known contexts: ${kubeConfig.getContexts().map((c) => c.name).join(', ') || '(none)'}`);
+      throw new ConfigError([{ path: 'context', message: `kubeconfig has no context "${context}"; known contexts: ${kubeConfig.getContexts().map((c) => c.name).join(', ') || '(none)'}` }]);
     }
     kubeConfig.setCurrentContext(context);
   }
@@ -185,6 +209,8 @@ export interface KubernetesRuntimeOptions {
   rolloutTimeoutMs?: number;
   /** Clock, for restartedAt. */
   now?: () => Date;
+  /** How long one API request may take. @defaultValue KUBERNETES_DEFAULTS.requestTimeoutMs */
+  requestTimeoutMs?: number;
 }
 
 /** A Deployment as a healbot runtime. */
@@ -196,6 +222,7 @@ export class KubernetesRuntime implements Runtime {
   private readonly redact: Redactor;
   private readonly now: () => Date;
   private readonly rolloutTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
 
   constructor(
     private readonly config: KubernetesRuntimeConfig,
@@ -207,6 +234,7 @@ export class KubernetesRuntime implements Runtime {
     this.redact = options.redact ?? ((text) => text);
     this.now = options.now ?? (() => new Date());
     this.rolloutTimeoutMs = options.rolloutTimeoutMs ?? KUBERNETES_DEFAULTS.rolloutTimeoutMs;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? KUBERNETES_DEFAULTS.requestTimeoutMs;
   }
 
   private get namespace(): string {
@@ -217,17 +245,13 @@ export class KubernetesRuntime implements Runtime {
     return `deployment/${this.config.deployment} in ${this.namespace}`;
   }
 
-  private async call<T>(call: Omit<KubernetesCall, 'namespace'>, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      throw toKubernetesError(error, { ...call, namespace: this.namespace });
-    }
+  private call<T>(call: Omit<KubernetesCall, 'namespace'>, run: (options: RequestOptions) => Promise<T>): Promise<T> {
+    return kubernetesRequest({ ...call, namespace: this.namespace }, this.requestTimeoutMs, run);
   }
 
   private readDeployment(): Promise<V1Deployment> {
     const name = this.config.deployment;
-    return this.call({ verb: 'get', resource: 'deployments', name }, () => this.apps.readNamespacedDeployment({ name, namespace: this.namespace }));
+    return this.call({ verb: 'get', resource: 'deployments', name }, (options) => this.apps.readNamespacedDeployment({ name, namespace: this.namespace }, options));
   }
 
   async inspect(options: { logLines?: number; signal?: AbortSignal } = {}): Promise<RuntimeState> {
@@ -244,7 +268,7 @@ export class KubernetesRuntime implements Runtime {
   private async read(logLines: number): Promise<RuntimeState> {
     const deployment = await this.readDeployment();
     const selector = selectorToString(deployment.spec?.selector);
-    const podList = await this.call({ verb: 'list', resource: 'pods' }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }));
+    const podList = await this.call({ verb: 'list', resource: 'pods' }, (options) => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }, options));
     const pods = podList.items;
     const [service, events] = await Promise.all([this.readService(), this.readEvents(deployment, pods)]);
 
@@ -296,7 +320,7 @@ export class KubernetesRuntime implements Runtime {
     if (!name) return undefined;
     let selector: Record<string, string>;
     try {
-      const service = await this.call({ verb: 'get', resource: 'services', name }, () => this.core.readNamespacedService({ name, namespace: this.namespace }));
+      const service = await this.call({ verb: 'get', resource: 'services', name }, (options) => this.core.readNamespacedService({ name, namespace: this.namespace }, options));
       selector = service.spec?.selector ?? {};
     } catch (error) {
       if (error instanceof KubernetesApiError && error.status === 404) return { name, selector: {}, readyEndpoints: 0, notReadyEndpoints: 0, missing: true };
@@ -306,7 +330,7 @@ export class KubernetesRuntime implements Runtime {
     let ready = 0;
     let notReady = 0;
     try {
-      const endpoints = await this.call({ verb: 'get', resource: 'endpoints', name }, () => this.core.readNamespacedEndpoints({ name, namespace: this.namespace }));
+      const endpoints = await this.call({ verb: 'get', resource: 'endpoints', name }, (options) => this.core.readNamespacedEndpoints({ name, namespace: this.namespace }, options));
       for (const subset of endpoints.subsets ?? []) {
         ready += subset.addresses?.length ?? 0;
         notReady += subset.notReadyAddresses?.length ?? 0;
@@ -318,7 +342,7 @@ export class KubernetesRuntime implements Runtime {
   }
 
   private async readEvents(deployment: V1Deployment, pods: V1Pod[]): Promise<KubernetesState['events']> {
-    const list = await this.call({ verb: 'list', resource: 'events' }, () => this.core.listNamespacedEvent({ namespace: this.namespace }));
+    const list = await this.call({ verb: 'list', resource: 'events' }, (options) => this.core.listNamespacedEvent({ namespace: this.namespace }, options));
     const names = new Set<string>([this.config.deployment, ...pods.map((p) => p.metadata?.name ?? '')]);
     for (const pod of pods) for (const owner of pod.metadata?.ownerReferences ?? []) names.add(owner.name);
     const prefix = `${this.config.deployment}-`;
@@ -358,8 +382,8 @@ export class KubernetesRuntime implements Runtime {
     if (!choice) return undefined;
     const { pod, container, previous } = choice;
     try {
-      const text = await this.call({ verb: 'get', resource: 'pods/log', name: pod }, () =>
-        this.core.readNamespacedPodLog({ name: pod, namespace: this.namespace, container, previous, tailLines: lines }),
+      const text = await this.call({ verb: 'get', resource: 'pods/log', name: pod }, (options) =>
+        this.core.readNamespacedPodLog({ name: pod, namespace: this.namespace, container, previous, tailLines: lines }, options),
       );
       return String(text ?? '')
         .split('\n')
@@ -374,10 +398,10 @@ export class KubernetesRuntime implements Runtime {
   /** Keeps the last non-zero replica count on the Deployment so a scale to zero can be undone. */
   private async rememberReplicas(replicas: number): Promise<void> {
     const name = this.config.deployment;
-    await this.call({ verb: 'patch', resource: 'deployments', name }, () =>
+    await this.call({ verb: 'patch', resource: 'deployments', name }, (options) =>
       this.apps.patchNamespacedDeployment(
         { name, namespace: this.namespace, body: { metadata: { annotations: { [LAST_REPLICAS_ANNOTATION]: String(replicas) } } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options),
       ),
     );
   }
@@ -396,8 +420,8 @@ export class KubernetesRuntime implements Runtime {
         const current = await this.readDeployment();
         const currentReplicas = current.spec?.replicas ?? 1;
         if (currentReplicas > 0) await this.rememberReplicas(currentReplicas);
-        await this.call({ verb: 'patch', resource: 'deployments/scale', name }, () =>
-          this.apps.patchNamespacedDeploymentScale({ name, namespace: this.namespace, body: { spec: { replicas } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+        await this.call({ verb: 'patch', resource: 'deployments/scale', name }, (request) =>
+          this.apps.patchNamespacedDeploymentScale({ name, namespace: this.namespace, body: { spec: { replicas } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch, request)),
         );
         return this.waitForRollout(timeoutMs, options.signal);
       }
@@ -409,8 +433,8 @@ export class KubernetesRuntime implements Runtime {
           spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: this.now().toISOString() } } } },
         };
         // What `kubectl rollout restart` sends: a strategic merge patch of the pod template's annotations.
-        await this.call({ verb: 'patch', resource: 'deployments', name }, () =>
-          this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
+        await this.call({ verb: 'patch', resource: 'deployments', name }, (request) =>
+          this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, request)),
         );
         return this.waitForRollout(timeoutMs, options.signal);
       }
@@ -418,12 +442,12 @@ export class KubernetesRuntime implements Runtime {
         const pod = String(action.params?.pod ?? '');
         if (!pod) throw new RuntimeError('delete_pod needs params.pod, the pod to delete');
         const deployment = await this.readDeployment();
-        const found = await this.call({ verb: 'get', resource: 'pods', name: pod }, () => this.core.readNamespacedPod({ name: pod, namespace: this.namespace }));
+        const found = await this.call({ verb: 'get', resource: 'pods', name: pod }, (options) => this.core.readNamespacedPod({ name: pod, namespace: this.namespace }, options));
         // Every action is scoped to the named service: never delete a pod another workload owns.
         if (!labelsMatch(found.metadata?.labels, deployment.spec?.selector?.matchLabels ?? {})) {
           throw new RuntimeError(`pod "${pod}" does not belong to deployment "${name}" in namespace "${this.namespace}"; healbot deletes only the named service's pods`);
         }
-        const deleted = await this.call({ verb: 'delete', resource: 'pods', name: pod }, () => this.core.deleteNamespacedPod({ name: pod, namespace: this.namespace }));
+        const deleted = await this.call({ verb: 'delete', resource: 'pods', name: pod }, (options) => this.core.deleteNamespacedPod({ name: pod, namespace: this.namespace }, options));
         const deadline = Date.now() + timeoutMs;
         await this.waitForPodGone(pod, found.metadata?.uid, deleted.metadata?.resourceVersion, timeoutMs, options.signal);
         return this.waitForRollout(Math.max(1, deadline - Date.now()), options.signal);

@@ -23,6 +23,8 @@ export interface HttpServerOptions {
   logger: EngineLogger;
   /** Slack's HTTP-mode handler, mounted at /slack/events (it verifies Slack's own signature). */
   slackListener?: RequestListener;
+  /** Why this replica must not serve (it lost its Lease), for /readyz. */
+  notReadyBecause?: () => string | undefined;
   /** Server-Sent Events keep-alive comment interval. @defaultValue 15000 */
   keepAliveMs?: number;
 }
@@ -131,8 +133,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     if (path === '/readyz') {
       const loops = watchdog.report();
-      const ok = loops.every((l) => l.ok);
-      sendJson(res, ok ? 200 : 503, { ok, loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
+      const reason = options.notReadyBecause?.();
+      const ok = loops.every((l) => l.ok) && reason === undefined;
+      sendJson(res, ok ? 200 : 503, { ok, ...(reason ? { reason } : {}), loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
       return { route: path, status: ok ? 200 : 503 };
     }
     if (path === '/metrics') {
