@@ -44,7 +44,7 @@ export interface Healbot {
 
 /** Every configured secret value, so the redactor removes them verbatim wherever they appear. */
 export function configSecrets(config: Config): string[] {
-  const secrets = [config.server?.token, config.slack?.botToken, config.slack?.signingSecret, config.slack?.appToken, config.discord?.token, config.github?.token];
+  const secrets = [config.server?.token, ...(config.server?.apiTokens ?? []).map((t) => t.token), config.slack?.botToken, config.slack?.signingSecret, config.slack?.appToken, config.discord?.token, config.github?.token];
   for (const service of Object.values(config.services)) {
     for (const probe of service.probes) {
       if (probe.http && typeof probe.http !== 'string') secrets.push(...Object.values(probe.http.headers ?? {}));
@@ -82,8 +82,11 @@ export function approverPolicy(config: Config) {
     return [...config.healing.approvers, ...(config.slack?.approvers ?? []), ...(config.slack?.approverGroups ?? []), ...(config.discord?.approvers ?? []), ...(config.discord?.approverRoles ?? [])];
   };
   const mayApprove = (actor: Actor, service: string): boolean => {
-    // The terminal and the token-protected API are the operator's own doors.
-    if (actor.platform === 'cli' || actor.platform === 'console' || actor.platform === 'api') return true;
+    // The terminal is the local operator's own door; healbot itself only withdraws requests.
+    if (actor.platform === 'cli' || actor.platform === 'console' || actor.platform === 'healbot') return true;
+    // A named API credential approves only when listed as `api:<name>`; the webhook token never does.
+    if (actor.platform === 'api') return approversOf(service).includes(`api:${actor.id}`);
+    if (actor.platform === 'webhook') return false;
     const policy = config.services[service]?.policy.approvers ?? [];
     const platformUsers = actor.platform === 'slack' ? (config.slack?.approvers ?? []) : (config.discord?.approvers ?? []);
     const platformRoles = actor.platform === 'slack' ? (config.slack?.approverGroups ?? []) : (config.discord?.approverRoles ?? []);

@@ -4,7 +4,7 @@ import { createHealbot } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { planFor } from '../engine/plan.js';
 import type { HealReport, ProgressEvent } from '../engine/types.js';
-import { describeError, HealbotError } from '../errors.js';
+import { describeError, HealbotError, UsageError } from '../errors.js';
 import { diagnosisJson, progressLine } from './output.js';
 
 /** Exit codes: 0 the command ran (whatever health it found), 1 healbot itself failed, 2 usage or config error. */
@@ -81,19 +81,30 @@ export function buildProgram(): Command {
       await withHealbot(opts.config, async (bot) => {
         const actor = { platform: 'cli' as const, id: process.env.USER ?? 'operator', display: process.env.USER ?? 'the operator' };
         let diagnosis: Extract<ProgressEvent, { type: 'finding' }>['diagnosis'] | undefined;
+        let needsSecondApprover: (error: Error) => void = () => undefined;
+        const secondApprover = new Promise<never>((_resolve, reject) => (needsSecondApprover = reject));
         bot.api.subscribe((event) => {
           if (event.type === 'finding') diagnosis = event.diagnosis;
           if (event.type === 'awaiting_approval') {
             const { step, id } = event.request;
             const decide = opts.yes ? Promise.resolve(true) : confirmOnTerminal(`${step.action} ${step.target}? (${step.reason})`);
-            void decide.then((yes) => bot.api.decide(id, actor, yes ? 'approve' : 'deny'));
+            void decide
+              .then((yes) => bot.api.decide(id, actor, yes ? 'approve' : 'deny'))
+              .then((result) => {
+                // The terminal is one identity, the local operator: it can never be both of two approvers.
+                if (result.ok && result.waitingFor) {
+                  needsSecondApprover(
+                    new UsageError(`${step.action} ${step.target} needs two approvers (policy.twoApprovers); the terminal counts as one, the local operator: a second approver must approve ${id} in chat or through the API`),
+                  );
+                }
+              });
           }
           if (!opts.json) {
             const line = progressLine(event);
             if (line) process.stdout.write(`${line}\n`);
           }
         });
-        const report: HealReport = await bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun });
+        const report: HealReport = await Promise.race([bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }), secondApprover]);
         if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, report.plan, report))}\n`);
       });
     });

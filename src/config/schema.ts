@@ -162,6 +162,16 @@ export const configSchema = z.strictObject({
       token: z.string().min(1, 'must not be empty').optional(),
       /** Largest request body accepted, in bytes; larger ones get 413. */
       maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+      /** Named API credentials, separate from the webhook token; one approves when `api:<name>` is listed as an approver. */
+      apiTokens: z.array(z.strictObject({ name: safeName('API credential name'), token: z.string().min(16, 'must be at least 16 characters') })).default([]),
+    })
+    .superRefine((server, ctx) => {
+      const seen = new Set<string>();
+      server.apiTokens.forEach((credential, i) => {
+        if (credential.token === server.token) ctx.addIssue({ code: 'custom', path: ['apiTokens', i, 'token'], message: 'must differ from server.token: the webhook token can never approve' });
+        if (seen.has(credential.name)) ctx.addIssue({ code: 'custom', path: ['apiTokens', i, 'name'], message: `"${credential.name}" is listed twice` });
+        seen.add(credential.name);
+      });
     })
     .optional(),
   store: z.strictObject({ path: z.string().default(':memory:') }).prefault({}),

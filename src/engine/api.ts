@@ -1,8 +1,14 @@
 import type { ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
 
-/** Who is asking or deciding, as a chat platform or the terminal knows them. */
+/**
+ * Who is asking or deciding, as a verified door knows them: a Slack or Discord user id from a
+ * verified request, a named API credential (`api`), the webhook token (`webhook`, never an
+ * approver), the local operator (`cli`, `console`), or healbot itself (`healbot`, e.g. a
+ * resolved alert withdrawing its request).
+ */
 export interface Actor {
-  platform: 'slack' | 'discord' | 'console' | 'cli' | 'api';
+  platform: 'slack' | 'discord' | 'console' | 'cli' | 'api' | 'webhook' | 'healbot';
+  /** The verified id on that door; two approvals need two distinct `platform:id` identities. */
   id: string;
   /** How to mention or show them, e.g. `<@U0ONCALL>` or `@ana`. */
   display?: string;

@@ -5,6 +5,8 @@ import type { ApprovalRequest } from './types.js';
 export type ApprovalDecision = { decision: 'approved' | 'denied' | 'expired'; by: string[] };
 
 const actorName = (actor: Actor) => actor.display ?? `${actor.platform}:${actor.id}`;
+/** The verified identity behind an actor: the door and the id it verified, never a display name. */
+export const identityOf = (actor: Actor) => `${actor.platform}:${actor.id}`;
 
 /**
  * Pending approvals: persisted, expiring, decided once. A decision made after a restart,
@@ -83,15 +85,17 @@ export class ApprovalBook {
       this.settle(id, { decision: 'denied', by: [name] });
       return { ok: true, decision: 'denied', request: denied, by: [name], at };
     }
-    if (current.approvedBy.includes(name)) {
-      return { ok: false, reason: 'same_approver', message: `You already approved ${id}; it needs a second, different approver.` };
+    const identity = identityOf(actor);
+    const approverIds = current.approverIds ?? [];
+    if (approverIds.includes(identity)) {
+      return { ok: false, reason: 'same_approver', message: `${identity} already approved ${id}; it needs a second approver with a different identity.` };
     }
     const approvedBy = [...current.approvedBy, name];
     if (approvedBy.length < current.requiredApprovals) {
-      this.store.saveApproval({ ...current, approvedBy });
+      this.store.saveApproval({ ...current, approvedBy, approverIds: [...approverIds, identity] });
       return { ok: true, decision: 'approved', request: current, by: approvedBy, at, waitingFor: current.requiredApprovals - approvedBy.length };
     }
-    const approved: ApprovalRecord = { ...current, status: 'approved', approvedBy, decidedBy: approvedBy.join(' and '), decidedAt: at };
+    const approved: ApprovalRecord = { ...current, status: 'approved', approvedBy, approverIds: [...approverIds, identity], decidedBy: approvedBy.join(' and '), decidedAt: at };
     if (!this.store.transitionApproval(id, 'pending', approved)) return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
     if (!this.settle(id, { decision: 'approved', by: approvedBy })) this.onOrphanApproved(approved);
     return { ok: true, decision: 'approved', request: approved, by: approvedBy, at };

@@ -5,7 +5,7 @@ import { PermissionDenied, UnknownServiceError } from '../errors.js';
 import type { Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
 import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
-import { ApprovalBook, type ApprovalDecision } from './approvals.js';
+import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { planFor } from './plan.js';
 import { actionPast, summarize } from './report.js';
@@ -176,7 +176,7 @@ export class Engine implements HealbotApi {
     const result = this.approvals.decide(approvalId, actor, decision);
     const record = this.options.store.getApproval(approvalId);
     const event = result.ok ? (decision === 'approve' ? 'approved' : 'denied') : `refused_${result.reason}`;
-    this.audit(record?.incidentId, record?.service, event, actorName(actor), { approval: approvalId, step: record?.step });
+    this.audit(record?.incidentId, record?.service, event, actorName(actor), { approval: approvalId, step: record?.step, door: actor.platform, identity: identityOf(actor) });
     if (result.ok && result.decision === 'denied' && record) this.closeOrphan(record, 'denied', `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`);
     return result;
   }

@@ -33,7 +33,7 @@ export interface AlertIntakeOptions {
 const TRUTHY = /^(true|yes|1|on)$/i;
 
 /** The actor that withdraws a pending approval when the alert behind it resolves. */
-const RESOLVED_ALERT = { platform: 'api' as const, id: 'alert-resolved', display: 'the resolved alert' };
+const RESOLVED_ALERT = { platform: 'healbot' as const, id: 'alert-resolved', display: 'the resolved alert' };
 
 /**
  * Turns alerts into incidents: maps each to a configured service, deduplicates redeliveries,

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
-import type { IncidentRecord } from '../engine/api.js';
+import type { Actor, IncidentRecord } from '../engine/api.js';
 import { describeError, HealbotError } from '../errors.js';
 import type { Watchdog } from '../monitor/watchdog.js';
 import type { Redactor } from '../redact.js';
@@ -48,7 +48,14 @@ export function incidentJson(record: IncidentRecord) {
 }
 
 const healBody = z.strictObject({ service: z.string().min(1), by: z.string().min(1).max(100).optional(), dryRun: z.boolean().optional() });
-const decisionBody = z.strictObject({ decision: z.enum(['approve', 'deny']), by: z.string().min(1).max(100).default('api') });
+/** `by` is still accepted for old clients, and ignored: authority comes from the credential. */
+const decisionBody = z.strictObject({ decision: z.enum(['approve', 'deny']), by: z.string().min(1).max(100).optional() });
+
+/** Who called, as the bearer token proves it: the webhook token, or a named API credential. */
+type Caller = { door: 'webhook' } | { door: 'api'; name: string };
+
+const actorOf = (caller: Caller): Actor =>
+  caller.door === 'api' ? { platform: 'api', id: caller.name, display: `api:${caller.name}` } : { platform: 'webhook', id: 'server.token', display: 'the webhook token' };
 
 const WEBHOOKS: Record<string, (body: unknown) => IncomingAlert[]> = {
   alertmanager: parseAlertmanager,
@@ -63,7 +70,7 @@ function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new HttpError(400, `${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
 }
 
-const DECISION_STATUS: Record<string, number> = { not_found: 404, expired: 410, already_decided: 409, same_approver: 409, not_allowed: 403 };
+const DECISION_STATUS: Record<string, number> = { not_found: 404, expired: 410, already_decided: 409, same_approver: 403, not_allowed: 403 };
 
 /**
  * healbot's HTTP server: alert webhooks, the token-protected API (heal, approvals, incidents,
@@ -76,9 +83,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const limit = config.server?.maxBodyBytes ?? 1024 * 1024;
   const streams = new Set<ServerResponse>();
 
-  const requireToken = (req: IncomingMessage) => {
-    if (!token) throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', { 'www-authenticate': 'Bearer' });
+  const apiTokens = config.server?.apiTokens ?? [];
+  const requireToken = (req: IncomingMessage): Caller => {
+    const credential = apiTokens.find((t) => hasBearerToken(req, t.token));
+    if (credential) return { door: 'api', name: credential.name };
+    if (!token && apiTokens.length === 0) throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', { 'www-authenticate': 'Bearer' });
     if (!hasBearerToken(req, token)) throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+    return { door: 'webhook' };
   };
 
   async function webhook(req: IncomingMessage, res: ServerResponse, kind: string): Promise<number> {
@@ -159,9 +170,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     if (path === '/api/heal') {
       expect('POST');
-      requireToken(req);
+      const caller = requireToken(req);
       const body = parseWith(healBody, await readJson(req, limit));
-      const requestedBy = { platform: 'api' as const, id: body.by ?? 'api', display: body.by };
+      const requestedBy = actorOf(caller);
       const report = engine.heal({ service: body.service, source: 'api', requestedBy, dryRun: body.dryRun });
       report.catch(() => undefined);
       const incidentId = engine.openIncidents()[body.service];
@@ -200,11 +211,15 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const approval = /^\/api\/approvals\/([A-Za-z0-9_-]+)$/.exec(path);
     if (approval) {
       expect('POST');
-      requireToken(req);
+      const caller = requireToken(req);
       const body = parseWith(decisionBody, await readJson(req, limit));
-      const result = await engine.decide(approval[1], { platform: 'api', id: body.by, display: body.by }, body.decision);
+      const result = await engine.decide(approval[1], actorOf(caller), body.decision);
       const status = result.ok ? 200 : (DECISION_STATUS[result.reason] ?? 409);
-      sendJson(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: result.message });
+      const message =
+        !result.ok && result.reason === 'not_allowed' && caller.door === 'webhook'
+          ? 'the webhook token (server.token) can never approve or deny: use a named credential from server.apiTokens that is listed as an approver (api:<name>)'
+          : !result.ok ? result.message : undefined;
+      sendJson(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: message });
       return { route: '/api/approvals/:id', status };
     }
     throw new HttpError(404, `nothing at ${method} ${path}`);

@@ -4,6 +4,8 @@ import type { ApprovalRequest } from '../engine/types.js';
 export interface ApprovalRecord extends ApprovalRequest {
   status: 'pending' | 'approved' | 'denied' | 'expired';
   approvedBy: string[];
+  /** The verified identities (`platform:id`) behind approvedBy; two approvals need two distinct ones. */
+  approverIds?: string[];
   decidedBy?: string;
   decidedAt?: string;
 }

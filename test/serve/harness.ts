@@ -10,6 +10,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { startServe, type RunningHealbot, type ServeOptions } from '../../src/serve.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
+/** The named API credential `ops` every test bot accepts; it approves where `api:ops` is listed. */
+export const API_TOKEN = 'api-token-ops-0123456789abcdef';
 
 /** An HTTP backend on 127.0.0.1 whose /ready answers `status` (changeable). */
 export async function startBackend(): Promise<{ url: string; port: number; status: number; server: Server; close(): Promise<void> }> {
@@ -63,7 +65,7 @@ export interface TestBot extends RunningHealbot {
 
 /** An in-process `healbot serve` on a free loopback port, logs captured. */
 export async function startTestBot(raw: Record<string, unknown>, options: ServeOptions = {}): Promise<TestBot> {
-  const config = parseConfig({ server: { listen: '127.0.0.1:0', token: TOKEN }, ...raw });
+  const config = parseConfig({ server: { listen: '127.0.0.1:0', token: TOKEN, apiTokens: [{ name: 'ops', token: API_TOKEN }] }, ...raw });
   const logs: string[] = [];
   const running = await startServe(config, { console: false, monitoring: false, logWrite: (line) => logs.push(line), logLevel: 'debug', ...options });
   const url = running.url!;

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI } from '../support/cli.js';
 import { json } from '../support/http.js';
-import { countedService, tempDir, TOKEN, waitFor } from './harness.js';
+import { API_TOKEN, countedService, tempDir, TOKEN, waitFor } from './harness.js';
 import { freePort } from '../../src/free-port.js';
 
 /**
@@ -28,16 +28,16 @@ describe('healbot serve survives SIGKILL', () => {
     writeFileSync(
       configFile,
       stringify({
-        server: { listen: `127.0.0.1:${port}`, token: '${HEALBOT_TOKEN}' },
+        server: { listen: `127.0.0.1:${port}`, token: '${HEALBOT_TOKEN}', apiTokens: [{ name: 'ops', token: API_TOKEN }] },
         store: { path: `${dir.path}/healbot.db` },
         monitor: { interval: '1h' },
-        healing: { approvalTimeout: '10m', verifyTimeout: '5s' },
+        healing: { approvalTimeout: '10m', verifyTimeout: '5s', approvers: ['api:ops'] },
         services: { api: api.config },
       }),
     );
     const base = `http://127.0.0.1:${port}`;
     const call = (path: string, init: RequestInit & { json?: unknown } = {}) =>
-      fetch(base + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: init.json !== undefined ? JSON.stringify(init.json) : undefined });
+      fetch(base + path, { ...init, headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, body: init.json !== undefined ? JSON.stringify(init.json) : undefined });
     const start = () => {
       const child = execa(process.execPath, [CLI, 'serve', '--config', configFile], { env: { HEALBOT_TOKEN: TOKEN, HEALING_ENABLED: 'true' }, stdin: 'ignore', reject: false, all: true });
       children.push(child);

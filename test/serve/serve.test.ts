@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import { startServe } from '../../src/serve.js';
 import { json } from '../support/http.js';
-import { countedService, startBackend, startTestBot, tempDir, waitFor } from './harness.js';
+import { API_TOKEN, countedService, startBackend, startTestBot, tempDir, waitFor } from './harness.js';
 
 describe('healbot serve', () => {
   const dir = tempDir();
@@ -66,7 +66,7 @@ services:
 
   it('counts alerts on an incident waiting across a restart, and closes it when denied', async () => {
     const svc = countedService(dir.path, 'denied');
-    const raw = { services: { svc: svc.config }, store: { path: `${dir.path}/denied.db` } };
+    const raw = { services: { svc: svc.config }, store: { path: `${dir.path}/denied.db` }, healing: { approvers: ['api:ops'] } };
     const first = await startTestBot(raw);
     const { incidentId } = await json(await first.call('/api/heal', { method: 'POST', json: { service: 'svc' } }));
     const approval = await waitFor(() => first.bot.store.pendingApprovals().find((a) => a.incidentId === incidentId), 'the approval request');
@@ -76,7 +76,7 @@ services:
       // While it waits (across the restart), a new alert for the service is counted on it.
       const grouped = await second.call('/webhooks/generic', { method: 'POST', json: { service: 'svc', summary: 'still down', id: 'a1' } });
       expect((await json(grouped)).alerts[0]).toMatchObject({ result: 'grouped', incidentId });
-      const denied = await second.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'deny', by: 'ana' } });
+      const denied = await second.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'deny' } });
       expect(denied.status).toBe(200);
       expect(second.bot.store.getIncident(incidentId)).toMatchObject({ status: 'closed', outcome: 'denied', alertCount: 2 });
       expect(svc.runs()).toBe(0);

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { json } from '../support/http.js';
-import { alertmanagerPayload, countedService, startBackend, startTestBot, tempDir, TOKEN, waitFor, type TestBot } from '../serve/harness.js';
+import { alertmanagerPayload, API_TOKEN, countedService, startBackend, startTestBot, tempDir, TOKEN, waitFor, type TestBot } from '../serve/harness.js';
 
 /** Sends raw bytes and returns whatever comes back before the server closes or `ms` pass. */
 function rawRequest(port: number, bytes: string, ms = 1000): Promise<string> {
@@ -36,7 +36,7 @@ describe('healbot serve HTTP server', () => {
         db: db.config,
         cache: { probes: [{ name: 'internal', http: backend.url }], alerts: [{ labels: { team: 'storage', component: 'redis' } }] },
       },
-      healing: { approvalTimeout: '1m', verifyTimeout: '5s' },
+      healing: { approvalTimeout: '1m', verifyTimeout: '5s', approvers: ['api:ops'] },
       store: { path: `${dir.path}/healbot.db` },
     });
   });
@@ -188,15 +188,15 @@ describe('healbot serve HTTP server', () => {
     const approval = await waitFor(async () => ((await json(await bot.call('/api/approvals'))) as { id: string; incidentId: string }[]).find((a) => a.incidentId === incidentId), 'a pending approval');
     const wrong = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'maybe' } });
     expect(wrong.status).toBe(400);
-    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: 'ana' } });
+    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: 'ana' } });
     expect(await json(decided)).toMatchObject({ ok: true, decision: 'approved' });
-    const twice = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: 'bob' } });
+    const twice = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: 'bob' } });
     expect(twice.status).toBe(409);
     await waitFor(async () => (await json(await bot.call(`/api/incidents/${incidentId}`))).status === 'closed', 'the heal to finish');
     const one = await json(await bot.call(`/api/incidents/${incidentId}`));
     expect(Object.keys(one)).toEqual(expect.arrayContaining(['id', 'service', 'status', 'openedAt', 'closedAt', 'alertCount', 'rootCause', 'plan', 'actions', 'outcome']));
     expect(one).toMatchObject({ id: incidentId, service: 'db', outcome: 'healed', alertCount: 1 });
-    expect(one.actions[0]).toMatchObject({ ok: true, approvedBy: ['ana'] });
+    expect(one.actions[0]).toMatchObject({ ok: true, approvedBy: ['api:ops'] });
     expect(db.runs()).toBe(1);
     const list = await json(await bot.call('/api/incidents?service=db'));
     expect(list.map((i: { id: string }) => i.id)).toContain(incidentId);
