@@ -13,6 +13,7 @@ import { KUBERNETES_DEFAULTS, KubernetesRuntime } from './runtimes/kubernetes.js
 import { ConfigError } from './errors.js';
 import type { Runtime } from './runtimes/runtime.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { claimStoreOwnership, type StoreOwnership } from './store/store-owner.js';
 import type { Store } from './store/store.js';
 
 export interface HealbotOptions {
@@ -39,6 +40,12 @@ export interface Healbot {
   sensors: Sensors;
   redact: Redactor;
   config: Config;
+  /**
+   * Claims the store for this process (the serving leader, or a `heal`) and recovers the
+   * incidents a previous owner left open. False when another live process owns it: then
+   * nothing is recovered here. A diagnosis never calls this.
+   */
+  takeOwnership(): boolean;
   close(): Promise<void>;
 }
 
@@ -109,9 +116,10 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   }
   const canaries = config.observer.canary.map((host) => new DnsProbe(`canary:${host}`, host, 3000, lookup));
   const sensors: Sensors = { config, probes, runtimes, canaries };
-  const store = options.store ?? new SqliteStore(options.storePath ?? config.store.path);
+  const storePath = options.storePath ?? config.store.path;
+  const store = options.store ?? new SqliteStore(storePath);
+  let ownership: StoreOwnership | undefined;
   const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct });
-  engine.recover();
   return {
     api: engine,
     engine,
@@ -119,7 +127,16 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
     sensors,
     redact,
     config,
+    takeOwnership() {
+      if (storePath !== ':memory:' && !options.store) {
+        ownership ??= claimStoreOwnership(storePath);
+        if (!ownership) return false;
+      }
+      engine.recover();
+      return true;
+    },
     async close() {
+      ownership?.release();
       engine.close();
       await Promise.allSettled(Object.values(runtimes).map((r) => r?.close?.()));
       if (!options.store) store.close();

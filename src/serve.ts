@@ -245,6 +245,8 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     await close().catch(() => undefined);
     throw error;
   }
+  // After chat and the HTTP server are up, so what recovery tells reaches threads and streams.
+  if (!bot.takeOwnership()) logger.warn({ store: options.storePath ?? config.store.path }, 'another live process owns the store: not recovering its incidents');
   const pending = store.pendingApprovals();
   logger.info({ services: engine.services(), pendingApprovals: pending.length, monitorIntervalMs: config.monitor.interval, dockerEvents: dockerMonitor.enabled }, 'healbot serve started');
   return { bot, logger, metrics, intake, watchdog, monitor, dockerMonitor, github, server, url, close };

@@ -12,9 +12,9 @@ const EXIT_USAGE = 2;
 
 const healingEnabled = () => !/^(false|0|no|off)$/i.test(process.env.HEALING_ENABLED ?? 'true');
 
-async function withHealbot<T>(configPath: string, run: (bot: ReturnType<typeof createHealbot>) => Promise<T>): Promise<T> {
+async function withHealbot<T>(configPath: string, run: (bot: ReturnType<typeof createHealbot>) => Promise<T>, options: { storePath?: string } = {}): Promise<T> {
   const config = await loadConfig(configPath);
-  const bot = createHealbot(config, { healingEnabled: healingEnabled() });
+  const bot = createHealbot(config, { healingEnabled: healingEnabled(), storePath: options.storePath });
   try {
     return await run(bot);
   } finally {
@@ -66,7 +66,8 @@ export function buildProgram(): Command {
           const lines = [progressLine({ type: 'finding', incidentId: '', rootCause: diagnosis.rootCause, diagnosis }), progressLine({ type: 'plan', incidentId: '', steps: plan })];
           process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);
         }
-      });
+        // A diagnosis changes nothing: it does not even open the store.
+      }, { storePath: ':memory:' });
     });
 
   program
@@ -104,6 +105,7 @@ export function buildProgram(): Command {
             if (line) process.stdout.write(`${line}\n`);
           }
         });
+        bot.takeOwnership();
         const report: HealReport = await Promise.race([bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }), secondApprover]);
         if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, report.plan, report))}\n`);
       });

@@ -86,16 +86,42 @@ export class Engine implements HealbotApi {
     return this.options.config;
   }
 
-  /** Picks up where a previous process stopped: pending approvals stay valid, interrupted runs are closed, never re-run. */
+  /**
+   * Picks up where a previous process stopped: pending approvals stay valid; interrupted runs
+   * are closed and told (in their thread and on the event stream), an action that was under
+   * way is named, the service is diagnosed again, and nothing is re-run without a fresh decision.
+   * Only the store's owner calls this.
+   */
   recover(): void {
-    const pending = new Set(this.options.store.pendingApprovals().map((a) => a.incidentId));
-    for (const record of this.options.store.listIncidents({ status: 'open' })) {
+    const store = this.options.store;
+    const pending = new Set(store.pendingApprovals().map((a) => a.incidentId));
+    for (const record of store.listIncidents({ status: 'open' })) {
       if (pending.has(record.id) || this.running.has(record.service)) continue;
-      const summary = `healbot restarted while this incident was running; nothing is re-run automatically. Run /heal ${record.service} to diagnose again`;
-      this.options.store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome: 'escalated', summary });
-      this.audit(record.id, record.service, 'interrupted', undefined, {});
+      const trail = store.listAudit().filter((e) => e.incidentId === record.id);
+      const started = trail.filter((e) => e.event === 'action_started');
+      const finished = trail.filter((e) => e.event === 'action').length;
+      const cut = started.length > finished ? started.at(-1) : undefined;
+      const step = cut?.detail.step as PlanStep | undefined;
+      const summary = step
+        ? `healbot stopped (crashed or was killed) during ${step.action} ${step.target}, started at ${cut!.at}; whether it finished is unknown and it is not re-run. Run /heal ${record.service} to decide again`
+        : `healbot restarted while this incident was running; nothing is re-run automatically. Run /heal ${record.service} to diagnose again`;
+      store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome: step ? 'failed' : 'escalated', summary });
+      this.audit(record.id, record.service, 'interrupted', undefined, step ? { step, startedAt: cut!.at } : {});
+      void this.rediagnoseAfterRestart(record.id, record.service, summary);
     }
     this.approvals.restore();
+  }
+
+  /** Tells an interrupted incident's thread and event stream what happened and how its service is now; changes nothing. */
+  private async rediagnoseAfterRestart(incidentId: string, service: string, summary: string): Promise<void> {
+    let now: string;
+    try {
+      const rc = (await diagnose(this.options.sensors, service)).rootCause;
+      now = rc.kind === 'healthy' ? `${service} is healthy.` : `${rc.summary.replace(/\.$/, '')}. Nothing was re-run; /heal ${service} decides again.`;
+    } catch (error) {
+      now = `the diagnosis failed (${this.options.redact((error as Error).message)}).`;
+    }
+    this.note(incidentId, `${summary}. Diagnosed again after the restart: ${now}`);
   }
 
   services(): string[] {
