@@ -137,7 +137,7 @@ export const configSchema = z.strictObject({
   healing: z
     .strictObject({
       enabled: z.boolean().default(true),
-      confidenceThreshold: z.number().min(0).max(1).default(0.6),
+      confidenceThreshold: z.number().min(0.5, 'must be at least 0.5: below that healbot would act on guesses').max(1).default(0.6),
       verifyTimeout: duration.default(60_000),
       actionTimeout: duration.default(60_000),
       approvalTimeout: duration.default(15 * 60_000),

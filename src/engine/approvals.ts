@@ -49,6 +49,8 @@ export class ApprovalBook {
   private expire(id: string): void {
     const record = this.store.getApproval(id);
     if (!record || record.status !== 'pending') return;
+    // A timer holds at most 2^31-1 ms (about 24.8 days); a longer approvalTimeout waits in several legs.
+    if (Date.parse(record.expiresAt) > this.now()) return this.arm(record);
     const expired: ApprovalRecord = { ...record, status: 'expired', decidedAt: new Date(this.now()).toISOString() };
     if (!this.store.transitionApproval(id, 'pending', expired)) return;
     this.settle(id, { decision: 'expired', by: [] });

@@ -45,6 +45,7 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
     default:
       break;
   }
+  if (rc.restartWontHelp) return [manual(rc.service, `${rc.summary}. healbot does not restart a service that answers`)];
   if (rc.confidence < threshold) {
     return [manual(rc.service, `healbot is not sure (confidence ${rc.confidence.toFixed(2)} < ${threshold}): ${rc.summary}. Check by hand`)];
   }
@@ -72,7 +73,8 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
       const state = ctx.diagnosis.runtime[rc.service];
       const replicas = ctx.config.services[rc.service]?.kubernetes?.replicas ?? state?.kubernetes?.lastKnownReplicas;
       if (!replicas || !ctx.supports(rc.service, 'scale')) return [manual(rc.service, `${rc.summary}; healbot does not know how many replicas to restore: scale it by hand`)];
-      return [{ action: 'scale', target: rc.service, risk: 'risky', reason: `${rc.summary}; scale back to ${replicas}`, params: { replicas } }];
+      const source = state?.kubernetes?.replicasSource;
+      return [{ action: 'scale', target: rc.service, risk: 'risky', reason: `${rc.summary}; scale back to ${replicas}${source ? ` (from ${source})` : ''}`, params: { replicas } }];
     }
     case 'image_pull_failed':
     case 'no_endpoints':

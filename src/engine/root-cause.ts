@@ -169,7 +169,7 @@ function judge(service: string, observations: Observations, judged: Map<string, 
     const where = running ? ` while its ${noun} is running` : '';
     if (innermost.status !== undefined && innermost.status >= 400 && innermost.status < 500) {
       // A 4xx is an answer from a live process: a wrong path, auth or routing, which a restart does not fix.
-      return cap({ kind: 'service_unhealthy', service, layer: innermost.name, summary: `${service}'s ${innermost.name} probe answers ${innermost.status}${where}; a restart is unlikely to fix a ${innermost.status}: check the probe's path and credentials`, confidence: 0.5, evidence });
+      return cap({ kind: 'service_unhealthy', service, layer: innermost.name, summary: `${service}'s ${innermost.name} probe answers ${innermost.status}${where}; a restart is unlikely to fix a ${innermost.status}: check the probe's path and credentials`, confidence: 0.5, restartWontHelp: true, evidence });
     }
     const why = innermost.errorKind === 'timeout' ? 'times out' : innermost.status !== undefined ? `answers ${innermost.status}` : `fails (${innermost.error})`;
     return cap({ kind: 'service_unhealthy', service, layer: innermost.name, summary: `${service}'s ${innermost.name} probe ${why}${where}`, confidence: running ? 0.85 : 0.7, evidence: observation.runtime ? [...evidence, runtimeEvidence(observation.runtime)] : evidence });

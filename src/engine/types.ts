@@ -91,8 +91,10 @@ export interface KubernetesState {
   readyReplicas: number;
   availableReplicas: number;
   updatedReplicas?: number;
-  /** Replica count to restore to, from config or the annotation healbot keeps. */
+  /** Replica count to restore to, from config, the annotation healbot keeps, or inferred from the cluster. */
   lastKnownReplicas?: number;
+  /** Where lastKnownReplicas came from when the Deployment is at zero, for the plan's reason. */
+  replicasSource?: string;
   pods: KubernetesPodState[];
   service?: {
     name: string;
@@ -121,6 +123,8 @@ export interface RootCause {
   evidence: Evidence[];
   /** For dependency_down: the dependency's own root cause. */
   underlying?: RootCause;
+  /** A restart cannot fix this (a live process answered 4xx), whatever the confidence threshold says. */
+  restartWontHelp?: boolean;
 }
 
 export type ActionKind = 'restart' | 'start' | 'unpause' | 'scale' | 'rollout_restart' | 'delete_pod' | 'manual';

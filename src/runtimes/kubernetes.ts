@@ -16,6 +16,8 @@ export type KubernetesRuntimeConfig = NonNullable<ServiceConfig['kubernetes']>;
 
 /** The annotation healbot keeps on a Deployment with its last non-zero replica count. */
 export const LAST_REPLICAS_ANNOTATION = 'healbot.dev/last-replicas';
+/** The annotation `kubectl apply` keeps with the last applied object. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 /** The pod-template annotation `kubectl rollout restart` sets. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 
@@ -188,6 +190,30 @@ function podState(pod: V1Pod): KubernetesPodState {
   };
 }
 
+/**
+ * How many replicas a Deployment scaled to zero should get back, read from what the cluster
+ * says (in order): healbot's own note from when it changed replicas, the
+ * last-applied-configuration annotation, the last ScalingReplicaSet event "… to 0 from N";
+ * else 1, so the service runs again. The source is named in the plan.
+ */
+export function replicasToRestore(deployment: V1Deployment, events: KubernetesState['events']): { count: number; source: string } {
+  const annotations = deployment.metadata?.annotations ?? {};
+  const noted = Number.parseInt(annotations[LAST_REPLICAS_ANNOTATION] ?? '', 10);
+  if (Number.isInteger(noted) && noted > 0) return { count: noted, source: `the ${LAST_REPLICAS_ANNOTATION} annotation healbot wrote when it last changed replicas` };
+  try {
+    const applied = JSON.parse(annotations[LAST_APPLIED_ANNOTATION] ?? '') as { spec?: { replicas?: unknown } };
+    const replicas = applied.spec?.replicas;
+    if (typeof replicas === 'number' && Number.isInteger(replicas) && replicas > 0) return { count: replicas, source: `the ${LAST_APPLIED_ANNOTATION} annotation` };
+  } catch {
+    // No annotation, or not JSON: try the next source.
+  }
+  for (const event of [...events].reverse()) {
+    const match = event.reason === 'ScalingReplicaSet' ? (/ to 0 from (\d+)\b/.exec(event.message) ?? / from (\d+) to 0\b/.exec(event.message)) : null;
+    if (match && Number(match[1]) > 0) return { count: Number(match[1]), source: `the ScalingReplicaSet event "${event.message}"` };
+  }
+  return { count: 1, source: 'no earlier count is recorded anywhere: 1, so that the service runs again' };
+}
+
 /** Whether a Deployment's rollout is complete: the controller saw the spec and every replica is updated and ready. */
 export function rolloutComplete(deployment: V1Deployment): boolean {
   const desired = deployment.spec?.replicas ?? 1;
@@ -273,10 +299,9 @@ export class KubernetesRuntime implements Runtime {
     const [service, events] = await Promise.all([this.readService(), this.readEvents(deployment, pods)]);
 
     const desired = deployment.spec?.replicas ?? 1;
-    const annotations = deployment.metadata?.annotations ?? {};
-    const annotated = Number.parseInt(annotations[LAST_REPLICAS_ANNOTATION] ?? '', 10);
-    if (desired > 0 && annotated !== desired) await this.rememberReplicas(desired).catch(() => undefined);
-    const lastKnownReplicas = this.config.replicas ?? (desired > 0 ? desired : Number.isInteger(annotated) && annotated > 0 ? annotated : undefined);
+    // Reading changes nothing: the annotation is written only when healbot itself changes replicas.
+    const restore = this.config.replicas !== undefined ? { count: this.config.replicas, source: `kubernetes.replicas in the configuration` } : desired > 0 ? { count: desired, source: undefined } : replicasToRestore(deployment, events);
+    const lastKnownReplicas = restore.count;
 
     const containers = deployment.spec?.template?.spec?.containers ?? [];
     const mainContainer = containers.find((c) => c.name === this.config.container) ?? containers[0];
@@ -291,6 +316,7 @@ export class KubernetesRuntime implements Runtime {
       availableReplicas: deployment.status?.availableReplicas ?? 0,
       updatedReplicas: deployment.status?.updatedReplicas ?? 0,
       lastKnownReplicas,
+      replicasSource: desired > 0 ? undefined : restore.source,
       pods: podStates,
       service,
       events,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Actor } from '../../src/engine/api.js';
 import { ApprovalBook } from '../../src/engine/approvals.js';
 import type { ApprovalRequest } from '../../src/engine/types.js';
@@ -175,5 +175,22 @@ describe('ApprovalBook', () => {
 
   it('an unknown id is not_found', () => {
     expect(book().approvals.decide('apr_deadbeef', ana, 'approve')).toMatchObject({ ok: false, reason: 'not_found' });
+  });
+
+  it('an approvalTimeout longer than a timer can hold (2^31 ms) expires on time, not when the first timer fires', async () => {
+    vi.useFakeTimers();
+    try {
+      const { approvals, store, expired } = book({ now: () => Date.now() });
+      const req = request({ expiresAt: new Date(Date.now() + 2 ** 31 + 60_000).toISOString() });
+      void approvals.wait(req);
+      await vi.advanceTimersByTimeAsync(2 ** 31);
+      expect(store.getApproval(req.id)?.status).toBe('pending');
+      expect(expired).toEqual([]);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(store.getApproval(req.id)?.status).toBe('expired');
+      expect(expired.map((r) => r.id)).toEqual([req.id]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

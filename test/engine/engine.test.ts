@@ -419,7 +419,10 @@ describe('decisions after a restart close the incident', () => {
       raw.saveApproval({ ...record, expiresAt: new Date(Date.now() + Number(approvalTimeout)).toISOString() });
       raw.close();
     }
-    return { asked, second: start({ approve: false, storeFile: file }) };
+    const second = start({ approve: false, storeFile: file });
+    // The new process owns the store: it re-arms the pending approval.
+    second.bot.takeOwnership();
+    return { asked, second };
   }
 
   it('a denial after a restart closes the incident as denied and runs nothing', async () => {

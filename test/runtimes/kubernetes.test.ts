@@ -58,17 +58,15 @@ describe('KubernetesRuntime.inspect', () => {
     expect(kubernetesRootCause('api', state, [])).toBeUndefined();
   });
 
-  it('records the replica count in the healbot.dev/last-replicas annotation', async () => {
+  it('inspecting changes nothing: no annotation is written, no mutating request is sent', async () => {
     const state = await runtime().inspect();
     expect(state.kubernetes?.lastKnownReplicas).toBe(2);
-    expect(deployment().metadata.annotations[LAST_REPLICAS_ANNOTATION]).toBe('2');
+    expect(deployment().metadata.annotations[LAST_REPLICAS_ANNOTATION]).toBeUndefined();
+    expect(cluster.server.requests.filter((r) => !['get', 'list', 'watch'].includes(r.verb))).toEqual([]);
   });
 
-  it('scenario 6: a deployment scaled to zero is scaled_to_zero with the count to restore', async () => {
-    await runtime().inspect(); // healbot saw it at 2 replicas
-    const d = deployment();
-    d.spec.replicas = 0;
-    cluster.server.store.put('apps/deployments', d);
+  it('scenario 6: a deployment healbot scaled to zero is scaled_to_zero with the count it noted', async () => {
+    await runtime().perform({ action: 'scale', params: { replicas: 0 } }); // healbot notes the 2 it replaces
     await untilReady(0);
     const state = await runtime().inspect();
     expect(state.status).toBe('exited');
