@@ -108,6 +108,7 @@ export function buildProgram(): Command {
         bot.takeOwnership();
         const report: HealReport = await Promise.race([bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }), secondApprover]);
         if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, report.plan, report))}\n`);
+        if (report.internalError) throw new HealbotError('RUNTIME_FAILED', report.summary, { userFacing: false });
       });
     });
 

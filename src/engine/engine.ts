@@ -297,8 +297,22 @@ export class Engine implements HealbotApi {
     this.log.error({ incident: incident.id, err: message }, 'incident failed');
     this.emit({ type: 'failed', incidentId: incident.id, error: message });
     const rootCause = { kind: 'unknown' as const, service: incident.service, summary: `healbot failed: ${message}`, confidence: 0, evidence: [] };
-    const report: HealReport = { incidentId: incident.id, service: incident.service, outcome: 'failed', rootCause, hops: [], plan: [], actions: [], approvedBy: [], summary: `healbot failed while handling ${incident.service} (incident ${incident.id}): ${message}` };
+    const report: HealReport = {
+      incidentId: incident.id,
+      service: incident.service,
+      outcome: 'failed',
+      rootCause,
+      hops: [],
+      plan: [],
+      actions: [],
+      approvedBy: [],
+      summary: `healbot failed while handling ${incident.service} (incident ${incident.id}): ${message}`,
+      escalation: this.config.oncall.join(' ') || undefined,
+      internalError: message,
+    };
     this.closeIncident(incident, report);
+    // Told like any other end: the thread closes with the failure and escalation fires.
+    this.emit({ type: 'done', incidentId: incident.id, report });
     return report;
   }
 

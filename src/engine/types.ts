@@ -208,6 +208,8 @@ export interface HealReport {
   escalation?: string;
   /** True when this answers a duplicate delivery of an event that was already handled. */
   duplicate?: boolean;
+  /** Set when healbot itself failed (not the service): the reason, redacted. */
+  internalError?: string;
 }
 
 export interface ApprovalRequest {

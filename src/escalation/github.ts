@@ -18,17 +18,47 @@ export interface GitHubEscalationOptions {
   logger?: EngineLogger;
   /** Labels put on every issue. @defaultValue ['healbot'] */
   labels?: string[];
+  /** Waits before each retry when GitHub gives no retry-after. @defaultValue GITHUB_DEFAULTS.retryDelaysMs */
+  retryDelaysMs?: readonly number[];
 }
+
+/** Defaults for GitHub escalation. */
+export const GITHUB_DEFAULTS = {
+  /** @defaultValue 15 s for GitHub to answer one request. */
+  requestTimeoutMs: 15_000,
+  /** @defaultValue four retries after 2, 8, 30 and 120 s: an escalation is not dropped because GitHub hiccuped. */
+  retryDelaysMs: [2_000, 8_000, 30_000, 120_000],
+  /** @defaultValue a retry-after longer than 5 min is capped to it. */
+  maxRetryAfterMs: 300_000,
+} as const;
 
 /** A GitHub API answer that was not a success, with its status and GitHub's own message. */
 export class GitHubApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** How long GitHub asked to wait (retry-after, or until x-ratelimit-reset), when it did. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'GitHubApiError';
   }
+}
+
+/** Whether trying again can help: no answer, a server error, or a rate limit; never a refusal of the request itself. */
+function retryable(error: unknown): boolean {
+  if (!(error instanceof GitHubApiError)) return true;
+  return error.status >= 500 || error.status === 429 || error.retryAfterMs !== undefined;
+}
+
+function retryAfterOf(res: Response): number | undefined {
+  const after = Number(res.headers.get('retry-after'));
+  if (res.headers.has('retry-after') && Number.isFinite(after)) return Math.max(0, after * 1000);
+  if (res.headers.get('x-ratelimit-remaining') === '0') {
+    const reset = Number(res.headers.get('x-ratelimit-reset'));
+    if (Number.isFinite(reset)) return Math.max(0, reset * 1000 - Date.now());
+  }
+  return undefined;
 }
 
 const ESCALATING = new Set<HealReport['outcome']>(['escalated', 'failed']);
@@ -85,14 +115,25 @@ export class GitHubEscalation {
   async escalate(report: HealReport, diagnosis?: Diagnosis): Promise<string | undefined> {
     const { store, logger } = this.options;
     if (!store.claimEvent(`github-issue:${report.incidentId}`, report.incidentId)) return undefined;
-    try {
-      const issue = await this.openIssue(issueFor(report, diagnosis));
-      store.appendAudit({ at: new Date().toISOString(), incidentId: report.incidentId, service: report.service, event: 'github_issue', detail: { url: issue.url, number: issue.number } });
-      logger?.info({ incidentId: report.incidentId, url: issue.url }, 'opened a GitHub issue');
-      return issue.url;
-    } catch (error) {
-      logger?.error({ incidentId: report.incidentId, err: this.options.redact((error as Error).message) }, 'could not open a GitHub issue');
-      return undefined;
+    const delays = this.options.retryDelaysMs ?? GITHUB_DEFAULTS.retryDelaysMs;
+    const issue = issueFor(report, diagnosis);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const opened = await this.openIssue(issue);
+        store.appendAudit({ at: new Date().toISOString(), incidentId: report.incidentId, service: report.service, event: 'github_issue', detail: { url: opened.url, number: opened.number, attempts: attempt + 1 } });
+        logger?.info({ incidentId: report.incidentId, url: opened.url }, 'opened a GitHub issue');
+        return opened.url;
+      } catch (error) {
+        const message = this.options.redact((error as Error).message);
+        if (attempt >= delays.length || !retryable(error)) {
+          store.appendAudit({ at: new Date().toISOString(), incidentId: report.incidentId, service: report.service, event: 'github_issue_failed', detail: { error: message, attempts: attempt + 1 } });
+          logger?.error({ incidentId: report.incidentId, err: message, attempts: attempt + 1 }, 'could not open a GitHub issue');
+          return undefined;
+        }
+        const wait = Math.min((error instanceof GitHubApiError ? error.retryAfterMs : undefined) ?? delays[attempt], GITHUB_DEFAULTS.maxRetryAfterMs);
+        logger?.warn({ incidentId: report.incidentId, err: message, retryInMs: wait }, 'could not open a GitHub issue yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   }
 
@@ -110,7 +151,7 @@ export class GitHubEscalation {
         'x-github-api-version': '2022-11-28',
       },
       body: JSON.stringify({ title: redact(issue.title), body: redact(issue.body), labels: this.options.labels ?? ['healbot'] }),
-      signal: AbortSignal.timeout(15_000),
+      signal: AbortSignal.timeout(GITHUB_DEFAULTS.requestTimeoutMs),
     });
     const text = await res.text();
     let json: { number?: number; html_url?: string; message?: string } = {};
@@ -119,7 +160,7 @@ export class GitHubEscalation {
     } catch {
       // GitHub answers JSON; a proxy in the way may not.
     }
-    if (!res.ok) throw new GitHubApiError(res.status, `GitHub answered ${res.status}: ${json.message ?? text.slice(0, 200)}`);
+    if (!res.ok) throw new GitHubApiError(res.status, `GitHub answered ${res.status}: ${json.message ?? text.slice(0, 200)}`, retryAfterOf(res));
     return { number: json.number ?? 0, url: json.html_url ?? '' };
   }
 
