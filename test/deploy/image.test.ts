@@ -3,30 +3,23 @@
  * test dockerd (FROM a Node base image made from this machine's runtime; no registry), then
  * the image started with the engine's socket mounted heals a sibling container.
  */
-import { statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine } from '../support/docker-engine.js';
 import { commands, freePort, runContainer, TEST_LABEL, uniqueName } from '../support/images.js';
-import { buildHealbotImage, docker, ensureNodeBaseImage } from '../support/node-image.js';
-import { tempDir } from '../serve/harness.js';
+import { buildHealbotImage, docker, ensureNodeBaseImage, startHealbotContainer } from '../support/node-image.js';
+import { tempDir, waitFor } from '../serve/harness.js';
 
 const engine = await startDockerEngine();
 const skip = !engine && requireOrSkip(dockerEngineUnavailableReason());
 const TAG = `healbot-test/healbot:${randomBytes(4).toString('hex')}`;
 const TOKEN = 'image-test-token-0123456789abcdef';
 
-async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Polling the container's API: 60 s, for a loaded machine. */
+const WAIT_MS = 60_000;
 
 describe.skipIf(skip)('the container image', () => {
   const created: Dockerode.Container[] = [];
@@ -74,28 +67,21 @@ describe.skipIf(skip)('the container image', () => {
       }),
     );
     botName = uniqueName('image-bot');
-    const bot = await docker.createContainer({
+    const bot = await startHealbotContainer(docker, {
+      image: TAG,
       name: botName,
-      Image: TAG,
-      Env: [`HEALBOT_TOKEN=${TOKEN}`, `HEALBOT_HEALTHZ_URL=http://127.0.0.1:${botPort}/healthz`],
-      Labels: { [TEST_LABEL]: 'image' },
-      // Interval only: the test comes from the image's HEALTHCHECK.
-      Healthcheck: { Interval: 500_000_000, Retries: 3 },
-      HostConfig: {
-        NetworkMode: 'host',
-        Binds: [`${engine!.socket}:/var/run/docker.sock`, `${configFile}:/etc/healbot/healbot.yml:ro`],
-        // The non-root user reaches the socket through its group, as README's docker run line does.
-        GroupAdd: [String(statSync(engine!.socket).gid)],
-      },
+      socket: engine!.socket,
+      configFile,
+      env: { HEALBOT_TOKEN: TOKEN, HEALBOT_HEALTHZ_URL: `http://127.0.0.1:${botPort}/healthz` },
+      labels: { [TEST_LABEL]: 'image' },
     });
     created.push(bot);
-    await bot.start();
     const url = `http://127.0.0.1:${botPort}`;
     const call = (path: string, init: RequestInit = {}) =>
       fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
     const logs = async () => (await bot.logs({ stdout: true, stderr: true })).toString('utf8');
 
-    await waitFor(async () => (await bot.inspect()).State.Health?.Status === 'healthy', 'the image HEALTHCHECK to pass').catch(async (error) => {
+    await waitFor(async () => (await bot.inspect()).State.Health?.Status === 'healthy', 'the image HEALTHCHECK to pass', WAIT_MS).catch(async (error) => {
       throw new Error(`${(error as Error).message}\n${await logs()}`);
     });
     const { incidentId } = (await (await call('/api/heal', { method: 'POST', body: JSON.stringify({ service: 'app' }) })).json()) as { incidentId: string };
@@ -103,14 +89,14 @@ describe.skipIf(skip)('the container image', () => {
     const approvals = await waitFor(async () => {
       const pending = (await (await call('/api/approvals')).json()) as { id: string; incidentId: string; step: { action: string } }[];
       return pending.length > 0 && pending;
-    }, 'the approval request');
+    }, 'the approval request', WAIT_MS);
     expect(approvals[0]).toMatchObject({ incidentId, step: { action: 'start' } });
     const approved = await call(`/api/approvals/${approvals[0].id}`, { method: 'POST', body: JSON.stringify({ decision: 'approve', by: 'ana' }) });
     expect(approved.status).toBe(200);
     const incident = await waitFor(async () => {
       const record = (await (await call(`/api/incidents/${incidentId}`)).json()) as { status: string; outcome: string; rootCause: { kind: string } };
       return record.status === 'closed' && record;
-    }, 'the incident to close');
+    }, 'the incident to close', WAIT_MS);
     expect(incident, await logs()).toMatchObject({ outcome: 'healed', rootCause: { kind: 'service_down' } });
     expect((await app.inspect()).State.Running).toBe(true);
     expect(await (await fetch(`http://127.0.0.1:${appPort}/ready`)).text()).toBe('ok\n');

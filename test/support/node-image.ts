@@ -4,8 +4,9 @@
  * uses (`ARG NODE_IMAGE=…`). Like the official `node:*-slim` images it holds node and npm in
  * /usr/local, a POSIX shell for `RUN` (busybox-static's) and the shared libraries `ldd` lists.
  */
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type Dockerode from 'dockerode';
 import { execa } from 'execa';
 import { BUSYBOX_PATH } from './images.js';
 
@@ -101,4 +102,30 @@ export async function buildHealbotImage(host: string, tag: string): Promise<{ ok
   const tar = execa('tar', ['-C', REPO_ROOT, '-c', '--exclude=node_modules/.cache', '--transform=s,^node_modules,vendor/node_modules,', ...BUILD_CONTEXT, 'node_modules'], { buffer: false });
   const build = await tar.pipe(DOCKER_CLI, ['-H', host, 'build', '--progress=plain', '--network', 'host', '-t', tag, '-'], { reject: false, all: true, env: DOCKER_CLI_ENV, timeout: 600_000 });
   return { ok: build.exitCode === 0, log: build.all ?? '' };
+}
+
+/**
+ * Starts the healbot image the way README's `docker run` line does: host network (the test
+ * dockerd has no bridge), the engine's socket mounted and reachable through its group, the
+ * config read-only at the path the image's CMD reads. The HEALTHCHECK's test comes from the
+ * image; only its interval is shortened.
+ */
+export async function startHealbotContainer(
+  docker: Dockerode,
+  options: { image: string; name: string; socket: string; configFile: string; env: Record<string, string>; labels?: Record<string, string> },
+): Promise<Dockerode.Container> {
+  const container = await docker.createContainer({
+    name: options.name,
+    Image: options.image,
+    Env: Object.entries(options.env).map(([key, value]) => `${key}=${value}`),
+    Labels: options.labels,
+    Healthcheck: { Interval: 500_000_000, Retries: 3 },
+    HostConfig: {
+      NetworkMode: 'host',
+      Binds: [`${options.socket}:/var/run/docker.sock`, `${options.configFile}:/etc/healbot/healbot.yml:ro`],
+      GroupAdd: [String(statSync(options.socket).gid)],
+    },
+  });
+  await container.start();
+  return container;
 }
