@@ -10,7 +10,12 @@ import type Dockerode from 'dockerode';
 import { execa } from 'execa';
 import { BUSYBOX_PATH } from './images.js';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+/** The checkout: the nearest directory above this module with a package.json (from test/ or dist/test/). */
+export const REPO_ROOT = (() => {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 /** The docker CLI Debian's docker.io installs (what .ci/install-docker.sh provides), else the one on PATH. */
 export const DOCKER_CLI = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 
