@@ -1,5 +1,6 @@
 import { benchAlerts } from './alerts.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
+import { benchImage } from './image.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
@@ -8,6 +9,7 @@ async function main(): Promise<void> {
     ['heal', benchHealOverhead],
     ['heal (Docker)', benchDockerHealOverhead],
     ['alerts', benchAlerts],
+    ['container image', benchImage],
   ];
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);

@@ -14,10 +14,13 @@ export interface Leadership {
   stop(): Promise<void>;
 }
 
+/** What a standby tells clients to wait before they retry a request meant for the leader. */
+const STANDBY_RETRY_AFTER_SECONDS = 5;
+
 /**
- * Campaigns for the configured Lease. Until it leads, a standby replica answers only
- * `/healthz` (200) and `/readyz` (503), so a Kubernetes Service sends webhooks and chat to the
- * leader alone, and two replicas never act on the same incident.
+ * Campaigns for the configured Lease. Until it leads, a standby replica answers `/healthz` and
+ * `/readyz` with 200 (it can serve, so rollouts proceed) and anything else with 503 and
+ * Retry-After; only the leader runs the engine, so two replicas never act on the same incident.
  */
 export async function campaign(
   config: NonNullable<Config['leaderElection']>,
@@ -50,10 +53,16 @@ export async function campaign(
   if (options.listen) {
     standby = createServer((req, res) => {
       req.resume();
-      const ready = req.url === '/healthz';
+      // Ready means "can serve" (up, campaigning, taking over within the lease duration), so a
+      // rollout counts standbys as available. Work is for the leader: 503 with Retry-After, which
+      // Alertmanager and Grafana retry, reaching the leader through the Service.
+      const probe = req.url === '/healthz' || req.url === '/readyz';
+      const headers: Record<string, string> = { 'content-type': 'application/json', connection: 'close' };
+      if (!probe) headers['retry-after'] = String(STANDBY_RETRY_AFTER_SECONDS);
       // A standby's connections must not be reused once it hands the port to the real server.
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify({ ok: ready, standby: true, leader: elector.leader() ?? null }));
+      res.writeHead(probe ? 200 : 503, headers);
+      const leader = elector.leader() ?? null;
+      res.end(JSON.stringify(probe ? { ok: true, standby: true, leader } : { ok: false, standby: true, leader, error: `this replica is a standby${leader ? `; ${leader} leads` : ''}: retry` }));
     });
     const server = standby;
     await new Promise<void>((resolve) => server.listen(options.listen!.port, options.listen!.host, resolve));

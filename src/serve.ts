@@ -195,7 +195,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   });
   const { engine, store } = bot;
   const unsubscribers: (() => void)[] = [];
-  const metrics = new HealbotMetrics({ services: () => engine.services(), breakerOpen: (s) => store.isBreakerOpen(s) });
+  const metrics = new HealbotMetrics({ services: () => engine.services(), breakerOpen: (s) => store.isBreakerOpen(s), pendingApprovals: () => store.pendingApprovals() });
   unsubscribers.push(engine.subscribe((event) => metrics.observe(event)));
   unsubscribers.push(engine.subscribe(incidentLogging(logger)));
   const github = config.github ? new GitHubEscalation({ config: config.github, redact, store, logger: logger.child({ component: 'github' }) }) : undefined;

@@ -145,6 +145,20 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('rbac')
+    .description('print the Kubernetes Roles and RoleBindings the config needs: one per healed namespace, plus the Lease rules')
+    .addOption(configOption())
+    .option('--namespace <namespace>', "the namespace of healbot's ServiceAccount", 'healbot')
+    .option('--service-account <name>', "healbot's ServiceAccount", 'healbot')
+    .action(async (opts: { config: string; namespace: string; serviceAccount: string }) => {
+      const { rbacYaml } = await import('../deploy/rbac.js');
+      // Only namespaces and the Lease matter here: secrets the config names need not be set.
+      const env = new Proxy(process.env, { get: (target, name: string) => target[name] ?? `unset-${name}` });
+      const config = await loadConfig(opts.config, env);
+      process.stdout.write(rbacYaml(config, { namespace: opts.namespace, serviceAccount: opts.serviceAccount, source: opts.config }));
+    });
+
+  program
     .command('demo')
     .description('start a small local topology (edge → proxy → backend) and a console chat to heal it')
     .option('--script <file>', 'read console input from a file instead of the terminal')

@@ -4,6 +4,8 @@ import type { ProgressEvent, ProbeResult } from '../engine/types.js';
 export interface MetricsOptions {
   services: () => string[];
   breakerOpen: (service: string) => boolean;
+  /** The approvals waiting for a decision, read when /metrics is scraped. */
+  pendingApprovals?: () => readonly { service: string }[];
   /** Process metrics (memory, CPU, event loop lag). @defaultValue true */
   processMetrics?: boolean;
 }
@@ -24,6 +26,8 @@ export class HealbotMetrics {
   private readonly alerts: Counter<'source' | 'result'>;
   private readonly httpRequests: Counter<'route' | 'status'>;
   private readonly services = new Map<string, string>();
+  /** The last result of each probe, by service then probe name, for the health gauge. */
+  private readonly lastProbes = new Map<string, Map<string, boolean>>();
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -44,6 +48,27 @@ export class HealbotMetrics {
       registers,
       collect() {
         for (const service of options.services()) this.set({ service }, options.breakerOpen(service) ? 1 : 0);
+      },
+    });
+    const lastProbes = this.lastProbes;
+    new Gauge({
+      name: 'healbot_service_healthy',
+      help: "1 when every probe of the service passed its last run, 0 when one failed (absent until one ran)",
+      labelNames: ['service'],
+      registers,
+      collect() {
+        for (const [service, probes] of lastProbes) this.set({ service }, [...probes.values()].every(Boolean) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'healbot_pending_approvals',
+      help: 'Actions waiting for an approver, by service',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        const counts = new Map(options.services().map((service) => [service, 0]));
+        for (const { service } of options.pendingApprovals?.() ?? []) counts.set(service, (counts.get(service) ?? 0) + 1);
+        for (const [service, count] of counts) this.set({ service }, count);
       },
     });
   }
@@ -77,6 +102,9 @@ export class HealbotMetrics {
   }
 
   observeProbe(result: ProbeResult): void {
+    let probes = this.lastProbes.get(result.service);
+    if (!probes) this.lastProbes.set(result.service, (probes = new Map()));
+    probes.set(result.name, result.ok);
     this.probeLatency.observe({ service: result.service, probe: result.name, ok: String(result.ok) }, result.ms / 1000);
   }
 

@@ -16,7 +16,7 @@ describe('healbot serve with leader election', () => {
     await cluster?.stop();
   });
 
-  it('only the Lease holder serves; the standby answers /readyz 503 and takes over when the leader stops', async () => {
+  it('only the Lease holder acts; the standby is ready (it can serve), turns work away with Retry-After, and takes over when the leader stops', async () => {
     cluster = await startCluster();
     const backend = await startBackend();
     const config = (identity: string) =>
@@ -43,12 +43,17 @@ describe('healbot serve with leader election', () => {
       running.push(bot);
       return bot;
     });
-    const standby = await waitFor(async () => (await fetch(`http://127.0.0.1:${portB}/readyz`).catch(() => undefined))?.status === 503 || undefined, 'the standby to answer');
-    expect(standby).toBe(true);
+    const standby = await waitFor(async () => (await fetch(`http://127.0.0.1:${portB}/readyz`).catch(() => undefined)) || undefined, 'the standby to answer');
+    expect(standby.status).toBe(200);
+    expect(await standby.json()).toEqual({ ok: true, standby: true, leader: 'replica-a' });
     expect((await fetch(`http://127.0.0.1:${portB}/healthz`)).status).toBe(200);
     const webhook = await fetch(`http://127.0.0.1:${portB}/webhooks/generic`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"service":"api"}' });
     expect(webhook.status).toBe(503);
-    expect((await fetch(`http://127.0.0.1:${portA}/readyz`)).status).toBe(200);
+    expect(webhook.headers.get('retry-after')).toBe('5');
+    expect(await webhook.json()).toMatchObject({ standby: true, leader: 'replica-a', error: expect.stringContaining('replica-a leads') });
+    const leader = await fetch(`http://127.0.0.1:${portA}/readyz`);
+    expect(leader.status).toBe(200);
+    expect(await leader.json()).not.toHaveProperty('standby');
     expect(bStarted).toBe(false);
     expect(cluster.server.store.get('coordination.k8s.io/leases', 'healbot', 'healbot')?.spec.holderIdentity).toBe('replica-a');
 
