@@ -1,5 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Config, ServiceConfig } from './config/schema.js';
+import { serviceConfig } from './config/own.js';
 import type { Actor, HealbotApi } from './engine/api.js';
 import type { ProbeSet, Sensors } from './engine/diagnose.js';
 import { Engine, type EngineLogger } from './engine/engine.js';
@@ -66,14 +67,14 @@ function runtimeFor(name: string, service: ServiceConfig, redact: Redactor, opti
 /** Who may approve actions on a service, from the service policy or the global and platform lists. */
 export function approverPolicy(config: Config) {
   const approversOf = (service: string): string[] => {
-    const policy = config.services[service]?.policy.approvers ?? [];
+    const policy = serviceConfig(config, service)?.policy.approvers ?? [];
     if (policy.length > 0) return policy;
     return [...config.healing.approvers, ...(config.slack?.approvers ?? []), ...(config.slack?.approverGroups ?? []), ...(config.discord?.approvers ?? []), ...(config.discord?.approverRoles ?? [])];
   };
   const mayApprove = (actor: Actor, service: string): boolean => {
     // The terminal and the token-protected API are the operator's own doors.
     if (actor.platform === 'cli' || actor.platform === 'console' || actor.platform === 'api') return true;
-    const policy = config.services[service]?.policy.approvers ?? [];
+    const policy = serviceConfig(config, service)?.policy.approvers ?? [];
     const platformUsers = actor.platform === 'slack' ? (config.slack?.approvers ?? []) : (config.discord?.approvers ?? []);
     const platformRoles = actor.platform === 'slack' ? (config.slack?.approverGroups ?? []) : (config.discord?.approverRoles ?? []);
     const users = policy.length > 0 ? policy : [...config.healing.approvers, ...platformUsers];

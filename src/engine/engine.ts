@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
+import { hasService, serviceConfig } from '../config/own.js';
 import { PermissionDenied, UnknownServiceError } from '../errors.js';
 import type { Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
@@ -109,7 +110,7 @@ export class Engine implements HealbotApi {
   }
 
   private requireService(service: string): void {
-    if (!this.config.services[service]) throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
+    if (!hasService(this.config, service)) throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
   }
 
   async diagnose(service: string): Promise<Diagnosis> {
@@ -298,7 +299,7 @@ export class Engine implements HealbotApi {
     if (options.security) return 'the alert is marked security-related: healbot never acts on it automatically';
     // The service acted on may be another (a dependency, a layer owner): its own gates count too.
     for (const service of new Set([incident.service, ...targets])) {
-      if (!this.config.services[service]) continue;
+      if (!hasService(this.config, service)) continue;
       if (store.isPaused(service)) return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
       if (store.isBreakerOpen(service)) return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
       const cooldown = this.config.services[service].policy.cooldown;
@@ -333,7 +334,7 @@ export class Engine implements HealbotApi {
   }
 
   private async requestApproval(incident: Incident, step: PlanStep): Promise<ApprovalDecision> {
-    const policy = this.config.services[step.target]?.policy ?? this.config.services[incident.service].policy;
+    const policy = serviceConfig(this.config, step.target)?.policy ?? this.config.services[incident.service].policy;
     const request: ApprovalRequest = {
       id: newId('apr_'),
       incidentId: incident.id,
@@ -408,7 +409,7 @@ export class Engine implements HealbotApi {
     let firstActionAt: number | undefined;
     let breakerMessage: string | undefined;
     for (const step of automated) {
-      const policy = this.config.services[step.target]?.policy;
+      const policy = serviceConfig(this.config, step.target)?.policy;
       const preApproved = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target ? options.preApproved.by : undefined;
       if (preApproved) approvedBy.push(...preApproved);
       else if (step.risk === 'risky' && !policy?.auto.includes(step.action as never)) {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { own } from '../config/own.js';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
 import type { IncidentRecord } from '../engine/api.js';
@@ -10,6 +11,7 @@ import type { Store } from '../store/store.js';
 import type { AlertIntake } from './alert-intake.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, PayloadError, type IncomingAlert } from './alert-payloads.js';
 import { hasBearerToken, HttpError, readJson, sendError, sendJson } from './http.js';
+import { LogLimiter } from './log-limit.js';
 import type { HealbotMetrics } from './metrics.js';
 
 export interface HttpServerOptions {
@@ -25,7 +27,21 @@ export interface HttpServerOptions {
   slackListener?: RequestListener;
   /** Server-Sent Events keep-alive comment interval. @defaultValue 15000 */
   keepAliveMs?: number;
+  /** Overrides {@link CONNECTION_LIMITS}. */
+  limits?: Partial<typeof CONNECTION_LIMITS>;
 }
+
+/**
+ * How long a client may take and how many may connect at once, so a slow or flooding client
+ * cannot hold sockets open: headers within 10 s, the whole request within 30 s, an idle
+ * keep-alive connection 5 s, at most 256 connections.
+ */
+export const CONNECTION_LIMITS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 256,
+};
 
 /** The JSON shape of an incident on the API. */
 export function incidentJson(record: IncidentRecord) {
@@ -73,14 +89,17 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const token = config.server?.token;
   const limit = config.server?.maxBodyBytes ?? 1024 * 1024;
   const streams = new Set<ServerResponse>();
+  const limits = { ...CONNECTION_LIMITS, ...options.limits };
+  const malformed = new LogLimiter();
+  const failures = new LogLimiter();
 
   const requireToken = (req: IncomingMessage) => {
-    if (!token) throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', { 'www-authenticate': 'Bearer' });
-    if (!hasBearerToken(req, token)) throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+    if (!token) throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', { 'www-authenticate': 'Bearer', connection: 'close' });
+    if (!hasBearerToken(req, token)) throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer', connection: 'close' });
   };
 
   async function webhook(req: IncomingMessage, res: ServerResponse, kind: string): Promise<number> {
-    const parse = WEBHOOKS[kind];
+    const parse = own(WEBHOOKS, kind);
     if (!parse) throw new HttpError(404, `unknown webhook "${kind}"; use alertmanager, grafana or generic`);
     requireToken(req);
     const body = await readJson(req, limit);
@@ -161,7 +180,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const requestedBy = { platform: 'api' as const, id: body.by ?? 'api', display: body.by };
       const report = engine.heal({ service: body.service, source: 'api', requestedBy, dryRun: body.dryRun });
       report.catch(() => undefined);
-      const incidentId = engine.openIncidents()[body.service];
+      const incidentId = own(engine.openIncidents(), body.service);
       if (!incidentId) {
         // heal() rejects synchronously-known problems (an unknown service) through the promise.
         await report;
@@ -200,7 +219,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       requireToken(req);
       const body = parseWith(decisionBody, await readJson(req, limit));
       const result = await engine.decide(approval[1], { platform: 'api', id: body.by, display: body.by }, body.decision);
-      const status = result.ok ? 200 : (DECISION_STATUS[result.reason] ?? 409);
+      const status = result.ok ? 200 : (own(DECISION_STATUS, result.reason) ?? 409);
       sendJson(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: result.message });
       return { route: '/api/approvals/:id', status };
     }
@@ -226,7 +245,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
               : undefined;
         if (http) sendError(res, http);
         else {
-          logger.error({ err: redact(describeError(error)), path: url.pathname }, 'request failed');
+          failures.run((suppressed) => logger.error({ err: redact(describeError(error)), path: url.pathname, ...(suppressed ? { suppressed } : {}) }, 'request failed'));
           sendError(res, new HttpError(500, 'healbot hit an internal error; see its log'));
         }
         metrics.countRequest(url.pathname.startsWith('/api/') ? '/api' : url.pathname.startsWith('/webhooks/') ? '/webhooks' : 'other', http?.status ?? 500);
@@ -236,8 +255,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
-    logger.warn({ err: describeError(error) }, 'malformed HTTP request');
+    malformed.run((suppressed) => logger.warn({ err: describeError(error), ...(suppressed ? { suppressed } : {}) }, 'malformed HTTP request'));
   });
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
   server.on('close', () => {
     for (const res of streams) res.end();
   });
