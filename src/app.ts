@@ -1,10 +1,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Config, ServiceConfig } from './config/schema.js';
 import { serviceConfig } from './config/own.js';
+import { configSecrets as secretsOf } from './config/secrets.js';
 import type { Actor, HealbotApi } from './engine/api.js';
 import type { ProbeSet, Sensors } from './engine/diagnose.js';
 import { Engine, type EngineLogger } from './engine/engine.js';
-import { createProbe } from './probes/index.js';
+import { createProbe, redactingProbe } from './probes/index.js';
 import { DnsProbe } from './probes/dns.js';
 import { createLookup } from './probes/resolver.js';
 import { createRedactor, type Redactor } from './redact.js';
@@ -12,6 +13,7 @@ import { CommandRuntime } from './runtimes/command.js';
 import { DockerRuntime } from './runtimes/docker.js';
 import { KubernetesRuntime } from './runtimes/kubernetes.js';
 import type { Runtime } from './runtimes/runtime.js';
+import { redactingStore } from './store/redacting-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
 
@@ -41,20 +43,7 @@ export interface Healbot {
 }
 
 /** Every configured secret value, so the redactor removes them verbatim wherever they appear. */
-export function configSecrets(config: Config): string[] {
-  const secrets = [config.server?.token, config.slack?.botToken, config.slack?.signingSecret, config.slack?.appToken, config.discord?.token, config.github?.token];
-  for (const service of Object.values(config.services)) {
-    for (const probe of service.probes) {
-      if (probe.http && typeof probe.http !== 'string') secrets.push(...Object.values(probe.http.headers ?? {}));
-      const url = typeof probe.http === 'string' ? probe.http : probe.http?.url;
-      if (url) {
-        const password = new URL(url).password;
-        if (password) secrets.push(decodeURIComponent(password));
-      }
-    }
-  }
-  return secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4);
-}
+export const configSecrets = secretsOf;
 
 function runtimeFor(name: string, service: ServiceConfig, redact: Redactor, options: HealbotOptions): Runtime | undefined {
   if (options.runtimes?.[name]) return options.runtimes[name];
@@ -91,12 +80,12 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const probes: Record<string, ProbeSet[]> = {};
   const runtimes: Record<string, Runtime | undefined> = {};
   for (const [name, service] of Object.entries(config.services)) {
-    probes[name] = service.probes.map((probe) => ({ config: probe, probe: createProbe(probe, lookup) }));
+    probes[name] = service.probes.map((probe) => ({ config: probe, probe: redactingProbe(createProbe(probe, lookup), redact) }));
     runtimes[name] = runtimeFor(name, service, redact, options);
   }
   const canaries = config.observer.canary.map((host) => new DnsProbe(`canary:${host}`, host, 3000, lookup));
   const sensors: Sensors = { config, probes, runtimes, canaries };
-  const store = options.store ?? new SqliteStore(options.storePath ?? config.store.path);
+  const store = redactingStore(options.store ?? new SqliteStore(options.storePath ?? config.store.path), redact);
   const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled });
   engine.recover();
   return {

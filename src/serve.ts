@@ -154,7 +154,7 @@ async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): P
     const chat = new ConsoleChat({
       api,
       input: options.input ?? process.stdin,
-      write: options.output ?? ((text) => process.stdout.write(text)),
+      write: (text) => (options.output ?? ((out: string) => process.stdout.write(out)))(redact(text)),
       actor: { platform: 'console', id: process.env.USER ?? 'operator', display: process.env.USER ?? 'the operator' },
     });
     void chat.run().catch((error: unknown) => logger.error({ err: describeError(error) }, 'console chat stopped'));

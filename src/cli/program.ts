@@ -6,6 +6,8 @@ import { planFor } from '../engine/plan.js';
 import type { HealReport, ProgressEvent } from '../engine/types.js';
 import { describeError, HealbotError } from '../errors.js';
 import { diagnosisJson, progressLine } from './output.js';
+import { configSecrets } from '../config/secrets.js';
+import { createRedactor, redact, redactDeep } from '../redact.js';
 
 /** Exit codes: 0 the command ran (whatever health it found), 1 healbot itself failed, 2 usage or config error. */
 const EXIT_USAGE = 2;
@@ -61,10 +63,10 @@ export function buildProgram(): Command {
       await withHealbot(opts.config, async (bot) => {
         const diagnosis = await bot.api.diagnose(service);
         const plan = planFor(diagnosis.rootCause, { config: bot.config, diagnosis, supports: (s, a) => bot.sensors.runtimes[s]?.supports(a) ?? false });
-        if (opts.json) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, plan))}\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify(redactDeep(diagnosisJson(diagnosis, plan), bot.redact))}\n`);
         else {
           const lines = [progressLine({ type: 'finding', incidentId: '', rootCause: diagnosis.rootCause, diagnosis }), progressLine({ type: 'plan', incidentId: '', steps: plan })];
-          process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);
+          process.stdout.write(bot.redact(`${lines.filter(Boolean).join('\n')}\n`));
         }
       });
     });
@@ -90,11 +92,11 @@ export function buildProgram(): Command {
           }
           if (!opts.json) {
             const line = progressLine(event);
-            if (line) process.stdout.write(`${line}\n`);
+            if (line) process.stdout.write(bot.redact(`${line}\n`));
           }
         });
         const report: HealReport = await bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun });
-        if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, report.plan, report))}\n`);
+        if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(redactDeep(diagnosisJson(diagnosis, report.plan, report), bot.redact))}\n`);
       });
     });
 
@@ -124,7 +126,8 @@ export function buildProgram(): Command {
       const store = new SqliteStore(config.store.path);
       try {
         const entries = auditEntries(store, { service: opts.service, since: opts.since ? parseSince(opts.since) : undefined });
-        process.stdout.write(opts.json ? auditJsonLines(entries) : auditText(entries));
+        const redactor = createRedactor(configSecrets(config));
+        process.stdout.write(redactor(opts.json ? auditJsonLines(entries) : auditText(entries)));
       } finally {
         store.close();
       }
@@ -154,10 +157,10 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (error instanceof HealbotError && error.userFacing) {
-      process.stderr.write(`healbot: ${describeError(error)}\n`);
+      process.stderr.write(`healbot: ${redact(describeError(error))}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`healbot: internal error: ${describeError(error)}\n`);
+    process.stderr.write(`healbot: internal error: ${redact(describeError(error))}\n`);
     return 1;
   }
 }

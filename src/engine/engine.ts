@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { hasService, serviceConfig } from '../config/own.js';
 import { PermissionDenied, UnknownServiceError } from '../errors.js';
-import type { Redactor } from '../redact.js';
+import { redactDeep, type Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
 import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
 import { ApprovalBook, type ApprovalDecision } from './approvals.js';
@@ -106,7 +106,11 @@ export class Engine implements HealbotApi {
   }
 
   private audit(incidentId: string | undefined, service: string | undefined, event: string, actor: string | undefined, detail: Record<string, unknown>): void {
-    this.options.store.appendAudit({ at: new Date(this.now()).toISOString(), incidentId, service, event, actor, detail: JSON.parse(this.options.redact(JSON.stringify(detail))) });
+    this.options.store.appendAudit({ at: new Date(this.now()).toISOString(), incidentId, service, event, actor, detail: redactDeep(detail, this.options.redact) });
+  }
+
+  private redactOptional(text: string | undefined): string | undefined {
+    return text === undefined ? undefined : this.options.redact(text);
   }
 
   private requireService(service: string): void {
@@ -216,14 +220,14 @@ export class Engine implements HealbotApi {
       id: incidentId,
       service: request.service,
       source: request.source,
-      requestedBy: actorName(request.requestedBy),
-      summary: request.summary,
+      requestedBy: this.redactOptional(actorName(request.requestedBy)),
+      summary: this.redactOptional(request.summary),
       openedAt: new Date(this.now()).toISOString(),
       origin: request.origin,
       dryRun: request.dryRun,
     };
     store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
-    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: request.summary });
+    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
     return this.start(incident, { security: request.security });
   }
 

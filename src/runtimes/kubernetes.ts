@@ -8,7 +8,7 @@ import type { V1Deployment, V1LabelSelector, V1Pod, V1ContainerStatus, CoreV1Eve
 import type { ServiceConfig } from '../config/schema.js';
 import type { KubernetesContainerState, KubernetesPodState, KubernetesState, RuntimeState } from '../engine/types.js';
 import { RuntimeError, describeError } from '../errors.js';
-import type { Redactor } from '../redact.js';
+import { redactLines, type Redactor } from '../redact.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
 
 export type KubernetesRuntimeConfig = NonNullable<ServiceConfig['kubernetes']>;
@@ -361,11 +361,9 @@ export class KubernetesRuntime implements Runtime {
       const text = await this.call({ verb: 'get', resource: 'pods/log', name: pod }, () =>
         this.core.readNamespacedPodLog({ name: pod, namespace: this.namespace, container, previous, tailLines: lines }),
       );
-      return String(text ?? '')
-        .split('\n')
+      return redactLines(String(text ?? ''), this.redact)
         .filter((line) => line.length > 0)
-        .slice(-lines)
-        .map((line) => this.redact(line));
+        .slice(-lines);
     } catch (error) {
       return [`(logs of ${pod}/${container} unavailable: ${this.redact(describeError(error))})`];
     }

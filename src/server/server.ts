@@ -6,7 +6,7 @@ import type { Engine, EngineLogger } from '../engine/engine.js';
 import type { IncidentRecord } from '../engine/api.js';
 import { describeError, HealbotError } from '../errors.js';
 import type { Watchdog } from '../monitor/watchdog.js';
-import type { Redactor } from '../redact.js';
+import { redactDeep, type Redactor } from '../redact.js';
 import type { Store } from '../store/store.js';
 import type { AlertIntake } from './alert-intake.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, PayloadError, type IncomingAlert } from './alert-payloads.js';
@@ -91,6 +91,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const streams = new Set<ServerResponse>();
   const limits = { ...CONNECTION_LIMITS, ...options.limits };
   const malformed = new LogLimiter();
+  // Every answer passes the redactor on its way out, error messages too (a parser may quote the body).
+  const send = (res: ServerResponse, status: number, body: unknown) => sendJson(res, status, redactDeep(body, redact));
+  const fail = (res: ServerResponse, error: HttpError) => sendError(res, new HttpError(error.status, redact(error.message), error.headers));
   const failures = new LogLimiter();
 
   const requireToken = (req: IncomingMessage) => {
@@ -114,7 +117,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (kind === 'generic' && outcomes[0]?.result === 'unmatched') {
       throw new HttpError(404, `unknown service "${alerts[0].service}"; known services: ${engine.services().join(', ')}`);
     }
-    sendJson(res, 202, { accepted: outcomes.length, alerts: outcomes });
+    send(res, 202, { accepted: outcomes.length, alerts: outcomes });
     return 202;
   }
 
@@ -124,7 +127,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     res.write(': healbot incident events\n\n');
     streams.add(res);
     const unsubscribe = engine.subscribe((event) => {
-      res.write(`event: ${event.type}\ndata: ${redact(JSON.stringify(event))}\n\n`);
+      res.write(`event: ${event.type}\ndata: ${JSON.stringify(redactDeep(event, redact))}\n\n`);
     });
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs ?? 15_000);
     keepAlive.unref();
@@ -145,13 +148,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (method !== m) throw new HttpError(405, `${path} accepts ${m}, not ${method}`, { allow: m });
     };
     if (path === '/healthz') {
-      sendJson(res, 200, { ok: true });
+      send(res, 200, { ok: true });
       return { route: path, status: 200 };
     }
     if (path === '/readyz') {
       const loops = watchdog.report();
       const ok = loops.every((l) => l.ok);
-      sendJson(res, ok ? 200 : 503, { ok, loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
+      send(res, ok ? 200 : 503, { ok, loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
       return { route: path, status: ok ? 200 : 503 };
     }
     if (path === '/metrics') {
@@ -185,7 +188,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
         // heal() rejects synchronously-known problems (an unknown service) through the promise.
         await report;
       }
-      sendJson(res, 202, { incidentId, service: body.service });
+      send(res, 202, { incidentId, service: body.service });
       return { route: path, status: 202 };
     }
     if (path === '/api/incidents') {
@@ -195,7 +198,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const status = url.searchParams.get('status');
       const limitParam = Number(url.searchParams.get('limit') ?? 100);
       const records = store.listIncidents({ service, status: status === 'open' || status === 'closed' ? status : undefined, limit: Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 1000) : 100 });
-      sendJson(res, 200, records.map(incidentJson));
+      send(res, 200, records.map(incidentJson));
       return { route: path, status: 200 };
     }
     const incident = /^\/api\/incidents\/([A-Za-z0-9_-]+)$/.exec(path);
@@ -204,13 +207,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
       requireToken(req);
       const record = store.getIncident(incident[1]);
       if (!record) throw new HttpError(404, `there is no incident ${incident[1]}`);
-      sendJson(res, 200, incidentJson(record));
+      send(res, 200, incidentJson(record));
       return { route: '/api/incidents/:id', status: 200 };
     }
     if (path === '/api/approvals') {
       expect('GET');
       requireToken(req);
-      sendJson(res, 200, store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals })));
+      send(res, 200, store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals })));
       return { route: path, status: 200 };
     }
     const approval = /^\/api\/approvals\/([A-Za-z0-9_-]+)$/.exec(path);
@@ -220,7 +223,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const body = parseWith(decisionBody, await readJson(req, limit));
       const result = await engine.decide(approval[1], { platform: 'api', id: body.by, display: body.by }, body.decision);
       const status = result.ok ? 200 : (own(DECISION_STATUS, result.reason) ?? 409);
-      sendJson(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: result.message });
+      send(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: result.message });
       return { route: '/api/approvals/:id', status };
     }
     throw new HttpError(404, `nothing at ${method} ${path}`);
@@ -231,7 +234,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     try {
       url = new URL(req.url ?? '/', 'http://healbot');
     } catch {
-      sendError(res, new HttpError(400, 'malformed request URL'));
+      fail(res, new HttpError(400, 'malformed request URL'));
       return;
     }
     route(req, res, url).then(
@@ -243,10 +246,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
             : error instanceof HealbotError && error.userFacing
               ? new HttpError(error.code === 'UNKNOWN_SERVICE' ? 404 : 400, redact(describeError(error)))
               : undefined;
-        if (http) sendError(res, http);
+        if (http) fail(res, http);
         else {
           failures.run((suppressed) => logger.error({ err: redact(describeError(error)), path: url.pathname, ...(suppressed ? { suppressed } : {}) }, 'request failed'));
-          sendError(res, new HttpError(500, 'healbot hit an internal error; see its log'));
+          fail(res, new HttpError(500, 'healbot hit an internal error; see its log'));
         }
         metrics.countRequest(url.pathname.startsWith('/api/') ? '/api' : url.pathname.startsWith('/webhooks/') ? '/webhooks' : 'other', http?.status ?? 500);
       },
