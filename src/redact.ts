@@ -16,7 +16,6 @@ const PATTERNS: readonly RegExp[] = [
   /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g,
   // A key block, also one cut off before its END line or whose BEGIN line fell before a log tail.
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
-  /(?:[A-Za-z0-9+/=]{16,}(?:\s*\|\s*|\s+))+-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/g,
   /\bhttps:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9_/-]+/g,
   /\bhttps:\/\/(?:[a-z]+\.)?discord(?:app)?\.com\/api\/webhooks\/\d+\/[A-Za-z0-9_-]+/g,
   /\b[sr]k_(?:live|test)_[A-Za-z0-9]{10,}/g,
@@ -47,10 +46,42 @@ export function redact(text: string, known: readonly string[] = []): string {
     if (value && value.length >= 4) out = out.split(value).join(REPLACEMENT);
   }
   for (const pattern of PATTERNS) out = out.replace(pattern, (m) => (m.startsWith('Bearer') || m.startsWith('Basic') || m.startsWith('Bot') ? `${m.split(/\s+/)[0]} ${REPLACEMENT}` : REPLACEMENT));
+  out = redactKeyTails(out);
   out = out.replace(COOKIE, (_m, key: string) => `${key}${REPLACEMENT}`);
   out = out.replace(QUOTED_VALUE, (_m, key: string, sep: string, quote: string) => `${key}${sep}${quote}${REPLACEMENT}${quote}`);
   out = out.replace(KEY_VALUE, (_m, key: string, sep: string, value: string) => (value === REPLACEMENT ? `${key}${sep}${value}` : `${key}${sep}${REPLACEMENT}`));
   return out;
+}
+
+const KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/g;
+const BASE64_CHAR = /[A-Za-z0-9+/=]/;
+const SEPARATOR_CHAR = /[\s|]/;
+
+/**
+ * The end of a key block whose BEGIN line is not in the text (a log tail cut it off): the
+ * base64 lines before the END line go with it. Walks back from each END line character by
+ * character, so the cost stays linear in the text (a regex for this backtracks on long words).
+ */
+function redactKeyTails(text: string): string {
+  if (!text.includes('-----END ')) return text;
+  let out = '';
+  let last = 0;
+  for (const match of text.matchAll(KEY_END)) {
+    const offset = match.index;
+    let start = offset;
+    for (;;) {
+      let j = start;
+      while (j > last && SEPARATOR_CHAR.test(text[j - 1])) j -= 1;
+      let k = j;
+      while (k > last && BASE64_CHAR.test(text[k - 1])) k -= 1;
+      if (j - k < 16 || (k > last && !SEPARATOR_CHAR.test(text[k - 1]))) break;
+      start = k;
+    }
+    if (start === offset) continue;
+    out += text.slice(last, start) + REPLACEMENT;
+    last = offset + match[0].length;
+  }
+  return out + text.slice(last);
 }
 
 /** A redactor bound to the configured secret values. */

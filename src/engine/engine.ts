@@ -290,7 +290,10 @@ export class Engine implements HealbotApi {
       ...partial,
       summary: this.options.redact(summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service })),
     };
-    if (report.outcome === 'escalated' || report.outcome === 'failed') report.escalation = [partial.escalation, ...this.config.oncall].filter(Boolean).join(' ') || undefined;
+    if (report.outcome === 'escalated' || report.outcome === 'failed') {
+      report.escalation = [partial.escalation, ...this.config.oncall].filter(Boolean).join(' ') || undefined;
+      if (this.config.oncall.length > 0) report.notify = [...this.config.oncall];
+    }
     this.closeIncident(incident, report);
     this.emit({ type: 'done', incidentId: incident.id, report });
     return report;
