@@ -153,8 +153,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     if (path === '/readyz') {
       const loops = watchdog.report();
-      const ok = loops.every((l) => l.ok);
-      send(res, ok ? 200 : 503, { ok, loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
+      // A store that cannot take a write makes every heal and webhook fail: not ready.
+      const storeWritable = store.writable?.() ?? true;
+      const ok = loops.every((l) => l.ok) && storeWritable;
+      send(res, ok ? 200 : 503, { ok, store: storeWritable ? 'writable' : 'cannot be written', loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
       return { route: path, status: ok ? 200 : 503 };
     }
     if (path === '/metrics') {
