@@ -4,7 +4,11 @@ import { createHealbot } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { planFor } from '../engine/plan.js';
 import type { HealReport, ProgressEvent } from '../engine/types.js';
-import { describeError, HealbotError } from '../errors.js';
+import { ConfigError, describeError, HealbotError } from '../errors.js';
+import { preflightProblems } from '../config/preflight.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { diagnosisJson, progressLine } from './output.js';
 import { configSecrets } from '../config/secrets.js';
 import { createRedactor, redact, redactDeep } from '../redact.js';
@@ -34,10 +38,38 @@ async function confirmOnTerminal(question: string): Promise<boolean> {
   }
 }
 
+const HELP_FOOTER = `
+Exit codes:
+  0  the command ran, whatever health it found
+  1  healbot itself failed (a bug: the message says so)
+  2  usage or configuration error, one line on stderr naming what is wrong
+
+Environment:
+  HEALING_ENABLED=false  diagnose and plan only, never act (like --dry-run for every heal)
+  LOG_LEVEL              serve's log level (info by default)
+`;
+
+/** healbot's version, from its package.json (found upward from this file, in src/ or dist/). */
+function healbotVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'healbot' && pkg.version) return pkg.version;
+    } catch {
+      // not here: look one directory up
+    }
+    if (dirname(dir) === dir) return 'unknown';
+    dir = dirname(dir);
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('healbot')
     .description('Diagnose and heal services: probes every layer, names the root cause, acts only with approval, verifies.')
     .showSuggestionAfterError(true)
+    .version(healbotVersion(), '-V, --version', 'print the version of healbot')
+    .addHelpText('after', HELP_FOOTER)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined });
 
@@ -49,6 +81,9 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
       const config = await loadConfig(opts.config);
+      // Everything serve would refuse at start, so "ok" means it starts.
+      const problems = preflightProblems(config);
+      if (problems.length > 0) throw new ConfigError(problems, opts.config);
       const names = Object.keys(config.services);
       process.stdout.write(`${opts.config}: ok (${names.length} service${names.length === 1 ? '' : 's'}: ${names.join(', ')})\n`);
     });
@@ -142,6 +177,7 @@ export function buildProgram(): Command {
       await runDemo({ script: opts.script });
     });
 
+  program.commands.forEach((command) => command.addHelpText('after', HELP_FOOTER));
   return program;
 }
 
@@ -157,7 +193,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (error instanceof HealbotError && error.userFacing) {
-      process.stderr.write(`healbot: ${redact(describeError(error))}\n`);
+      process.stderr.write(`healbot: ${describeError(error)}\n`);
       return EXIT_USAGE;
     }
     process.stderr.write(`healbot: internal error: ${redact(describeError(error))}\n`);
