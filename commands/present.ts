@@ -99,7 +99,8 @@ export function actionMessage(result: ActionResult): ChatMessage {
 
 export function doneMessage(report: HealReport): ChatMessage {
   const tone = report.outcome === 'healed' || report.outcome === 'not_needed' ? 'ok' : report.outcome === 'denied' ? 'warn' : 'error';
-  const mentions = report.escalation ? report.escalation.split(/\s+/).filter((w) => /^(<[@!#][^>]+>|@\S+)$/.test(w)) : [];
+  // Only the on-call healbot was configured to notify: a mention inside outside text (a probe error) is just text.
+  const mentions = report.notify ?? [];
   const retried = report.retried ? `\nRetried ${report.retried.name}: ${report.retried.ok ? 'ok' : `still failing (${report.retried.error})`}` : '';
   return {
     title: `${report.service}: ${report.outcome.replace('_', ' ')}`,

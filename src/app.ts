@@ -1,9 +1,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Config, ServiceConfig } from './config/schema.js';
+import { serviceConfig } from './config/own.js';
+import { configSecrets as secretsOf } from './config/secrets.js';
 import type { Actor, HealbotApi } from './engine/api.js';
 import type { ProbeSet, Sensors } from './engine/diagnose.js';
 import { Engine, type EngineLogger } from './engine/engine.js';
-import { createProbe } from './probes/index.js';
+import { createProbe, redactingProbe } from './probes/index.js';
 import { DnsProbe } from './probes/dns.js';
 import { createLookup } from './probes/resolver.js';
 import { createRedactor, type Redactor } from './redact.js';
@@ -12,6 +14,7 @@ import { DockerRuntime } from './runtimes/docker.js';
 import { KUBERNETES_DEFAULTS, KubernetesRuntime } from './runtimes/kubernetes.js';
 import { ConfigError } from './errors.js';
 import type { Runtime } from './runtimes/runtime.js';
+import { redactingStore } from './store/redacting-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { claimStoreOwnership, type StoreOwnership } from './store/store-owner.js';
 import type { Store } from './store/store.js';
@@ -50,20 +53,7 @@ export interface Healbot {
 }
 
 /** Every configured secret value, so the redactor removes them verbatim wherever they appear. */
-export function configSecrets(config: Config): string[] {
-  const secrets = [config.server?.token, ...(config.server?.apiTokens ?? []).map((t) => t.token), config.slack?.botToken, config.slack?.signingSecret, config.slack?.appToken, config.discord?.token, config.github?.token];
-  for (const service of Object.values(config.services)) {
-    for (const probe of service.probes) {
-      if (probe.http && typeof probe.http !== 'string') secrets.push(...Object.values(probe.http.headers ?? {}));
-      const url = typeof probe.http === 'string' ? probe.http : probe.http?.url;
-      if (url) {
-        const password = new URL(url).password;
-        if (password) secrets.push(decodeURIComponent(password));
-      }
-    }
-  }
-  return secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4);
-}
+export const configSecrets = secretsOf;
 
 function runtimeFor(name: string, service: ServiceConfig, config: Config, redact: Redactor, options: HealbotOptions): Runtime | undefined {
   if (options.runtimes?.[name]) return options.runtimes[name];
@@ -84,7 +74,7 @@ function runtimeFor(name: string, service: ServiceConfig, config: Config, redact
 /** Who may approve actions on a service, from the service policy or the global and platform lists. */
 export function approverPolicy(config: Config) {
   const approversOf = (service: string): string[] => {
-    const policy = config.services[service]?.policy.approvers ?? [];
+    const policy = serviceConfig(config, service)?.policy.approvers ?? [];
     if (policy.length > 0) return policy;
     return [...config.healing.approvers, ...(config.slack?.approvers ?? []), ...(config.slack?.approverGroups ?? []), ...(config.discord?.approvers ?? []), ...(config.discord?.approverRoles ?? [])];
   };
@@ -94,7 +84,7 @@ export function approverPolicy(config: Config) {
     // A named API credential approves only when listed as `api:<name>`; the webhook token never does.
     if (actor.platform === 'api') return approversOf(service).includes(`api:${actor.id}`);
     if (actor.platform === 'webhook') return false;
-    const policy = config.services[service]?.policy.approvers ?? [];
+    const policy = serviceConfig(config, service)?.policy.approvers ?? [];
     const platformUsers = actor.platform === 'slack' ? (config.slack?.approvers ?? []) : (config.discord?.approvers ?? []);
     const platformRoles = actor.platform === 'slack' ? (config.slack?.approverGroups ?? []) : (config.discord?.approverRoles ?? []);
     const users = policy.length > 0 ? policy : [...config.healing.approvers, ...platformUsers];
@@ -111,13 +101,13 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const probes: Record<string, ProbeSet[]> = {};
   const runtimes: Record<string, Runtime | undefined> = {};
   for (const [name, service] of Object.entries(config.services)) {
-    probes[name] = service.probes.map((probe) => ({ config: probe, probe: createProbe(probe, lookup) }));
+    probes[name] = service.probes.map((probe) => ({ config: probe, probe: redactingProbe(createProbe(probe, lookup), redact) }));
     runtimes[name] = runtimeFor(name, service, config, redact, options);
   }
   const canaries = config.observer.canary.map((host) => new DnsProbe(`canary:${host}`, host, 3000, lookup));
   const sensors: Sensors = { config, probes, runtimes, canaries };
   const storePath = options.storePath ?? config.store.path;
-  const store = options.store ?? new SqliteStore(storePath);
+  const store = redactingStore(options.store ?? new SqliteStore(storePath), redact);
   let ownership: StoreOwnership | undefined;
   const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct });
   return {

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'APPROVAL_NOT_FOUND'
   | 'BREAKER_OPEN'
   | 'UNAUTHORIZED'
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  | 'STORE_UNUSABLE';
 
 export class HealbotError extends Error {
   readonly code: ErrorCode;
@@ -69,6 +70,15 @@ export class PermissionDenied extends HealbotError {
 export class ApprovalUnavailable extends HealbotError {
   constructor(code: 'APPROVAL_EXPIRED' | 'APPROVAL_NOT_FOUND', message: string) {
     super(code, message);
+  }
+}
+
+/** The SQLite file at `store.path` cannot be used: damaged, empty, or from a newer healbot. The message says what to do. */
+export class StoreError extends HealbotError {
+  readonly path: string;
+  constructor(path: string, problem: string, todo: string, options: { cause?: unknown } = {}) {
+    super('STORE_UNUSABLE', `store.path ${path} ${problem}: ${todo}`, options);
+    this.path = path;
   }
 }
 

@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import type { Redactor } from './redact.js';
+import { redactDeep, type Redactor } from './redact.js';
 
 /**
  * Structured JSON logs with every line passed through the redactor, so a secret that slips
@@ -7,7 +7,10 @@ import type { Redactor } from './redact.js';
  */
 export function createLogger(redact: Redactor, options: { level?: string; write?: (line: string) => void } = {}): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(line));
-  return pino({ level: options.level ?? process.env.LOG_LEVEL ?? 'info', base: { name: 'healbot' } }, { write: (line: string) => write(redact(line)) });
+  return pino(
+    { level: options.level ?? process.env.LOG_LEVEL ?? 'info', base: { name: 'healbot' }, formatters: { log: (fields) => redactDeep(fields, redact) } },
+    { write: (line: string) => write(redact(line)) },
+  );
 }
 
 export type { Logger };

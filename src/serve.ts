@@ -7,7 +7,8 @@ import { IncidentConversations } from '../commands/conversation.js';
 import { configSecrets, createHealbot, type Healbot, type HealbotOptions } from './app.js';
 import type { Config } from './config/schema.js';
 import type { ProgressEvent } from './engine/types.js';
-import { describeError } from './errors.js';
+import { parseListen, preflightProblems } from './config/preflight.js';
+import { ConfigError, describeError, UsageError } from './errors.js';
 import { GitHubEscalation } from './escalation/github.js';
 import { campaign } from './leadership.js';
 import { createLogger, type Logger } from './logger.js';
@@ -56,11 +57,24 @@ export interface RunningHealbot {
 /** Tokens shorter than this are accepted with a warning. */
 const SHORT_TOKEN = 16;
 
-/** Splits `host:port` or `[v6]:port`. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
-  if (!match) throw new Error(`server.listen must be host:port, got "${listen}"`);
-  return { host: match[1] ?? (match[2] || '127.0.0.1'), port: Number(match[3]) };
+export { parseListen };
+
+/** A listen failure as one line that says what to do (a port in use is not healbot's bug). */
+function listenError(error: NodeJS.ErrnoException, listen: string, where: string): Error {
+  if (error.code === 'EADDRINUSE') return new UsageError(`${where} ${listen}: the port is already in use (another healbot or another server?); stop it or choose another port`);
+  if (error.code === 'EACCES') return new UsageError(`${where} ${listen}: not allowed to listen there (ports below 1024 need privileges); choose a port above 1024`);
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') return new UsageError(`${where} ${listen}: no such address on this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses`);
+  return error;
+}
+
+/** The ways in that are open, in words: the HTTP address, Slack and its mode, Discord, the console. */
+function openDoors(config: Config, url: string | undefined, consoleChat: boolean): string[] {
+  return [
+    url ? `HTTP ${url} (webhooks, API, /healthz, /metrics)` : '',
+    config.slack ? `Slack (${config.slack.mode} mode${config.slack.mode === 'http' ? ', /slack/events' : ''})` : '',
+    config.discord ? 'Discord' : '',
+    consoleChat ? 'console chat' : '',
+  ].filter(Boolean);
 }
 
 /** One pino child logger per incident, so every line about it carries its id. */
@@ -117,7 +131,7 @@ function incidentLogging(logger: Logger) {
 }
 
 /** Builds the chat adapters that are configured and one conversation per incident on each. */
-async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): Promise<{ slackListener?: RequestListener; stop: () => Promise<void> }> {
+async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): Promise<{ slackListener?: RequestListener; console: boolean; stop: () => Promise<void> }> {
   const { config, api, redact, store } = bot;
   const stops: (() => Promise<void>)[] = [];
   let slackListener: RequestListener | undefined;
@@ -154,14 +168,12 @@ async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): P
     const chat = new ConsoleChat({
       api,
       input: options.input ?? process.stdin,
-      write: options.output ?? ((text) => process.stdout.write(text)),
+      write: (text) => (options.output ?? ((out: string) => process.stdout.write(out)))(redact(text)),
       actor: { platform: 'console', id: process.env.USER ?? 'operator', display: process.env.USER ?? 'the operator' },
     });
     void chat.run().catch((error: unknown) => logger.error({ err: describeError(error) }, 'console chat stopped'));
-  } else if (!config.slack && !config.discord) {
-    logger.info({}, 'no chat configured and stdin is not a terminal: incidents are logged only (pass --console for the console chat)');
   }
-  return { slackListener, stop: async () => void (await Promise.allSettled(stops.reverse().map((s) => s()))) };
+  return { slackListener, console: !config.slack && !config.discord && wantConsole, stop: async () => void (await Promise.allSettled(stops.reverse().map((s) => s()))) };
 }
 
 /**
@@ -175,12 +187,16 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const token = config.server?.token;
   if (token && token.length < SHORT_TOKEN) logger.warn({}, `server.token is only ${token.length} characters: use at least ${SHORT_TOKEN} random characters (e.g. openssl rand -hex 24)`);
 
+  const problems = preflightProblems(config, { store: false });
+  if (problems.length > 0) throw new ConfigError(problems);
   const listenAt = options.listen ?? config.server?.listen;
+  const listenWhere = options.listen !== undefined ? '--listen' : 'server.listen';
+  if (options.listen !== undefined) parseListen(options.listen, '--listen');
   const leadership = config.leaderElection
     ? await campaign(config.leaderElection, {
         logger: logger.child({ component: 'leader-election' }),
         kubeConfigFor: options.kubeConfigFor,
-        listen: listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt) : undefined,
+        listen: listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt, listenWhere) : undefined,
         onLost: () => (options.onLostLeadership ?? (() => process.exit(1)))(),
       })
     : undefined;
@@ -225,12 +241,12 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   try {
     chat = await startChat(bot, logger, options);
     if (listenAt !== undefined && (config.server || options.listen)) {
-      const { host, port } = parseListen(listenAt);
+      const { host, port } = parseListen(listenAt, listenWhere);
       server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined });
       await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
+        server!.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, listenAt, listenWhere)));
         server!.listen(port, host, () => {
-          server!.off('error', reject);
+          server!.removeAllListeners('error');
           resolve();
         });
       });
@@ -248,7 +264,11 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   // After chat and the HTTP server are up, so what recovery tells reaches threads and streams.
   if (!bot.takeOwnership()) logger.warn({ store: options.storePath ?? config.store.path }, 'another live process owns the store: not recovering its incidents');
   const pending = store.pendingApprovals();
-  logger.info({ services: engine.services(), pendingApprovals: pending.length, monitorIntervalMs: config.monitor.interval, dockerEvents: dockerMonitor.enabled }, 'healbot serve started');
+  const doors = openDoors(config, url, chat.console);
+  logger.info({ doors, services: engine.services(), pendingApprovals: pending.length, monitorIntervalMs: config.monitor.interval, dockerEvents: dockerMonitor.enabled }, `healbot serve started; doors: ${doors.join(', ') || 'none'}`);
+  if (doors.length === 0) {
+    logger.warn({}, 'no door is open: nobody can reach healbot and incidents are only logged. Add server: { listen, token } for webhooks and the API, slack: or discord: for chat, or run with --console');
+  }
   return { bot, logger, metrics, intake, watchdog, monitor, dockerMonitor, github, server, url, close };
 }
 

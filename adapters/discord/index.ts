@@ -67,9 +67,11 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   client.on(Events.Error, (error) => logger.error({ err: describeError(error) }, 'discord: client error'));
   client.on(Events.Warn, (message) => logger.warn({ message }, 'discord: client warning'));
 
+  const people = { users: new Set(config.approvers), roles: new Set(config.approverRoles) };
   const handler = new InteractionHandler({
     api,
     redact,
+    people,
     logger,
     // A command typed inside a thread opens its incident thread in the parent channel.
     channelOf: (interaction: ChatInputCommandInteraction) =>
@@ -94,7 +96,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     });
   }
 
-  const surface = new DiscordSurface(client.rest, redact);
+  const surface = new DiscordSurface(client.rest, redact, people);
 
   return {
     surface,

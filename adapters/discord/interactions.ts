@@ -12,7 +12,7 @@ import type { Actor, HealbotApi } from '../../src/engine/api.js';
 import { describeError } from '../../src/errors.js';
 import type { Redactor } from '../../src/redact.js';
 import { SLASH_COMMAND, invocationText } from './slash-commands.js';
-import { parseButtonCustomId, renderDecided, renderMessage, type DiscordMessagePayload } from './render.js';
+import { linkMentions, parseButtonCustomId, renderDecided, renderMessage, type DiscordMessagePayload, type DiscordPeople } from './render.js';
 import type { DiscordLogger } from './logger.js';
 
 /**
@@ -55,6 +55,8 @@ function toDiscordJs(payload: DiscordMessagePayload): InteractionEditReplyOption
 export interface InteractionHandlerOptions {
   api: HealbotApi;
   redact: Redactor;
+  /** Who healbot may mention: configured approver users and roles. */
+  people?: DiscordPeople;
   logger: DiscordLogger;
   /** The origin channel an incident started here belongs to; threads cannot hold threads. */
   channelOf?: (interaction: ChatInputCommandInteraction) => string;
@@ -107,7 +109,7 @@ export class InteractionHandler {
       reply = { visibility: 'ephemeral', message: { text: `Something went wrong running \`/heal ${text}\`; the error is in healbot's log.`, tone: 'error' } };
     }
 
-    const payload = toDiscordJs(renderMessage(reply.message, redact));
+    const payload = toDiscordJs(renderMessage(reply.message, redact, this.options.people));
     if ((reply.visibility === 'ephemeral') === ephemeral) {
       await interaction.editReply(payload);
       return;
@@ -131,7 +133,7 @@ export class InteractionHandler {
       return;
     }
     if (!result.ok) {
-      await interaction.followUp({ content: redact(result.message), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+      await interaction.followUp({ content: linkMentions(redact(result.message), this.options.people ?? { users: new Set(), roles: new Set() }).text, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
       return;
     }
     const message = interaction.message;

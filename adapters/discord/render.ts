@@ -104,6 +104,30 @@ export function allowedMentions(mentions: readonly string[] = []): APIAllowedMen
   return { parse: [], users: [...new Set(users)].slice(0, 100), roles: [...new Set(roles)].slice(0, 100) };
 }
 
+/** The people healbot itself may mention on Discord: configured approver users and roles. */
+export interface DiscordPeople {
+  users: ReadonlySet<string>;
+  roles: ReadonlySet<string>;
+}
+
+const NOBODY: DiscordPeople = { users: new Set(), roles: new Set() };
+
+/**
+ * Writes references to healbot's own people as mentions: a bare configured role id becomes
+ * `<@&id>`, a user id `<@id>` ("ask <@&444>", not "ask 444"). Returns the mentions made, for
+ * the allow-list; any other mention in the text stays unpingable.
+ */
+export function linkMentions(text: string, people: DiscordPeople): { text: string; mentions: string[] } {
+  const mentions: string[] = [];
+  const linked = text.replace(/(?<![\d<@&!#:])(\d{2,21})(?![\d>])/g, (id: string) => {
+    const mention = people.roles.has(id) ? `<@&${id}>` : people.users.has(id) ? `<@${id}>` : undefined;
+    if (!mention) return id;
+    mentions.push(mention);
+    return mention;
+  });
+  return { text: linked, mentions };
+}
+
 function renderButtons(buttons: readonly ChatButton[], redact: Redactor): DiscordMessagePayload['components'] {
   const rows: DiscordMessagePayload['components'] = [];
   const all = buttons.slice(0, DISCORD_LIMITS.buttonsPerRow * DISCORD_LIMITS.actionRows);
@@ -168,14 +192,21 @@ function renderEmbed(message: ChatMessage, redact: Redactor): APIEmbed {
  * logs in a code block, colour by tone) and an action row of Approve/Deny buttons. Plain
  * text with nothing else stays plain content. Every string passes through `redact`.
  */
-export function renderMessage(message: ChatMessage, redact: Redactor): DiscordMessagePayload {
+export function renderMessage(original: ChatMessage, redact: Redactor, people: DiscordPeople = NOBODY): DiscordMessagePayload {
+  const made: string[] = [];
+  const link = (text: string) => {
+    const linked = linkMentions(redact(text), people);
+    made.push(...linked.mentions);
+    return linked.text;
+  };
+  const message: ChatMessage = { ...original, text: link(original.text), fields: original.fields?.map((f) => ({ label: f.label, value: link(f.value) })) };
   const mentions = (message.mentions ?? []).join(' ');
   const plain = !message.title && !message.fields?.length && !message.code && !message.tone;
   const payload: DiscordMessagePayload = {
     content: '',
     embeds: [],
     components: renderButtons(message.buttons ?? [], redact),
-    allowed_mentions: allowedMentions(message.mentions),
+    allowed_mentions: allowedMentions([...(message.mentions ?? []), ...made]),
   };
   if (plain) {
     const text = toDiscordMarkdown(redact(message.text));

@@ -3,7 +3,7 @@ import type { ChatMessage, ChatSurface, ThreadRef } from '../../commands/chat.js
 import type { Incident } from '../../src/engine/types.js';
 import { HealbotError } from '../../src/errors.js';
 import type { Redactor } from '../../src/redact.js';
-import { renderMessage, threadName } from './render.js';
+import { renderMessage, threadName, type DiscordPeople } from './render.js';
 
 /** Discord's error code for "A thread has already been created for this message". */
 const THREAD_ALREADY_CREATED = 160004;
@@ -22,6 +22,7 @@ export class DiscordSurface implements ChatSurface {
   constructor(
     private readonly rest: REST,
     private readonly redact: Redactor,
+    private readonly people?: DiscordPeople,
   ) {}
 
   async openThread(origin: Incident['origin'] | undefined, status: ChatMessage): Promise<ThreadRef> {
@@ -32,10 +33,10 @@ export class DiscordSurface implements ChatSurface {
     const name = threadName(status, this.redact);
     if (origin.message) {
       const thread = await this.startThread(channel, origin.message, name);
-      const posted = (await this.rest.post(Routes.channelMessages(thread), { body: renderMessage(status, this.redact) })) as APIMessage;
+      const posted = (await this.rest.post(Routes.channelMessages(thread), { body: renderMessage(status, this.redact, this.people) })) as APIMessage;
       return { platform: this.platform, channel, thread, statusMessage: posted.id };
     }
-    const posted = (await this.rest.post(Routes.channelMessages(channel), { body: renderMessage(status, this.redact) })) as APIMessage;
+    const posted = (await this.rest.post(Routes.channelMessages(channel), { body: renderMessage(status, this.redact, this.people) })) as APIMessage;
     const thread = await this.startThread(channel, posted.id, name);
     return { platform: this.platform, channel, thread, statusMessage: posted.id };
   }
@@ -43,11 +44,11 @@ export class DiscordSurface implements ChatSurface {
   async updateStatus(thread: ThreadRef, status: ChatMessage): Promise<void> {
     // The status message sits in the channel when the thread grew from it, else inside the thread.
     const where = thread.thread === thread.statusMessage ? thread.channel : thread.thread;
-    await this.rest.patch(Routes.channelMessage(where, thread.statusMessage), { body: renderMessage(status, this.redact) });
+    await this.rest.patch(Routes.channelMessage(where, thread.statusMessage), { body: renderMessage(status, this.redact, this.people) });
   }
 
   async reply(thread: ThreadRef, message: ChatMessage): Promise<void> {
-    await this.rest.post(Routes.channelMessages(thread.thread), { body: renderMessage(message, this.redact) });
+    await this.rest.post(Routes.channelMessages(thread.thread), { body: renderMessage(message, this.redact, this.people) });
   }
 
   private async startThread(channel: string, message: string, name: string): Promise<string> {

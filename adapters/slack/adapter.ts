@@ -8,7 +8,7 @@ import type { SlackConfig } from '../../src/config/schema.js';
 import type { Actor, HealbotApi } from '../../src/engine/api.js';
 import { ConfigError, describeError } from '../../src/errors.js';
 import type { Redactor } from '../../src/redact.js';
-import { APPROVE_ACTION_ID, asKnownBlocks, DENY_ACTION_ID, renderDecided, renderMessage, type SlackBlock } from './blocks.js';
+import { APPROVE_ACTION_ID, asKnownBlocks, DENY_ACTION_ID, escapeMrkdwn, linkMentions, renderDecided, renderMessage, type SlackBlock } from './blocks.js';
 import { DeliveryDedupe, deliveryKey } from './delivery-dedupe.js';
 import { ChannelPostQueue } from './post-queue.js';
 import { SlackSurface } from './surface.js';
@@ -133,7 +133,9 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     minIntervalMs: options.minPostIntervalMs,
     onRateLimited: (ms, attempt) => logger.warn({ component: 'slack', retryAfterMs: ms, attempt }, 'Slack rate limited a call; retrying after Retry-After'),
   });
-  const surface = new SlackSurface({ client, queue, redact, defaultChannel: options.defaultChannel ?? config.alertChannels[0] });
+  // Users healbot verified (they sent a signed command or click) and configured approvers may be mentioned; nobody else.
+  const people = { users: new Set(config.approvers), groups: new Set(config.approverGroups) };
+  const surface = new SlackSurface({ client, queue, redact, people, defaultChannel: options.defaultChannel ?? config.alertChannels[0] });
 
   const groupCacheMs = options.groupCacheMs ?? 60_000;
   const groupMembers = new Map<string, { users: Set<string>; at: number }>();
@@ -160,6 +162,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
 
   async function actorFor(userId: string): Promise<Actor> {
     const roles = await rolesOf(userId);
+    people.users.add(userId);
     return { platform: 'slack', id: userId, display: `<@${userId}>`, ...(roles ? { roles } : {}) };
   }
 
@@ -185,7 +188,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       channel: command.channel_id,
       origin: { platform: 'slack', channel: command.channel_id },
     }, (error, errorId) => logger.error({ component: 'slack', errorId, err: redact(describeError(error)) }, 'a /heal command failed'));
-    const rendered = renderMessage(reply.message, redact);
+    const rendered = renderMessage(reply.message, redact, people);
     await respond({
       response_type: reply.visibility === 'channel' ? 'in_channel' : 'ephemeral',
       replace_original: false,
@@ -223,7 +226,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
         client.chat.postEphemeral({
           channel,
           user: body.user.id,
-          text: redact(result.message),
+          text: linkMentions(escapeMrkdwn(redact(result.message)), people),
           ...(body.message?.thread_ts ? { thread_ts: body.message.thread_ts } : {}),
         }),
       );

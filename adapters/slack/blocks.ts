@@ -61,19 +61,32 @@ const TONE_EMOJI: Record<NonNullable<ChatMessage['tone']>, string> = {
   error: ':rotating_light:',
 };
 
-/** Slack mention and link tokens (`<@U123>`, `<#C123>`, `<!subteam^S1>`, `<!here>`) pass through escaping. */
-const SLACK_TOKEN = /<(?:[@#][A-Z0-9]+(?:\|[^<>]*)?|![a-z]+(?:\^[A-Za-z0-9]+)?(?:\|[^<>]*)?)>/g;
-
-/** Escapes `&`, `<` and `>` as Slack requires, keeping mention tokens intact. */
+/**
+ * Escapes `&`, `<` and `>` as Slack requires. Nothing passes through: `<!channel>`, `<!here>`,
+ * `<!subteam^…>` or `<@U…>` in text healbot did not write arrive as text, not as a ping.
+ */
 export function escapeMrkdwn(text: string): string {
-  const escape = (part: string) => part.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  let out = '';
-  let last = 0;
-  for (const match of text.matchAll(SLACK_TOKEN)) {
-    out += escape(text.slice(last, match.index)) + match[0];
-    last = (match.index ?? 0) + match[0].length;
-  }
-  return out + escape(text.slice(last));
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The people healbot itself may mention on Slack: configured approvers and groups, and users it verified. */
+export interface SlackPeople {
+  users: ReadonlySet<string>;
+  groups: ReadonlySet<string>;
+}
+
+const NOBODY: SlackPeople = { users: new Set(), groups: new Set() };
+
+/**
+ * Turns references to healbot's own people back into mentions in escaped text: `<@U1>` or a
+ * bare `U1` of a known user becomes `<@U1>`, a known group id `<!subteam^S1>`. Any other user
+ * reference is shown as `@U…` and pings nobody.
+ */
+export function linkMentions(escaped: string, people: SlackPeople): string {
+  const user = (id: string) => (people.users.has(id) ? `<@${id}>` : `@${id}`);
+  return escaped
+    .replace(/&lt;@([UW][A-Z0-9]+)(?:\|[^&<>]*)?&gt;/g, (_m, id: string) => user(id))
+    .replace(/(?<![\w@^])([UWS][A-Z0-9]{2,})\b/g, (m, id: string) => (people.users.has(id) ? `<@${id}>` : people.groups.has(id) ? `<!subteam^${id}>` : m));
 }
 
 /** Cuts `text` to `max` characters, never inside an `&amp;` entity, marking the cut with an ellipsis. */
@@ -137,12 +150,14 @@ function renderButton(button: ChatButton, redact: Redactor): SlackButton {
  * field sections, the code block cut to fit, and the Approve/Deny actions. Every text passes
  * through `redact` before escaping and truncation, so a cut never leaves half a secret behind.
  */
-export function renderMessage(message: ChatMessage, redact: Redactor): RenderedMessage {
+export function renderMessage(message: ChatMessage, redact: Redactor, people: SlackPeople = NOBODY): RenderedMessage {
   const blocks: SlackBlock[] = [];
+  const mrkdwn = (text: string) => linkMentions(escapeMrkdwn(redact(text)), people);
+  // Mentions are healbot's own (the configured on-call): the one part that may ping as written.
   const mentions = (message.mentions ?? []).map(redact).join(' ');
   const headline = [
-    message.title ? `${message.tone ? `${TONE_EMOJI[message.tone]} ` : ''}*${escapeMrkdwn(redact(message.title))}*` : '',
-    escapeMrkdwn(redact(message.text)),
+    message.title ? `${message.tone ? `${TONE_EMOJI[message.tone]} ` : ''}*${mrkdwn(message.title)}*` : '',
+    mrkdwn(message.text),
     mentions ? `cc ${mentions}` : '',
   ]
     .filter(Boolean)
@@ -150,7 +165,7 @@ export function renderMessage(message: ChatMessage, redact: Redactor): RenderedM
   if (headline) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncateText(headline, SLACK_LIMITS.sectionText) } });
 
   const fields = (message.fields ?? []).map(
-    (f): SlackText => ({ type: 'mrkdwn', text: truncateText(`*${escapeMrkdwn(redact(f.label))}*\n${escapeMrkdwn(redact(f.value))}`, SLACK_LIMITS.fieldText) }),
+    (f): SlackText => ({ type: 'mrkdwn', text: truncateText(`*${mrkdwn(f.label)}*\n${mrkdwn(f.value)}`, SLACK_LIMITS.fieldText) }),
   );
   for (let i = 0; i < fields.length; i += SLACK_LIMITS.fieldsPerSection) {
     blocks.push({ type: 'section', fields: fields.slice(i, i + SLACK_LIMITS.fieldsPerSection) });
@@ -166,8 +181,8 @@ export function renderMessage(message: ChatMessage, redact: Redactor): RenderedM
   const kept = blocks.slice(0, room);
   if (actions) kept.push({ type: 'actions', block_id: APPROVAL_BLOCK_ID, elements: actions.map((b) => renderButton(b, redact)) });
 
-  const fallbackParts = [message.title ? redact(message.title) : '', redact(message.text), mentions].filter(Boolean);
-  const text = truncateText(escapeMrkdwn(fallbackParts.join(' — ')), SLACK_LIMITS.text) || ' ';
+  const fallbackParts = [message.title ? mrkdwn(message.title) : '', mrkdwn(message.text), mentions].filter(Boolean);
+  const text = truncateText(fallbackParts.join(' — '), SLACK_LIMITS.text) || ' ';
   return { text, blocks: kept };
 }
 

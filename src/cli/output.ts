@@ -6,7 +6,8 @@ export function diagnosisJson(diagnosis: Diagnosis, plan: HealReport['plan'], re
   const { kind, layer, summary, confidence, evidence } = report?.rootCause ?? diagnosis.rootCause;
   return {
     service: diagnosis.service,
-    rootCause: { kind, layer, summary, confidence, evidence },
+    // Stable keys: a root cause without a layer says so with null rather than leaving the key out.
+    rootCause: { kind, layer: layer ?? null, summary, confidence, evidence },
     probes: diagnosis.probes.map(({ service, name, ok, status, error, ms }) => ({ service, name, ok, status, error, ms })),
     runtime: Object.fromEntries(
       Object.entries(diagnosis.runtime)
@@ -32,7 +33,11 @@ export function progressLine(event: ProgressEvent): string | undefined {
   switch (event.type) {
     case 'finding': {
       const hops = event.diagnosis.path;
-      return `${hops.length ? `path: ${hopLine(hops)}\n` : ''}root cause: ${event.rootCause.kind}${event.rootCause.layer ? ` (${event.rootCause.layer})` : ''}, confidence ${event.rootCause.confidence.toFixed(2)}: ${event.rootCause.summary}`;
+      const blind = Object.entries(event.diagnosis.runtime)
+        .filter(([, state]) => state?.error)
+        .map(([service, state]) => `\nruntime of ${service} could not be read: ${state!.error}`)
+        .join('');
+      return `${hops.length ? `path: ${hopLine(hops)}\n` : ''}root cause: ${event.rootCause.kind}${event.rootCause.layer ? ` (${event.rootCause.layer})` : ''}, confidence ${event.rootCause.confidence.toFixed(2)}: ${event.rootCause.summary}${blind}`;
     }
     case 'plan':
       if (event.steps.length === 0) return event.blockedBy ? `plan: nothing (${event.blockedBy})` : undefined;

@@ -4,8 +4,14 @@ import { createHealbot } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { planFor } from '../engine/plan.js';
 import type { HealReport, ProgressEvent } from '../engine/types.js';
-import { describeError, HealbotError, UsageError } from '../errors.js';
+import { ConfigError, describeError, HealbotError, UsageError } from '../errors.js';
+import { preflightProblems } from '../config/preflight.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { diagnosisJson, progressLine } from './output.js';
+import { configSecrets } from '../config/secrets.js';
+import { createRedactor, redact, redactDeep } from '../redact.js';
 
 /** Exit codes: 0 the command ran (whatever health it found), 1 healbot itself failed, 2 usage or config error. */
 const EXIT_USAGE = 2;
@@ -32,10 +38,38 @@ async function confirmOnTerminal(question: string): Promise<boolean> {
   }
 }
 
+const HELP_FOOTER = `
+Exit codes:
+  0  the command ran, whatever health it found
+  1  healbot itself failed (a bug: the message says so)
+  2  usage or configuration error, one line on stderr naming what is wrong
+
+Environment:
+  HEALING_ENABLED=false  diagnose and plan only, never act (like --dry-run for every heal)
+  LOG_LEVEL              serve's log level (info by default)
+`;
+
+/** healbot's version, from its package.json (found upward from this file, in src/ or dist/). */
+function healbotVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'healbot' && pkg.version) return pkg.version;
+    } catch {
+      // not here: look one directory up
+    }
+    if (dirname(dir) === dir) return 'unknown';
+    dir = dirname(dir);
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('healbot')
     .description('Diagnose and heal services: probes every layer, names the root cause, acts only with approval, verifies.')
     .showSuggestionAfterError(true)
+    .version(healbotVersion(), '-V, --version', 'print the version of healbot')
+    .addHelpText('after', HELP_FOOTER)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined });
 
@@ -47,6 +81,9 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
       const config = await loadConfig(opts.config);
+      // Everything serve would refuse at start, so "ok" means it starts.
+      const problems = preflightProblems(config);
+      if (problems.length > 0) throw new ConfigError(problems, opts.config);
       const names = Object.keys(config.services);
       process.stdout.write(`${opts.config}: ok (${names.length} service${names.length === 1 ? '' : 's'}: ${names.join(', ')})\n`);
     });
@@ -61,10 +98,10 @@ export function buildProgram(): Command {
       await withHealbot(opts.config, async (bot) => {
         const diagnosis = await bot.api.diagnose(service);
         const plan = planFor(diagnosis.rootCause, { config: bot.config, diagnosis, supports: (s, a) => bot.sensors.runtimes[s]?.supports(a) ?? false });
-        if (opts.json) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, plan))}\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify(redactDeep(diagnosisJson(diagnosis, plan), bot.redact))}\n`);
         else {
           const lines = [progressLine({ type: 'finding', incidentId: '', rootCause: diagnosis.rootCause, diagnosis }), progressLine({ type: 'plan', incidentId: '', steps: plan })];
-          process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);
+          process.stdout.write(bot.redact(`${lines.filter(Boolean).join('\n')}\n`));
         }
         // A diagnosis changes nothing: it does not even open the store.
       }, { storePath: ':memory:' });
@@ -102,12 +139,12 @@ export function buildProgram(): Command {
           }
           if (!opts.json) {
             const line = progressLine(event);
-            if (line) process.stdout.write(`${line}\n`);
+            if (line) process.stdout.write(bot.redact(`${line}\n`));
           }
         });
         bot.takeOwnership();
         const report: HealReport = await Promise.race([bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }), secondApprover]);
-        if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(diagnosisJson(diagnosis, report.plan, report))}\n`);
+        if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(redactDeep(diagnosisJson(diagnosis, report.plan, report), bot.redact))}\n`);
         if (report.internalError) throw new HealbotError('RUNTIME_FAILED', report.summary, { userFacing: false });
       });
     });
@@ -138,7 +175,8 @@ export function buildProgram(): Command {
       const store = new SqliteStore(config.store.path);
       try {
         const entries = auditEntries(store, { service: opts.service, since: opts.since ? parseSince(opts.since) : undefined });
-        process.stdout.write(opts.json ? auditJsonLines(entries) : auditText(entries));
+        const redactor = createRedactor(configSecrets(config));
+        process.stdout.write(redactor(opts.json ? auditJsonLines(entries) : auditText(entries)));
       } finally {
         store.close();
       }
@@ -167,6 +205,7 @@ export function buildProgram(): Command {
       await runDemo({ script: opts.script });
     });
 
+  program.commands.forEach((command) => command.addHelpText('after', HELP_FOOTER));
   return program;
 }
 
@@ -185,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`healbot: ${describeError(error)}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`healbot: internal error: ${describeError(error)}\n`);
+    process.stderr.write(`healbot: internal error: ${redact(describeError(error))}\n`);
     return 1;
   }
 }

@@ -1,5 +1,6 @@
 import type { Config } from './schema.js';
 import { SAFE_NAME } from './schema.js';
+import { hasService } from './own.js';
 
 /** Finds one dependency cycle among services, as the list of names around it, or undefined. */
 export function findCycle(edges: Record<string, readonly string[]>): string[] | undefined {
@@ -40,7 +41,7 @@ export function topologyProblems(config: Config): { path: string; message: strin
     }
     edges[name] = [...service.dependsOn];
     service.dependsOn.forEach((dep, i) => {
-      if (!config.services[dep]) problems.push({ path: `services.${name}.dependsOn[${i}]`, message: `unknown service "${dep}" (known: ${names.join(', ')})` });
+      if (!hasService(config, dep)) problems.push({ path: `services.${name}.dependsOn[${i}]`, message: `unknown service "${dep}" (known: ${names.join(', ')})` });
       if (dep === name) problems.push({ path: `services.${name}.dependsOn[${i}]`, message: 'a service cannot depend on itself' });
     });
     const seen = new Map<string, number>();
@@ -49,7 +50,7 @@ export function topologyProblems(config: Config): { path: string; message: strin
       if (first !== undefined) problems.push({ path: `services.${name}.probes[${i}].name`, message: `duplicate probe name "${probe.name}" (also probes[${first}])` });
       else seen.set(probe.name, i);
       if (probe.service !== undefined) {
-        if (!config.services[probe.service]) problems.push({ path: `services.${name}.probes[${i}].service`, message: `unknown service "${probe.service}" (known: ${names.join(', ')})` });
+        if (!hasService(config, probe.service)) problems.push({ path: `services.${name}.probes[${i}].service`, message: `unknown service "${probe.service}" (known: ${names.join(', ')})` });
       }
     });
   }

@@ -1,4 +1,5 @@
 import type { Config, ProbeConfig } from '../config/schema.js';
+import { hasService } from '../config/own.js';
 import type { Probe } from '../probes/probe.js';
 import { probeTarget } from '../probes/index.js';
 import type { Runtime } from '../runtimes/runtime.js';
@@ -59,7 +60,7 @@ export async function inspectRuntime(runtime: Runtime, logLines = 80): Promise<R
 export function dependencyClosure(config: Config, service: string): string[] {
   const seen: string[] = [];
   const visit = (name: string) => {
-    if (seen.includes(name) || !config.services[name]) return;
+    if (seen.includes(name) || !hasService(config, name)) return;
     seen.push(name);
     config.services[name].dependsOn.forEach(visit);
   };
@@ -71,7 +72,7 @@ export function dependencyClosure(config: Config, service: string): string[] {
 export function servicesInvolved(config: Config, service: string): string[] {
   const seen = new Set<string>();
   const visit = (name: string) => {
-    if (seen.has(name) || !config.services[name]) return;
+    if (seen.has(name) || !hasService(config, name)) return;
     seen.add(name);
     for (const dep of config.services[name].dependsOn) visit(dep);
     for (const probe of config.services[name].probes) if (probe.service) visit(probe.service);

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { withDeadline } from '../deadline.js';
+import { hasService, serviceConfig } from '../config/own.js';
 import { PermissionDenied, UnknownServiceError } from '../errors.js';
-import type { Redactor } from '../redact.js';
+import { redactDeep, type Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
 import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
@@ -144,11 +145,15 @@ export class Engine implements HealbotApi {
   }
 
   private audit(incidentId: string | undefined, service: string | undefined, event: string, actor: string | undefined, detail: Record<string, unknown>): void {
-    this.options.store.appendAudit({ at: new Date(this.now()).toISOString(), incidentId, service, event, actor, detail: JSON.parse(this.options.redact(JSON.stringify(detail))) });
+    this.options.store.appendAudit({ at: new Date(this.now()).toISOString(), incidentId, service, event, actor, detail: redactDeep(detail, this.options.redact) });
+  }
+
+  private redactOptional(text: string | undefined): string | undefined {
+    return text === undefined ? undefined : this.options.redact(text);
   }
 
   private requireService(service: string): void {
-    if (!this.config.services[service]) throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
+    if (!hasService(this.config, service)) throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
   }
 
   async diagnose(service: string): Promise<Diagnosis> {
@@ -254,14 +259,14 @@ export class Engine implements HealbotApi {
       id: incidentId,
       service: request.service,
       source: request.source,
-      requestedBy: actorName(request.requestedBy),
-      summary: request.summary,
+      requestedBy: this.redactOptional(actorName(request.requestedBy)),
+      summary: this.redactOptional(request.summary),
       openedAt: new Date(this.now()).toISOString(),
       origin: request.origin,
       dryRun: request.dryRun,
     };
     store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
-    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: request.summary });
+    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
     return this.start(incident, { security: request.security });
   }
 
@@ -339,7 +344,10 @@ export class Engine implements HealbotApi {
       ...partial,
       summary: this.options.redact(lead ? `${lead}; ${summary}` : summary),
     };
-    if (report.outcome === 'escalated' || report.outcome === 'failed') report.escalation = [partial.escalation, ...this.config.oncall].filter(Boolean).join(' ') || undefined;
+    if (report.outcome === 'escalated' || report.outcome === 'failed') {
+      report.escalation = [partial.escalation, ...this.config.oncall].filter(Boolean).join(' ') || undefined;
+      if (this.config.oncall.length > 0) report.notify = [...this.config.oncall];
+    }
     this.closeIncident(incident, report);
     this.emit({ type: 'done', incidentId: incident.id, report });
     return report;
@@ -352,7 +360,7 @@ export class Engine implements HealbotApi {
     if (options.security) return 'the alert is marked security-related: healbot never acts on it automatically';
     // The service acted on may be another (a dependency, a layer owner): its own gates count too.
     for (const service of new Set([incident.service, ...targets])) {
-      if (!this.config.services[service]) continue;
+      if (!hasService(this.config, service)) continue;
       if (store.isPaused(service)) return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
       if (store.isBreakerOpen(service)) return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
       const cooldown = this.config.services[service].policy.cooldown;
@@ -387,7 +395,7 @@ export class Engine implements HealbotApi {
   }
 
   private async requestApproval(incident: Incident, step: PlanStep): Promise<ApprovalDecision> {
-    const policy = this.config.services[step.target]?.policy ?? this.config.services[incident.service].policy;
+    const policy = serviceConfig(this.config, step.target)?.policy ?? this.config.services[incident.service].policy;
     const request: ApprovalRequest = {
       id: newId('apr_'),
       incidentId: incident.id,
@@ -489,7 +497,7 @@ export class Engine implements HealbotApi {
     let firstActionAt: number | undefined;
     let breakerMessage: string | undefined;
     for (const step of automated) {
-      const policy = this.config.services[step.target]?.policy;
+      const policy = serviceConfig(this.config, step.target)?.policy;
       const preApproved = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target ? options.preApproved.by : undefined;
       if (preApproved) approvedBy.push(...preApproved);
       else if (step.risk === 'risky' && !policy?.auto.includes(step.action as never)) {

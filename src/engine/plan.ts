@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { serviceConfig } from '../config/own.js';
 import { probeTarget } from '../probes/index.js';
 import type { RuntimeAction } from '../runtimes/runtime.js';
 import { describeMemory } from './root-cause.js';
@@ -53,7 +54,7 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
     case 'dependency_down':
       return rc.underlying ? planFor(rc.underlying, ctx) : [manual(rc.layer ?? rc.service, rc.summary)];
     case 'layer_broken': {
-      const probe = ctx.config.services[rc.service]?.probes.find((p) => p.name === rc.layer);
+      const probe = serviceConfig(ctx.config, rc.service)?.probes.find((p) => p.name === rc.layer);
       const owner = probe?.service;
       if (owner && owner !== rc.service) return [restartStep(rc, owner, ctx, `the ${rc.layer} layer (${owner}) is broken while the layers behind it are healthy`)];
       const target = probe ? probeTarget(probe) : rc.layer;
@@ -71,7 +72,7 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
     }
     case 'scaled_to_zero': {
       const state = ctx.diagnosis.runtime[rc.service];
-      const replicas = ctx.config.services[rc.service]?.kubernetes?.replicas ?? state?.kubernetes?.lastKnownReplicas;
+      const replicas = serviceConfig(ctx.config, rc.service)?.kubernetes?.replicas ?? state?.kubernetes?.lastKnownReplicas;
       if (!replicas || !ctx.supports(rc.service, 'scale')) return [manual(rc.service, `${rc.summary}; healbot does not know how many replicas to restore: scale it by hand`)];
       const source = state?.kubernetes?.replicasSource;
       return [{ action: 'scale', target: rc.service, risk: 'risky', reason: `${rc.summary}; scale back to ${replicas}${source ? ` (from ${source})` : ''}`, params: { replicas } }];

@@ -149,7 +149,9 @@ function judge(service: string, observations: Observations, judged: Map<string, 
     }
     const seen = results.length > 0 || (observation.runtime && !observation.runtime.error);
     return seen
-      ? { kind: 'healthy', service, summary: `${service} is healthy`, confidence: 0.95, evidence: [...evidence, ...(observation.runtime ? [runtimeEvidence(observation.runtime)] : [])] }
+      ? runtimeBlind
+        ? cap({ kind: 'healthy', service, summary: `${service} answers its probes, but its runtime could not be read`, confidence: 0.95, evidence })
+        : { kind: 'healthy', service, summary: `${service} is healthy`, confidence: 0.95, evidence: [...evidence, ...(observation.runtime ? [runtimeEvidence(observation.runtime)] : [])] }
       : { kind: 'unknown', service, summary: `${service} has neither probes nor a readable runtime`, confidence: 0, evidence };
   }
 

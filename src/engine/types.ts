@@ -206,6 +206,8 @@ export interface HealReport {
   retried?: ProbeResult;
   summary: string;
   escalation?: string;
+  /** Whom healbot itself notifies about this report (the configured on-call); only these may ping. */
+  notify?: string[];
   /** True when this answers a duplicate delivery of an event that was already handled. */
   duplicate?: boolean;
   /** Set when healbot itself failed (not the service): the reason, redacted. */

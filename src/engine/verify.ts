@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { hasService } from '../config/own.js';
 import { inspectRuntime, runProbe, servicesInvolved, type Sensors } from './diagnose.js';
 import type { ProbeResult } from './types.js';
 
@@ -8,7 +9,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function insideOutOrder(config: Config, service: string): string[] {
   const order: string[] = [];
   const visit = (name: string, seen: Set<string>) => {
-    if (order.includes(name) || seen.has(name) || !config.services[name]) return;
+    if (order.includes(name) || seen.has(name) || !hasService(config, name)) return;
     seen.add(name);
     for (const dep of config.services[name].dependsOn) visit(dep, seen);
     for (const probe of config.services[name].probes) if (probe.service && probe.service !== name) visit(probe.service, seen);

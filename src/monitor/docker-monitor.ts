@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode';
+import { own } from '../config/own.js';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
 import { dockerClientFor } from '../runtimes/docker.js';
@@ -130,7 +131,7 @@ export class DockerMonitor {
         return;
       }
       const what = describe(event);
-      const running = engine.openIncidents()[service];
+      const running = own(engine.openIncidents(), service);
       if (ALARMS.has(event.action)) {
         logger?.info({ service, container: event.container, action: event.action, exitCode: event.exitCode }, 'Docker event: opening an incident');
         const report = engine.heal({ service, source: 'event', summary: `${what} (not caused by healbot)`, dedupeKey: `docker:${event.container}:${event.action}:${event.time}` });

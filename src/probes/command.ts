@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { redact } from '../redact.js';
 import type { Probe, ProbeOutcome } from './probe.js';
 
 /** Runs an argv array (never a shell); healthy when it exits 0. */
@@ -15,7 +16,8 @@ export class CommandProbe implements Probe {
     const result = await execa(file, args, { cancelSignal: signal, reject: false, stdin: 'ignore', all: true, forceKillAfterDelay: 1000 });
     if (result.isCanceled || result.timedOut) return { ok: false, error: 'timed out', errorKind: 'timeout' };
     if (result.exitCode === 0) return { ok: true };
-    const lastLine = (result.all ?? '').trim().split('\n').pop() ?? '';
+    // Redacted as a whole first: the last line alone may be the tail of a key block.
+    const lastLine = redact((result.all ?? '').trim()).split('\n').pop() ?? '';
     const reason = result.exitCode === undefined ? (result.originalMessage ?? 'could not run') : `exit ${result.exitCode}`;
     return { ok: false, error: lastLine ? `${reason}: ${lastLine.slice(0, 200)}` : reason, errorKind: 'exit' };
   }

@@ -28,3 +28,16 @@ export function probeTarget(config: ProbeConfig): string {
   if (config.dns !== undefined) return config.dns;
   return (config.command ?? []).join(' ');
 }
+
+/** A probe whose failure text (a command's last line, a server's error) is redacted as it comes in. */
+export function redactingProbe(probe: Probe, redact: (text: string) => string): Probe {
+  return {
+    name: probe.name,
+    kind: probe.kind,
+    timeoutMs: probe.timeoutMs,
+    async check(signal) {
+      const outcome = await probe.check(signal);
+      return outcome.error ? { ...outcome, error: redact(outcome.error) } : outcome;
+    },
+  };
+}

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import type { RuntimeState } from '../engine/types.js';
 import { RuntimeError } from '../errors.js';
-import type { Redactor } from '../redact.js';
+import { redactLines, type Redactor } from '../redact.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
 
 export interface CommandRuntimeConfig {
@@ -43,7 +43,7 @@ export class CommandRuntime implements Runtime {
     let logs: string[] | undefined;
     if (this.config.logs && (options.logLines ?? 80) > 0) {
       const result = await this.run(this.config.logs, 15_000, options.signal);
-      logs = (result.all ?? '').split('\n').filter(Boolean).slice(-(options.logLines ?? 80)).map(this.redact);
+      logs = redactLines(result.all ?? '', this.redact).filter(Boolean).slice(-(options.logLines ?? 80));
     }
     return { ...base, status, logs, ...(error ? { error } : {}), ...(status === 'unknown' && !error ? { target: `${this.service} (${target})` } : {}) };
   }
@@ -58,7 +58,7 @@ export class CommandRuntime implements Runtime {
     const result = await this.run(argv, Math.min(options.timeoutMs ?? this.config.timeoutMs, this.config.timeoutMs), options.signal);
     if (result.timedOut) throw new RuntimeError(`${action.action} of ${this.service} timed out`);
     if (result.exitCode !== 0) {
-      const tail = this.redact((result.all ?? '').trim().split('\n').slice(-3).join(' | '));
+      const tail = redactLines((result.all ?? '').trim(), this.redact).slice(-3).join(' | ');
       throw new RuntimeError(`${action.action} of ${this.service} exited ${result.exitCode ?? '(could not run)'}${tail ? `: ${tail}` : ''}`);
     }
   }

@@ -6,6 +6,7 @@ import Dockerode from 'dockerode';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import type { RuntimeState } from '../engine/types.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
+import { redactLines } from '../redact.js';
 
 /** How the Docker runtime finds its container and its daemon (the `docker` section of a service). */
 export interface DockerRuntimeConfig {
@@ -300,9 +301,9 @@ export class DockerRuntime implements Runtime {
       });
       const buffer = Buffer.isBuffer(data) ? data : Buffer.from(String(data ?? ''), 'utf8');
       const text = demultiplexDockerLogs(buffer, tty);
-      const all = text.split(/\r?\n/);
+      const all = redactLines(text, this.#redact);
       if (all.length > 0 && all[all.length - 1] === '') all.pop();
-      return all.slice(-lines).map((line) => this.#redact(line));
+      return all.slice(-lines);
     } catch (error) {
       if (statusCodeOf(error) === 404) throw error;
       // Logs are a courtesy (a logging driver without read support answers 501): the state stands without them.

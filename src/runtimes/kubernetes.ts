@@ -9,7 +9,7 @@ import type { ServiceConfig } from '../config/schema.js';
 import type { KubernetesContainerState, KubernetesPodState, KubernetesState, RuntimeState } from '../engine/types.js';
 import { DeadlineExceeded, withDeadline } from '../deadline.js';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
-import type { Redactor } from '../redact.js';
+import { redactLines, type Redactor } from '../redact.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
 
 export type KubernetesRuntimeConfig = NonNullable<ServiceConfig['kubernetes']>;
@@ -411,11 +411,9 @@ export class KubernetesRuntime implements Runtime {
       const text = await this.call({ verb: 'get', resource: 'pods/log', name: pod }, (options) =>
         this.core.readNamespacedPodLog({ name: pod, namespace: this.namespace, container, previous, tailLines: lines }, options),
       );
-      return String(text ?? '')
-        .split('\n')
+      return redactLines(String(text ?? ''), this.redact)
         .filter((line) => line.length > 0)
-        .slice(-lines)
-        .map((line) => this.redact(line));
+        .slice(-lines);
     } catch (error) {
       return [`(logs of ${pod}/${container} unavailable: ${this.redact(describeError(error))})`];
     }

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { own } from '../config/own.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
 import type { IncidentSource } from '../engine/types.js';
 import type { Store } from '../store/store.js';
@@ -110,7 +111,7 @@ export class AlertIntake {
       const prior = store.eventIncident(key);
       if (prior !== undefined) return { ...base, service, result: 'duplicate', incidentId: prior };
     }
-    const running = engine.openIncidents()[service];
+    const running = own(engine.openIncidents(), service);
     if (!running) {
       // A storm outlives its incident: alerts shortly after it closed (or while it waits, across a restart) are counted on it.
       const last = store.listIncidents({ service, limit: 1 })[0];
@@ -125,7 +126,7 @@ export class AlertIntake {
     }
     const report = engine.heal({ service, source, summary: alert.summary, dedupeKey: key, security: this.isSecurity(alert) });
     report.catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from an alert failed'));
-    const incidentId = engine.openIncidents()[service] ?? (key ? store.eventIncident(key) : undefined);
+    const incidentId = own(engine.openIncidents(), service) ?? (key ? store.eventIncident(key) : undefined);
     if (incidentId) this.track(incidentId, alert);
     return { ...base, service, result: running ? 'joined' : 'opened', incidentId };
   }
@@ -135,7 +136,7 @@ export class AlertIntake {
     const base = { fingerprint: alert.fingerprint, status: alert.status } as const;
     const service = this.serviceFor(alert);
     const key = this.key(alert);
-    const incidentId = key ? store.eventIncident(key) : service ? (engine.openIncidents()[service] ?? store.openIncidentFor(service)?.id) : undefined;
+    const incidentId = key ? store.eventIncident(key) : service ? (own(engine.openIncidents(), service) ?? store.openIncidentFor(service)?.id) : undefined;
     if (!incidentId) return { ...base, service, result: 'ignored', reason: 'no incident was opened for this alert' };
     if (key && !store.claimEvent(`resolved:${alert.fingerprint}:${alert.startsAt}`, incidentId)) return { ...base, service, result: 'duplicate', incidentId };
     const record = store.getIncident(incidentId);

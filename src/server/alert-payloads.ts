@@ -17,7 +17,13 @@ export interface IncomingAlert {
   anonymous?: boolean;
 }
 
-const stringRecord = z.record(z.string(), z.unknown()).transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])));
+/**
+ * Label and annotation values: strings, or numbers and booleans written as strings. Anything
+ * else (an object nested 10,000 deep, an array) is refused with the label's name, never turned
+ * into a string, which would recurse.
+ */
+const labelValue = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform(String);
+const stringRecord = z.record(z.string(), labelValue);
 
 const amAlert = z.object({
   status: z.enum(['firing', 'resolved']),

@@ -27,6 +27,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 /** Sends the one-line error every refusal uses: `{ "error": "..." }`. */
 export function sendError(res: ServerResponse, error: HttpError): void {
   sendJson(res, error.status, { error: error.message }, error.headers);
+  // A refused client (no token, a body too large) gets no more of the socket: it is closed once
+  // the answer is out, even while the client is still trickling its body.
+  if (/^close$/i.test(error.headers.connection ?? '')) res.once('finish', () => res.socket?.destroySoon());
 }
 
 /**

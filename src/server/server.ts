@@ -1,15 +1,17 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { own } from '../config/own.js';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
 import type { Actor, IncidentRecord } from '../engine/api.js';
 import { describeError, HealbotError } from '../errors.js';
 import type { Watchdog } from '../monitor/watchdog.js';
-import type { Redactor } from '../redact.js';
+import { redactDeep, type Redactor } from '../redact.js';
 import type { Store } from '../store/store.js';
 import type { AlertIntake } from './alert-intake.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, PayloadError, type IncomingAlert } from './alert-payloads.js';
 import { hasBearerToken, HttpError, readJson, sendError, sendJson } from './http.js';
+import { LogLimiter } from './log-limit.js';
 import type { HealbotMetrics } from './metrics.js';
 
 export interface HttpServerOptions {
@@ -27,7 +29,21 @@ export interface HttpServerOptions {
   notReadyBecause?: () => string | undefined;
   /** Server-Sent Events keep-alive comment interval. @defaultValue 15000 */
   keepAliveMs?: number;
+  /** Overrides {@link CONNECTION_LIMITS}. */
+  limits?: Partial<typeof CONNECTION_LIMITS>;
 }
+
+/**
+ * How long a client may take and how many may connect at once, so a slow or flooding client
+ * cannot hold sockets open: headers within 10 s, the whole request within 30 s, an idle
+ * keep-alive connection 5 s, at most 256 connections.
+ */
+export const CONNECTION_LIMITS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 256,
+};
 
 /** The JSON shape of an incident on the API. */
 export function incidentJson(record: IncidentRecord) {
@@ -82,18 +98,24 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const token = config.server?.token;
   const limit = config.server?.maxBodyBytes ?? 1024 * 1024;
   const streams = new Set<ServerResponse>();
+  const limits = { ...CONNECTION_LIMITS, ...options.limits };
+  const malformed = new LogLimiter();
+  // Every answer passes the redactor on its way out, error messages too (a parser may quote the body).
+  const send = (res: ServerResponse, status: number, body: unknown) => sendJson(res, status, redactDeep(body, redact));
+  const fail = (res: ServerResponse, error: HttpError) => sendError(res, new HttpError(error.status, redact(error.message), error.headers));
+  const failures = new LogLimiter();
 
   const apiTokens = config.server?.apiTokens ?? [];
   const requireToken = (req: IncomingMessage): Caller => {
     const credential = apiTokens.find((t) => hasBearerToken(req, t.token));
     if (credential) return { door: 'api', name: credential.name };
-    if (!token && apiTokens.length === 0) throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', { 'www-authenticate': 'Bearer' });
-    if (!hasBearerToken(req, token)) throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+    if (!token && apiTokens.length === 0) throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', { 'www-authenticate': 'Bearer', connection: 'close' });
+    if (!hasBearerToken(req, token)) throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer', connection: 'close' });
     return { door: 'webhook' };
   };
 
   async function webhook(req: IncomingMessage, res: ServerResponse, kind: string): Promise<number> {
-    const parse = WEBHOOKS[kind];
+    const parse = own(WEBHOOKS, kind);
     if (!parse) throw new HttpError(404, `unknown webhook "${kind}"; use alertmanager, grafana or generic`);
     requireToken(req);
     const body = await readJson(req, limit);
@@ -108,7 +130,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (kind === 'generic' && outcomes[0]?.result === 'unmatched') {
       throw new HttpError(404, `unknown service "${alerts[0].service}"; known services: ${engine.services().join(', ')}`);
     }
-    sendJson(res, 202, { accepted: outcomes.length, alerts: outcomes });
+    send(res, 202, { accepted: outcomes.length, alerts: outcomes });
     return 202;
   }
 
@@ -118,7 +140,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     res.write(': healbot incident events\n\n');
     streams.add(res);
     const unsubscribe = engine.subscribe((event) => {
-      res.write(`event: ${event.type}\ndata: ${redact(JSON.stringify(event))}\n\n`);
+      res.write(`event: ${event.type}\ndata: ${JSON.stringify(redactDeep(event, redact))}\n\n`);
     });
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs ?? 15_000);
     keepAlive.unref();
@@ -139,14 +161,16 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (method !== m) throw new HttpError(405, `${path} accepts ${m}, not ${method}`, { allow: m });
     };
     if (path === '/healthz') {
-      sendJson(res, 200, { ok: true });
+      send(res, 200, { ok: true });
       return { route: path, status: 200 };
     }
     if (path === '/readyz') {
       const loops = watchdog.report();
       const reason = options.notReadyBecause?.();
-      const ok = loops.every((l) => l.ok) && reason === undefined;
-      sendJson(res, ok ? 200 : 503, { ok, ...(reason ? { reason } : {}), loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
+      // A store that cannot take a write makes every heal and webhook fail: not ready.
+      const storeWritable = store.writable?.() ?? true;
+      const ok = loops.every((l) => l.ok) && storeWritable && reason === undefined;
+      send(res, ok ? 200 : 503, { ok, ...(reason ? { reason } : {}), store: storeWritable ? 'writable' : 'cannot be written', loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
       return { route: path, status: ok ? 200 : 503 };
     }
     if (path === '/metrics') {
@@ -175,12 +199,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const requestedBy = actorOf(caller);
       const report = engine.heal({ service: body.service, source: 'api', requestedBy, dryRun: body.dryRun });
       report.catch(() => undefined);
-      const incidentId = engine.openIncidents()[body.service];
+      const incidentId = own(engine.openIncidents(), body.service);
       if (!incidentId) {
         // heal() rejects synchronously-known problems (an unknown service) through the promise.
         await report;
       }
-      sendJson(res, 202, { incidentId, service: body.service });
+      send(res, 202, { incidentId, service: body.service });
       return { route: path, status: 202 };
     }
     if (path === '/api/incidents') {
@@ -190,7 +214,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const status = url.searchParams.get('status');
       const limitParam = Number(url.searchParams.get('limit') ?? 100);
       const records = store.listIncidents({ service, status: status === 'open' || status === 'closed' ? status : undefined, limit: Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 1000) : 100 });
-      sendJson(res, 200, records.map(incidentJson));
+      send(res, 200, records.map(incidentJson));
       return { route: path, status: 200 };
     }
     const incident = /^\/api\/incidents\/([A-Za-z0-9_-]+)$/.exec(path);
@@ -199,13 +223,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
       requireToken(req);
       const record = store.getIncident(incident[1]);
       if (!record) throw new HttpError(404, `there is no incident ${incident[1]}`);
-      sendJson(res, 200, incidentJson(record));
+      send(res, 200, incidentJson(record));
       return { route: '/api/incidents/:id', status: 200 };
     }
     if (path === '/api/approvals') {
       expect('GET');
       requireToken(req);
-      sendJson(res, 200, store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals })));
+      send(res, 200, store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals })));
       return { route: path, status: 200 };
     }
     const approval = /^\/api\/approvals\/([A-Za-z0-9_-]+)$/.exec(path);
@@ -214,12 +238,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const caller = requireToken(req);
       const body = parseWith(decisionBody, await readJson(req, limit));
       const result = await engine.decide(approval[1], actorOf(caller), body.decision);
-      const status = result.ok ? 200 : (DECISION_STATUS[result.reason] ?? 409);
+      const status = result.ok ? 200 : (own(DECISION_STATUS, result.reason) ?? 409);
       const message =
         !result.ok && result.reason === 'not_allowed' && caller.door === 'webhook'
           ? 'the webhook token (server.token) can never approve or deny: use a named credential from server.apiTokens that is listed as an approver (api:<name>)'
           : !result.ok ? result.message : undefined;
-      sendJson(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: message });
+      send(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: message });
       return { route: '/api/approvals/:id', status };
     }
     throw new HttpError(404, `nothing at ${method} ${path}`);
@@ -230,7 +254,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     try {
       url = new URL(req.url ?? '/', 'http://healbot');
     } catch {
-      sendError(res, new HttpError(400, 'malformed request URL'));
+      fail(res, new HttpError(400, 'malformed request URL'));
       return;
     }
     route(req, res, url).then(
@@ -242,10 +266,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
             : error instanceof HealbotError && error.userFacing
               ? new HttpError(error.code === 'UNKNOWN_SERVICE' ? 404 : 400, redact(describeError(error)))
               : undefined;
-        if (http) sendError(res, http);
+        if (http) fail(res, http);
         else {
-          logger.error({ err: redact(describeError(error)), path: url.pathname }, 'request failed');
-          sendError(res, new HttpError(500, 'healbot hit an internal error; see its log'));
+          failures.run((suppressed) => logger.error({ err: redact(describeError(error)), path: url.pathname, ...(suppressed ? { suppressed } : {}) }, 'request failed'));
+          fail(res, new HttpError(500, 'healbot hit an internal error; see its log'));
         }
         metrics.countRequest(url.pathname.startsWith('/api/') ? '/api' : url.pathname.startsWith('/webhooks/') ? '/webhooks' : 'other', http?.status ?? 500);
       },
@@ -254,8 +278,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
-    logger.warn({ err: describeError(error) }, 'malformed HTTP request');
+    malformed.run((suppressed) => logger.warn({ err: describeError(error), ...(suppressed ? { suppressed } : {}) }, 'malformed HTTP request'));
   });
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
   server.on('close', () => {
     for (const res of streams) res.end();
   });

@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { IncidentRecord } from '../engine/api.js';
+import { describeError, StoreError } from '../errors.js';
 import type { ApprovalRecord, AuditEntry, Store, StoredThread } from './store.js';
 
-const SCHEMA = `
+/** The schema healbot started with (user_version 1); files from before versioning have exactly this. */
+const SCHEMA_V1 = `
 CREATE TABLE IF NOT EXISTS incidents (
   id TEXT PRIMARY KEY, service TEXT NOT NULL, status TEXT NOT NULL, opened_at TEXT NOT NULL,
   closed_at TEXT, dedupe_key TEXT, data TEXT NOT NULL
@@ -13,10 +15,52 @@ CREATE INDEX IF NOT EXISTS incidents_service ON incidents(service, status);
 CREATE TABLE IF NOT EXISTS events (key TEXT PRIMARY KEY, incident_id TEXT, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heal_attempts (service TEXT NOT NULL, at INTEGER NOT NULL, ok INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS service_flags (service TEXT PRIMARY KEY, breaker_open INTEGER NOT NULL DEFAULT 0, paused INTEGER NOT NULL DEFAULT 0, breaker_reset_at INTEGER);
+CREATE TABLE IF NOT EXISTS service_flags (service TEXT PRIMARY KEY, breaker_open INTEGER NOT NULL DEFAULT 0, paused INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, service TEXT, incident_id TEXT, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS threads (incident_id TEXT NOT NULL, platform TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (incident_id, platform));
 `;
+
+/**
+ * Schema changes, in order: entry i upgrades a file from user_version i+1 to i+2. A file is
+ * upgraded in one transaction when healbot opens it; a new change is a new entry, never an edit.
+ */
+const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
+  (db) => {
+    const columns = db.prepare('PRAGMA table_info(service_flags)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'breaker_reset_at')) db.exec('ALTER TABLE service_flags ADD COLUMN breaker_reset_at INTEGER');
+  },
+  (db) => db.exec('CREATE TABLE IF NOT EXISTS health (probe TEXT PRIMARY KEY, at INTEGER NOT NULL)'),
+];
+
+/** The schema version this healbot writes. */
+export const SCHEMA_VERSION = 1 + MIGRATIONS.length;
+
+const MOVE_ASIDE = 'stop healbot, move the file aside (keep it: `sqlite3 FILE .recover` can save what is left) and start again for an empty store, or restore a backup';
+
+function openChecked(path: string): Database.Database {
+  const file = path === ':memory:' ? undefined : path;
+  if (file && existsSync(file) && statSync(file).size === 0 && !existsSync(`${file}-wal`)) {
+    // healbot writes its schema as soon as it creates a file; an empty one was made by something else, or truncated.
+    throw new StoreError(file, 'is an empty file that healbot did not create (its history, approvals and breakers would be silently gone)', `remove it to start with an empty store, or restore the right file`);
+  }
+  if (file) mkdirSync(dirname(file), { recursive: true });
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    const problems = (db.pragma('quick_check(5)') as { quick_check: string }[]).map((row) => row.quick_check).filter((line) => !line.startsWith('***'));
+    if (problems[0] !== 'ok') throw new Error(`integrity check failed: ${problems[0] ?? 'unknown problem'}`);
+    return db;
+  } catch (error) {
+    db?.close();
+    if (!file) throw error;
+    const lines = (error as Error).message.split('\n');
+    const reason = `${lines.find((line) => line.trim() && !line.startsWith('***')) ?? lines[0]}`.trim();
+    if ((error as { code?: string }).code === 'SQLITE_CANTOPEN' || (error as { code?: string }).code === 'SQLITE_READONLY') {
+      throw new StoreError(file, `cannot be opened for writing (${reason})`, 'check that the directory exists and is writable by healbot, or set store.path elsewhere', { cause: error });
+    }
+    throw new StoreError(file, `is damaged (${reason})`, MOVE_ASIDE.replace('FILE', file), { cause: error });
+  }
+}
 
 type Row = { data: string };
 
@@ -24,13 +68,46 @@ type Row = { data: string };
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+  /**
+   * Opens (or creates) the store: an integrity check first, then the schema upgraded to this
+   * healbot's version. A damaged, foreign-empty or newer file is a StoreError naming the path.
+   */
+  constructor(private readonly path: string) {
+    this.db = openChecked(path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+    } catch (error) {
+      this.db.close();
+      if (error instanceof StoreError || path === ':memory:') throw error;
+      throw new StoreError(path, `could not be prepared (${describeError(error)})`, MOVE_ASIDE.replace('FILE', path), { cause: error });
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(this.path, `was written by a newer healbot (schema ${version}; this one knows up to ${SCHEMA_VERSION})`, 'upgrade healbot, or point store.path at another file');
+    }
+    if (version === SCHEMA_VERSION) return;
+    this.db.transaction(() => {
+      // A file from before versioning (user_version 0) has the first schema, or nothing yet.
+      if (version === 0) this.db.exec(SCHEMA_V1);
+      for (let next = Math.max(version, 1); next < SCHEMA_VERSION; next += 1) MIGRATIONS[next - 1](this.db);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+  }
+
+  /** Whether a write reaches the file now (for /readyz): false when the disk is full, the file read-only or locked. */
+  writable(): boolean {
+    try {
+      this.db.prepare('INSERT OR REPLACE INTO health (probe, at) VALUES (?, ?)').run('ready', Date.now());
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   saveIncident(record: IncidentRecord & { dedupeKey?: string }): void {

@@ -67,6 +67,9 @@ export interface Store {
   saveThread(incidentId: string, thread: StoredThread): void;
   getThread(incidentId: string, platform: string): StoredThread | undefined;
 
+  /** Whether a write reaches durable storage right now (readiness); optional. */
+  writable?(): boolean;
+
   /** Runs `work` as one transaction (one commit for many writes, e.g. a batch of alerts); optional. */
   transaction?<T>(work: () => T): T;
 

@@ -121,14 +121,16 @@ describe('present', () => {
       actions: [],
       approvedBy: [],
       summary: 'the breaker is open',
-      escalation: 'the breaker for api is open <@U0ONCALL> @sre-team',
+      escalation: 'the breaker for api is open; probe said <!channel> <@U0ONCALL> @sre-team',
+      notify: ['<@U0ONCALL>', '@sre-team'],
     };
     const message = doneMessage(report);
     expect(message.mentions).toEqual(['<@U0ONCALL>', '@sre-team']);
     expect(message.tone).toBe('error');
     expect(message.title).toBe('api: escalated');
     expect(message.fields?.[0].value).toBe('public ✗ 502 (41 ms) → proxy ✓ → internal ✓ → db ✓');
-    expect(doneMessage({ ...report, outcome: 'not_needed', escalation: undefined }).mentions).toBeUndefined();
+    expect(doneMessage({ ...report, outcome: 'not_needed', escalation: undefined, notify: undefined }).mentions).toBeUndefined();
+    expect(doneMessage({ ...report, notify: undefined }).mentions).toBeUndefined();
   });
 
   it('statusMessage flags paused and breaker-open services', () => {

@@ -284,6 +284,8 @@ describe('Discord adapter against a local Discord', () => {
     const refusal = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${click.token}`);
     expect(refusal.body.flags).toBe(EPHEMERAL);
     expect(refusal.body.content).toContain('You are not an approver for search');
+    // The approver role is named as a mention, not as a bare number.
+    expect(refusal.body.content).toContain(`ask <@&${SRE_ROLE}>`);
     expect(callsFor(click).some((c) => c.method === 'PATCH')).toBe(false);
     expect(discord.messages.get(approval.messageId)!.components).toHaveLength(1);
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -19,8 +19,15 @@ describe('renderMessage', () => {
     expect(rendered.text).toContain('<@U0ONCALL>');
   });
 
-  it('escapes &, < and > but keeps mentions', () => {
-    expect(escapeMrkdwn('a < b && <@U1> <!subteam^S1|@oncall> <http://x>')).toBe('a &lt; b &amp;&amp; <@U1> <!subteam^S1|@oncall> &lt;http://x&gt;');
+  it('escapes &, < and > everywhere, mention tokens included, so outside text never pings', () => {
+    expect(escapeMrkdwn('a < b && <@U1> <!subteam^S1|@oncall> <!channel> <http://x>')).toBe('a &lt; b &amp;&amp; &lt;@U1&gt; &lt;!subteam^S1|@oncall&gt; &lt;!channel&gt; &lt;http://x&gt;');
+  });
+
+  it('mentions only healbot\'s own people: configured approvers, groups and verified users', () => {
+    const people = { users: new Set(['U0ANA']), groups: new Set(['S0SRE']) };
+    const rendered = renderMessage({ text: 'ask U0ANA or S0SRE; <@U0ANA> asked; <@U0CEO> and <!here> said so' }, (t) => t, people);
+    expect(rendered.blocks[0]).toMatchObject({ text: { text: 'ask <@U0ANA> or <!subteam^S0SRE>; <@U0ANA> asked; @U0CEO and &lt;!here&gt; said so' } });
+    expect(rendered.text).not.toContain('<!here>');
   });
 
   it('renders Approve (primary, with a confirm dialog) and Deny (danger) buttons carrying the approval id', () => {
