@@ -6,6 +6,8 @@ import type { ApprovalRecord, Store } from '../store/store.js';
 import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
 import { ApprovalBook, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
+import { respectIntent } from './intent.js';
+import { timeSinceFailure } from './time-to-heal.js';
 import { planFor } from './plan.js';
 import { summarize } from './report.js';
 import { closestNames } from './suggest.js';
@@ -220,10 +222,11 @@ export class Engine implements HealbotApi {
       openedAt: new Date(this.now()).toISOString(),
       origin: request.origin,
       dryRun: request.dryRun,
+      failingSince: request.failingSince !== undefined ? new Date(request.failingSince).toISOString() : undefined,
     };
     store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
     this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: request.summary });
-    return this.start(incident, { security: request.security });
+    return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone });
   }
 
   private start(incident: Incident, options: RunOptions): Promise<HealReport> {
@@ -296,6 +299,7 @@ export class Engine implements HealbotApi {
     if (incident.dryRun) return 'dry run: nothing was changed';
     if (this.options.healingEnabled === false || !this.config.healing.enabled) return 'healing is disabled (HEALING_ENABLED=false): diagnose and plan only';
     if (options.security) return 'the alert is marked security-related: healbot never acts on it automatically';
+    if (options.leaveAlone) return options.leaveAlone;
     // The service acted on may be another (a dependency, a layer owner): its own gates count too.
     for (const service of new Set([incident.service, ...targets])) {
       if (!this.config.services[service]) continue;
@@ -383,9 +387,13 @@ export class Engine implements HealbotApi {
     });
     const rc = diagnosis.rootCause;
     this.emit({ type: 'finding', incidentId: incident.id, rootCause: rc, diagnosis });
-    const plan = planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false });
-    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan });
+    const { plan, leftAlone } = respectIntent(planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false }), diagnosis, incident);
+    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan, leftAlone });
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
+    if (leftAlone && plan.length === 0) {
+      this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: leftAlone });
+      return this.finish(incident, diagnosis, { ...base, outcome: 'not_needed', leftAlone });
+    }
 
     if (rc.kind === 'healthy') {
       this.emit({ type: 'plan', incidentId: incident.id, steps: [] });
@@ -405,13 +413,13 @@ export class Engine implements HealbotApi {
 
     const actions: ActionResult[] = [];
     const approvedBy: string[] = [];
-    let firstActionAt: number | undefined;
+    let actedAt: number | undefined;
     let breakerMessage: string | undefined;
     for (const step of automated) {
       const policy = this.config.services[step.target]?.policy;
       const preApproved = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target ? options.preApproved.by : undefined;
       if (preApproved) approvedBy.push(...preApproved);
-      else if (step.risk === 'risky' && !policy?.auto.includes(step.action as never)) {
+      else if (step.risk === 'risky' && (step.askFirst || !policy?.auto.includes(step.action as never))) {
         const decision = await this.requestApproval(incident, step);
         if (decision.decision === 'denied') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'denied', deniedBy: decision.by[0] });
         if (decision.decision === 'expired') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `nobody approved ${step.action} ${step.target} in time; nothing was changed` });
@@ -420,20 +428,24 @@ export class Engine implements HealbotApi {
       // The situation may have changed while waiting for a human: check the gates again.
       const lateBlock = this.blockReason(incident, options, [step.target]);
       if (lateBlock) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: lateBlock });
-      firstActionAt ??= performance.now();
+      actedAt ??= Date.now();
       const result = await this.act(incident, step, approvedBy);
       actions.push(result);
       breakerMessage = this.recordAttempt(incident, step.target, result.ok) ?? breakerMessage;
       if (!result.ok) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'failed', escalation: breakerMessage });
     }
 
-    const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }));
+    const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }), {
+      before: diagnosis,
+      unchangedChecks: this.config.healing.unchangedChecks,
+      actedAt,
+    });
     const firstFailing = diagnosis.probes.find((p) => !p.ok && p.service === incident.service);
     const retriedSet = firstFailing ? sensors.probes[firstFailing.service]?.find((p) => p.config.name === firstFailing.name) : undefined;
     const retried = verification.ok && retriedSet ? await runProbe(firstFailing!.service, retriedSet.probe) : undefined;
     const ok = verification.ok && (retried?.ok ?? true);
     this.emit({ type: 'verified', incidentId: incident.id, ok, probes: retried ? [...verification.probes, retried] : verification.probes, ms: verification.ms });
-    const timeToHealMs = firstActionAt !== undefined ? Math.round(performance.now() - firstActionAt) : undefined;
+    const timeToHealMs = actedAt !== undefined ? timeSinceFailure(incident, diagnosis) : undefined;
     if (!ok) {
       const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
       return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, outcome: 'failed', escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; ') });
@@ -462,5 +474,6 @@ export class Engine implements HealbotApi {
 
 interface RunOptions {
   security?: boolean;
+  leaveAlone?: string;
   preApproved?: { step: PlanStep; by: string[] };
 }

@@ -1,4 +1,5 @@
 import type { Observations, ServiceObservation } from './observation.js';
+import { describeStopOnPurpose } from './intent.js';
 import { kubernetesRootCause } from './rules/kubernetes.js';
 import type { Evidence, ProbeResult, RootCause, RuntimeState } from './types.js';
 
@@ -78,10 +79,11 @@ function fromRuntime(observation: ServiceObservation): RootCause | undefined {
   if (state.status === 'restarting') {
     return { kind: 'crash_loop', service, summary: `${what} keeps crashing (exit ${state.exitCode ?? '?'}, ${state.restartCount ?? 0} restarts)`, confidence: 0.9, evidence };
   }
-  if (state.status === 'paused') return { kind: 'service_down', service, summary: `${what} is paused`, confidence: 0.9, evidence };
+  const onPurpose = describeStopOnPurpose(state);
+  if (state.status === 'paused') return { kind: 'service_down', service, summary: `${what} is paused${onPurpose ? `: ${onPurpose}` : ''}`, confidence: 0.9, evidence };
   if (state.status === 'exited' || state.status === 'dead' || state.status === 'created') {
     const code = state.exitCode !== undefined ? ` (code ${state.exitCode}${state.exitCode === 137 ? ', killed' : ''})` : '';
-    const verb = state.status === 'created' ? 'was never started' : 'has exited';
+    const verb = state.status === 'created' ? 'was never started' : onPurpose ? `was ${onPurpose}, and has exited` : 'has exited';
     return { kind: 'service_down', service, summary: `${what} ${verb}${code}`, confidence: 0.9, evidence };
   }
   return undefined;

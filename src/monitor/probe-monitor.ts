@@ -19,6 +19,8 @@ interface ServiceWatch {
   /** An incident was opened since the service was last seen healthy. */
   reported: boolean;
   lastOpenedAt: number;
+  /** When the probes started failing, for time to heal. */
+  failingSince?: number;
 }
 
 export const PROBE_MONITOR_LOOP = 'monitor';
@@ -70,6 +72,16 @@ export class ProbeMonitor {
     await this.round;
   }
 
+  /** Forgets what was reported for the service: its next failure opens an incident at once (its container was just recreated). */
+  forget(service: string): void {
+    this.state.delete(service);
+  }
+
+  /** Counts the service as reported for the group window (a stop on purpose was already told). */
+  markReported(service: string): void {
+    this.state.set(service, { reported: true, lastOpenedAt: this.now(), failingSince: this.state.get(service)?.failingSince });
+  }
+
   /** One round: probe everything, open incidents for services that started failing. Returns the failing services. */
   async tick(): Promise<string[]> {
     const { config, sensors, engine } = this.options;
@@ -89,8 +101,10 @@ export class ProbeMonitor {
       this.state.set(service, watch);
       if (!failing.has(service)) {
         watch.reported = false;
+        watch.failingSince = undefined;
         continue;
       }
+      watch.failingSince ??= now;
       if (dependencyClosure(config, service).some((dependency) => dependency !== service && failing.has(dependency))) continue;
       if (running[service]) continue;
       if (watch.reported && now - watch.lastOpenedAt < config.monitor.groupWindow) continue;
@@ -98,7 +112,7 @@ export class ProbeMonitor {
       watch.reported = true;
       watch.lastOpenedAt = now;
       this.options.logger?.info({ service, failed }, 'monitoring found a failing service');
-      engine.heal({ service, source: 'monitor', summary: `monitoring: ${failed.join('; ')}` }).catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from monitoring failed'));
+      engine.heal({ service, source: 'monitor', summary: `monitoring: ${failed.join('; ')}`, failingSince: watch.failingSince }).catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from monitoring failed'));
     }
     this.options.watchdog?.tick(PROBE_MONITOR_LOOP);
     return [...failing];
