@@ -141,7 +141,7 @@ export async function verifyInsideOut(sensors: Sensors, service: string, timeout
           if (unchanged >= needed) {
             results.push(result);
             const why = `${layer.config.name} failed ${unchanged} times in a row exactly as before the fix (${result.status ?? result.error})`;
-            return { ok: false, probes: results, ms: ms(), stuckAt, unchanged: why };
+            return { ok: false, probes: results, ms: ms(), stuckAt: `${stuckAt}: ${why}`, unchanged: why };
           }
           if (Date.now() + delay > deadline) {
             results.push(result);
