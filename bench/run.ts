@@ -1,5 +1,6 @@
 import { benchAlerts } from './alerts.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
+import { benchDockerHealing } from './docker-healing.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
@@ -7,6 +8,7 @@ async function main(): Promise<void> {
     ['diagnosis', benchDiagnosis],
     ['heal', benchHealOverhead],
     ['heal (Docker)', benchDockerHealOverhead],
+    ['Docker healing at event speed', benchDockerHealing],
     ['alerts', benchAlerts],
   ];
   for (const [name, run] of suites) {
