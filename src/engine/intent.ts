@@ -47,8 +47,8 @@ export function respectIntent(plan: PlanStep[], diagnosis: Pick<Diagnosis, 'runt
       kept.push({ ...step, risk: 'risky', askFirst: true, reason: `${step.reason}; ${state.target} was ${stop}, so this needs an approval` });
       continue;
     }
-    const verb = step.action === 'unpause' ? 'unpause' : step.action === 'scale' ? 'scale up' : 'start';
-    leftAlone.push(`a person ${stoppedVerb(state).replace(' to zero', ' down')} ${state.target} on purpose: healbot will not ${verb} it unasked (/heal ${step.target} offers to, with an approval)`);
+    const undo = step.action === 'unpause' ? 'unpause it' : step.action === 'scale' ? 'scale it back up' : 'start it';
+    leftAlone.push(`a person ${stoppedVerb(state).replace(' to zero', ' down')} ${state.target} on purpose: healbot will not ${undo} unasked (/heal ${step.target} offers to, with an approval)`);
   }
   return leftAlone.length > 0 ? { plan: kept, leftAlone: leftAlone.join('; ') } : { plan: kept };
 }
