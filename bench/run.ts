@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);
     const figures = await run();
-    for (const [key, value] of Object.entries(figures)) process.stdout.write(`${key.padEnd(36)} ${value}\n`);
+    for (const [key, value] of Object.entries(figures)) process.stdout.write(`${key.padEnd(56)} ${value}\n`);
   }
 }
 
