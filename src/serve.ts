@@ -210,7 +210,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     logger: logger.child({ component: 'docker-events' }),
     clientFor: options.dockerClientFor,
     onStarted: (service) => monitor.forget(service),
-    onStoppedOnPurpose: (service) => monitor.markReported(service),
+    onStoppedOnPurpose: (service) => monitor.leaveAlone(service),
     now: options.now,
   });
   const heartbeat = config.heartbeat ? new Heartbeat({ url: config.heartbeat.url, intervalMs: config.heartbeat.interval, watchdog, logger: logger.child({ component: 'heartbeat' }) }) : undefined;

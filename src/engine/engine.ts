@@ -7,10 +7,10 @@ import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, Se
 import { ApprovalBook, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { respectIntent } from './intent.js';
-import { timeSinceFailure } from './time-to-heal.js';
 import { planFor } from './plan.js';
 import { summarize } from './report.js';
 import { closestNames } from './suggest.js';
+import { timeSinceFailure } from './time-to-heal.js';
 import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, ProgressEvent } from './types.js';
 import { verifyInsideOut } from './verify.js';
 

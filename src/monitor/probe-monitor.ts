@@ -21,6 +21,8 @@ interface ServiceWatch {
   lastOpenedAt: number;
   /** When the probes started failing, for time to heal. */
   failingSince?: number;
+  /** A person stopped it on purpose: no new incident until it was healthy again. */
+  leftAlone?: boolean;
 }
 
 export const PROBE_MONITOR_LOOP = 'monitor';
@@ -28,7 +30,8 @@ export const PROBE_MONITOR_LOOP = 'monitor';
 /**
  * Probes every service on `monitor.interval` and opens an incident (source 'monitor') when one
  * starts failing. A service that stays down is not reopened every round: only once it was
- * healthy again, or after `monitor.groupWindow`. A service whose dependency is failing is left
+ * healthy again, or after `monitor.groupWindow`; one a person stopped on purpose only once it was
+ * healthy again. A service whose dependency is failing is left
  * to the dependency's incident, so one outage opens one incident.
  */
 export class ProbeMonitor {
@@ -77,9 +80,9 @@ export class ProbeMonitor {
     this.state.delete(service);
   }
 
-  /** Counts the service as reported for the group window (a stop on purpose was already told). */
-  markReported(service: string): void {
-    this.state.set(service, { reported: true, lastOpenedAt: this.now(), failingSince: this.state.get(service)?.failingSince });
+  /** A person stopped the service on purpose and that was told: no incident for it until it was healthy again. */
+  leaveAlone(service: string): void {
+    this.state.set(service, { reported: true, lastOpenedAt: this.now(), leftAlone: true });
   }
 
   /** One round: probe everything, open incidents for services that started failing. Returns the failing services. */
@@ -102,8 +105,10 @@ export class ProbeMonitor {
       if (!failing.has(service)) {
         watch.reported = false;
         watch.failingSince = undefined;
+        watch.leftAlone = false;
         continue;
       }
+      if (watch.leftAlone) continue;
       watch.failingSince ??= now;
       if (dependencyClosure(config, service).some((dependency) => dependency !== service && failing.has(dependency))) continue;
       if (running[service]) continue;
@@ -112,7 +117,12 @@ export class ProbeMonitor {
       watch.reported = true;
       watch.lastOpenedAt = now;
       this.options.logger?.info({ service, failed }, 'monitoring found a failing service');
-      engine.heal({ service, source: 'monitor', summary: `monitoring: ${failed.join('; ')}`, failingSince: watch.failingSince }).catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from monitoring failed'));
+      engine
+        .heal({ service, source: 'monitor', summary: `monitoring: ${failed.join('; ')}`, failingSince: watch.failingSince })
+        .then((report) => {
+          if (report.leftAlone) watch.leftAlone = true;
+        })
+        .catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from monitoring failed'));
     }
     this.options.watchdog?.tick(PROBE_MONITOR_LOOP);
     return [...failing];

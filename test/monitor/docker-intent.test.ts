@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentRecord } from '../../src/engine/api.js';
 import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
-import { commands, execIn, removeTestContainers, runContainer, uniqueName, waitForContainer } from '../support/images.js';
+import { commands, execIn, freePort, removeTestContainers, runContainer, uniqueName, waitForContainer } from '../support/images.js';
 import { startTestBot, waitFor, type TestBot } from '../serve/harness.js';
 
 const engine: DockerEngine | undefined = await startDockerEngine();
@@ -141,5 +141,37 @@ describe.skipIf(skip)('Docker follow-ups are driven by events', () => {
     expect(third.outcome).toBe('escalated');
     expect(third.summary).toMatch(/breaker for broken is open/);
     expect(bot.bot.store.listAudit().filter((e) => e.service === 'broken' && e.event === 'action')).toHaveLength(2);
+  });
+});
+
+/** The probe monitor's door: a container stopped before healbot started is found by its failing probe, read from Docker's events, and left alone. */
+describe.skipIf(skip)('monitoring respects a stop made before healbot started', () => {
+  let bot: TestBot;
+  const name = uniqueName('intent-probed');
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const serve = commands.readyServer(port).join(' ');
+    await runContainer(engine!.docker, { name, cmd: ['/bin/busybox', 'sh', '-c', `trap "exit 0" TERM; ${serve} & wait`] });
+    await waitForContainer(engine!.docker, name, (info) => info.State.Running);
+    await engine!.docker.getContainer(name).stop({ t: 5 });
+    bot = await startTestBot({
+      policy: { auto: ['start', 'restart'] },
+      services: { web: { docker: { container: name, host: engine!.host }, probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }] } },
+      // No grouping window: only the stop on purpose keeps the second round from opening another incident.
+      monitor: { dockerEvents: false, groupWindow: 1 },
+    });
+  });
+  afterAll(() => bot?.close());
+
+  it('opens one incident that changes nothing, and no more while the container stays stopped', async () => {
+    expect(await bot.monitor.tick()).toEqual(['web']);
+    const incident = await waitFor(() => bot.bot.store.listIncidents({ service: 'web', status: 'closed' })[0], 'the monitoring incident to close', 20_000);
+    expect(incident.source).toBe('monitor');
+    expect(incident.outcome).toBe('not_needed');
+    expect(incident.summary).toMatch(/stopped through the Docker API \(docker stop at .*healbot will not start it unasked/);
+    expect((await engine!.docker.getContainer(name).inspect()).State.Running).toBe(false);
+    expect(await bot.monitor.tick()).toEqual(['web']);
+    expect(bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
   });
 });
