@@ -299,7 +299,6 @@ export class Engine implements HealbotApi {
     if (incident.dryRun) return 'dry run: nothing was changed';
     if (this.options.healingEnabled === false || !this.config.healing.enabled) return 'healing is disabled (HEALING_ENABLED=false): diagnose and plan only';
     if (options.security) return 'the alert is marked security-related: healbot never acts on it automatically';
-    if (options.leaveAlone) return options.leaveAlone;
     // The service acted on may be another (a dependency, a layer owner): its own gates count too.
     for (const service of new Set([incident.service, ...targets])) {
       if (!this.config.services[service]) continue;
@@ -387,7 +386,10 @@ export class Engine implements HealbotApi {
     });
     const rc = diagnosis.rootCause;
     this.emit({ type: 'finding', incidentId: incident.id, rootCause: rc, diagnosis });
-    const { plan, leftAlone } = respectIntent(planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false }), diagnosis, incident);
+    const respected = respectIntent(planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false }), diagnosis, incident);
+    // A door that already knows a person stopped it (Docker's events) asks for a report only.
+    const plan = options.leaveAlone ? [] : respected.plan;
+    const leftAlone = respected.leftAlone ?? (rc.kind !== 'healthy' ? options.leaveAlone : undefined);
     this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan, leftAlone });
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
     if (leftAlone && plan.length === 0) {

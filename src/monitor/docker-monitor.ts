@@ -255,7 +255,7 @@ export class DockerMonitor {
     }
     // A thread of its own that diagnoses and reports, and acts on nothing.
     engine
-      .heal({ service, source: 'event', summary: message, leaveAlone: message, dedupeKey: `docker:${event.container}:on-purpose:${stop.at}` })
+      .heal({ service, source: 'event', summary: message, leaveAlone: message.replace(/\.$/, ''), dedupeKey: `docker:${event.container}:on-purpose:${stop.at}` })
       .catch((error: unknown) => logger?.error({ err: error, service }, 'reporting a stop on purpose failed'));
   }
 

@@ -18,7 +18,7 @@ afterAll(async () => {
  */
 describe.skipIf(skip)('Docker healing respects intent', () => {
   let bot: TestBot;
-  const names = { stopped: uniqueName('intent-stop'), stubborn: uniqueName('intent-stubborn'), killed: uniqueName('intent-kill'), crashed: uniqueName('intent-crash'), paused: uniqueName('intent-pause') };
+  const names = { stopped: uniqueName('intent-stop'), stubborn: uniqueName('intent-stubborn'), killed: uniqueName('intent-kill'), crashed: uniqueName('intent-crash'), paused: uniqueName('intent-pause'), downed: uniqueName('intent-down') };
 
   beforeAll(async () => {
     for (const name of Object.values(names)) await runContainer(engine!.docker, { name, cmd: name === names.stubborn ? commands.hang() : commands.serviceLike() });
@@ -73,6 +73,17 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     const outcome = audit().find((e) => e.incidentId === incident.id && e.event === 'outcome');
     expect(outcome?.detail.timeToHealMs).toEqual(expect.any(Number));
     expect((await running(names.crashed)).Running).toBe(true);
+  });
+
+  it('docker compose down (stop, then remove) is reported once as a stop on purpose, with nothing to escalate', async () => {
+    const container = engine!.docker.getContainer(names.downed);
+    await container.stop({ t: 5 });
+    await container.remove();
+    const incident = await closedIncident('downed');
+    expect(incident.outcome).toBe('not_needed');
+    expect(incident.summary).toMatch(/stopped through the Docker API \(docker stop at/);
+    expect(actions('downed')).toEqual([]);
+    expect(bot.bot.store.listIncidents({ service: 'downed' })).toHaveLength(1);
   });
 
   it('a paused container is reported and not unpaused, though unpause is in auto', async () => {
