@@ -186,3 +186,32 @@ describe.skipIf(skip)('monitoring respects a stop made before healbot started', 
     expect(bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
   });
 });
+
+/** A container created after healbot started: its start event lifts the grouping of the earlier "does not exist" incident. */
+describe.skipIf(skip)('a container that appears after startup', () => {
+  let bot: TestBot;
+  const name = uniqueName('intent-late');
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    bot = await startTestBot({
+      services: { late: { docker: { container: name, host: engine!.host }, probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/cgi-bin/ready`, timeoutMs: 1000 }] } },
+      healing: { enabled: false },
+    });
+  });
+  afterAll(() => bot?.close());
+
+  it('is picked up from its start event: the next failing round opens an incident at once, not after the group window', async () => {
+    expect(await bot.monitor.tick()).toEqual(['late']);
+    const missing = await waitFor(() => bot.bot.store.listIncidents({ service: 'late', status: 'closed' })[0], 'the first incident', 20_000);
+    expect(missing.summary).toMatch(/does not exist/);
+    // Created only now, and broken: it answers 500.
+    await runContainer(engine!.docker, { name, cmd: commands.failingServer(port) });
+    await waitFor(() => bot.bot.store.listAudit().some((e) => e.service === 'late' && e.event === 'info' && e.detail.action === 'start'), 'the start to be seen', 20_000);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/cgi-bin/ready`).catch(() => undefined))?.status === 500, 'the server to answer');
+    expect(await bot.monitor.tick()).toEqual(['late']);
+    const second = await waitFor(() => bot.bot.store.listIncidents({ service: 'late' }).find((i) => i.id !== missing.id), 'a second incident within the group window', 20_000);
+    expect(second.source).toBe('monitor');
+  });
+});
