@@ -5,7 +5,7 @@
 import Dockerode from 'dockerode';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import type { RuntimeState } from '../engine/types.js';
-import { readDockerEvents, signalNumber, watchDockerEvents } from './docker-events.js';
+import { readDockerEvents, signalNumber, watchDockerEvents, type DockerContainerEvent } from './docker-events.js';
 import { SIGTERM, stopOnPurpose, type StopOnPurpose } from './docker-intent.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
 
@@ -143,6 +143,8 @@ export class DockerRuntime implements Runtime {
   readonly #redact: (text: string) => string;
   readonly #docker: Dockerode;
   #lastUsage?: { at: number; bytes: number | undefined };
+  /** When this runtime's own actions ran: the stops they cause are healbot's, not a person's. */
+  #ownActions: { from: number; to: number }[] = [];
 
   constructor(config: DockerRuntimeConfig, options: DockerRuntimeOptions) {
     if ((config.container === undefined) === (config.labels === undefined)) {
@@ -215,7 +217,12 @@ export class DockerRuntime implements Runtime {
     try {
       resolved = await this.#resolve(signal);
       if (!resolved) throw new RuntimeError(`cannot ${action.action} ${this.#describeTarget()}: no such container on ${this.#daemon()}`);
-      await raceAbort(this.#act(resolved.container, action, signal), signal);
+      const from = Date.now();
+      try {
+        await raceAbort(this.#act(resolved.container, action, signal), signal);
+      } finally {
+        this.#ownActions = [...this.#ownActions.slice(-9), { from, to: Date.now() }];
+      }
     } catch (error) {
       if (error instanceof RuntimeError) throw error;
       const what = resolved ? `container "${resolved.name}"` : this.#describeTarget();
@@ -319,7 +326,9 @@ export class DockerRuntime implements Runtime {
       // Not in @types/dockerode's Config, though Docker sends it when the image or container sets one.
       const configured = (info.Config as { StopSignal?: string } | undefined)?.StopSignal;
       const stopSignal = configured ? signalNumber(configured) : undefined;
-      return stopOnPurpose(events, stopSignal ?? SIGTERM);
+      // The kill and stop of healbot's own restart are not a person's stop (its die and start stay: they tell what happened next).
+      const byHealbot = (event: DockerContainerEvent) => (event.action === 'kill' || event.action === 'stop') && this.#ownActions.some((a) => event.time >= a.from - 100 && event.time <= a.to + 100);
+      return stopOnPurpose(events.filter((event) => !byHealbot(event)), stopSignal ?? SIGTERM);
     } catch {
       return undefined;
     }
