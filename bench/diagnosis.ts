@@ -3,6 +3,7 @@ import { createHealbot } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
 import { ProcessRuntime } from '../src/demo/process-runtime.js';
 import { freePort } from '../src/free-port.js';
+import { benchDockerEngine } from './docker-engine.js';
 
 const SERVICES = 20;
 const HANG_TIMEOUT_MS = 2000;
@@ -84,10 +85,9 @@ export async function benchHealOverhead(): Promise<Record<string, number | strin
  * test dockerd (as root), else DOCKER_HOST. Heal wall time minus the container's own start.
  */
 export async function benchDockerHealOverhead(): Promise<Record<string, number | string>> {
-  const harness = await import('../test/support/docker-engine.js').catch(() => undefined);
-  const images = await import('../test/support/images.js').catch(() => undefined);
-  const engine = process.env.DOCKER_HOST ? undefined : await harness?.startDockerEngine().catch(() => undefined);
-  if (!engine || !images) return { 'heal_docker.skipped': `no Docker engine (${harness?.dockerEngineUnavailableReason() ?? 'test support not built'})` };
+  const found = await benchDockerEngine('heal_docker');
+  if ('skipped' in found) return found.skipped;
+  const { engine, images } = found;
   const name = images.uniqueName('bench-heal');
   try {
     const port = await freePort();

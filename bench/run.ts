@@ -1,6 +1,7 @@
 import { benchAlerts } from './alerts.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
 import { benchImage } from './image.js';
+import { benchDockerHealing } from './docker-healing.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
@@ -8,13 +9,14 @@ async function main(): Promise<void> {
     ['diagnosis', benchDiagnosis],
     ['heal', benchHealOverhead],
     ['heal (Docker)', benchDockerHealOverhead],
+    ['Docker healing at event speed', benchDockerHealing],
     ['alerts', benchAlerts],
     ['container image', benchImage],
   ];
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);
     const figures = await run();
-    for (const [key, value] of Object.entries(figures)) process.stdout.write(`${key.padEnd(36)} ${value}\n`);
+    for (const [key, value] of Object.entries(figures)) process.stdout.write(`${key.padEnd(56)} ${value}\n`);
   }
 }
 

@@ -220,7 +220,16 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const watchdog = new Watchdog();
   const intake = new AlertIntake({ engine, store, config, logger: logger.child({ component: 'alerts' }), now: options.now, onOutcome: (o, source) => metrics.countAlert(source, o.result) });
   const monitor = new ProbeMonitor({ config, sensors: bot.sensors, engine, watchdog, logger: logger.child({ component: 'monitor' }), onProbe: (r) => metrics.observeProbe(r), now: options.now });
-  const dockerMonitor = new DockerMonitor({ config, engine, store, logger: logger.child({ component: 'docker-events' }), clientFor: options.dockerClientFor, now: options.now });
+  const dockerMonitor = new DockerMonitor({
+    config,
+    engine,
+    store,
+    logger: logger.child({ component: 'docker-events' }),
+    clientFor: options.dockerClientFor,
+    onStarted: (service) => monitor.forget(service),
+    onStoppedOnPurpose: (service) => monitor.leaveAlone(service),
+    now: options.now,
+  });
   const heartbeat = config.heartbeat ? new Heartbeat({ url: config.heartbeat.url, intervalMs: config.heartbeat.interval, watchdog, logger: logger.child({ component: 'heartbeat' }) }) : undefined;
 
   let chat: Awaited<ReturnType<typeof startChat>> | undefined;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { inheritPolicy } from './policy-defaults.js';
 import { configSchema, type Config } from './schema.js';
 import { topologyProblems } from './topology.js';
 
@@ -50,7 +51,7 @@ export function parseConfig(raw: unknown, env: Record<string, string | undefined
   const problems: { path: string; message: string }[] = [];
   const expanded = interpolate(raw ?? {}, env, [], problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
-  const result = configSchema.safeParse(expanded);
+  const result = configSchema.safeParse(inheritPolicy(expanded));
   if (!result.success) throw new ConfigError(zodProblems(result.error), source);
   const topology = topologyProblems(result.data);
   if (topology.length > 0) throw new ConfigError(topology, source);

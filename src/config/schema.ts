@@ -78,7 +78,7 @@ const breakerSchema = z.strictObject({
   window: duration.default(3_600_000),
 });
 
-const policySchema = z.strictObject({
+export const policySchema = z.strictObject({
   /** Plan actions that may run without approval, e.g. [restart]. */
   auto: z.array(z.enum(['restart', 'start', 'unpause', 'scale', 'rollout_restart', 'delete_pod'])).default([]),
   /** Chat user ids, Discord role ids or `@group` handles allowed to approve; empty means the global list. */
@@ -142,8 +142,12 @@ export const configSchema = z.strictObject({
       actionTimeout: duration.default(60_000),
       approvalTimeout: duration.default(15 * 60_000),
       approvers: z.array(z.string()).default([]),
+      /** Verification ends early once a probe failed exactly as before the fix this many times in a row. */
+      unchangedChecks: z.number().int().min(1).default(3),
     })
     .prefault({}),
+  /** The policy every service inherits; a service's own `policy` overrides it field by field. */
+  policy: policySchema.prefault({}),
   breaker: breakerSchema.prefault({}),
   observer: z
     .strictObject({

@@ -27,6 +27,10 @@ export interface HealRequest {
   dedupeKey?: string;
   /** Security-related alerts are diagnosed and reported, never acted on automatically. */
   security?: boolean;
+  /** Report only: a person stopped the workload on purpose (this says how); healbot acts on nothing. */
+  leaveAlone?: string;
+  /** When the failure was first seen (epoch ms: the Docker event, the first failing probe); time to heal counts from it. */
+  failingSince?: number;
 }
 
 export interface ServiceStatus {

@@ -8,10 +8,12 @@ import type { ApprovalRecord, Store } from '../store/store.js';
 import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
+import { respectIntent } from './intent.js';
 import { planFor } from './plan.js';
 import { actionPast, summarize } from './report.js';
 import { closestNames } from './suggest.js';
 import { TargetLocks, targetKey, type HeldTargets, type TargetAction } from './target-locks.js';
+import { timeSinceFailure } from './time-to-heal.js';
 import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, ProgressEvent } from './types.js';
 import { verifyInsideOut } from './verify.js';
 
@@ -264,10 +266,11 @@ export class Engine implements HealbotApi {
       openedAt: new Date(this.now()).toISOString(),
       origin: request.origin,
       dryRun: request.dryRun,
+      failingSince: request.failingSince !== undefined ? new Date(request.failingSince).toISOString() : undefined,
     };
     store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
     this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
-    return this.start(incident, { security: request.security });
+    return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone });
   }
 
   private start(incident: Incident, options: RunOptions): Promise<HealReport> {
@@ -472,9 +475,16 @@ export class Engine implements HealbotApi {
     });
     const rc = diagnosis.rootCause;
     this.emit({ type: 'finding', incidentId: incident.id, rootCause: rc, diagnosis });
-    const plan = planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false });
-    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan });
+    const respected = respectIntent(planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false }), diagnosis, incident);
+    // A door that already knows a person stopped it (Docker's events) asks for a report only.
+    const plan = options.leaveAlone ? [] : respected.plan;
+    const leftAlone = respected.leftAlone ?? (rc.kind !== 'healthy' ? options.leaveAlone : undefined);
+    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan, leftAlone });
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
+    if (leftAlone && plan.length === 0) {
+      this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: leftAlone });
+      return this.finish(incident, diagnosis, { ...base, outcome: 'not_needed', leftAlone });
+    }
 
     if (rc.kind === 'healthy') {
       this.emit({ type: 'plan', incidentId: incident.id, steps: [] });
@@ -494,13 +504,13 @@ export class Engine implements HealbotApi {
 
     const actions: ActionResult[] = [];
     const approvedBy: string[] = [];
-    let firstActionAt: number | undefined;
+    let actedAt: number | undefined;
     let breakerMessage: string | undefined;
     for (const step of automated) {
       const policy = serviceConfig(this.config, step.target)?.policy;
       const preApproved = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target ? options.preApproved.by : undefined;
       if (preApproved) approvedBy.push(...preApproved);
-      else if (step.risk === 'risky' && !policy?.auto.includes(step.action as never)) {
+      else if (step.risk === 'risky' && (step.askFirst || !policy?.auto.includes(step.action as never))) {
         const decision = await this.requestApproval(incident, step);
         if (decision.decision === 'denied') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'denied', deniedBy: decision.by[0] });
         if (decision.decision === 'expired') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `nobody approved ${step.action} ${step.target} in time; nothing was changed` });
@@ -526,7 +536,7 @@ export class Engine implements HealbotApi {
       if (lateBlock) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: lateBlock });
       const fenced = this.options.mayAct?.();
       if (fenced) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `${fenced}; nothing was done here` });
-      firstActionAt ??= performance.now();
+      actedAt ??= Date.now();
       // Counted when the action starts, so a concurrent incident already sees the cooldown and the breaker.
       breakerMessage = this.recordAttempt(incident, step.target) ?? breakerMessage;
       const result = await this.act(incident, step, approvedBy);
@@ -534,13 +544,17 @@ export class Engine implements HealbotApi {
       if (!result.ok) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'failed', escalation: breakerMessage });
     }
 
-    const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }));
+    const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }), {
+      before: diagnosis,
+      unchangedChecks: this.config.healing.unchangedChecks,
+      actedAt,
+    });
     const firstFailing = diagnosis.probes.find((p) => !p.ok && p.service === incident.service);
     const retriedSet = firstFailing ? sensors.probes[firstFailing.service]?.find((p) => p.config.name === firstFailing.name) : undefined;
     const retried = verification.ok && retriedSet ? await runProbe(firstFailing!.service, retriedSet.probe) : undefined;
     const ok = verification.ok && (retried?.ok ?? true);
     this.emit({ type: 'verified', incidentId: incident.id, ok, probes: retried ? [...verification.probes, retried] : verification.probes, ms: verification.ms });
-    const timeToHealMs = firstActionAt !== undefined ? Math.round(performance.now() - firstActionAt) : undefined;
+    const timeToHealMs = actedAt !== undefined ? timeSinceFailure(incident, diagnosis) : undefined;
     if (!ok) {
       const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
       return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, outcome: 'failed', escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; ') });
@@ -569,5 +583,6 @@ export class Engine implements HealbotApi {
 
 interface RunOptions {
   security?: boolean;
+  leaveAlone?: string;
   preApproved?: { step: PlanStep; by: string[] };
 }

@@ -39,6 +39,7 @@ export function summarize(input: {
   deniedBy?: string;
   timeToHealMs?: number;
   escalation?: string;
+  leftAlone?: string;
   service: string;
 }): string {
   const { rootCause: rc, actions } = input;
@@ -48,9 +49,10 @@ export function summarize(input: {
   const what = done.map((a) => `${past[a.action] ?? a.action} ${a.target}`).join(', ');
   switch (input.outcome) {
     case 'not_needed':
+      if (input.leftAlone) return `${cause}; ${input.leftAlone}; nothing was changed`;
       return rc.kind === 'healthy' ? `${input.service} is healthy; nothing was restarted` : `${cause}; nothing was restarted`;
     case 'healed':
-      return `${cause}; ${what}${by}; healthy again in ${seconds(input.timeToHealMs ?? 0)}`;
+      return `${cause}; ${what}${by}; healthy again in ${seconds(input.timeToHealMs ?? 0)} from the first failure signal`;
     case 'denied':
       return `${cause}; the fix was denied by ${input.deniedBy}; nothing was changed`;
     case 'failed': {

@@ -1,4 +1,5 @@
 import type { Observations, ServiceObservation } from './observation.js';
+import { describeStopOnPurpose } from './intent.js';
 import { kubernetesRootCause } from './rules/kubernetes.js';
 import type { Evidence, ProbeResult, RootCause, RuntimeState } from './types.js';
 
@@ -70,7 +71,11 @@ function fromRuntime(observation: ServiceObservation): RootCause | undefined {
   const evidence = [runtimeEvidence(state), ...probeEvidence(observation.probes.map((p) => p.result))];
   const noun = { docker: 'container', kubernetes: 'deployment', process: 'process', command: 'service' }[state.runtime];
   const what = state.target === service ? `the ${service} ${noun}` : `the ${service} ${noun} (${state.target})`;
-  if (state.kubernetes) return kubernetesRootCause(service, state, observation.probes.map((p) => p.result));
+  const onPurpose = describeStopOnPurpose(state);
+  if (state.kubernetes) {
+    const rc = kubernetesRootCause(service, state, observation.probes.map((p) => p.result));
+    return rc && onPurpose && rc.kind === 'scaled_to_zero' ? { ...rc, summary: `${rc.summary.split(';')[0]}: ${onPurpose}` } : rc;
+  }
   if (state.status === 'missing') return { kind: 'service_down', service, summary: `${what} does not exist`, confidence: 0.9, evidence };
   if (state.oomKilled && state.status !== 'running') {
     return { kind: 'oom_killed', service, summary: `${what} was OOM-killed (exit ${state.exitCode ?? 137}); ${describeMemory(state)}`, confidence: 0.95, evidence };
@@ -78,10 +83,10 @@ function fromRuntime(observation: ServiceObservation): RootCause | undefined {
   if (state.status === 'restarting') {
     return { kind: 'crash_loop', service, summary: `${what} keeps crashing (exit ${state.exitCode ?? '?'}, ${state.restartCount ?? 0} restarts)`, confidence: 0.9, evidence };
   }
-  if (state.status === 'paused') return { kind: 'service_down', service, summary: `${what} is paused`, confidence: 0.9, evidence };
+  if (state.status === 'paused') return { kind: 'service_down', service, summary: `${what} is paused${onPurpose ? `: ${onPurpose}` : ''}`, confidence: 0.9, evidence };
   if (state.status === 'exited' || state.status === 'dead' || state.status === 'created') {
     const code = state.exitCode !== undefined ? ` (code ${state.exitCode}${state.exitCode === 137 ? ', killed' : ''})` : '';
-    const verb = state.status === 'created' ? 'was never started' : 'has exited';
+    const verb = state.status === 'created' ? 'was never started' : onPurpose ? `was ${onPurpose}, and has exited` : 'has exited';
     return { kind: 'service_down', service, summary: `${what} ${verb}${code}`, confidence: 0.9, evidence };
   }
   return undefined;

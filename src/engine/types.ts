@@ -58,6 +58,11 @@ export interface RuntimeState {
   error?: string;
   /** Something the reader should know about how the target was chosen, e.g. several containers matched its labels. */
   note?: string;
+  /**
+   * Set when a person stopped, paused or scaled it down through the runtime's API (`docker stop`,
+   * `docker pause`, `kubectl scale --replicas=0`): healbot does not undo that unasked.
+   */
+  stoppedOnPurpose?: { how: string; at: string };
 }
 
 export interface KubernetesContainerState {
@@ -138,6 +143,8 @@ export interface PlanStep {
   reason: string;
   /** Action parameters, e.g. { replicas: 2 } for scale or { pod } for delete_pod. */
   params?: Record<string, string | number>;
+  /** Needs an approval even when `policy.auto` lists the action (it undoes what a person did on purpose). */
+  askFirst?: boolean;
 }
 
 export interface Diagnosis {
@@ -178,6 +185,8 @@ export interface Incident {
   origin?: { platform: string; channel: string; message?: string };
   /** Diagnose and plan only. */
   dryRun?: boolean;
+  /** When the failure was first seen (ISO time), if before the incident opened. */
+  failingSince?: string;
 }
 
 /** One hop of the request path, for rendering `public ✗ 502 (41 ms) → proxy ✓ → internal ✓ → db ✓`. */
@@ -200,7 +209,7 @@ export interface HealReport {
   actions: ActionResult[];
   approvedBy: string[];
   deniedBy?: string;
-  /** From the first action to verified health, when healed. */
+  /** From the first failure signal (the event, the first failing probe) to verified health, when healed. */
   timeToHealMs?: number;
   /** The original failing check, retried after verification. */
   retried?: ProbeResult;
@@ -212,6 +221,8 @@ export interface HealReport {
   duplicate?: boolean;
   /** Set when healbot itself failed (not the service): the reason, redacted. */
   internalError?: string;
+  /** Why healbot left the service as it is although it is down: a person stopped it on purpose. */
+  leftAlone?: string;
 }
 
 export interface ApprovalRequest {

@@ -19,6 +19,10 @@ interface ServiceWatch {
   /** An incident was opened since the service was last seen healthy. */
   reported: boolean;
   lastOpenedAt: number;
+  /** When the probes started failing, for time to heal. */
+  failingSince?: number;
+  /** A person stopped it on purpose: no new incident until it was healthy again. */
+  leftAlone?: boolean;
 }
 
 export const PROBE_MONITOR_LOOP = 'monitor';
@@ -26,7 +30,8 @@ export const PROBE_MONITOR_LOOP = 'monitor';
 /**
  * Probes every service on `monitor.interval` and opens an incident (source 'monitor') when one
  * starts failing. A service that stays down is not reopened every round: only once it was
- * healthy again, or after `monitor.groupWindow`. A service whose dependency is failing is left
+ * healthy again, or after `monitor.groupWindow`; one a person stopped on purpose only once it was
+ * healthy again. A service whose dependency is failing is left
  * to the dependency's incident, so one outage opens one incident.
  */
 export class ProbeMonitor {
@@ -70,6 +75,16 @@ export class ProbeMonitor {
     await this.round;
   }
 
+  /** Forgets what was reported for the service: its next failure opens an incident at once (its container was just recreated). */
+  forget(service: string): void {
+    this.state.delete(service);
+  }
+
+  /** A person stopped the service on purpose and that was told: no incident for it until it was healthy again. */
+  leaveAlone(service: string): void {
+    this.state.set(service, { reported: true, lastOpenedAt: this.now(), leftAlone: true });
+  }
+
   /** One round: probe everything, open incidents for services that started failing. Returns the failing services. */
   async tick(): Promise<string[]> {
     const { config, sensors, engine } = this.options;
@@ -89,8 +104,12 @@ export class ProbeMonitor {
       this.state.set(service, watch);
       if (!failing.has(service)) {
         watch.reported = false;
+        watch.failingSince = undefined;
+        watch.leftAlone = false;
         continue;
       }
+      if (watch.leftAlone) continue;
+      watch.failingSince ??= now;
       if (dependencyClosure(config, service).some((dependency) => dependency !== service && failing.has(dependency))) continue;
       if (running[service]) continue;
       if (watch.reported && now - watch.lastOpenedAt < config.monitor.groupWindow) continue;
@@ -98,7 +117,12 @@ export class ProbeMonitor {
       watch.reported = true;
       watch.lastOpenedAt = now;
       this.options.logger?.info({ service, failed }, 'monitoring found a failing service');
-      engine.heal({ service, source: 'monitor', summary: `monitoring: ${failed.join('; ')}` }).catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from monitoring failed'));
+      engine
+        .heal({ service, source: 'monitor', summary: `monitoring: ${failed.join('; ')}`, failingSince: watch.failingSince })
+        .then((report) => {
+          if (report.leftAlone) watch.leftAlone = true;
+        })
+        .catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from monitoring failed'));
     }
     this.options.watchdog?.tick(PROBE_MONITOR_LOOP);
     return [...failing];

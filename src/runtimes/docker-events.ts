@@ -2,9 +2,21 @@
  * Watches Docker's event stream for container deaths, OOM kills, failing health checks and
  * (re)starts, so healbot can open an incident without waiting for a probe.
  */
+import { constants as osConstants } from 'node:os';
 import type Dockerode from 'dockerode';
 
-export type DockerEventAction = 'die' | 'oom' | 'health_status: unhealthy' | 'start' | 'restart' | 'stop' | 'kill';
+export type DockerEventAction =
+  | 'die'
+  | 'oom'
+  | 'health_status: unhealthy'
+  | 'health_status: healthy'
+  | 'start'
+  | 'restart'
+  | 'stop'
+  | 'kill'
+  | 'pause'
+  | 'unpause'
+  | 'destroy';
 
 export interface DockerContainerEvent {
   /** The container's name (without Docker's leading slash), or its id when it has none. */
@@ -12,6 +24,8 @@ export interface DockerContainerEvent {
   action: DockerEventAction;
   /** For `die`: the exit code. */
   exitCode?: number;
+  /** For `kill`: the signal number Docker sent. */
+  signal?: number;
   /** Epoch milliseconds, from Docker's clock. */
   time: number;
 }
@@ -20,6 +34,10 @@ export interface WatchDockerEventsOptions {
   signal: AbortSignal;
   /** Told each time the stream fails or ends and a reconnection is scheduled. */
   onError?: (error: unknown) => void;
+  /** More Docker event filters, e.g. `{ container: [name] }`. */
+  filters?: Record<string, string[]>;
+  /** Epoch milliseconds to replay events from on the first connection. */
+  since?: number;
 }
 
 /** Defaults in one place. */
@@ -30,10 +48,22 @@ export const DOCKER_EVENTS_DEFAULTS = {
   maxBackoffMs: 30_000,
 } as const;
 
-const ACTIONS: ReadonlySet<string> = new Set<DockerEventAction>(['die', 'oom', 'health_status: unhealthy', 'start', 'restart', 'stop', 'kill']);
+const ACTIONS: ReadonlySet<string> = new Set<DockerEventAction>([
+  'die',
+  'oom',
+  'health_status: unhealthy',
+  'health_status: healthy',
+  'start',
+  'restart',
+  'stop',
+  'kill',
+  'pause',
+  'unpause',
+  'destroy',
+]);
 
 /** Docker filters `health_status` by prefix, so it covers every health status; the rest are exact. */
-const EVENT_FILTER = ['die', 'oom', 'health_status', 'start', 'restart', 'stop', 'kill'];
+const EVENT_FILTER = ['die', 'oom', 'health_status', 'start', 'restart', 'stop', 'kill', 'pause', 'unpause', 'destroy'];
 
 interface RawDockerEvent {
   Type?: string;
@@ -61,14 +91,14 @@ export async function watchDockerEvents(
   /** Nanoseconds of the newest event delivered: resuming from it replays it, so it is skipped. */
   let lastNano: bigint | undefined;
   /** When the stream was last known to be connected, for resuming when no event came yet. */
-  let connectedAtSeconds: string | undefined;
+  let connectedAtSeconds: string | undefined = opts.since !== undefined ? (opts.since / 1000).toFixed(3) : undefined;
 
   while (!signal.aborted) {
     let received = false;
     try {
       const since = lastNano !== undefined ? nanoToSince(lastNano) : connectedAtSeconds;
       const stream = (await docker.getEvents({
-        filters: { type: ['container'], event: EVENT_FILTER },
+        filters: { type: ['container'], event: EVENT_FILTER, ...opts.filters },
         ...(since !== undefined ? { since } : {}),
         abortSignal: signal,
       } as unknown as Dockerode.GetEventsOptions)) as NodeJS.ReadableStream;
@@ -111,7 +141,40 @@ export function toContainerEvent(raw: RawDockerEvent): DockerContainerEvent | un
     const code = Number(attributes.exitCode);
     if (Number.isInteger(code)) event.exitCode = code;
   }
+  if (action === 'kill' && attributes.signal !== undefined) {
+    const signal = signalNumber(attributes.signal);
+    if (signal !== undefined) event.signal = signal;
+  }
   return event;
+}
+
+/** A signal as Docker writes it ("15", "SIGTERM" or "TERM") as its number on Linux. */
+export function signalNumber(signal: string): number | undefined {
+  const trimmed = signal.trim().toUpperCase();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const name = (trimmed.startsWith('SIG') ? trimmed : `SIG${trimmed}`) as keyof typeof osConstants.signals;
+  return Object.hasOwn(osConstants.signals, name) ? osConstants.signals[name] : undefined;
+}
+
+/**
+ * The container events Docker still holds (its last 256, in memory) between `since` and
+ * `until` (epoch ms), oldest first. Bounded: `until` ends the stream and `signal` cuts it off.
+ */
+export async function readDockerEvents(docker: Dockerode, options: { since: number; until: number; filters: Record<string, string[]>; signal: AbortSignal }): Promise<DockerContainerEvent[]> {
+  const stream = (await docker.getEvents({
+    since: (options.since / 1000).toFixed(3),
+    until: (options.until / 1000).toFixed(3),
+    filters: { type: ['container'], event: EVENT_FILTER, ...options.filters },
+    abortSignal: options.signal,
+  } as unknown as Dockerode.GetEventsOptions)) as NodeJS.ReadableStream;
+  const events: DockerContainerEvent[] = [];
+  await readLines(stream, options.signal, (line) => {
+    const raw = parseLine(line);
+    const event = raw && toContainerEvent(raw);
+    if (event) events.push(event);
+  });
+  if (options.signal.aborted) throw options.signal.reason;
+  return events;
 }
 
 function parseLine(line: string): RawDockerEvent | undefined {

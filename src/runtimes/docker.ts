@@ -5,6 +5,8 @@
 import Dockerode from 'dockerode';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import type { RuntimeState } from '../engine/types.js';
+import { readDockerEvents, signalNumber, watchDockerEvents, type DockerContainerEvent } from './docker-events.js';
+import { SIGTERM, stopOnPurpose, type StopOnPurpose } from './docker-intent.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
 import { redactLines } from '../redact.js';
 
@@ -31,8 +33,12 @@ export const DOCKER_RUNTIME_DEFAULTS = {
   logLines: 80,
   /** How long `inspect` waits for the daemon before reporting `unknown`. @defaultValue 10000 */
   inspectTimeoutMs: 10_000,
-  /** How long one-shot stats may take; memory usage is left out when slower. @defaultValue 3000 */
-  statsTimeoutMs: 3_000,
+  /** How long one-shot stats may take; memory usage is left out when slower. @defaultValue 750 */
+  statsTimeoutMs: 750,
+  /** Memory usage read less than this long ago is reused rather than read again. @defaultValue 10000 */
+  statsReuseMs: 10_000,
+  /** How long reading Docker's recent events (who stopped the container) may take. @defaultValue 1000 */
+  historyTimeoutMs: 1_000,
   /** @defaultValue 60000 */
   actionTimeoutMs: 60_000,
   /** Seconds Docker waits for the container to stop before killing it on restart. @defaultValue 10 */
@@ -137,6 +143,9 @@ export class DockerRuntime implements Runtime {
   readonly #config: DockerRuntimeConfig;
   readonly #redact: (text: string) => string;
   readonly #docker: Dockerode;
+  #lastUsage?: { at: number; bytes: number | undefined };
+  /** When this runtime's own actions ran: the stops they cause are healbot's, not a person's. */
+  #ownActions: { from: number; to: number }[] = [];
 
   constructor(config: DockerRuntimeConfig, options: DockerRuntimeOptions) {
     if ((config.container === undefined) === (config.labels === undefined)) {
@@ -153,7 +162,14 @@ export class DockerRuntime implements Runtime {
     return `container labelled ${describeLabels(this.#config.labels ?? {})}`;
   }
 
-  async inspect(options: { logLines?: number; signal?: AbortSignal } = {}): Promise<RuntimeState> {
+  /**
+   * Reads the container from `inspect` and its last log lines. Memory usage (a stats read, which
+   * costs up to a second on some engines) only when asked with `memory`, or when memory is the
+   * likely cause (the container was OOM-killed): once, under a short deadline, reused for
+   * `statsReuseMs`. For a stopped or paused container, Docker's recent events say whether a
+   * person did it (`stoppedOnPurpose`).
+   */
+  async inspect(options: { logLines?: number; signal?: AbortSignal; memory?: boolean } = {}): Promise<RuntimeState> {
     const signal = withTimeout(options.signal, DOCKER_RUNTIME_DEFAULTS.inspectTimeoutMs);
     let resolved: ResolvedContainer | undefined;
     try {
@@ -161,12 +177,16 @@ export class DockerRuntime implements Runtime {
       if (!resolved) return { runtime: 'docker', target: this.target, status: 'missing' };
       const info = await resolved.container.inspect({ abortSignal: signal });
       const state = this.#stateFrom(info, resolved);
-      const [usageBytes, logs] = await Promise.all([
-        state.status === 'running' ? this.#memoryUsage(resolved.container, signal) : Promise.resolve(undefined),
+      const wantsMemory = state.status === 'running' && (options.memory === true || state.oomKilled === true);
+      const stopped = state.status === 'exited' || state.status === 'dead' || state.status === 'paused';
+      const [usageBytes, logs, onPurpose] = await Promise.all([
+        wantsMemory ? this.#memoryUsage(resolved.container, signal) : Promise.resolve(undefined),
         this.#logs(resolved.container, info.Config?.Tty === true, options.logLines ?? DOCKER_RUNTIME_DEFAULTS.logLines, signal),
+        stopped ? this.#stopOnPurpose(info, signal) : Promise.resolve(undefined),
       ]);
       if (usageBytes !== undefined) state.memory = { ...state.memory, usageBytes };
       if (logs !== undefined) state.logs = logs;
+      if (onPurpose) state.stoppedOnPurpose = { how: onPurpose.how, at: new Date(onPurpose.at).toISOString() };
       return state;
     } catch (error) {
       // The container vanished between listing and inspecting it.
@@ -178,6 +198,11 @@ export class DockerRuntime implements Runtime {
         error: this.#redact(`cannot read ${this.#describeTarget()} from ${this.#daemon()}: ${explain(error, signal)}`),
       };
     }
+  }
+
+  watch(options: { signal: AbortSignal; since?: number }, onChange: () => void): void {
+    const filters: Record<string, string[]> = this.#config.container !== undefined ? { container: [this.#config.container] } : { label: Object.entries(this.#config.labels ?? {}).map(([k, v]) => `${k}=${v}`) };
+    void watchDockerEvents(this.#docker, () => onChange(), { signal: options.signal, since: options.since, filters });
   }
 
   supports(action: RuntimeAction['action']): boolean {
@@ -193,7 +218,12 @@ export class DockerRuntime implements Runtime {
     try {
       resolved = await this.#resolve(signal);
       if (!resolved) throw new RuntimeError(`cannot ${action.action} ${this.#describeTarget()}: no such container on ${this.#daemon()}`);
-      await raceAbort(this.#act(resolved.container, action, signal), signal);
+      const from = Date.now();
+      try {
+        await raceAbort(this.#act(resolved.container, action, signal), signal);
+      } finally {
+        this.#ownActions = [...this.#ownActions.slice(-9), { from, to: Date.now() }];
+      }
     } catch (error) {
       if (error instanceof RuntimeError) throw error;
       const what = resolved ? `container "${resolved.name}"` : this.#describeTarget();
@@ -277,8 +307,44 @@ export class DockerRuntime implements Runtime {
     return state;
   }
 
-  /** Memory in use as `docker stats` shows it: usage less the page cache. Best effort. */
+  /**
+   * Whether a person stopped or paused the container, from the events Docker still holds since
+   * it last started. Best effort: Docker keeps only its last 256 events, so an old stop may be
+   * gone (then it counts as a crash, as without this check).
+   */
+  async #stopOnPurpose(info: Dockerode.ContainerInspectInfo, signal: AbortSignal): Promise<StopOnPurpose | undefined> {
+    const started = Date.parse(info.State.StartedAt);
+    const finished = Date.parse(info.State.FinishedAt);
+    const now = Date.now();
+    const since = Number.isFinite(started) && info.State.StartedAt !== NEVER ? started : (Number.isFinite(finished) ? finished : now) - 60_000;
+    try {
+      const events = await readDockerEvents(this.#docker, {
+        since: Math.min(since, now - 1),
+        until: now,
+        filters: { container: [info.Id] },
+        signal: withTimeout(signal, DOCKER_RUNTIME_DEFAULTS.historyTimeoutMs),
+      });
+      // Not in @types/dockerode's Config, though Docker sends it when the image or container sets one.
+      const configured = (info.Config as { StopSignal?: string } | undefined)?.StopSignal;
+      const stopSignal = configured ? signalNumber(configured) : undefined;
+      // The kill and stop of healbot's own restart are not a person's stop (its die and start stay: they tell what happened next).
+      const byHealbot = (event: DockerContainerEvent) => (event.action === 'kill' || event.action === 'stop') && this.#ownActions.some((a) => event.time >= a.from - 100 && event.time <= a.to + 100);
+      return stopOnPurpose(events.filter((event) => !byHealbot(event)), stopSignal ?? SIGTERM);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Memory in use as `docker stats` shows it: usage less the page cache. Best effort, never twice in a row. */
   async #memoryUsage(container: Dockerode.Container, signal: AbortSignal): Promise<number | undefined> {
+    const last = this.#lastUsage;
+    if (last && Date.now() - last.at < DOCKER_RUNTIME_DEFAULTS.statsReuseMs) return last.bytes;
+    const bytes = await this.#readMemoryUsage(container, signal);
+    this.#lastUsage = { at: Date.now(), bytes };
+    return bytes;
+  }
+
+  async #readMemoryUsage(container: Dockerode.Container, signal: AbortSignal): Promise<number | undefined> {
     try {
       const statsSignal = withTimeout(signal, DOCKER_RUNTIME_DEFAULTS.statsTimeoutMs);
       // one-shot (API 1.41+) skips the second CPU sample, which otherwise costs a second.

@@ -10,6 +10,7 @@ import type { KubernetesContainerState, KubernetesPodState, KubernetesState, Run
 import { DeadlineExceeded, withDeadline } from '../deadline.js';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import { redactLines, type Redactor } from '../redact.js';
+import { scaledToZeroOnPurpose } from './kubernetes-intent.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
 
 export type KubernetesRuntimeConfig = NonNullable<ServiceConfig['kubernetes']>;
@@ -323,6 +324,7 @@ export class KubernetesRuntime implements Runtime {
       memoryLimit,
     };
 
+    const onPurpose = desired === 0 ? scaledToZeroOnPurpose(deployment.metadata?.managedFields, events) : undefined;
     const logs = await this.failingLogs(pods, logLines);
     const all = podStates.flatMap((p) => p.containers);
     const failing = all.find((c) => c.waitingReason === 'CrashLoopBackOff') ?? all.find((c) => c.lastTerminatedReason ?? c.terminatedReason);
@@ -338,6 +340,7 @@ export class KubernetesRuntime implements Runtime {
       memory: memoryLimit ? { limitBytes: parseQuantity(memoryLimit) } : undefined,
       logs,
       kubernetes,
+      ...(onPurpose ? { stoppedOnPurpose: { how: onPurpose.how, at: new Date(onPurpose.at).toISOString() } } : {}),
     };
   }
 

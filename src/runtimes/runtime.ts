@@ -11,12 +11,20 @@ export interface RuntimeAction {
  */
 export interface Runtime {
   readonly kind: RuntimeState['runtime'];
-  /** Reads the workload's state; never throws: an unreadable runtime returns `{ status: 'unknown', error }`. */
-  inspect(options?: { logLines?: number; signal?: AbortSignal }): Promise<RuntimeState>;
+  /**
+   * Reads the workload's state; never throws: an unreadable runtime returns `{ status: 'unknown', error }`.
+   * `memory` asks for the memory in use too, which some runtimes read slowly.
+   */
+  inspect(options?: { logLines?: number; signal?: AbortSignal; memory?: boolean }): Promise<RuntimeState>;
   /** The actions this runtime can perform. */
   supports(action: RuntimeAction['action']): boolean;
   /** Performs an action; throws RuntimeError with a human message on failure. */
   perform(action: RuntimeAction, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<void>;
+  /**
+   * Calls `onChange` each time the workload changes (started, died, its health changed) until
+   * `signal` aborts, so a verification need not wait out its polling interval; optional.
+   */
+  watch?(options: { signal: AbortSignal; since?: number }, onChange: () => void): void;
   /** Releases connections; optional. */
   close?(): Promise<void>;
 }

@@ -37,7 +37,7 @@ export class HealbotMetrics {
     this.healsSucceeded = new Counter({ name: 'healbot_heals_succeeded_total', help: 'Heals verified healthy, by service and root cause', labelNames: ['service', 'root_cause'], registers });
     this.healsFailed = new Counter({ name: 'healbot_heals_failed_total', help: 'Heals that acted and did not restore health, by service and root cause', labelNames: ['service', 'root_cause'], registers });
     this.outcomes = new Counter({ name: 'healbot_incident_outcomes_total', help: 'Closed incidents by outcome', labelNames: ['service', 'outcome'], registers });
-    this.timeToHeal = new Histogram({ name: 'healbot_time_to_heal_seconds', help: 'From the first action to verified health', labelNames: ['service'], buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers });
+    this.timeToHeal = new Histogram({ name: 'healbot_time_to_heal_seconds', help: 'From the first failure signal (a Docker event, the first failing probe) to verified health', labelNames: ['service'], buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers });
     this.probeLatency = new Histogram({ name: 'healbot_probe_duration_seconds', help: 'Probe latency', labelNames: ['service', 'probe', 'ok'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
     this.alerts = new Counter({ name: 'healbot_alerts_received_total', help: 'Alerts received, by source and what became of them', labelNames: ['source', 'result'], registers });
     this.httpRequests = new Counter({ name: 'healbot_http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'], registers });

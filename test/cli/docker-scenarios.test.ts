@@ -126,6 +126,26 @@ describe.skipIf(skip)('healbot CLI against a real Docker engine', () => {
     expect(logs.toString()).toContain('serving in ok mode');
   });
 
+  it('a container that stays broken after its restart: verification ends once the failure is unchanged, not at the timeout', async () => {
+    const port = await freePort();
+    const name = uniqueName('stays-broken');
+    const serve = commands.failingServer(port).join(' ');
+    await runContainer(docker, { name, cmd: ['/bin/busybox', 'sh', '-c', `trap "exit 0" TERM; ${serve} & wait`] });
+    await waitForContainer(docker, name, (info) => info.State.Running);
+    const url = `http://127.0.0.1:${port}/cgi-bin/ready`;
+    await expectEventually(async () => (await fetch(url).catch(() => undefined))?.status === 500);
+    const config = {
+      services: { api: { docker: { container: name, host }, probes: [{ name: 'internal', http: url, timeoutMs: 1000 }] } },
+      // Far longer than the test may take: only an early end lets it pass.
+      healing: { verifyTimeout: '10m', unchangedChecks: 3 },
+    };
+    const result = await runCli(['heal', 'api', '--config', dir.write('unchanged.yml', config), '--yes', '--json']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.json.actions).toEqual([expect.objectContaining({ action: 'restart', ok: true })]);
+    expect(result.json.outcome).toBe('failed');
+    expect(result.json.summary).toMatch(/internal failed 3 times in a row exactly as before the fix \(500\)/);
+  });
+
   it('scenario 4: running but its probe answers 500 → service_unhealthy', async () => {
     const { config } = await topology('error');
     const result = await runCli(['diagnose', 'api', '--config', dir.write('s4b.yml', config), '--json']);

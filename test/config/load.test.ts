@@ -249,3 +249,25 @@ describe('durations', () => {
     expect(paths(error)).toEqual(['healing.verifyTimeout']);
   });
 });
+
+describe('policy defaults', () => {
+  it('every service inherits the top-level policy and may override it field by field', () => {
+    const config = parseConfig({
+      policy: { auto: ['start', 'restart'], cooldown: '30s', approvers: ['U0ONCALL'] },
+      services: { api: { probes: [] }, db: { policy: { auto: [], twoApprovers: true } } },
+    });
+    expect(config.services.api.policy).toEqual({ auto: ['start', 'restart'], approvers: ['U0ONCALL'], twoApprovers: false, cooldown: 30_000 });
+    expect(config.services.db.policy).toEqual({ auto: [], approvers: ['U0ONCALL'], twoApprovers: true, cooldown: 30_000 });
+    expect(config.policy.auto).toEqual(['start', 'restart']);
+  });
+
+  it('without a top-level policy, services keep the defaults: nothing automatic', () => {
+    expect(parseConfig(services({ api: {} })).services.api.policy.auto).toEqual([]);
+  });
+
+  it('names a bad top-level policy once, at its own path', () => {
+    const error = configError(() => parseConfig({ policy: { auto: ['reboot'] }, services: { api: {}, db: {} } }));
+    expect(paths(error)).toEqual(['policy.auto[0]']);
+    expect(error.problems[0].message).toMatch(/restart/);
+  });
+});

@@ -1,3 +1,4 @@
+import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHealbot, type Healbot } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -54,6 +55,26 @@ describe('healing Kubernetes Deployments through the engine', () => {
     expect(report.plan).toEqual([expect.objectContaining({ action: 'scale', risk: 'risky', params: { replicas: 2 } })]);
     expect(report.outcome).toBe('healed');
     expect(report.approvedBy).toEqual(['@ana']);
+    expect(deployment().spec.replicas).toBe(2);
+  });
+
+  it('scaled to zero by a person (kubectl scale): monitoring leaves it at 0; /heal offers the scale, always with an approval', async () => {
+    start({ auto: ['scale'] });
+    await bot.api.diagnose('api');
+    const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
+    await apps.patchNamespacedDeploymentScale({ name: 'api', namespace: NS, body: { spec: { replicas: 0 } }, fieldManager: 'kubectl-scale' }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await ready(0);
+    const automatic = await bot.api.heal({ service: 'api', source: 'monitor' });
+    expect(automatic.rootCause.kind).toBe('scaled_to_zero');
+    expect(automatic.rootCause.summary).toMatch(/scaled to zero through the Kubernetes API \(kubectl-scale set replicas to 0 at \d\d:\d\d:\d\d UTC\)/);
+    expect(automatic.outcome).toBe('not_needed');
+    expect(automatic.summary).toMatch(/healbot will not scale it back up unasked/);
+    expect(automatic.actions).toEqual([]);
+    expect(deployment().spec.replicas).toBe(0);
+    const asked = await bot.api.heal({ service: 'api', source: 'chat' });
+    expect(asked.plan[0]).toMatchObject({ action: 'scale', askFirst: true, params: { replicas: 2 } });
+    expect(events.some((e) => e.type === 'awaiting_approval' && e.incidentId === asked.incidentId)).toBe(true);
+    expect(asked.outcome).toBe('healed');
     expect(deployment().spec.replicas).toBe(2);
   });
 

@@ -38,7 +38,7 @@ describe('summarize', () => {
 
   it('healed says what was done, by whom and how long it took', () => {
     const text = summarize({ ...base, outcome: 'healed', actions: [started], approvedBy: ['@ana'], timeToHealMs: 4200 });
-    expect(text).toBe('the api container has exited (code 1); started api after approval by @ana; healthy again in 4.2 s');
+    expect(text).toBe('the api container has exited (code 1); started api after approval by @ana; healthy again in 4.2 s from the first failure signal');
   });
 
   it('healed by policy says automatically', () => {

@@ -25,6 +25,8 @@ export interface RequestAttributes {
   namespace?: string;
   name?: string;
   contentType?: string;
+  /** As the real API server names a field manager: `?fieldManager=`, else the User-Agent up to its first "/". */
+  fieldManager?: string;
 }
 
 export type Authorizer = (request: RequestAttributes) => boolean;
@@ -361,6 +363,7 @@ export class FakeApiServer {
     try {
       if (!attributes) throw new HttpProblem(404, 'NotFound', 'the server could not find the requested resource');
       attributes.contentType = req.headers['content-type'];
+      attributes.fieldManager = attributes.query.fieldManager ?? (req.headers['user-agent'] ?? 'unknown').split('/')[0];
       this.requests.push(attributes);
       const body = await readBody(req);
       const key = `${attributes.apiGroup}/${attributes.resource}`;
@@ -503,6 +506,11 @@ export class FakeApiServer {
         throw new HttpProblem(422, 'Invalid', `Scale.autoscaling "${a.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`);
       }
       current.spec = { ...current.spec, replicas };
+      // Server-side field management: the scale subresource's writer now owns spec.replicas.
+      const manager = a.fieldManager ?? 'unknown';
+      const others = (current.metadata.managedFields ?? []).filter((f: KubeObject) => !(f.manager === manager && f.subresource === 'scale'));
+      const entry = { manager, operation: 'Update', apiVersion: 'autoscaling/v1', time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } }, subresource: 'scale' };
+      current.metadata = { ...current.metadata, managedFields: [...others, entry] };
       return sendJson(res, 200, toScale(this.store.put(key, current)));
     }
     throw new HttpProblem(404, 'NotFound', 'the server could not find the requested resource');

@@ -108,7 +108,10 @@ describe.skipIf(skip)('DockerRuntime against a real dockerd', () => {
     expect(state.health).toBe('none');
     expect(state.networks).toEqual(['host']);
     expect(state.memory?.limitBytes).toBe(64 * 1024 * 1024);
-    expect(state.memory?.usageBytes).toBeGreaterThan(0);
+    // Memory usage is a stats read, slow on some engines: only when asked for.
+    expect(state.memory?.usageBytes).toBeUndefined();
+    const withMemory = await runtimeFor({ container: name }).inspect({ memory: true });
+    expect(withMemory.memory?.usageBytes).toBeGreaterThan(0);
     expect(state.startedAt).toMatch(/^\d{4}-/);
     // stdout and stderr arrive through separate pipes, so only each stream's own order is certain.
     expect([...(state.logs ?? [])].sort()).toEqual(['calling upstream with Bearer [REDACTED]', 'listening', 'password=[REDACTED]', 'starting up']);

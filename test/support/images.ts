@@ -147,6 +147,15 @@ export const commands = {
   allocateForever(): string[] {
     return ['/bin/busybox', 'sh', '-c', 'x=$(/bin/busybox head -c 1000000000 /dev/zero | /bin/busybox tr "\\0" a); echo survived'];
   },
+  /**
+   * Keeps running; exits 0 on SIGTERM (a clean `docker stop`); exits 3 once `/tmp/crash`
+   * appears (`docker exec … touch /tmp/crash`, removed on the way out); and, with a health check
+   * of `cat /tmp/healthy`, is healthy until `/tmp/healthy` is removed, which every start recreates.
+   */
+  serviceLike(): string[] {
+    const loop = 'while [ ! -f /tmp/crash ]; do /bin/busybox sleep 0.05; done; /bin/busybox rm -f /tmp/crash; exit 3';
+    return ['/bin/busybox', 'sh', '-c', `echo ok > /tmp/healthy; trap "exit 0" TERM; ${loop}`];
+  },
   /** Prints `lines` and then sleeps: a container that keeps running and does nothing. */
   hang(lines: string[] = []): string[] {
     return ['/bin/busybox', 'sh', '-c', `${PRINT_ARGS}; exec /bin/busybox sleep 100000`, 'hang', ...lines];
@@ -168,6 +177,17 @@ export async function waitForContainer(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`container ${name} did not reach the expected state within ${timeoutMs} ms; last state: ${JSON.stringify(last?.State)}`);
+}
+
+/** Runs `cmd` inside a running container (`docker exec`) and waits for it to finish. */
+export async function execIn(docker: Dockerode, name: string, cmd: string[]): Promise<void> {
+  const exec = await docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  await new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.resume();
+  });
 }
 
 /** Removes every container this test file made. */
