@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlackApiServer } from '../adapters/slack/slack-api-server.js';
-import { startTestBot, tempDir, waitFor, type TestBot } from './harness.js';
+import { API_TOKEN, startTestBot, tempDir, waitFor, type TestBot } from './harness.js';
 
 const HOSTILE = ['<!channel>', '<!here>', '<!everyone>', '<!subteam^S0EVERYONE>', '<@U0CEO>'];
 
@@ -27,7 +27,7 @@ describe('mentions on Slack', () => {
           command: { restart: [node, script, '3'], status: [node, script, '1'], timeoutMs: 5000 },
         },
       },
-      healing: { verifyTimeout: 1000, approvalTimeout: '10m' },
+      healing: { verifyTimeout: 1000, approvalTimeout: '10m', approvers: ['api:ops'] },
       oncall: ['<!subteam^S0ONCALL>'],
       slack: { mode: 'http', botToken: 'xoxb-1111111111-2222222222-mentionsTEST', signingSecret: 'mentions-signing-secret-0123456789', apiUrl: slack.apiUrl, alertChannels: ['C0ALERTS'], approvers: ['U0ANA'] },
     });
@@ -42,7 +42,7 @@ describe('mentions on Slack', () => {
     const alert = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'loud', summary: `${HOSTILE.join(' ')} db on fire` } });
     expect(alert.status).toBe(202);
     const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request');
-    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: '<!channel>' } });
+    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: '<!channel>' } });
     expect(decided.status).toBe(200);
     const heal = await bot.call('/api/heal', { method: 'POST', json: { service: 'loud', by: '<!here>', dryRun: true } });
     expect(heal.status).toBe(202);
@@ -53,7 +53,8 @@ describe('mentions on Slack', () => {
     const sent = slack.everythingSent();
     for (const token of HOSTILE) expect(sent, token).not.toContain(token);
     expect(sent).not.toContain('<!channel>');
-    expect(sent).toContain('&lt;!channel&gt;');
+    // `by` in a request body names nobody: the approval is the credential's, not "<!channel>"'s.
+    expect(sent).toContain('api:ops');
     expect(sent).toContain('&lt;!everyone&gt;');
     // The approver healbot asks is a mention; the on-call of the escalation too.
     expect(sent).toContain('<@U0ANA>');

@@ -44,7 +44,8 @@ describe('a damaged store is named, not guessed', () => {
     const path = dir.path('truncated.db');
     healthyStoreFile(path);
     truncateSync(path, Math.floor(statSync(path).size / 3));
-    const result = await runCli(['diagnose', 'api', '--config', configFor('truncated', path)], { timeoutMs: 30_000 });
+    // diagnose never opens the store (it changes nothing); heal does.
+    const result = await runCli(['heal', 'api', '--dry-run', '--config', configFor('truncated', path)], { timeoutMs: 30_000 });
     expectNamed(result, path, /is damaged/);
   });
 
