@@ -181,12 +181,13 @@ export class DeploymentController {
     const old = live.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash);
     const rsName = `${d.metadata.name}-${hash}`;
 
+    // Worded as the deployment controller words it since Kubernetes 1.26: "… to N from M".
     if (current.length < desired) {
       for (let i = current.length; i < desired; i++) this.createPod(d, hash);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rsName} to ${desired}`);
+      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rsName} to ${desired} from ${current.length}`);
     } else if (current.length > desired) {
       for (const pod of current.slice(desired)) this.terminate(pod, key);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rsName} to ${desired}`);
+      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rsName} to ${desired} from ${current.length}`);
     }
     const currentReady = current.filter(isReady).length;
     if (old.length > 0 && (currentReady >= desired || desired === 0)) {
