@@ -99,11 +99,13 @@ describe.skipIf(skip)('the container image', () => {
     const incident = await waitFor(async () => {
       const record = (await (await call(`/api/incidents/${incidentId}`)).json()) as { status: string; outcome: string; rootCause: { kind: string } };
       return record.status === 'closed' && record;
-    }, 'the incident to close', WAIT_MS);
+    }, 'the incident to close', WAIT_MS).catch(async (error) => {
+      throw new Error(`${(error as Error).message}\n${await logs()}`);
+    });
     expect(incident, await logs()).toMatchObject({ outcome: 'healed', rootCause: { kind: 'service_down' } });
     expect((await app.inspect()).State.Running).toBe(true);
     expect(await (await fetch(`http://127.0.0.1:${appPort}/ready`)).text()).toBe('ok\n');
-  });
+  }, 4 * WAIT_MS);
 
   it('holds dist/ and production dependencies only', async () => {
     const listing = await docker(engine!.host, [
