@@ -105,7 +105,7 @@ export class IncidentConversations {
         break;
       case 'awaiting_approval':
         conversation.approvals.set(event.request.id, { request: event.request });
-        this.setStatus(conversation, incidentStatus(incident, `Waiting for approval to ${event.request.step.action.replace('_', ' ')} ${event.request.step.target}`, 'warn'));
+        this.setStatus(conversation, incidentStatus(incident, `Waiting for approval to ${event.request.step.action.replaceAll('_', ' ')} ${event.request.step.target}`, 'warn'));
         this.reply(conversation, approvalMessage(event.request));
         break;
       case 'approval': {
@@ -114,7 +114,7 @@ export class IncidentConversations {
         break;
       }
       case 'action_started':
-        this.setStatus(conversation, incidentStatus(incident, `Acting: ${event.step.action.replace('_', ' ')} ${event.step.target}…`));
+        this.setStatus(conversation, incidentStatus(incident, `Acting: ${event.step.action.replaceAll('_', ' ')} ${event.step.target}…`));
         break;
       case 'action_finished':
         this.reply(conversation, actionMessage(event.result));

@@ -21,6 +21,7 @@ const KIND_LABEL: Record<RootCause['kind'], string> = {
   image_pull_failed: 'image pull failed',
   no_endpoints: 'no endpoints',
   recreating: 'being recreated',
+  pipeline_failed: 'pipeline failed',
   unknown: 'unknown',
 };
 
@@ -29,7 +30,7 @@ const stepLine = (s: PlanStep) => {
   return s.risk === 'manual' ? `• manual: ${s.reason}` : `• ${s.action} *${s.target}*${params} [${s.risk}]: ${s.reason}`;
 };
 
-export const describeStep = (s: PlanStep) => `${s.action.replace('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}`;
+export const describeStep = (s: PlanStep) => `${s.action.replaceAll('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}`;
 
 export function incidentStatus(incident: Incident, phase: string, tone: ChatMessage['tone'] = 'info'): ChatMessage {
   const who = incident.requestedBy ? ` · asked by ${incident.requestedBy}` : '';
@@ -76,7 +77,7 @@ export function approvalMessage(request: ApprovalRequest): ChatMessage {
         value: request.id,
         label: 'Approve',
         style: 'primary',
-        confirm: { title: 'Run this action?', text: `healbot will ${what}.`, confirm: `Yes, ${request.step.action.replace('_', ' ')}`, deny: 'Cancel' },
+        confirm: { title: 'Run this action?', text: `healbot will ${what}.`, confirm: `Yes, ${request.step.action.replaceAll('_', ' ')}`, deny: 'Cancel' },
       },
       { action: 'deny', value: request.id, label: 'Deny', style: 'danger' },
     ],
@@ -93,8 +94,8 @@ export function decisionMessage(request: ApprovalRequest, decision: 'approved' |
 export function actionMessage(result: ActionResult): ChatMessage {
   const change = result.before && result.after ? ` (${result.before.status} → ${result.after.status})` : '';
   return result.ok
-    ? { text: `${result.action.replace('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
-    : { text: `${result.action.replace('_', ' ')} ${result.target} failed: ${result.error}${change}`, tone: 'error' };
+    ? { text: `${result.action.replaceAll('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
+    : { text: `${result.action.replaceAll('_', ' ')} ${result.target} failed: ${result.error}${change}`, tone: 'error' };
 }
 
 export function doneMessage(report: HealReport): ChatMessage {

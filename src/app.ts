@@ -11,6 +11,7 @@ import { createLookup } from './probes/resolver.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { CommandRuntime } from './runtimes/command.js';
 import { DockerRuntime } from './runtimes/docker.js';
+import { GitHubActionsRuntime } from './runtimes/github-actions.js';
 import { KUBERNETES_DEFAULTS, KubernetesRuntime } from './runtimes/kubernetes.js';
 import { ConfigError } from './errors.js';
 import type { Runtime } from './runtimes/runtime.js';
@@ -57,6 +58,9 @@ export const configSecrets = secretsOf;
 
 function runtimeFor(name: string, service: ServiceConfig, config: Config, redact: Redactor, options: HealbotOptions): Runtime | undefined {
   if (options.runtimes?.[name]) return options.runtimes[name];
+  if (service.github && config.github) {
+    return new GitHubActionsRuntime(service.github, { token: config.github.token, apiUrl: config.github.apiUrl, timeoutMs: config.github.timeoutMs, redact, breaker: service.policy.breaker ?? config.breaker, now: options.now });
+  }
   if (service.docker) return new DockerRuntime(service.docker, { redact });
   if (service.command) return new CommandRuntime(name, service.command, redact);
   if (service.kubernetes) {

@@ -19,7 +19,9 @@ import { Watchdog } from './monitor/watchdog.js';
 import { createRedactor } from './redact.js';
 import { AlertIntake } from './server/alert-intake.js';
 import { HealbotMetrics } from './server/metrics.js';
+import { createGitHubWebhook } from './server/github-webhook.js';
 import { closeHttpServer, createHttpServer } from './server/server.js';
+import { GitHubActionsRuntime } from './runtimes/github-actions.js';
 
 export interface ServeOptions extends Pick<HealbotOptions, 'storePath' | 'healingEnabled' | 'runtimes' | 'kubeConfigFor' | 'now'> {
   /** host:port to listen on, overriding `server.listen` (port 0 picks a free one). */
@@ -214,7 +216,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const metrics = new HealbotMetrics({ services: () => engine.services(), breakerOpen: (s) => store.isBreakerOpen(s), pendingApprovals: () => store.pendingApprovals() });
   unsubscribers.push(engine.subscribe((event) => metrics.observe(event)));
   unsubscribers.push(engine.subscribe(incidentLogging(logger)));
-  const github = config.github ? new GitHubEscalation({ config: config.github, redact, store, logger: logger.child({ component: 'github' }) }) : undefined;
+  const github = config.github ? new GitHubEscalation({ config: config.github, redact, store, logger: logger.child({ component: 'github' }), repoFor: (service) => config.services[service]?.github?.repo }) : undefined;
   if (github) unsubscribers.push(engine.subscribe((event) => github.observe(event)));
 
   const watchdog = new Watchdog();
@@ -251,7 +253,12 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     chat = await startChat(bot, logger, options);
     if (listenAt !== undefined && (config.server || options.listen)) {
       const { host, port } = parseListen(listenAt, listenWhere);
-      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined });
+      const notify = (service: string) => {
+        const runtime = bot.sensors.runtimes[service];
+        if (runtime instanceof GitHubActionsRuntime) runtime.notify();
+      };
+      const githubWebhook = createGitHubWebhook({ config, engine, store, redact, notify, logger: logger.child({ component: 'github-webhook' }) });
+      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined, githubWebhook });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, listenAt, listenWhere)));
         server!.listen(port, host, () => {
@@ -261,7 +268,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       });
       const address = server.address() as AddressInfo;
       url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-      logger.info({ url, webhooks: ['/webhooks/alertmanager', '/webhooks/grafana', '/webhooks/generic'] }, 'healbot is listening');
+      logger.info({ url, webhooks: ['/webhooks/alertmanager', '/webhooks/grafana', '/webhooks/generic', '/webhooks/github'] }, 'healbot is listening');
     }
     if (options.monitoring !== false) monitor.start();
     dockerMonitor.start();

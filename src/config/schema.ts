@@ -73,6 +73,30 @@ const kubernetesRuntime = z.strictObject({
   container: safeName('container name').optional(),
 });
 
+const ownerName = z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name');
+
+/** A GitHub Actions pipeline as a service: failed runs of its workflows are incidents. */
+const githubRuntime = z.strictObject({
+  repo: ownerName,
+  /** Workflow names or file names (`build.yml`); empty means every workflow of the repo. */
+  workflows: z.array(z.string().min(1)).default([]),
+  /** Branches whose runs count; empty means every branch. */
+  branches: z.array(z.string().min(1)).default([]),
+  /** A repair workflow started with repository_dispatch (risky, needs approval) for these kinds of failure. */
+  repair: z
+    .strictObject({
+      eventType: z.string().min(1).max(100),
+      on: z.array(z.enum(['lockfile', 'test_failure', 'disk_full'])).min(1).default(['lockfile']),
+    })
+    .optional(),
+  /** How often a re-run is polled while waiting for its conclusion (a webhook wakes it sooner). */
+  pollInterval: duration.default(15_000),
+  /** How long to wait for a re-run's conclusion. */
+  verifyTimeout: duration.default(30 * 60_000),
+  /** Lines of each failed job's log to read, from its end. */
+  logLines: z.number().int().min(10).max(5000).default(200),
+});
+
 const breakerSchema = z.strictObject({
   threshold: z.number().int().min(1).default(3),
   window: duration.default(3_600_000),
@@ -98,6 +122,7 @@ export const serviceSchema = z
     docker: dockerRuntime.optional(),
     command: commandRuntime.optional(),
     kubernetes: kubernetesRuntime.optional(),
+    github: githubRuntime.optional(),
     probes: z.array(probeSchema).default([]),
     dependsOn: z.array(safeName('service name')).default([]),
     policy: policySchema.prefault({}),
@@ -105,7 +130,7 @@ export const serviceSchema = z
     description: z.string().optional(),
   })
   .superRefine((service, ctx) => {
-    const runtimes = (['docker', 'command', 'kubernetes'] as const).filter((k) => service[k] !== undefined);
+    const runtimes = (['docker', 'command', 'kubernetes', 'github'] as const).filter((k) => service[k] !== undefined);
     if (runtimes.length > 1) ctx.addIssue({ code: 'custom', message: `has ${runtimes.join(' and ')}; a service has one runtime` });
   });
 
@@ -207,9 +232,14 @@ export const configSchema = z.strictObject({
   heartbeat: z.strictObject({ url: z.url(), interval: duration.default(60_000) }).optional(),
   github: z
     .strictObject({
-      repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name'),
+      /** Where escalation issues go; a CI service's own repo takes precedence for its incidents. */
+      repo: ownerName.optional(),
       token: z.string().min(1),
       apiUrl: z.url().default('https://api.github.com'),
+      /** The secret of the repository webhook that posts workflow_run events to /webhooks/github. */
+      webhookSecret: z.string().min(1).optional(),
+      /** Deadline of each GitHub API call. */
+      timeoutMs: duration.default(15_000),
     })
     .optional(),
   slack: slackSchema.optional(),
@@ -222,3 +252,4 @@ export type ProbeConfig = z.infer<typeof probeSchema>;
 export type PolicyConfig = z.infer<typeof policySchema>;
 export type SlackConfig = z.infer<typeof slackSchema>;
 export type DiscordConfig = z.infer<typeof discordSchema>;
+export type GitHubServiceConfig = z.infer<typeof githubRuntime>;

@@ -39,6 +39,7 @@ export function topologyProblems(config: Config): { path: string; message: strin
     if (!SAFE_NAME.test(name)) {
       problems.push({ path: `services.${name}`, message: 'service name must start with a letter or digit and use only letters, digits, ".", "_" or "-"' });
     }
+    if (service.github && !config.github) problems.push({ path: `services.${name}.github`, message: 'needs a top-level github: { token } (actions read/write, issues write) to read and re-run its workflows' });
     edges[name] = [...service.dependsOn];
     service.dependsOn.forEach((dep, i) => {
       if (!hasService(config, dep)) problems.push({ path: `services.${name}.dependsOn[${i}]`, message: `unknown service "${dep}" (known: ${names.join(', ')})` });

@@ -338,7 +338,7 @@ export class Engine implements HealbotApi {
   }
 
   private finish(incident: Incident, diagnosis: Diagnosis, partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>, lead?: string): HealReport {
-    const summary = summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service });
+    const summary = summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service, diagnosed: diagnosis.runtime[incident.service] });
     const report: HealReport = {
       incidentId: incident.id,
       service: incident.service,
@@ -494,7 +494,7 @@ export class Engine implements HealbotApi {
       this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: 'a replacement is starting: waiting for it, not acting' });
       const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }));
       this.emit({ type: 'verified', incidentId: incident.id, ok: verification.ok, probes: verification.probes, ms: verification.ms });
-      return this.finish(incident, diagnosis, verification.ok ? { ...base, outcome: 'not_needed' } : { ...base, outcome: 'escalated', escalation: `it did not become ready within ${this.config.healing.verifyTimeout / 1000} s (stuck at ${verification.stuckAt})` });
+      return this.finish(incident, diagnosis, verification.ok ? { ...base, settled: verification.settled, outcome: 'not_needed' } : { ...base, settled: verification.settled, outcome: 'escalated', escalation: `it did not become ready within ${this.config.healing.verifyTimeout / 1000} s (stuck at ${verification.stuckAt})` });
     }
     const automated = plan.filter((s) => s.risk !== 'manual');
     const blockedBy = automated.length > 0 ? this.blockReason(incident, options, automated.map((s) => s.target)) : undefined;
@@ -508,7 +508,9 @@ export class Engine implements HealbotApi {
     let breakerMessage: string | undefined;
     for (const step of automated) {
       const policy = serviceConfig(this.config, step.target)?.policy;
-      const preApproved = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target ? options.preApproved.by : undefined;
+      // The same step means the same parameters too: an approval for one CI run's cache, or one replica count, is not one for another.
+      const same = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target && JSON.stringify(options.preApproved.step.params ?? {}) === JSON.stringify(step.params ?? {});
+      const preApproved = same ? options.preApproved!.by : undefined;
       if (preApproved) approvedBy.push(...preApproved);
       else if (step.risk === 'risky' && (step.askFirst || !policy?.auto.includes(step.action as never))) {
         const decision = await this.requestApproval(incident, step);
@@ -557,9 +559,9 @@ export class Engine implements HealbotApi {
     const timeToHealMs = actedAt !== undefined ? timeSinceFailure(incident, diagnosis) : undefined;
     if (!ok) {
       const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
-      return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, outcome: 'failed', escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; ') });
+      return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, settled: verification.settled, outcome: 'failed', escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; ') });
     }
-    return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, timeToHealMs, outcome: 'healed', escalation: breakerMessage });
+    return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, timeToHealMs, settled: verification.settled, outcome: 'healed', escalation: breakerMessage });
   }
 
   /** An approval decided after a restart: diagnose again and act only if the same step is still right. */

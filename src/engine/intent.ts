@@ -8,7 +8,7 @@ import type { Diagnosis, IncidentSource, PlanStep, RuntimeState } from './types.
 /** Doors where a person asked for the heal; the others (monitoring, events, alerts, webhooks) are automatic. */
 const ASKED_BY_A_PERSON: ReadonlySet<IncidentSource> = new Set<IncidentSource>(['cli', 'chat', 'api']);
 
-const API_NAME: Record<RuntimeState['runtime'], string> = { docker: 'the Docker API', kubernetes: 'the Kubernetes API', command: 'its command', process: 'its process manager' };
+const API_NAME: Record<RuntimeState['runtime'], string> = { docker: 'the Docker API', kubernetes: 'the Kubernetes API', command: 'its command', process: 'its process manager', github: 'the GitHub API' };
 
 const stoppedVerb = (state: RuntimeState) => (state.status === 'paused' ? 'paused' : state.runtime === 'kubernetes' ? 'scaled to zero' : 'stopped');
 

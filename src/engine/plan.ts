@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { serviceConfig } from '../config/own.js';
 import { probeTarget } from '../probes/index.js';
 import type { RuntimeAction } from '../runtimes/runtime.js';
+import { ciPlan } from './ci/rules.js';
 import { describeMemory } from './root-cause.js';
 import type { Diagnosis, PlanStep, RootCause } from './types.js';
 
@@ -77,6 +78,8 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
       const source = state?.kubernetes?.replicasSource;
       return [{ action: 'scale', target: rc.service, risk: 'risky', reason: `${rc.summary}; scale back to ${replicas}${source ? ` (from ${source})` : ''}`, params: { replicas } }];
     }
+    case 'pipeline_failed':
+      return ciPlan(rc, ctx.config, ctx.diagnosis.runtime[rc.service], (action) => action !== 'manual' && ctx.supports(rc.service, action));
     case 'image_pull_failed':
     case 'no_endpoints':
       return [manual(rc.service, `${rc.summary}. Restarting will not help; fix it by hand`)];

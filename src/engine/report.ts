@@ -1,4 +1,5 @@
-import type { ActionResult, Hop, HealReport, PlanStep, ProbeResult, RootCause } from './types.js';
+import { ciSummary } from './ci/rules.js';
+import type { ActionResult, Hop, HealReport, PlanStep, ProbeResult, RootCause, RuntimeState } from './types.js';
 
 export const hopsFrom = (probes: ProbeResult[]): Hop[] =>
   probes.map(({ service, name, ok, status, error, ms }) => ({ service, name, ok, status, error, ms }));
@@ -41,8 +42,12 @@ export function summarize(input: {
   escalation?: string;
   leftAlone?: string;
   service: string;
+  /** For runtimes that settle (CI): the state at the end, and the state diagnosed. */
+  settled?: RuntimeState;
+  diagnosed?: RuntimeState;
 }): string {
   const { rootCause: rc, actions } = input;
+  if (input.diagnosed?.ci) return ciSummary(input);
   const cause = rc.summary.replace(/\.$/, '');
   const done = actions.filter((a) => a.ok);
   const by = input.approvedBy.length > 0 ? ` after approval by ${input.approvedBy.join(' and ')}` : ' automatically';

@@ -1,5 +1,6 @@
 import type { Observations, ServiceObservation } from './observation.js';
 import { describeStopOnPurpose } from './intent.js';
+import { ciRootCause } from './ci/rules.js';
 import { kubernetesRootCause } from './rules/kubernetes.js';
 import type { Evidence, ProbeResult, RootCause, RuntimeState } from './types.js';
 
@@ -69,7 +70,8 @@ function fromRuntime(observation: ServiceObservation): RootCause | undefined {
   if (!state || state.error) return undefined;
   const { service } = observation;
   const evidence = [runtimeEvidence(state), ...probeEvidence(observation.probes.map((p) => p.result))];
-  const noun = { docker: 'container', kubernetes: 'deployment', process: 'process', command: 'service' }[state.runtime];
+  if (state.ci) return ciRootCause(service, state);
+  const noun = { docker: 'container', kubernetes: 'deployment', process: 'process', command: 'service', github: 'pipeline' }[state.runtime];
   const what = state.target === service ? `the ${service} ${noun}` : `the ${service} ${noun} (${state.target})`;
   const onPurpose = describeStopOnPurpose(state);
   if (state.kubernetes) {

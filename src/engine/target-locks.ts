@@ -24,6 +24,7 @@ export function targetKey(service: string, config: ServiceConfig | undefined): s
   if (config?.docker) return `docker ${config.docker.host ?? ''} ${config.docker.container ?? JSON.stringify(Object.entries(config.docker.labels ?? {}).sort())}`;
   if (config?.kubernetes) return `kubernetes ${config.kubernetes.context ?? ''} ${config.kubernetes.namespace}/${config.kubernetes.deployment}`;
   if (config?.command) return `command ${JSON.stringify(config.command.restart)}`;
+  if (config?.github) return `github ${config.github.repo.toLowerCase()}`;
   return `service ${service}`;
 }
 

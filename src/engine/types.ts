@@ -1,3 +1,5 @@
+import type { CiFailureCategory } from './ci/patterns.js';
+
 /**
  * The engine's data model. Everything the engine produces is data: adapters and commands
  * turn it into messages.
@@ -17,6 +19,7 @@ export const ROOT_CAUSE_KINDS = [
   'image_pull_failed',
   'no_endpoints',
   'recreating',
+  'pipeline_failed',
   'unknown',
 ] as const;
 export type RootCauseKind = (typeof ROOT_CAUSE_KINDS)[number];
@@ -38,7 +41,7 @@ export interface ProbeResult {
 
 /** What a runtime says about one service's workload, normalised across Docker, Kubernetes and commands. */
 export interface RuntimeState {
-  runtime: 'docker' | 'kubernetes' | 'command' | 'process';
+  runtime: 'docker' | 'kubernetes' | 'command' | 'process' | 'github';
   /** Human name of what was inspected: a container, a deployment, a unit. */
   target: string;
   status: 'running' | 'exited' | 'restarting' | 'paused' | 'created' | 'dead' | 'missing' | 'unknown';
@@ -54,6 +57,7 @@ export interface RuntimeState {
   /** Last log lines, already redacted. */
   logs?: string[];
   kubernetes?: KubernetesState;
+  ci?: CiState;
   /** Set when the runtime could not be read: healbot cannot see this workload. */
   error?: string;
   /** Something the reader should know about how the target was chosen, e.g. several containers matched its labels. */
@@ -113,6 +117,49 @@ export interface KubernetesState {
   memoryLimit?: string;
 }
 
+/** One GitHub Actions workflow run as healbot read it. */
+export interface CiRun {
+  id: number;
+  attempt: number;
+  number: number;
+  workflow: string;
+  /** `.github/workflows/build.yml` */
+  path: string;
+  branch: string;
+  status: string;
+  conclusion: string | null;
+  /** The run's page on GitHub. */
+  url: string;
+  /** When the latest attempt started and last changed: the attempt's duration. */
+  startedAt?: string;
+  updatedAt?: string;
+}
+
+export interface CiFailedJob {
+  id: number;
+  name: string;
+  conclusion: string | null;
+  /** The first step that failed. */
+  failedStep?: string;
+  /** The end of the job's log, timestamps removed, already redacted. */
+  logTail: string[];
+  /** Cache keys the job restored ("Cache restored from key: …"). */
+  cacheKeys: string[];
+}
+
+/** What a CI runtime says about a pipeline: the run looked at, its failed jobs and what their logs say. */
+export interface CiState {
+  repo: string;
+  run?: CiRun;
+  failedJobs: CiFailedJob[];
+  /** Failed jobs whose logs match no known pattern: healbot will not re-run what it does not understand. */
+  unexplainedJobs?: string[];
+  /** Re-runs of the failed run's workflow and branch within the breaker window (by anyone), against its threshold. */
+  reruns?: { count: number; threshold: number; windowMs: number };
+  /** The log pattern that explains the failure, with the job and step it came from. */
+  failure?: { id: string; category: CiFailureCategory; confidence: number; description: string; line: string; job: string; step?: string };
+}
+
 export interface Evidence {
   source: 'probe' | 'runtime' | 'dependency' | 'policy';
   detail: string;
@@ -132,7 +179,7 @@ export interface RootCause {
   restartWontHelp?: boolean;
 }
 
-export type ActionKind = 'restart' | 'start' | 'unpause' | 'scale' | 'rollout_restart' | 'delete_pod' | 'manual';
+export type ActionKind = 'restart' | 'start' | 'unpause' | 'scale' | 'rollout_restart' | 'delete_pod' | 'rerun_failed_jobs' | 'delete_caches' | 'dispatch_repair' | 'manual';
 export type Risk = 'safe' | 'risky' | 'manual';
 
 export interface PlanStep {
@@ -223,6 +270,8 @@ export interface HealReport {
   internalError?: string;
   /** Why healbot left the service as it is although it is down: a person stopped it on purpose. */
   leftAlone?: string;
+  /** The runtime's state once verification settled, for runtimes whose fix takes minutes (a CI re-run). */
+  settled?: RuntimeState;
 }
 
 export interface ApprovalRequest {

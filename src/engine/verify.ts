@@ -25,6 +25,8 @@ export interface Verification {
   stuckAt?: string;
   /** Set when verification ended before its timeout because the failure was clearly unchanged. */
   unchanged?: string;
+  /** What a runtime that settles (a CI re-run) ended in. */
+  settled?: RuntimeState;
 }
 
 export interface VerifyOptions {
@@ -102,12 +104,18 @@ export async function verifyInsideOut(sensors: Sensors, service: string, timeout
   const watching = new AbortController();
   for (const name of order) sensors.runtimes[name]?.watch?.({ signal: watching.signal, since: options.actedAt }, () => wakeup.wake());
   const ms = () => Math.round(performance.now() - started);
+  let settled: RuntimeState | undefined;
   try {
     for (const name of order) {
       const layers = [...(sensors.probes[name] ?? [])].reverse();
       const runtime = sensors.runtimes[name];
       if (layers.length === 0) {
         if (!runtime) continue;
+        if (runtime.settle) {
+          settled = await runtime.settle({ timeoutMs: Math.max(deadline - Date.now(), 0) });
+          if (isUp(settled)) continue;
+          return { ok: false, probes: results, ms: ms(), stuckAt: `${name} (${settled.status}${settled.note ? `: ${settled.note}` : ''})`, settled };
+        }
         let delay = 250;
         for (;;) {
           const state = await inspectRuntime(runtime, 0);
@@ -153,7 +161,7 @@ export async function verifyInsideOut(sensors: Sensors, service: string, timeout
         }
       }
     }
-    return { ok: true, probes: results, ms: ms() };
+    return { ok: true, probes: results, ms: ms(), settled };
   } finally {
     watching.abort();
   }

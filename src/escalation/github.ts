@@ -4,8 +4,8 @@ import type { Redactor } from '../redact.js';
 import type { Store } from '../store/store.js';
 
 export interface GitHubConfig {
-  /** owner/name */
-  repo: string;
+  /** owner/name; incidents of services without a repo of their own are not escalated when unset. */
+  repo?: string;
   token: string;
   /** https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server. */
   apiUrl: string;
@@ -20,6 +20,8 @@ export interface GitHubEscalationOptions {
   labels?: string[];
   /** Waits before each retry when GitHub gives no retry-after. @defaultValue GITHUB_DEFAULTS.retryDelaysMs */
   retryDelaysMs?: readonly number[];
+  /** The repo a service's issues go to when it has its own (a CI pipeline's repo). */
+  repoFor?: (service: string) => string | undefined;
 }
 
 /** Defaults for GitHub escalation. */
@@ -86,7 +88,8 @@ export function issueFor(report: HealReport, diagnosis?: Diagnosis): { title: st
   const logs = diagnosis?.runtime[report.service]?.logs;
   if (logs && logs.length > 0) lines.push('**Last log lines**', '', '```', ...logs.slice(-20), '```', '');
   lines.push(`_Opened by healbot. Summary: ${report.summary}_`);
-  return { title: `healbot: ${report.service} needs a human (${rc.kind})`, body: lines.join('\n') };
+  const title = rc.kind === 'pipeline_failed' ? `healbot: ${rc.summary.slice(0, 180)}` : `healbot: ${report.service} needs a human (${rc.kind})`;
+  return { title, body: lines.join('\n') };
 }
 
 /**
@@ -114,12 +117,16 @@ export class GitHubEscalation {
   /** Opens the issue for an escalated report (once per incident); resolves with its URL, or undefined when skipped or failed. */
   async escalate(report: HealReport, diagnosis?: Diagnosis): Promise<string | undefined> {
     const { store, logger } = this.options;
-    if (!store.claimEvent(`github-issue:${report.incidentId}`, report.incidentId)) return undefined;
+    const repo = this.options.repoFor?.(report.service) ?? this.options.config.repo;
+    if (!repo) return undefined;
+    // A failed CI run gets one issue, however many incidents its deliveries and re-runs open.
+    const run = diagnosis?.runtime[report.service]?.ci?.run;
+    if (!store.claimEvent(run ? `github-issue:${repo}:run:${run.id}` : `github-issue:${report.incidentId}`, report.incidentId)) return undefined;
     const delays = this.options.retryDelaysMs ?? GITHUB_DEFAULTS.retryDelaysMs;
     const issue = issueFor(report, diagnosis);
     for (let attempt = 0; ; attempt++) {
       try {
-        const opened = await this.openIssue(issue);
+        const opened = await this.openIssue(issue, repo);
         store.appendAudit({ at: new Date().toISOString(), incidentId: report.incidentId, service: report.service, event: 'github_issue', detail: { url: opened.url, number: opened.number, attempts: attempt + 1 } });
         logger?.info({ incidentId: report.incidentId, url: opened.url }, 'opened a GitHub issue');
         return opened.url;
@@ -138,10 +145,10 @@ export class GitHubEscalation {
   }
 
   /** `POST /repos/{owner}/{repo}/issues`. */
-  async openIssue(issue: { title: string; body: string }): Promise<{ number: number; url: string }> {
+  async openIssue(issue: { title: string; body: string }, repo = this.options.config.repo): Promise<{ number: number; url: string }> {
     const { config, redact } = this.options;
     const base = config.apiUrl.replace(/\/+$/, '');
-    const res = await fetch(`${base}/repos/${config.repo}/issues`, {
+    const res = await fetch(`${base}/repos/${repo}/issues`, {
       method: 'POST',
       headers: {
         accept: 'application/vnd.github+json',

@@ -25,6 +25,12 @@ export interface Runtime {
    * `signal` aborts, so a verification need not wait out its polling interval; optional.
    */
   watch?(options: { signal: AbortSignal; since?: number }, onChange: () => void): void;
+  /**
+   * For runtimes whose fix finishes long after the call returns (a CI re-run): waits until the
+   * result of the last action is known or `timeoutMs` passes, and returns the state then.
+   * Verification uses it instead of polling `inspect`.
+   */
+  settle?(options: { timeoutMs: number; signal?: AbortSignal }): Promise<RuntimeState>;
   /** Releases connections; optional. */
   close?(): Promise<void>;
 }

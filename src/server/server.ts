@@ -27,6 +27,8 @@ export interface HttpServerOptions {
   slackListener?: RequestListener;
   /** Why this replica must not serve (it lost its Lease), for /readyz. */
   notReadyBecause?: () => string | undefined;
+  /** GitHub's webhook deliveries, mounted at /webhooks/github (they carry a signature, not the bearer token). */
+  githubWebhook?: (req: IncomingMessage, res: ServerResponse) => Promise<number>;
   /** Server-Sent Events keep-alive comment interval. @defaultValue 15000 */
   keepAliveMs?: number;
   /** Overrides {@link CONNECTION_LIMITS}. */
@@ -182,6 +184,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (path === '/slack/events' && options.slackListener) {
       options.slackListener(req, res);
       return { route: path, status: 0 };
+    }
+    if (path === '/webhooks/github' && options.githubWebhook) {
+      expect('POST');
+      return { route: path, status: await options.githubWebhook(req, res) };
     }
     const hook = /^\/webhooks\/([a-z]+)$/.exec(path);
     if (hook) {

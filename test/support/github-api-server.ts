@@ -120,6 +120,8 @@ export interface RunRecord {
   run_started_at: string;
   jobs: JobRecord[];
   reruns: RerunOutcome[];
+  /** How each earlier attempt looked when it ended, for GET …/attempts/{n}. */
+  attempts: Record<string, unknown>[];
   /** Reads left before an in-progress re-run completes. */
   readsLeft?: number;
   pending?: RerunOutcome;
@@ -305,6 +307,7 @@ export class GitHubApiServer {
       updated_at: iso(Date.parse(created) + 150_000),
       jobs: [],
       reruns: [...(spec.reruns ?? [])],
+      attempts: [],
     };
     run.jobs = spec.jobs.map((job) => this.#job(run, job, created));
     this.runs.push(run);
@@ -514,6 +517,7 @@ export class GitHubApiServer {
     const failed = run.jobs.filter((j) => all || (j.conclusion !== 'success' && j.conclusion !== 'skipped'));
     if (failed.length === 0) return error(403, 'This workflow run has no failed jobs to re-run.');
     const outcome = run.reruns.shift() ?? { conclusion: 'success' };
+    run.attempts.push(this.#runJson(run));
     run.run_attempt += 1;
     run.status = 'queued';
     run.conclusion = null;
@@ -589,6 +593,12 @@ export class GitHubApiServer {
       return m[2] ? this.#listRuns(url, this.runs.filter((r) => r.workflow_id === workflow.id)) : { status: 200, body: workflow };
     }
     if (method === 'GET' && rest === '/actions/runs') return read('actions') ?? this.#listRuns(url, this.runs);
+    if ((m = /^\/actions\/runs\/(\d+)\/attempts\/(\d+)$/.exec(rest)) && method === 'GET') {
+      const run = this.runs.find((r) => r.id === Number(m![1]));
+      const attempt = Number(m[2]);
+      if (!run || attempt < 1 || attempt > run.run_attempt) return notFound();
+      return read('actions') ?? { status: 200, body: attempt === run.run_attempt ? this.#runJson(run) : run.attempts[attempt - 1] };
+    }
     if ((m = /^\/actions\/runs\/(\d+)(?:\/(jobs|rerun-failed-jobs|rerun))?$/.exec(rest))) {
       const run = this.runs.find((r) => r.id === Number(m![1]));
       if (!run) return notFound();
