@@ -17,7 +17,6 @@ import { Heartbeat } from './monitor/heartbeat.js';
 import { ProbeMonitor } from './monitor/probe-monitor.js';
 import { Watchdog } from './monitor/watchdog.js';
 import { createRedactor } from './redact.js';
-import { AlertIntake } from './server/alert-intake.js';
 import { HealbotMetrics } from './server/metrics.js';
 import { createGitHubWebhook } from './server/github-webhook.js';
 import { closeHttpServer, createHttpServer } from './server/server.js';
@@ -45,7 +44,6 @@ export interface RunningHealbot {
   bot: Healbot;
   logger: Logger;
   metrics: HealbotMetrics;
-  intake: AlertIntake;
   watchdog: Watchdog;
   monitor: ProbeMonitor;
   dockerMonitor: DockerMonitor;
@@ -220,7 +218,6 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   if (github) unsubscribers.push(engine.subscribe((event) => github.observe(event)));
 
   const watchdog = new Watchdog();
-  const intake = new AlertIntake({ engine, store, config, logger: logger.child({ component: 'alerts' }), now: options.now, onOutcome: (o, source) => metrics.countAlert(source, o.result) });
   const monitor = new ProbeMonitor({ config, sensors: bot.sensors, engine, watchdog, logger: logger.child({ component: 'monitor' }), onProbe: (r) => metrics.observeProbe(r), now: options.now });
   const dockerMonitor = new DockerMonitor({
     config,
@@ -258,7 +255,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
         if (runtime instanceof GitHubActionsRuntime) runtime.notify();
       };
       const githubWebhook = createGitHubWebhook({ config, engine, store, redact, notify, logger: logger.child({ component: 'github-webhook' }) });
-      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined, githubWebhook });
+      server = createHttpServer({ engine, store, config, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined, githubWebhook });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, listenAt, listenWhere)));
         server!.listen(port, host, () => {
@@ -285,7 +282,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   if (doors.length === 0) {
     logger.warn({}, 'no door is open: nobody can reach healbot and incidents are only logged. Add server: { listen, token } for webhooks and the API, slack: or discord: for chat, or run with --console');
   }
-  return { bot, logger, metrics, intake, watchdog, monitor, dockerMonitor, github, server, url, close };
+  return { bot, logger, metrics, watchdog, monitor, dockerMonitor, github, server, url, close };
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { IncidentView, IntakeDecision, Signal } from './intake.js';
 import type { ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
 
 /**
@@ -31,6 +32,8 @@ export interface HealRequest {
   leaveAlone?: string;
   /** When the failure was first seen (epoch ms: the Docker event, the first failing probe); time to heal counts from it. */
   failingSince?: number;
+  /** Labels of the alert behind it: a security label means diagnose and report, never act automatically. */
+  labels?: Record<string, string>;
 }
 
 export interface ServiceStatus {
@@ -56,6 +59,8 @@ export interface IncidentRecord {
   outcome?: HealReport['outcome'];
   summary?: string;
   requestedBy?: string;
+  /** Diagnose and plan only. */
+  dryRun?: boolean;
 }
 
 export type DecisionResult =
@@ -70,6 +75,16 @@ export interface HealbotApi {
   services(): string[];
   /** Opens an incident (or joins the open one for the service) and runs it to the end. */
   heal(request: HealRequest): Promise<HealReport>;
+  /** Like heal, but says at once what became of the request: opened, or joined an open incident (and where it stands). */
+  open(request: HealRequest): IntakeDecision;
+  /** Hands signals (alerts, monitoring rounds, events) to the intake, in one store transaction. */
+  accept(signals: readonly Signal[]): IntakeDecision[];
+  /** Where an incident stands now. */
+  incident(id: string): IncidentView | undefined;
+  /** Closes an open incident by hand (`/heal resolve <id>`): an approver says the failure is over. */
+  resolveIncident(id: string, by: Actor): Promise<IncidentView>;
+  /** The chat thread of an incident on a platform, when it has one. */
+  thread(incidentId: string, platform: string): { platform: string; channel: string; thread: string; statusMessage: string } | undefined;
   diagnose(service: string): Promise<Diagnosis>;
   status(): Promise<ServiceStatus[]>;
   history(service?: string, limit?: number): Promise<IncidentRecord[]>;

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { withDeadline } from '../deadline.js';
 import { hasService, serviceConfig } from '../config/own.js';
-import { PermissionDenied, UnknownServiceError } from '../errors.js';
+import { PermissionDenied, UnknownServiceError, UsageError } from '../errors.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
 import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
+import { Intake, type IncidentView, type IntakeDecision, type Signal } from './intake.js';
 import { respectIntent } from './intent.js';
+import { describePhase, type Phase } from './phase.js';
 import { planFor } from './plan.js';
 import { actionPast, summarize } from './report.js';
 import { closestNames } from './suggest.js';
@@ -49,6 +51,8 @@ export interface EngineOptions {
 /** How long past healing.actionTimeout the engine waits for a runtime that ignores its own deadline. */
 const ACTION_GRACE_MS = 2000;
 const quietLogger: EngineLogger = { info() {}, warn() {}, error() {} };
+/** Who withdraws a pending approval when the failure behind it ends before anyone decided. */
+const FAILURE_ENDED: Actor = { platform: 'healbot', id: 'failure-ended', display: 'the failure ending' };
 const newId = (prefix: string) => `${prefix}${randomBytes(4).toString('hex')}`;
 const actorName = (actor?: Actor) => (actor ? (actor.display ?? `${actor.platform}:${actor.id}`) : undefined);
 
@@ -64,8 +68,11 @@ interface Running {
 export class Engine implements HealbotApi {
   private readonly listeners = new Set<(event: ProgressEvent) => void>();
   private readonly running = new Map<string, Running>();
+  /** What each running incident is doing, for replies that join it. */
+  private readonly phases = new Map<string, Phase>();
   private readonly approvals: ApprovalBook;
   private readonly locks: TargetLocks;
+  private readonly intake: Intake;
   private readonly log: EngineLogger;
   private readonly now: () => number;
 
@@ -83,6 +90,23 @@ export class Engine implements HealbotApi {
       },
       this.now,
     );
+    this.intake = new Intake({
+      config: options.config,
+      store: options.store,
+      now: this.now,
+      newId: () => newId('inc_'),
+      running: (service) => {
+        const run = this.running.get(service);
+        return run && { incidentId: run.incident.id, promise: run.promise };
+      },
+      open: (incident, options) => this.openIncident(incident, options),
+      rerun: (record, signal) => this.rerun(record, signal),
+      reportOf: (incidentId, service, joined) => this.reportFromRecord(incidentId, service, joined),
+      note: (incidentId, message, detail) => this.note(incidentId, message, detail),
+      withdraw: (approvalId) => void this.decide(approvalId, FAILURE_ENDED, 'deny'),
+      closeRecovered: (record, why) => this.closeRecovered(record, why),
+      view: (record) => this.view(record),
+    });
   }
 
   private get config(): Config {
@@ -90,16 +114,22 @@ export class Engine implements HealbotApi {
   }
 
   /**
-   * Picks up where a previous process stopped: pending approvals stay valid; interrupted runs
-   * are closed and told (in their thread and on the event stream), an action that was under
-   * way is named, the service is diagnosed again, and nothing is re-run without a fresh decision.
-   * Only the store's owner calls this.
+   * Picks up where a previous process stopped: open incidents stay open (signals join them),
+   * pending approvals stay valid; interrupted runs are told (in their thread and on the event
+   * stream), an action that was under way is named, the service is diagnosed again, and
+   * nothing is re-run without a fresh decision. Only the store's owner calls this.
    */
   recover(): void {
     const store = this.options.store;
     const pending = new Set(store.pendingApprovals().map((a) => a.incidentId));
     for (const record of store.listIncidents({ status: 'open' })) {
       if (pending.has(record.id) || this.running.has(record.service)) continue;
+      if (record.dryRun) {
+        store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome: 'escalated', summary: 'dry run interrupted by a restart; nothing was changed' });
+        continue;
+      }
+      // Escalated and still open: the failure goes on; signals join it.
+      if (record.outcome) continue;
       const trail = store.listAudit().filter((e) => e.incidentId === record.id);
       const started = trail.filter((e) => e.event === 'action_started');
       const finished = trail.filter((e) => e.event === 'action').length;
@@ -108,7 +138,7 @@ export class Engine implements HealbotApi {
       const summary = step
         ? `healbot stopped (crashed or was killed) during ${step.action} ${step.target}, started at ${cut!.at}; whether it finished is unknown and it is not re-run. Run /heal ${record.service} to decide again`
         : `healbot restarted while this incident was running; nothing is re-run automatically. Run /heal ${record.service} to diagnose again`;
-      store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome: step ? 'failed' : 'escalated', summary });
+      store.updateIncident(record.id, { outcome: step ? 'failed' : 'escalated', summary });
       this.audit(record.id, record.service, 'interrupted', undefined, step ? { step, startedAt: cut!.at } : {});
       void this.rediagnoseAfterRestart(record.id, record.service, summary);
     }
@@ -121,6 +151,7 @@ export class Engine implements HealbotApi {
     try {
       const rc = (await diagnose(this.options.sensors, service)).rootCause;
       now = rc.kind === 'healthy' ? `${service} is healthy.` : `${rc.summary.replace(/\.$/, '')}. Nothing was re-run; /heal ${service} decides again.`;
+      if (rc.kind === 'healthy') queueMicrotask(() => this.intake.accept({ source: 'monitor', service, status: 'resolved', text: 'diagnosed again after a restart' }));
     } catch (error) {
       now = `the diagnosis failed (${this.options.redact((error as Error).message)}).`;
     }
@@ -137,6 +168,7 @@ export class Engine implements HealbotApi {
   }
 
   private emit(event: ProgressEvent): void {
+    this.trackPhase(event);
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -173,7 +205,7 @@ export class Engine implements HealbotApi {
           rootCause: diagnosis.rootCause,
           paused: this.options.store.isPaused(service),
           breakerOpen: this.options.store.isBreakerOpen(service),
-          openIncident: this.running.get(service)?.incident.id,
+          openIncident: this.running.get(service)?.incident.id ?? this.options.store.listIncidents({ service, status: 'open', limit: 5 }).find((r) => !r.dryRun)?.id,
         };
       }),
     );
@@ -214,13 +246,67 @@ export class Engine implements HealbotApi {
     return result;
   }
 
-  /** A denial or expiry after a restart has no run waiting for it: close its incident here, or it stays open forever. */
+  /** A denial or expiry after a restart has no run waiting for it: settle its incident here (a denial closes it, an expiry escalates it). */
   private closeOrphan(record: ApprovalRecord, outcome: 'denied' | 'escalated', summary: string): void {
     if ([...this.running.values()].some((run) => run.incident.id === record.incidentId)) return;
     const stored = this.options.store.getIncident(record.incidentId);
     if (!stored || stored.status !== 'open') return;
-    this.options.store.updateIncident(stored.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome, summary });
+    const closes = outcome !== 'escalated' || stored.dryRun;
+    this.options.store.updateIncident(stored.id, { ...(closes ? { status: 'closed' as const, closedAt: new Date(this.now()).toISOString() } : {}), outcome, summary });
     this.audit(stored.id, stored.service, 'outcome', undefined, { outcome, summary });
+  }
+
+  /** An idle open incident whose service is healthy again: it ends here, with a line in its thread. */
+  private closeRecovered(record: IncidentRecord, why: string): void {
+    const summary = [record.summary, `${why.charAt(0).toUpperCase()}${why.slice(1)}; incident closed.`].filter(Boolean).join(' ');
+    this.options.store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), summary });
+    this.audit(record.id, record.service, 'closed', undefined, { why });
+    this.note(record.id, `${why.charAt(0).toUpperCase()}${why.slice(1)}; incident \`${record.id}\` is closed.`);
+  }
+
+  async resolveIncident(id: string, by: Actor): Promise<IncidentView> {
+    const record = this.options.store.getIncident(id);
+    if (!record) throw new UsageError(`there is no incident ${id}; /heal history lists them`);
+    this.requireApprover(record.service, by, 'resolve');
+    if (record.status === 'closed') return this.view(record);
+    if (this.running.get(record.service)?.incident.id === id) throw new UsageError(`incident ${id} is still running (${this.view(record).state}); wait for it, or deny its approval`);
+    for (const approval of this.options.store.pendingApprovals().filter((a) => a.incidentId === id)) this.approvals.decide(approval.id, FAILURE_ENDED, 'deny');
+    this.closeRecovered(record, `resolved by ${actorName(by)}`);
+    return this.view(this.options.store.getIncident(id)!);
+  }
+
+  incident(id: string): IncidentView | undefined {
+    const record = this.options.store.getIncident(id);
+    return record && this.view(record);
+  }
+
+  thread(incidentId: string, platform: string) {
+    return this.options.store.getThread(incidentId, platform);
+  }
+
+  private trackPhase(event: ProgressEvent): void {
+    if (event.type === 'started') this.phases.set(event.incident.id, { kind: 'diagnosing' });
+    else if (event.type === 'done' || event.type === 'failed') this.phases.delete(event.incidentId);
+    else if (this.phases.has(event.incidentId)) {
+      if (event.type === 'awaiting_approval') this.phases.set(event.incidentId, { kind: 'awaiting_approval', request: event.request });
+      else if (event.type === 'action_started') this.phases.set(event.incidentId, { kind: 'acting', step: event.step });
+      else if (event.type === 'action_finished') this.phases.set(event.incidentId, { kind: 'verifying' });
+      else if (event.type === 'approval') this.phases.set(event.incidentId, { kind: 'approved' });
+    }
+  }
+
+  private view(record: IncidentRecord): IncidentView {
+    const running = this.running.get(record.service)?.incident.id === record.id;
+    const pending = record.status === 'open' ? this.options.store.pendingApprovals().find((a) => a.incidentId === record.id) : undefined;
+    const phase: Phase = running
+      ? (this.phases.get(record.id) ?? { kind: 'diagnosing' })
+      : pending
+        ? { kind: 'awaiting_approval', request: pending }
+        : record.status === 'closed'
+          ? { kind: 'closed', outcome: record.outcome, summary: record.summary }
+          : { kind: 'escalated', summary: record.summary };
+    const approval = phase.kind === 'awaiting_approval' ? phase.request : undefined;
+    return { id: record.id, service: record.service, status: record.status, state: describePhase(phase), ...(approval ? { approval } : {}) };
   }
 
   /**
@@ -240,37 +326,37 @@ export class Engine implements HealbotApi {
 
   heal(request: HealRequest): Promise<HealReport> {
     try {
-      this.requireService(request.service);
+      return this.open(request).report ?? Promise.reject(new UsageError(`nothing to heal for ${request.service}`));
     } catch (error) {
       return Promise.reject(error);
     }
-    const store = this.options.store;
-    // A dry run never acts, so it neither joins a real incident nor holds the service.
-    const existing = request.dryRun ? undefined : this.running.get(request.service);
-    const incidentId = existing?.incident.id ?? newId('inc_');
-    if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incidentId)) {
-      const prior = store.eventIncident(request.dedupeKey);
-      const run = [...this.running.values()].find((r) => r.incident.id === prior);
-      return run ? run.promise : Promise.resolve(this.reportFromRecord(prior, request.service));
-    }
-    if (existing) {
-      store.incrementAlertCount(existing.incident.id);
-      return existing.promise;
-    }
-    const incident: Incident = {
-      id: incidentId,
-      service: request.service,
-      source: request.source,
-      requestedBy: this.redactOptional(actorName(request.requestedBy)),
-      summary: this.redactOptional(request.summary),
-      openedAt: new Date(this.now()).toISOString(),
-      origin: request.origin,
-      dryRun: request.dryRun,
-      failingSince: request.failingSince !== undefined ? new Date(request.failingSince).toISOString() : undefined,
-    };
-    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
+  }
+
+  open(request: HealRequest): IntakeDecision {
+    this.requireService(request.service);
+    const { dedupeKey, summary, ...rest } = request;
+    return this.intake.accept({ ...rest, key: dedupeKey, text: summary });
+  }
+
+  accept(signals: readonly Signal[]): IntakeDecision[] {
+    return this.intake.acceptAll(signals, (error, signal) => this.log.error({ err: (error as Error)?.message ?? String(error), service: signal.service }, 'signal could not be handled'));
+  }
+
+  private openIncident(opened: Incident, options: Pick<RunOptions, 'security' | 'leaveAlone'>): Promise<HealReport> {
+    const incident: Incident = { ...opened, requestedBy: this.redactOptional(opened.requestedBy), summary: this.redactOptional(opened.summary) };
+    this.options.store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, origin: incident.origin, dryRun: incident.dryRun });
     this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
-    return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone });
+    return this.start(incident, options);
+  }
+
+  /** Someone asked again about an escalated incident that is still open: run the pipeline again, in the same incident and thread. */
+  private rerun(record: IncidentRecord, signal: Signal): Promise<HealReport> {
+    const stored = record as IncidentRecord & { origin?: Incident['origin'] };
+    const requestedBy = signal.requestedBy ? actorName(signal.requestedBy) : record.requestedBy;
+    const incident: Incident = { id: record.id, service: record.service, source: record.source, requestedBy, summary: signal.text ?? record.summary, openedAt: record.openedAt, origin: stored.origin };
+    this.options.store.updateIncident(record.id, { outcome: undefined, summary: undefined });
+    this.audit(incident.id, incident.service, 'requested', requestedBy, { source: signal.source, again: true });
+    return this.start(incident, {});
   }
 
   private start(incident: Incident, options: RunOptions): Promise<HealReport> {
@@ -283,7 +369,7 @@ export class Engine implements HealbotApi {
     return promise;
   }
 
-  private reportFromRecord(incidentId: string | undefined, service: string): HealReport {
+  private reportFromRecord(incidentId: string | undefined, service: string, joined = false): HealReport {
     const record = incidentId ? this.options.store.getIncident(incidentId) : undefined;
     const rootCause = record?.rootCause ?? { kind: 'unknown' as const, service, summary: 'duplicate event', confidence: 0, evidence: [] };
     return {
@@ -296,7 +382,7 @@ export class Engine implements HealbotApi {
       actions: record?.actions ?? [],
       approvedBy: [],
       summary: record?.summary ?? 'this event was already handled; nothing was done twice',
-      duplicate: true,
+      ...(joined ? { joined: true } : { duplicate: true }),
     };
   }
 
@@ -325,9 +411,10 @@ export class Engine implements HealbotApi {
   }
 
   private closeIncident(incident: Incident, report: HealReport): void {
+    // An escalation ends the run, not the incident: the failure goes on, and later signals join it.
+    const stays = report.outcome === 'escalated' && !incident.dryRun;
     this.options.store.updateIncident(incident.id, {
-      status: 'closed',
-      closedAt: new Date(this.now()).toISOString(),
+      ...(stays ? {} : { status: 'closed' as const, closedAt: new Date(this.now()).toISOString() }),
       rootCause: report.rootCause,
       plan: report.plan,
       actions: report.actions,

@@ -272,6 +272,8 @@ export interface HealReport {
   leftAlone?: string;
   /** The runtime's state once verification settled, for runtimes whose fix takes minutes (a CI re-run). */
   settled?: RuntimeState;
+  /** True when the request joined an open incident nothing runs for (escalated, or waiting for approval). */
+  joined?: boolean;
 }
 
 export interface ApprovalRequest {

@@ -1,13 +1,15 @@
 import type { Config } from '../config/schema.js';
 import { dependencyClosure, runProbe, type Sensors } from '../engine/diagnose.js';
-import type { Engine, EngineLogger } from '../engine/engine.js';
+import type { EngineLogger } from '../engine/engine.js';
+import type { HealbotApi } from '../engine/api.js';
+import type { Signal } from '../engine/intake.js';
 import type { ProbeResult } from '../engine/types.js';
 import type { Watchdog } from './watchdog.js';
 
 export interface ProbeMonitorOptions {
   config: Config;
   sensors: Sensors;
-  engine: Pick<Engine, 'heal' | 'openIncidents'>;
+  engine: Pick<HealbotApi, 'accept'>;
   watchdog?: Watchdog;
   logger?: EngineLogger;
   /** Told every probe result (for the probe latency histogram). */
@@ -15,24 +17,22 @@ export interface ProbeMonitorOptions {
   now?: () => number;
 }
 
+/** What the monitor remembers per service: input for its signals, not decisions. */
 interface ServiceWatch {
-  /** An incident was opened since the service was last seen healthy. */
-  reported: boolean;
-  lastOpenedAt: number;
   /** When the probes started failing, for time to heal. */
   failingSince?: number;
-  /** A person stopped it on purpose: no new incident until it was healthy again. */
+  /** A person stopped it on purpose: no signals for it until it was healthy again. */
   leftAlone?: boolean;
 }
 
 export const PROBE_MONITOR_LOOP = 'monitor';
 
 /**
- * Probes every service on `monitor.interval` and opens an incident (source 'monitor') when one
- * starts failing. A service that stays down is not reopened every round: only once it was
- * healthy again, or after `monitor.groupWindow`; one a person stopped on purpose only once it was
- * healthy again. A service whose dependency is failing is left
- * to the dependency's incident, so one outage opens one incident.
+ * Probes every service on `monitor.interval` and tells the engine's intake what it saw: a
+ * failing service is a firing signal (source 'monitor'), a healthy one a resolved signal. The
+ * intake decides whether that opens, joins or closes an incident. A service whose dependency
+ * is failing is left to the dependency's incident, so one outage opens one incident; one a
+ * person stopped on purpose is left alone until it was healthy again.
  */
 export class ProbeMonitor {
   private readonly state = new Map<string, ServiceWatch>();
@@ -75,17 +75,17 @@ export class ProbeMonitor {
     await this.round;
   }
 
-  /** Forgets what was reported for the service: its next failure opens an incident at once (its container was just recreated). */
+  /** Forgets what was seen of the service: its container was just recreated, its failure starts over. */
   forget(service: string): void {
     this.state.delete(service);
   }
 
-  /** A person stopped the service on purpose and that was told: no incident for it until it was healthy again. */
+  /** A person stopped the service on purpose and that was told: no signals for it until it was healthy again. */
   leaveAlone(service: string): void {
-    this.state.set(service, { reported: true, lastOpenedAt: this.now(), leftAlone: true });
+    this.state.set(service, { leftAlone: true });
   }
 
-  /** One round: probe everything, open incidents for services that started failing. Returns the failing services. */
+  /** One round: probe everything and hand what was seen to the intake. Returns the failing services. */
   async tick(): Promise<string[]> {
     const { config, sensors, engine } = this.options;
     const services = Object.keys(config.services).filter((s) => (sensors.probes[s]?.length ?? 0) > 0);
@@ -97,30 +97,30 @@ export class ProbeMonitor {
       }),
     );
     const failing = new Set(results.filter(([, probes]) => probes.some((p) => !p.ok)).map(([service]) => service));
-    const running = engine.openIncidents();
+    const at = new Date(this.now()).toISOString();
+    const signals: Signal[] = [];
     const now = this.now();
     for (const [service, probes] of results) {
-      const watch = this.state.get(service) ?? { reported: false, lastOpenedAt: 0 };
+      const watch = this.state.get(service) ?? {};
       this.state.set(service, watch);
       if (!failing.has(service)) {
-        watch.reported = false;
-        watch.failingSince = undefined;
-        watch.leftAlone = false;
+        this.state.delete(service);
+        signals.push({ source: 'monitor', service, status: 'resolved', at });
         continue;
       }
       if (watch.leftAlone) continue;
       watch.failingSince ??= now;
       if (dependencyClosure(config, service).some((dependency) => dependency !== service && failing.has(dependency))) continue;
-      if (running[service]) continue;
-      if (watch.reported && now - watch.lastOpenedAt < config.monitor.groupWindow) continue;
       const failed = probes.filter((p) => !p.ok).map((p) => `${p.name} ${p.status ?? p.errorKind ?? ''} ${p.error ?? ''}`.replace(/\s+/g, ' ').trim());
-      watch.reported = true;
-      watch.lastOpenedAt = now;
-      this.options.logger?.info({ service, failed }, 'monitoring found a failing service');
-      engine
-        .heal({ service, source: 'monitor', summary: `monitoring: ${failed.join('; ')}`, failingSince: watch.failingSince })
-        .then((report) => {
-          if (report.leftAlone) watch.leftAlone = true;
+      signals.push({ source: 'monitor', service, status: 'firing', text: `monitoring: ${failed.join('; ')}`, at, failingSince: watch.failingSince });
+    }
+    for (const decision of engine.accept(signals)) {
+      if (decision.result !== 'opened') continue;
+      this.options.logger?.info({ service: decision.service, incidentId: decision.incidentId }, 'monitoring found a failing service');
+      const service = decision.service!;
+      decision.report
+        ?.then((report) => {
+          if (report.leftAlone) this.state.set(service, { ...this.state.get(service), leftAlone: true });
         })
         .catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from monitoring failed'));
     }

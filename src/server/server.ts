@@ -8,7 +8,7 @@ import { describeError, HealbotError } from '../errors.js';
 import type { Watchdog } from '../monitor/watchdog.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { Store } from '../store/store.js';
-import type { AlertIntake } from './alert-intake.js';
+import { acceptAlerts } from './alert-intake.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, PayloadError, type IncomingAlert } from './alert-payloads.js';
 import { hasBearerToken, HttpError, readJson, sendError, sendJson } from './http.js';
 import { LogLimiter } from './log-limit.js';
@@ -18,7 +18,6 @@ export interface HttpServerOptions {
   engine: Engine;
   store: Store;
   config: Config;
-  intake: AlertIntake;
   metrics: HealbotMetrics;
   watchdog: Watchdog;
   redact: Redactor;
@@ -96,7 +95,7 @@ const DECISION_STATUS: Record<string, number> = { not_found: 404, expired: 410, 
  * error; nothing a client sends can crash it.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
-  const { engine, store, config, intake, metrics, watchdog, redact, logger } = options;
+  const { engine, store, config, metrics, watchdog, redact, logger } = options;
   const token = config.server?.token;
   const limit = config.server?.maxBodyBytes ?? 1024 * 1024;
   const streams = new Set<ServerResponse>();
@@ -128,7 +127,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (error instanceof PayloadError) throw new HttpError(400, error.message);
       throw error;
     }
-    const outcomes = intake.accept(alerts, 'webhook');
+    const outcomes = acceptAlerts(engine, alerts, 'webhook');
+    for (const outcome of outcomes) metrics.countAlert('webhook', outcome.result);
     if (kind === 'generic' && outcomes[0]?.result === 'unmatched') {
       throw new HttpError(404, `unknown service "${alerts[0].service}"; known services: ${engine.services().join(', ')}`);
     }
@@ -203,14 +203,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const caller = requireToken(req);
       const body = parseWith(healBody, await readJson(req, limit));
       const requestedBy = actorOf(caller);
-      const report = engine.heal({ service: body.service, source: 'api', requestedBy, dryRun: body.dryRun });
-      report.catch(() => undefined);
-      const incidentId = own(engine.openIncidents(), body.service);
-      if (!incidentId) {
-        // heal() rejects synchronously-known problems (an unknown service) through the promise.
-        await report;
-      }
-      send(res, 202, { incidentId, service: body.service });
+      const decision = engine.open({ service: body.service, source: 'api', requestedBy, dryRun: body.dryRun });
+      decision.report?.catch(() => undefined);
+      send(res, 202, { incidentId: decision.incidentId, service: body.service, result: decision.result, state: decision.incident?.state ?? null, ...(decision.incident?.approval ? { approvalId: decision.incident.approval.id } : {}) });
       return { route: path, status: 202 };
     }
     if (path === '/api/incidents') {

@@ -30,6 +30,8 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
     if (!columns.some((c) => c.name === 'breaker_reset_at')) db.exec('ALTER TABLE service_flags ADD COLUMN breaker_reset_at INTEGER');
   },
   (db) => db.exec('CREATE TABLE IF NOT EXISTS health (probe TEXT PRIMARY KEY, at INTEGER NOT NULL)'),
+  // The alerts still firing on each incident, so the first of many to resolve does not end it.
+  (db) => db.exec('CREATE TABLE IF NOT EXISTS firing (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (incident_id, fingerprint))'),
 ];
 
 /** The schema version this healbot writes. */
@@ -67,6 +69,15 @@ type Row = { data: string };
 /** The embedded SQLite store (`:memory:` for throwaway runs such as the CLI without a store path). */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+
+  /** Prepared once: the alert path runs these for every alert. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
 
   /**
    * Opens (or creates) the store: an integrity check first, then the schema upgraded to this
@@ -126,7 +137,7 @@ export class SqliteStore implements Store {
   }
 
   getIncident(id: string): IncidentRecord | undefined {
-    const row = this.db.prepare('SELECT data FROM incidents WHERE id = ?').get(id) as Row | undefined;
+    const row = this.statement('SELECT data FROM incidents WHERE id = ?').get(id) as Row | undefined;
     return row ? JSON.parse(row.data) : undefined;
   }
 
@@ -136,7 +147,7 @@ export class SqliteStore implements Store {
     if (filter.service) (where.push('service = ?'), args.push(filter.service));
     if (filter.status) (where.push('status = ?'), args.push(filter.status));
     const sql = `SELECT data FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, rowid DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map((r) => JSON.parse(r.data));
+    return (this.statement(sql).all(...args, filter.limit ?? 1000) as Row[]).map((r) => JSON.parse(r.data));
   }
 
   openIncidentFor(service: string): IncidentRecord | undefined {
@@ -144,17 +155,25 @@ export class SqliteStore implements Store {
     return row ? JSON.parse(row.data) : undefined;
   }
 
-  incrementAlertCount(id: string): void {
-    const current = this.getIncident(id);
-    if (current) this.updateIncident(id, { alertCount: current.alertCount + 1 });
+  incrementAlertCount(id: string, by = 1): void {
+    this.statement("UPDATE incidents SET data = json_set(data, '$.alertCount', json_extract(data, '$.alertCount') + ?) WHERE id = ?").run(by, id);
+  }
+
+  trackFiring(incidentId: string, fingerprint: string): void {
+    this.statement('INSERT OR IGNORE INTO firing (incident_id, fingerprint) VALUES (?, ?)').run(incidentId, fingerprint);
+  }
+
+  resolveFiring(incidentId: string, fingerprint: string): number {
+    this.statement('DELETE FROM firing WHERE incident_id = ? AND fingerprint = ?').run(incidentId, fingerprint);
+    return (this.statement('SELECT count(*) AS n FROM firing WHERE incident_id = ?').get(incidentId) as { n: number }).n;
   }
 
   claimEvent(key: string, incidentId?: string): boolean {
-    return this.db.prepare('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)').run(key, incidentId ?? null, new Date().toISOString()).changes === 1;
+    return this.statement('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)').run(key, incidentId ?? null, new Date().toISOString()).changes === 1;
   }
 
   eventIncident(key: string): string | undefined {
-    const row = this.db.prepare('SELECT incident_id FROM events WHERE key = ?').get(key) as { incident_id: string | null } | undefined;
+    const row = this.statement('SELECT incident_id FROM events WHERE key = ?').get(key) as { incident_id: string | null } | undefined;
     return row?.incident_id ?? undefined;
   }
 
@@ -172,7 +191,7 @@ export class SqliteStore implements Store {
   }
 
   pendingApprovals(): ApprovalRecord[] {
-    return (this.db.prepare("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) => JSON.parse(r.data));
+    return (this.statement("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) => JSON.parse(r.data));
   }
 
   recordHealAttempt(service: string, at: number, ok: boolean): void {

@@ -38,7 +38,12 @@ export interface Store {
   getIncident(id: string): (IncidentRecord & { origin?: unknown }) | undefined;
   listIncidents(filter?: { service?: string; limit?: number; status?: 'open' | 'closed' }): IncidentRecord[];
   openIncidentFor(service: string): IncidentRecord | undefined;
-  incrementAlertCount(id: string): void;
+  /** Adds `by` (default 1) to an incident's alert count. */
+  incrementAlertCount(id: string, by?: number): void;
+  /** Remembers that alert `fingerprint` fires on `incidentId`. */
+  trackFiring(incidentId: string, fingerprint: string): void;
+  /** Forgets a firing alert; returns how many of the incident's alerts still fire. */
+  resolveFiring(incidentId: string, fingerprint: string): number;
 
   /** Records `key` as seen; false when it was seen before (a duplicate delivery). */
   claimEvent(key: string, incidentId?: string): boolean;

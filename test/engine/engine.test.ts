@@ -432,11 +432,11 @@ describe('decisions after a restart close the incident', () => {
     expect(target.controlCalls).toEqual([]);
   });
 
-  it('an approval that expires after a restart closes the incident as escalated', async () => {
+  it('an approval that expires after a restart escalates the incident, which stays open', async () => {
     const { asked, second } = await restartWhileWaiting('100');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(second.store.getApproval(asked.request.id)?.status).toBe('expired');
-    expect(second.store.getIncident(asked.incidentId)).toMatchObject({ status: 'closed', outcome: 'escalated' });
+    expect(second.store.getIncident(asked.incidentId)).toMatchObject({ status: 'open', outcome: 'escalated' });
     expect(target.controlCalls).toEqual([]);
   });
 });

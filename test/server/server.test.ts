@@ -132,7 +132,7 @@ describe('healbot serve HTTP server', () => {
     // The same delivery again (Alertmanager retries): nothing new.
     const again = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'api' }, fingerprint: 'storm-0-0', startsAt: '2025-03-01T00:00:00Z' }]) });
     expect((await json(again)).alerts[0].result).toBe('duplicate');
-    await waitFor(() => incidents('api').every((i) => i.status === 'closed'), 'api incidents to close');
+    await waitFor(() => incidents('api').every((i) => i.outcome !== undefined), 'api incidents to finish their runs');
     const opened = incidents('api').length - before;
     // The first test's incident closed moments ago, so the storm is grouped onto it (groupWindow).
     expect(opened).toBe(0);
@@ -143,12 +143,22 @@ describe('healbot serve HTTP server', () => {
     const sec = countedService(dir.path, 'sec', { auto: ['restart', 'start'] });
     const secure = await startTestBot({ services: { sec: sec.config }, healing: { verifyTimeout: '5s' } });
     try {
-      const res = await secure.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'sec', security: 'true' } }]) });
+      const alert = { labels: { service: 'sec', security: 'true' }, fingerprint: 'sec-1', startsAt: '2025-05-01T00:00:00Z' };
+      const res = await secure.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([alert]) });
       const incidentId = (await json(res)).alerts[0].incidentId;
-      const done = await waitFor(() => secure.bot.store.getIncident(incidentId)?.status === 'closed' && secure.bot.store.getIncident(incidentId), 'security incident to close');
+      const done = await waitFor(() => secure.bot.store.getIncident(incidentId)?.outcome && secure.bot.store.getIncident(incidentId), 'security incident to escalate');
       expect(done.outcome).toBe('escalated');
+      // Escalated is a state of an open incident: the failure goes on until its alert resolves.
+      expect(done.status).toBe('open');
       expect(done.actions ?? []).toHaveLength(0);
       expect(sec.runs()).toBe(0);
+      const again = await secure.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ ...alert, fingerprint: 'sec-2' }]) });
+      expect((await json(again)).alerts[0]).toMatchObject({ result: 'joined', incidentId });
+      await secure.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ ...alert, status: 'resolved' }]) });
+      expect(secure.bot.store.getIncident(incidentId)?.status).toBe('open');
+      const last = await secure.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ ...alert, fingerprint: 'sec-2', status: 'resolved' }]) });
+      expect((await json(last)).alerts[0]).toMatchObject({ result: 'resolved', incidentId });
+      expect(secure.bot.store.getIncident(incidentId)).toMatchObject({ status: 'closed', alertCount: 2 });
     } finally {
       await secure.close();
     }
