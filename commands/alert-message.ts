@@ -1,6 +1,7 @@
 import type { HealbotApi } from '../src/engine/api.js';
-import type { HealReport } from '../src/engine/types.js';
+import type { IntakeDecision } from '../src/engine/intake.js';
 import { ConfigError } from '../src/errors.js';
+import { threadLinker, type ChatSurface } from './chat.js';
 
 /** A chat message as far as alert recognition cares; Slack attachments and Discord embeds both fit. */
 export interface AlertMessage {
@@ -181,14 +182,23 @@ export function recognizeAlert(message: AlertMessage, matchers: readonly AlertMa
 /**
  * Opens (or joins) the incident for a recognised alert message, anchored to that message so
  * the diagnosis lands in its thread. The message's identity is the dedupe key: a redelivery
- * never opens a second incident.
+ * never opens a second incident. An alert that joins an open incident gets one short reply
+ * under it pointing to the incident's thread, so it does not look ignored.
  */
-export function healFromAlert(api: HealbotApi, alert: RecognizedAlert, origin: { platform: string; channel: string; message: string }): Promise<HealReport> {
-  return api.heal({
+export async function healFromAlert(api: HealbotApi, alert: RecognizedAlert, origin: { platform: string; channel: string; message: string }, surface?: ChatSurface): Promise<IntakeDecision> {
+  const decision = api.open({
     service: alert.service,
     source: 'alert',
     summary: alert.summary,
     origin,
     dedupeKey: `${origin.platform}:${origin.channel}:${origin.message}`,
   });
+  decision.report?.catch(() => undefined);
+  const view = decision.incident;
+  if (decision.result === 'joined' && view && surface?.replyToMessage) {
+    const link = await threadLinker(api, surface)(view.id);
+    const where = link ? ` Follow it there: ${link}` : '';
+    await surface.replyToMessage(origin.channel, origin.message, { text: `Already on it: this alert joined incident \`${view.id}\` for *${view.service}* (${view.state}).${where}`, tone: 'info' });
+  }
+  return decision;
 }

@@ -44,4 +44,16 @@ export interface ChatSurface {
   openThread(origin: Incident['origin'] | undefined, status: ChatMessage): Promise<ThreadRef>;
   updateStatus(thread: ThreadRef, status: ChatMessage): Promise<void>;
   reply(thread: ThreadRef, message: ChatMessage): Promise<void>;
+  /** A link to the thread, in the platform's own syntax (a permalink, a channel mention). */
+  link?(thread: ThreadRef): Promise<string | undefined>;
+  /** Replies to one message (in its thread on Slack, as a reply on Discord), outside any incident's thread. */
+  replyToMessage?(channel: string, message: string, reply: ChatMessage): Promise<void>;
+}
+
+/** The `threadLink` an adapter hands to commands: the incident's stored thread on this surface, as a link. */
+export function threadLinker(threads: { thread(incidentId: string, platform: string): ThreadRef | undefined }, surface: ChatSurface): (incidentId: string) => Promise<string | undefined> {
+  return async (incidentId) => {
+    const thread = threads.thread(incidentId, surface.platform);
+    return thread && surface.link ? surface.link(thread).catch(() => undefined) : undefined;
+  };
 }

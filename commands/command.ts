@@ -9,6 +9,8 @@ export interface CommandInvocation {
   text: string;
   channel?: string;
   origin?: Incident['origin'];
+  /** A link to an incident's thread on the caller's platform (a Slack permalink, a Discord thread mention), when it has one. */
+  threadLink?: (incidentId: string) => Promise<string | undefined>;
 }
 
 export interface CommandReply {

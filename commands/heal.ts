@@ -1,8 +1,30 @@
 import { z } from 'zod';
+import type { HealbotApi } from '../src/engine/api.js';
+import type { IntakeDecision } from '../src/engine/intake.js';
 import { UnknownServiceError } from '../src/errors.js';
 import { closestNames } from '../src/engine/suggest.js';
 import { serviceArg } from './args.js';
-import { defineCommand, reply } from './command.js';
+import type { ChatMessage } from './chat.js';
+import { defineCommand, reply, type CommandInvocation } from './command.js';
+import { approvalMessage } from './present.js';
+
+/**
+ * What to say when a request joined an open incident: which one, where it stands, where its
+ * thread is, and the Approve/Deny buttons when it waits for an approval this caller may give.
+ */
+export async function joinedMessage(api: HealbotApi, decision: IntakeDecision, invocation: Pick<CommandInvocation, 'actor' | 'threadLink'>): Promise<ChatMessage> {
+  const view = decision.incident!;
+  const link = await invocation.threadLink?.(view.id);
+  const where = link ? `Follow it in its thread: ${link}` : 'Its thread is in the alert channel.';
+  const text = decision.rerun
+    ? `*${view.service}* already has an open incident \`${view.id}\` that was escalated; diagnosing it again now. ${where}`
+    : `*${view.service}* already has an open incident \`${view.id}\`: ${view.state}. ${where}`;
+  const approval = view.approval;
+  if (approval && api.mayApprove(invocation.actor, approval.service)) {
+    return { ...approvalMessage(approval), text: `${text}\n${approvalMessage(approval).text}` };
+  }
+  return { text, tone: 'info' };
+}
 
 export const healCommand = defineCommand({
   definition: {
@@ -16,7 +38,9 @@ export const healCommand = defineCommand({
     if (!api.services().includes(service)) throw new UnknownServiceError(service, api.services(), closestNames(service, api.services()));
     const origin = invocation.origin ?? (invocation.channel ? { platform: invocation.actor.platform, channel: invocation.channel } : undefined);
     // The incident runs on; its progress reaches chat through the conversation, not this reply.
-    api.heal({ service, source: 'chat', requestedBy: invocation.actor, origin }).catch(() => undefined);
-    return reply(`Healing *${service}*: diagnosing every layer now; follow the thread.`);
+    const decision = api.open({ service, source: 'chat', requestedBy: invocation.actor, origin });
+    decision.report?.catch(() => undefined);
+    if (decision.result === 'joined' && decision.incident) return reply(await joinedMessage(api, decision, invocation));
+    return reply(`Healing *${service}* (incident \`${decision.incidentId}\`): diagnosing every layer now; follow the thread.`);
   },
 });

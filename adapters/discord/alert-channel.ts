@@ -1,5 +1,6 @@
 import type { Message } from 'discord.js';
 import { compileMatchers, healFromAlert, recognizeAlert, type AlertMatcher } from '../../commands/alert-message.js';
+import type { ChatSurface } from '../../commands/chat.js';
 import type { HealbotApi } from '../../src/engine/api.js';
 import { describeError } from '../../src/errors.js';
 import type { DiscordLogger } from './logger.js';
@@ -12,6 +13,8 @@ export interface AlertChannelOptions {
   logger: DiscordLogger;
   /** healbot's own user id, so its messages are never read as alerts. */
   selfId: () => string | undefined;
+  /** Where a joining alert gets its one-line answer. */
+  surface?: ChatSurface;
 }
 
 /** The fields recognizeAlert reads, taken from a Discord message and its embeds. */
@@ -50,6 +53,6 @@ export function createAlertChannelListener(options: AlertChannelOptions): (messa
     }
     if (!alert.firing) return;
     options.logger.info({ service: alert.service, channel: message.channelId, message: message.id }, 'discord: alert recognised');
-    healFromAlert(options.api, alert, { platform: 'discord', channel: message.channelId, message: message.id }).catch((error: unknown) => options.logger.error({ err: describeError(error), service: alert.service }, 'discord: heal from alert failed'));
+    healFromAlert(options.api, alert, { platform: 'discord', channel: message.channelId, message: message.id }, options.surface).catch((error: unknown) => options.logger.error({ err: describeError(error), service: alert.service }, 'discord: heal from alert failed'));
   };
 }

@@ -5,6 +5,7 @@ import type { DiscordConfig } from '../../src/config/schema.js';
 import type { HealbotApi } from '../../src/engine/api.js';
 import { HealbotError, describeError } from '../../src/errors.js';
 import type { Redactor } from '../../src/redact.js';
+import { threadLinker } from '../../commands/chat.js';
 import { createAlertChannelListener } from './alert-channel.js';
 import { InteractionHandler } from './interactions.js';
 import { silentLogger, type DiscordLogger } from './logger.js';
@@ -68,11 +69,13 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   client.on(Events.Warn, (message) => logger.warn({ message }, 'discord: client warning'));
 
   const people = { users: new Set(config.approvers), roles: new Set(config.approverRoles) };
+  const surface = new DiscordSurface(client.rest, redact, people);
   const handler = new InteractionHandler({
     api,
     redact,
     people,
     logger,
+    threadLink: threadLinker(api, surface),
     // A command typed inside a thread opens its incident thread in the parent channel.
     channelOf: (interaction: ChatInputCommandInteraction) =>
       interaction.channel?.isThread() && interaction.channel.parentId ? interaction.channel.parentId : interaction.channelId,
@@ -86,6 +89,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       matchers: config.matchers,
       logger,
       selfId: () => client.user?.id,
+      surface,
     });
     client.on(Events.MessageCreate, (message) => {
       try {
@@ -95,8 +99,6 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       }
     });
   }
-
-  const surface = new DiscordSurface(client.rest, redact, people);
 
   return {
     surface,

@@ -60,6 +60,8 @@ export interface InteractionHandlerOptions {
   logger: DiscordLogger;
   /** The origin channel an incident started here belongs to; threads cannot hold threads. */
   channelOf?: (interaction: ChatInputCommandInteraction) => string;
+  /** Links an incident's Discord thread, for replies that join an open incident. */
+  threadLink?: (incidentId: string) => Promise<string | undefined>;
 }
 
 /**
@@ -100,7 +102,7 @@ export class InteractionHandler {
     try {
       reply = await runCommand(
         api,
-        { actor: actorOf(interaction), text, channel, origin: { platform: 'discord', channel } },
+        { actor: actorOf(interaction), text, channel, origin: { platform: 'discord', channel }, threadLink: this.options.threadLink },
         (error, errorId) => this.options.logger.error({ err: describeError(error), errorId, text }, 'discord: command failed'),
       );
     } catch (error) {

@@ -51,6 +51,14 @@ export class DiscordSurface implements ChatSurface {
     await this.rest.post(Routes.channelMessages(thread.thread), { body: renderMessage(message, this.redact, this.people) });
   }
 
+  async link(thread: ThreadRef): Promise<string | undefined> {
+    return `<#${thread.thread}>`;
+  }
+
+  async replyToMessage(channel: string, message: string, reply: ChatMessage): Promise<void> {
+    await this.rest.post(Routes.channelMessages(channel), { body: { ...renderMessage(reply, this.redact), message_reference: { message_id: message, fail_if_not_exists: false } } });
+  }
+
   private async startThread(channel: string, message: string, name: string): Promise<string> {
     try {
       const created = (await this.rest.post(Routes.threads(channel, message), {

@@ -3,7 +3,7 @@ import { App, HTTPReceiver, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as BoltLogger, BlockAction, ButtonAction, SlackCommandMiddlewareArgs, AllMiddlewareArgs, webApi } from '@slack/bolt';
 import { compileMatchers, healFromAlert, recognizeAlert } from '../../commands/alert-message.js';
 import { runCommand } from '../../commands/index.js';
-import type { ChatSurface } from '../../commands/chat.js';
+import { threadLinker, type ChatSurface } from '../../commands/chat.js';
 import type { SlackConfig } from '../../src/config/schema.js';
 import type { Actor, HealbotApi } from '../../src/engine/api.js';
 import { ConfigError, describeError } from '../../src/errors.js';
@@ -187,6 +187,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       text: command.text ?? '',
       channel: command.channel_id,
       origin: { platform: 'slack', channel: command.channel_id },
+      threadLink: threadLinker(api, surface),
     }, (error, errorId) => logger.error({ component: 'slack', errorId, err: redact(describeError(error)) }, 'a /heal command failed'));
     const rendered = renderMessage(reply.message, redact, people);
     await respond({
@@ -267,7 +268,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     if (!alert || !alert.firing) return;
     logger.info({ component: 'slack', service: alert.service, channel: message.channel, ts: message.ts }, 'alert recognised');
     // The incident runs to its end; its progress reaches the thread through the conversation, not this handler.
-    void healFromAlert(api, alert, { platform: 'slack', channel: message.channel, message: message.ts }).catch((error: unknown) => logger.error({ component: 'slack', service: alert.service, err: redact(describeError(error)) }, 'alert-triggered heal failed'));
+    void healFromAlert(api, alert, { platform: 'slack', channel: message.channel, message: message.ts }, surface).catch((error: unknown) => logger.error({ component: 'slack', service: alert.service, err: redact(describeError(error)) }, 'alert-triggered heal failed'));
   });
 
   app.error(async (error) => {

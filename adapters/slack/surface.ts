@@ -61,6 +61,16 @@ export class SlackSurface implements ChatSurface {
     await this.#post(thread.channel, { text: rendered.text, blocks: rendered.blocks, thread_ts: thread.thread });
   }
 
+  async link(thread: ThreadRef): Promise<string | undefined> {
+    const result = await this.#queue.direct(() => this.#client.chat.getPermalink({ channel: thread.channel, message_ts: thread.thread }));
+    return result.permalink;
+  }
+
+  async replyToMessage(channel: string, message: string, reply: ChatMessage): Promise<void> {
+    const rendered = renderMessage(reply, this.#redact);
+    await this.#post(channel, { text: rendered.text, blocks: rendered.blocks, thread_ts: message });
+  }
+
   async #post(channel: string, message: { text: string; blocks: SlackBlock[]; thread_ts?: string }): Promise<string> {
     const result = await this.#queue.post(channel, () =>
       this.#client.chat.postMessage({

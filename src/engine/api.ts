@@ -83,6 +83,8 @@ export interface HealbotApi {
   incident(id: string): IncidentView | undefined;
   /** Closes an open incident by hand (`/heal resolve <id>`): an approver says the failure is over. */
   resolveIncident(id: string, by: Actor): Promise<IncidentView>;
+  /** Whether `actor` may approve actions on `service` (so a reply only offers buttons that work). */
+  mayApprove(actor: Actor, service: string): boolean;
   /** The chat thread of an incident on a platform, when it has one. */
   thread(incidentId: string, platform: string): { platform: string; channel: string; thread: string; statusMessage: string } | undefined;
   diagnose(service: string): Promise<Diagnosis>;

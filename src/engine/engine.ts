@@ -199,6 +199,8 @@ export class Engine implements HealbotApi {
     return Promise.all(
       this.services().map(async (service) => {
         const diagnosis = await diagnose(this.options.sensors, service);
+        // A healthy status check is a verification: it ends an escalated incident of the service.
+        if (diagnosis.rootCause.kind === 'healthy') this.intake.accept({ source: 'monitor', service, status: 'resolved', text: 'status check' });
         return {
           service,
           healthy: diagnosis.rootCause.kind === 'healthy',
@@ -258,10 +260,11 @@ export class Engine implements HealbotApi {
 
   /** An idle open incident whose service is healthy again: it ends here, with a line in its thread. */
   private closeRecovered(record: IncidentRecord, why: string): void {
-    const summary = [record.summary, `${why.charAt(0).toUpperCase()}${why.slice(1)}; incident closed.`].filter(Boolean).join(' ');
+    // `why` starts with the service's name, written as configured.
+    const summary = [record.summary?.replace(/\.?$/, '.'), `${why}; incident closed.`].filter(Boolean).join(' ');
     this.options.store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), summary });
     this.audit(record.id, record.service, 'closed', undefined, { why });
-    this.note(record.id, `${why.charAt(0).toUpperCase()}${why.slice(1)}; incident \`${record.id}\` is closed.`);
+    this.note(record.id, `${why}; incident \`${record.id}\` is closed.`);
   }
 
   async resolveIncident(id: string, by: Actor): Promise<IncidentView> {
@@ -273,6 +276,10 @@ export class Engine implements HealbotApi {
     for (const approval of this.options.store.pendingApprovals().filter((a) => a.incidentId === id)) this.approvals.decide(approval.id, FAILURE_ENDED, 'deny');
     this.closeRecovered(record, `resolved by ${actorName(by)}`);
     return this.view(this.options.store.getIncident(id)!);
+  }
+
+  mayApprove(actor: Actor, service: string): boolean {
+    return this.options.mayApprove(actor, service);
   }
 
   incident(id: string): IncidentView | undefined {

@@ -172,8 +172,8 @@ export class Intake {
   }
 
   private count(incidentId: string, signal: Signal): void {
-    // Monitoring rounds are not alerts: they keep an incident open without inflating its count.
-    if (signal.source === 'monitor') return;
+    // Monitoring rounds and people asking again are not alerts: they join without inflating the count.
+    if (signal.source === 'monitor' || PEOPLE.has(signal.source)) return;
     if (this.batch) this.batch.counts.set(incidentId, (this.batch.counts.get(incidentId) ?? 0) + 1);
     else this.host.store.incrementAlertCount(incidentId, 1);
   }
@@ -218,7 +218,7 @@ export class Intake {
       // A storm outlives its incident: signals shortly after it closed, while the service never looked healthy, are counted on it.
       const last = store.listIncidents({ service, limit: 1 })[0];
       const closedAt = last?.closedAt ? Date.parse(last.closedAt) : Number.NaN;
-      if (last && !last.dryRun && closedAt >= this.host.now() - config.monitor.groupWindow && !((this.healthyAt.get(service) ?? 0) > closedAt)) {
+      if (last && !last.dryRun && closedAt >= this.host.now() - config.monitor.groupWindow && !((this.healthyAt.get(service) ?? Number.NEGATIVE_INFINITY) >= closedAt)) {
         if (!this.claim(signal, last.id)) return { result: 'duplicate', service, incidentId: store.eventIncident(signal.key!) };
         this.count(last.id, signal);
         return { result: 'grouped', service, incidentId: last.id };

@@ -8,7 +8,7 @@ describe('continuous monitoring', () => {
   const dir = tempDir();
   afterAll(() => dir.cleanup());
 
-  it('opens one incident (source monitor) when a service starts failing, not one per round', async () => {
+  it('opens one incident (source monitor) when a service starts failing, keeps it open while it fails, and closes it when healthy again', async () => {
     const backend = await startBackend();
     const db = await startBackend();
     const bot = await startTestBot({
@@ -22,18 +22,20 @@ describe('continuous monitoring', () => {
       expect(bot.bot.store.listIncidents()).toHaveLength(0);
       backend.status = 500;
       expect(await bot.monitor.tick()).toEqual(['api']);
-      await waitFor(() => bot.bot.store.listIncidents({ service: 'api' })[0]?.status === 'closed', 'the api incident to close');
-      expect(bot.bot.store.listIncidents({ service: 'api' })[0].source).toBe('monitor');
-      // Still failing: no new incident until it recovered or the group window passed.
+      // api has no runtime: healbot escalates, and the incident stays open while api fails.
+      const first = await waitFor(() => bot.bot.store.listIncidents({ service: 'api' })[0]?.outcome && bot.bot.store.listIncidents({ service: 'api' })[0], 'the api incident to escalate');
+      expect(first).toMatchObject({ source: 'monitor', outcome: 'escalated', status: 'open' });
+      // Still failing: later rounds join it, no new incident.
       await bot.monitor.tick();
       await bot.monitor.tick();
-      expect(bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(1);
-      // Recovered, then failing again: a new incident.
+      expect(bot.bot.store.listIncidents({ service: 'api' })).toEqual([expect.objectContaining({ id: first.id, status: 'open' })]);
+      // Healthy again: the incident closes; failing again: a new incident.
       backend.status = 200;
       await bot.monitor.tick();
+      expect(bot.bot.store.getIncident(first.id)).toMatchObject({ status: 'closed', summary: expect.stringContaining('api is healthy again (monitoring') });
       backend.status = 500;
       await bot.monitor.tick();
-      await waitFor(() => bot.bot.store.listIncidents({ service: 'api' }).length === 2 && bot.bot.store.listIncidents({ service: 'api' })[0].status === 'closed', 'a second api incident');
+      await waitFor(() => bot.bot.store.listIncidents({ service: 'api' }).length === 2 && bot.bot.store.listIncidents({ service: 'api' })[0].outcome === 'escalated', 'a second api incident');
       // The dependency fails too: one incident, for the dependency, not one per dependent.
       backend.status = 200;
       await bot.monitor.tick();

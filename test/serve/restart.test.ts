@@ -20,7 +20,7 @@ describe('healbot serve survives SIGKILL', () => {
     dir.cleanup();
   });
 
-  it('keeps a pending approval across a kill and runs the approved action exactly once', async () => {
+  it('keeps a pending approval across a kill, joins the startup monitoring round to it, and runs the approved action exactly once', async () => {
     expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
     const port = await freePort();
     const api = countedService(dir.path, 'api');
@@ -59,6 +59,9 @@ describe('healbot serve survives SIGKILL', () => {
 
     const second = start();
     await ready();
+    // The startup monitoring round sees api failing: it joins the waiting incident, it opens no second one.
+    await waitFor(async () => /healbot_probe_duration_seconds_count\{service="api",probe="internal",ok="false"\} [1-9]/.test(await (await fetch(`${base}/metrics`)).text()), 'the startup monitoring round');
+    expect(((await json(await call('/api/incidents'))) as { id: string }[]).map((i) => i.id)).toEqual([incidentId]);
     // Still open and still waiting, after the restart.
     expect((await json(await call(`/api/incidents/${incidentId}`))).status).toBe('open');
     expect(((await json(await call('/api/approvals'))) as { id: string }[]).map((a) => a.id)).toEqual([approval.id]);

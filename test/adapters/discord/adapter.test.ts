@@ -30,7 +30,7 @@ const CAROL = { id: '1100000000000000702', roles: [SRE_ROLE] };
 const DEV = { id: '1100000000000000703', roles: [DEV_ROLE] };
 const EPHEMERAL = 64;
 
-const SERVICES = ['api', 'billing', 'search', 'checkout', 'ledger'] as const;
+const SERVICES = ['api', 'billing', 'search', 'checkout', 'ledger', 'orders'] as const;
 type ServiceName = (typeof SERVICES)[number];
 
 /** The workloads healbot watches: a node:http target whose /ready and /running follow a flag the restart command flips. */
@@ -136,7 +136,10 @@ beforeAll(async () => {
       apiUrl: discord.apiUrl,
       alertChannels: [ALERTS],
       approverRoles: [SRE_ROLE],
-      matchers: [{ pattern: 'Your service ledger went down', service: 'ledger' }],
+      matchers: [
+        { pattern: 'Your service ledger went down', service: 'ledger' },
+        { pattern: 'Your service orders went down', service: 'orders' },
+      ],
     },
   });
   healbot = createHealbot(config, { storePath: ':memory:' });
@@ -146,7 +149,7 @@ beforeAll(async () => {
     redact: healbot.redact,
     logger: { info() {}, warn() {}, debug() {}, error: (object, message) => adapterErrors.push(`${message} ${JSON.stringify(object)}`) },
   });
-  conversations = new IncidentConversations(healbot.api, adapter.surface, { platform: 'discord', minUpdateIntervalMs: 50, onError: (error) => adapterErrors.push(String(error)) });
+  conversations = new IncidentConversations(healbot.api, adapter.surface, { platform: 'discord', minUpdateIntervalMs: 50, threads: healbot.store, onError: (error) => adapterErrors.push(String(error)) });
   conversations.start();
   await adapter.start();
 });
@@ -332,6 +335,47 @@ describe('Discord adapter against a local Discord', () => {
     expect(JSON.stringify(edit.body)).toContain(`<@${CAROL.id}>`);
     await waitFor('ledger to heal', () => discord.calls.some((c) => c.route === `/channels/${approval.channel}/messages` && /healed/i.test(JSON.stringify(c.body))));
     expect(target.restarts.get('ledger')).toBe(1);
+  });
+
+  it('answers /heal for a service with an open incident with the incident, its state, its thread and, for approvers, the buttons', async () => {
+    await openIncidentFromSlashCommand('orders');
+    const approval = await approvalMessageFor('orders');
+    const incidentId = healbot.store.getApproval(approval.approvalId)!.incidentId;
+    const thread = healbot.store.getThread(incidentId, 'discord')!;
+    const again = discord.slashCommand('heal', { service: 'orders' }, BOB);
+    discord.dispatch('INTERACTION_CREATE', again);
+    const edit = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${again.token}/messages/@original`));
+    const said = JSON.stringify(edit.body);
+    expect(said).toContain(incidentId);
+    expect(said).toMatch(/waiting for approval to (re)?start orders/);
+    expect(said).toContain(`<#${thread.thread}>`);
+    expect(said).not.toContain('diagnosing every layer');
+    expect(said).toContain(`healbot:approve:${approval.approvalId}`);
+
+    const outsider = discord.slashCommand('heal', { service: 'orders' }, DEV);
+    discord.dispatch('INTERACTION_CREATE', outsider);
+    const plain = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${outsider.token}/messages/@original`));
+    expect(JSON.stringify(plain.body)).toContain(incidentId);
+    expect(JSON.stringify(plain.body)).not.toContain('healbot:approve:');
+    expect(healbot.store.listIncidents({ service: 'orders' })).toHaveLength(1);
+  });
+
+  it('answers an alert post that joins an open incident once, as a reply to it, pointing to the incident thread', async () => {
+    const [incident] = healbot.store.listIncidents({ service: 'orders' });
+    const thread = healbot.store.getThread(incident.id, 'discord')!;
+    const kuma = fixture('message-create-uptime-kuma.json');
+    kuma.id = discord.snowflake();
+    kuma.embeds[0].title = '❌ Your service orders went down. ❌';
+    kuma.embeds[0].fields[0].value = 'orders';
+    discord.dispatch('MESSAGE_CREATE', kuma);
+    const answer = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/channels/${ALERTS}/messages` && c.body?.message_reference?.message_id === kuma.id);
+    expect(JSON.stringify(answer.body)).toContain(incident.id);
+    expect(JSON.stringify(answer.body)).toContain(`<#${thread.thread}>`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(discord.calls.filter((c) => c.body?.message_reference?.message_id === kuma.id)).toHaveLength(1);
+    expect(discord.calls.some((c) => c.route.endsWith(`/messages/${kuma.id}/threads`))).toBe(false);
+    expect(healbot.store.getIncident(incident.id)?.alertCount).toBe(2);
+    expect(target.restarts.get('orders')).toBe(0);
   });
 
   it('posts long logs truncated within Discord limits', async () => {

@@ -120,7 +120,7 @@ export async function startHarness(mode: 'socket' | 'http', options: { approverG
   const capture = (level: string) => (fields: unknown, msg?: string) => void logs.push({ level, msg: msg ?? '', fields });
   const logger = { debug: capture('debug'), info: capture('info'), warn: capture('warn'), error: capture('error') };
   const adapter = createSlackAdapter({ config: config.slack!, api: healbot.engine, redact: healbot.redact, logger, minPostIntervalMs: 20 });
-  const conversations = new IncidentConversations(healbot.engine, adapter.surface, { platform: 'slack', defaultChannel: ALERT_CHANNEL, minUpdateIntervalMs: 20 });
+  const conversations = new IncidentConversations(healbot.engine, adapter.surface, { platform: 'slack', defaultChannel: ALERT_CHANNEL, minUpdateIntervalMs: 20, threads: healbot.store });
   conversations.start();
   await adapter.start();
 

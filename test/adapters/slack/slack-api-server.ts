@@ -194,6 +194,12 @@ export class SlackApiServer {
         return answer({ ok: true, channel: body.channel, ts: body.ts, text: body.text });
       case 'chat.postEphemeral':
         return answer({ ok: true, message_ts: this.#nextTs() });
+      case 'chat.getPermalink': {
+        // Slack's permalink: the workspace URL, /archives/<channel>/p<ts without the dot>.
+        const ts = String(body.message_ts ?? '');
+        if (!/^\d+\.\d+$/.test(ts)) return answer({ ok: false, error: 'message_not_found' });
+        return answer({ ok: true, channel: body.channel, permalink: `https://healbot-test.slack.com/archives/${String(body.channel)}/p${ts.replace('.', '')}` });
+      }
       case 'usergroups.users.list':
         return answer({ ok: true, users: this.groups[String(body.usergroup)] ?? [] });
       default:
