@@ -574,6 +574,8 @@ export class Engine implements HealbotApi {
     const plan = options.leaveAlone ? [] : respected.plan;
     const leftAlone = respected.leftAlone ?? (rc.kind !== 'healthy' ? options.leaveAlone : undefined);
     this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan, leftAlone });
+    // Known from now on, also while the incident waits for a person (the API shows it).
+    this.options.store.updateIncident(incident.id, { rootCause: rc, plan });
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
     if (leftAlone && plan.length === 0) {
       this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: leftAlone });

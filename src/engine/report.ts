@@ -30,8 +30,44 @@ export const actionPast = (action: string): string => past[action] ?? action;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** The plain summary that ends every conversation. */
-export function summarize(input: {
+/** Ways of saying "healbot changed nothing": one of them is enough. */
+const NOTHING_DONE = /^(nothing was (restarted|changed)|until then healbot changes nothing|healbot changes nothing)$/;
+const clauseKey = (clause: string) => {
+  const key = clause.trim().replace(/[.;:\s]+$/, '').toLowerCase();
+  return NOTHING_DONE.test(key) ? 'nothing was changed' : key;
+};
+
+/**
+ * Says each clause once: a plan step's reason or an escalation often repeats the root cause
+ * ("db refuses connections; nothing was restarted. Db refuses connections; …"), and a
+ * summary that stutters reads as a bug. Clauses are split at `; ` and `. `.
+ */
+export function sentencesOnce(text: string): string {
+  const seen: string[] = [];
+  const out: string[] = [];
+  for (const part of text.split(/(?<=[.;])\s+/)) {
+    const key = clauseKey(part);
+    if (!key) continue;
+    if (seen.some((earlier) => earlier === key || (key.length > 12 && earlier.includes(key)))) continue;
+    seen.push(key);
+    const previous = out.at(-1);
+    const clause = part.trim();
+    // A sentence starts with a capital, also when the clause before it was dropped.
+    out.push(previous?.endsWith('.') ? clause.charAt(0).toUpperCase() + clause.slice(1) : clause);
+  }
+  // A dropped clause can leave "…; Next" or a trailing separator behind.
+  return out.join(' ').replace(/;\s*$/, '').replace(/; ([A-Z])/g, (_m, c: string) => `. ${c}`);
+}
+
+/**
+ * The plain summary that ends every conversation: the root cause, what was done, the outcome
+ * and the time to heal, in that order, each said once.
+ */
+export function summarize(input: Parameters<typeof summarizeOnce>[0]): string {
+  return sentencesOnce(summarizeOnce(input));
+}
+
+function summarizeOnce(input: {
   outcome: HealReport['outcome'];
   rootCause: RootCause;
   plan: PlanStep[];

@@ -196,6 +196,16 @@ describe('healbot serve HTTP server', () => {
     expect(started.status).toBe(202);
     const { incidentId } = await json(started);
     const approval = await waitFor(async () => ((await json(await bot.call('/api/approvals'))) as { id: string; incidentId: string }[]).find((a) => a.incidentId === incidentId), 'a pending approval');
+    // While it waits, the incident already shows what healbot found and what it proposes.
+    const waiting = await json(await bot.call(`/api/incidents/${incidentId}`));
+    expect(waiting).toMatchObject({ status: 'open', rootCause: { kind: 'service_down', service: 'db' }, plan: [{ target: 'db', risk: 'risky' }] });
+    // Asking again joins it, and the answer says where it stands.
+    const joined = await bot.call('/api/heal', { method: 'POST', json: { service: 'db', by: 'bob' } });
+    expect(await json(joined)).toMatchObject({ incidentId, result: 'joined', state: expect.stringMatching(/^waiting for approval to (re)?start db$/), approvalId: approval.id });
+    // A dry run is its own incident, with its own id, and never joins the real one.
+    const dry = await json(await bot.call('/api/heal', { method: 'POST', json: { service: 'db', dryRun: true } }));
+    expect(dry).toMatchObject({ result: 'opened', incidentId: expect.stringMatching(/^inc_/) });
+    expect(dry.incidentId).not.toBe(incidentId);
     const wrong = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'maybe' } });
     expect(wrong.status).toBe(400);
     const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: 'ana' } });
@@ -224,7 +234,8 @@ describe('healbot serve HTTP server', () => {
     expect(await json(await bot.call('/healthz', { token: null }))).toEqual({ ok: true });
     expect((await bot.call('/readyz', { token: null })).status).toBe(200);
     const metrics = await (await bot.call('/metrics', { token: null })).text();
-    expect(metrics).toMatch(/healbot_incidents_opened_total\{service="db",source="api"\} 1/);
+    // The heal and its dry run.
+    expect(metrics).toMatch(/healbot_incidents_opened_total\{service="db",source="api"\} 2/);
     expect(metrics).toMatch(/healbot_heals_succeeded_total\{service="db",root_cause="service_down"\} 1/);
     expect(metrics).toMatch(/healbot_breaker_open\{service="api"\} 0/);
     expect(metrics).toMatch(/healbot_probe_duration_seconds_bucket\{/);
