@@ -3,6 +3,7 @@ import { benchCi } from './ci.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
 import { benchImage } from './image.js';
 import { benchDockerHealing } from './docker-healing.js';
+import { benchIntakeOpenLoop } from './intake.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
@@ -11,7 +12,8 @@ async function main(): Promise<void> {
     ['heal', benchHealOverhead],
     ['heal (Docker)', benchDockerHealOverhead],
     ['Docker healing at event speed', benchDockerHealing],
-    ['alerts', benchAlerts],
+    ['intake, open loop (healbot serve in its own process)', benchIntakeOpenLoop],
+    ['alerts (closed loop, in process)', benchAlerts],
     ['container image', benchImage],
     ['ci', benchCi],
   ];

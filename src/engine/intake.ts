@@ -97,9 +97,11 @@ const PEOPLE: ReadonlySet<IncidentSource> = new Set(['chat', 'api', 'cli']);
 /** Least time between two "still failing" notes in an incident's thread. */
 export const JOIN_NOTE_INTERVAL_MS = 5 * 60_000;
 
-/** State that lives for one batch (one webhook delivery): one alert-count write per incident. */
+/** State that lives for one batch (one webhook delivery): one alert-count write per incident, one lookup per service. */
 interface Batch {
   counts: Map<string, number>;
+  open: Map<string, IncidentRecord | undefined>;
+  waiting?: Set<string>;
 }
 
 /**
@@ -145,7 +147,7 @@ export class Intake {
   acceptAll(signals: readonly Signal[], onError?: (error: unknown, signal: Signal) => void): IntakeDecision[] {
     const { store } = this.host;
     const work = () => {
-      this.batch = { counts: new Map() };
+      this.batch = { counts: new Map(), open: new Map() };
       try {
         const decisions = signals.map((signal) => {
           try {
@@ -185,8 +187,27 @@ export class Intake {
     return true;
   }
 
+  /** The service's open incident (not a dry run), looked up once per batch. */
   private openRecord(service: string): IncidentRecord | undefined {
-    return this.host.store.listIncidents({ service, status: 'open', limit: 5 }).find((r) => !r.dryRun);
+    const batch = this.batch;
+    if (batch?.open.has(service)) return batch.open.get(service);
+    const id = this.host.store.openIncidentId(service);
+    const record = id !== undefined ? this.host.store.getIncident(id) : undefined;
+    batch?.open.set(service, record);
+    return record;
+  }
+
+  private isWaiting(incidentId: string): boolean {
+    const batch = this.batch;
+    const waiting = batch?.waiting ?? new Set(this.host.store.pendingApprovals().map((a) => a.incidentId));
+    if (batch) batch.waiting = waiting;
+    return waiting.has(incidentId);
+  }
+
+  /** Forgets what the batch knows about a service once a decision changed it. */
+  private changed(service: string): void {
+    this.batch?.open.delete(service);
+    if (this.batch) this.batch.waiting = undefined;
   }
 
   private decide(signal: Signal): IntakeDecision {
@@ -209,8 +230,18 @@ export class Intake {
     if (running) {
       this.claim(signal, running.incidentId);
       this.count(running.incidentId, signal);
-      const record = store.getIncident(running.incidentId);
-      return { result: 'joined', service, incidentId: running.incidentId, incident: record && this.host.view(record), report: running.promise };
+      const host = this.host;
+      return {
+        result: 'joined',
+        service,
+        incidentId: running.incidentId,
+        // Only a reply to a person needs the view: an alert storm does not pay for it.
+        get incident() {
+          const record = store.getIncident(running.incidentId);
+          return record && host.view(record);
+        },
+        report: running.promise,
+      };
     }
     const open = this.openRecord(service);
     if (open) return this.joinIdle(open, signal);
@@ -232,15 +263,26 @@ export class Intake {
     const { store } = this.host;
     if (!this.claim(signal, record.id)) return { result: 'duplicate', service: record.service, incidentId: store.eventIncident(signal.key!) };
     this.count(record.id, signal);
-    const waiting = store.pendingApprovals().some((a) => a.incidentId === record.id);
-    if (PEOPLE.has(signal.source) && !waiting) {
+    if (PEOPLE.has(signal.source) && !this.isWaiting(record.id)) {
       this.joinNotes.delete(record.id);
       const report = this.host.rerun(record, signal);
+      this.changed(record.service);
       const again = store.getIncident(record.id) ?? record;
       return { result: 'joined', rerun: true, service: record.service, incidentId: record.id, incident: this.host.view(again), report };
     }
     this.noteJoin(record, signal);
-    return { result: 'joined', service: record.service, incidentId: record.id, incident: this.host.view(record), report: Promise.resolve(this.host.reportOf(record.id, record.service, true)) };
+    const host = this.host;
+    return {
+      result: 'joined',
+      service: record.service,
+      incidentId: record.id,
+      get incident() {
+        return host.view(record);
+      },
+      get report() {
+        return Promise.resolve(host.reportOf(record.id, record.service, true));
+      },
+    };
   }
 
   /** Tells the thread that the failure goes on, at most once per JOIN_NOTE_INTERVAL_MS. */
@@ -275,6 +317,7 @@ export class Intake {
       failingSince: signal.failingSince !== undefined ? new Date(signal.failingSince).toISOString() : undefined,
     };
     const report = this.host.open(incident, { security: signal.security === true || this.isSecurity(signal), leaveAlone: signal.leaveAlone });
+    if (!signal.dryRun) this.changed(service);
     const record = store.getIncident(id);
     return { result: 'opened', service, incidentId: id, incident: record && this.host.view(record), report };
   }
@@ -311,6 +354,7 @@ export class Intake {
       // healbot has not changed anything yet: the failure going away withdraws its request.
       this.host.note(incidentId, `${record.service} recovered by itself at ${at} (${why}) before anyone approved; withdrawing the request, nothing was changed.`, { fingerprint: signal.fingerprint });
       for (const approval of pending) this.host.withdraw(approval.id);
+      this.changed(record.service);
       return { ...base, resolution: 'withdrawn' };
     }
     if (running?.incidentId === incidentId) {
@@ -320,6 +364,7 @@ export class Intake {
     }
     this.joinNotes.delete(incidentId);
     this.host.closeRecovered(record, `${record.service} is healthy again (${why}, ${at})`);
+    this.changed(record.service);
     return { ...base, resolution: 'closed' };
   }
 }

@@ -35,8 +35,8 @@ export function alertSignal(alert: IncomingAlert, source: IncidentSource): Signa
  */
 export function acceptAlerts(api: Pick<HealbotApi, 'accept'>, alerts: readonly IncomingAlert[], source: IncidentSource = 'webhook'): AlertOutcome[] {
   const decisions = api.accept(alerts.map((alert) => alertSignal(alert, source)));
+  // An incident's report never rejects (a failure ends it as 'failed'): nothing to catch here.
   return decisions.map((decision, i) => {
-    decision.report?.catch(() => undefined);
     return {
       fingerprint: alerts[i].fingerprint,
       status: alerts[i].status,

@@ -32,6 +32,8 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
   (db) => db.exec('CREATE TABLE IF NOT EXISTS health (probe TEXT PRIMARY KEY, at INTEGER NOT NULL)'),
   // The alerts still firing on each incident, so the first of many to resolve does not end it.
   (db) => db.exec('CREATE TABLE IF NOT EXISTS firing (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (incident_id, fingerprint))'),
+  // Counting an alert rewrites one integer, not the whole incident record.
+  (db) => db.exec('ALTER TABLE incidents ADD COLUMN alert_count INTEGER'),
 ];
 
 /** The schema version this healbot writes. */
@@ -64,7 +66,14 @@ function openChecked(path: string): Database.Database {
   }
 }
 
-type Row = { data: string };
+type Row = { data: string; alert_count?: number | null };
+
+/** An incident row as a record; the alert count lives in its own column. */
+const incidentOf = (row: Row): IncidentRecord => {
+  const record = JSON.parse(row.data) as IncidentRecord;
+  if (row.alert_count !== undefined && row.alert_count !== null) record.alertCount = row.alert_count;
+  return record;
+};
 
 /** The embedded SQLite store (`:memory:` for throwaway runs such as the CLI without a store path). */
 export class SqliteStore implements Store {
@@ -87,7 +96,10 @@ export class SqliteStore implements Store {
     this.db = openChecked(path);
     try {
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
+      // In WAL mode, NORMAL commits survive a killed process (SIGKILL, a crash): the WAL is in the
+      // OS before a commit returns. Only an OS crash or power loss can drop the last commits, and
+      // FULL would fsync every commit, which caps alert intake at a few hundred commits per second.
+      this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
       this.migrate();
     } catch (error) {
@@ -121,10 +133,21 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** The newest open incident (not a dry run) per service; every incident write goes through saveIncident, which forgets the service's entry. */
+  private readonly openIds = new Map<string, string | undefined>();
+
   saveIncident(record: IncidentRecord & { dedupeKey?: string }): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO incidents (id, service, status, opened_at, closed_at, dedupe_key, data) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(record.id, record.service, record.status, record.openedAt, record.closedAt ?? null, record.dedupeKey ?? null, JSON.stringify(record));
+    this.openIds.delete(record.service);
+    this.statement('INSERT OR REPLACE INTO incidents (id, service, status, opened_at, closed_at, dedupe_key, data, alert_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+      record.id,
+      record.service,
+      record.status,
+      record.openedAt,
+      record.closedAt ?? null,
+      record.dedupeKey ?? null,
+      JSON.stringify(record),
+      record.alertCount,
+    );
   }
 
   updateIncident(id: string, patch: Partial<IncidentRecord>): void {
@@ -137,8 +160,8 @@ export class SqliteStore implements Store {
   }
 
   getIncident(id: string): IncidentRecord | undefined {
-    const row = this.statement('SELECT data FROM incidents WHERE id = ?').get(id) as Row | undefined;
-    return row ? JSON.parse(row.data) : undefined;
+    const row = this.statement('SELECT data, alert_count FROM incidents WHERE id = ?').get(id) as Row | undefined;
+    return row ? incidentOf(row) : undefined;
   }
 
   listIncidents(filter: { service?: string; limit?: number; status?: 'open' | 'closed' } = {}): IncidentRecord[] {
@@ -146,17 +169,24 @@ export class SqliteStore implements Store {
     const args: unknown[] = [];
     if (filter.service) (where.push('service = ?'), args.push(filter.service));
     if (filter.status) (where.push('status = ?'), args.push(filter.status));
-    const sql = `SELECT data FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, rowid DESC LIMIT ?`;
-    return (this.statement(sql).all(...args, filter.limit ?? 1000) as Row[]).map((r) => JSON.parse(r.data));
+    const sql = `SELECT data, alert_count FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, rowid DESC LIMIT ?`;
+    return (this.statement(sql).all(...args, filter.limit ?? 1000) as Row[]).map(incidentOf);
   }
 
   openIncidentFor(service: string): IncidentRecord | undefined {
-    const row = this.db.prepare("SELECT data FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1").get(service) as Row | undefined;
-    return row ? JSON.parse(row.data) : undefined;
+    const row = this.db.prepare("SELECT data, alert_count FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1").get(service) as Row | undefined;
+    return row ? incidentOf(row) : undefined;
+  }
+
+  openIncidentId(service: string): string | undefined {
+    if (this.openIds.has(service)) return this.openIds.get(service);
+    const row = this.statement("SELECT id FROM incidents WHERE service = ? AND status = 'open' AND json_extract(data, '$.dryRun') IS NOT 1 ORDER BY opened_at DESC, rowid DESC LIMIT 1").get(service) as { id: string } | undefined;
+    this.openIds.set(service, row?.id);
+    return row?.id;
   }
 
   incrementAlertCount(id: string, by = 1): void {
-    this.statement("UPDATE incidents SET data = json_set(data, '$.alertCount', json_extract(data, '$.alertCount') + ?) WHERE id = ?").run(by, id);
+    this.statement("UPDATE incidents SET alert_count = COALESCE(alert_count, json_extract(data, '$.alertCount')) + ? WHERE id = ?").run(by, id);
   }
 
   trackFiring(incidentId: string, fingerprint: string): void {
@@ -261,7 +291,13 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(work: () => T): T {
-    return this.db.transaction(work)();
+    try {
+      return this.db.transaction(work)();
+    } catch (error) {
+      // A rolled-back write may have been remembered.
+      this.openIds.clear();
+      throw error;
+    }
   }
 
   close(): void {

@@ -38,6 +38,8 @@ export interface Store {
   getIncident(id: string): (IncidentRecord & { origin?: unknown }) | undefined;
   listIncidents(filter?: { service?: string; limit?: number; status?: 'open' | 'closed' }): IncidentRecord[];
   openIncidentFor(service: string): IncidentRecord | undefined;
+  /** The id of the service's newest open incident that is not a dry run (cheap: the alert path asks per alert). */
+  openIncidentId(service: string): string | undefined;
   /** Adds `by` (default 1) to an incident's alert count. */
   incrementAlertCount(id: string, by?: number): void;
   /** Remembers that alert `fingerprint` fires on `incidentId`. */
