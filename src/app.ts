@@ -4,6 +4,7 @@ import { serviceConfig } from './config/own.js';
 import { configSecrets as secretsOf } from './config/secrets.js';
 import type { Actor, HealbotApi } from './engine/api.js';
 import type { ProbeSet, Sensors } from './engine/diagnose.js';
+import { approverPolicy } from './engine/approver-policy.js';
 import { Engine, type EngineLogger } from './engine/engine.js';
 import { createProbe, redactingProbe } from './probes/index.js';
 import { DnsProbe } from './probes/dns.js';
@@ -34,6 +35,8 @@ export interface HealbotOptions {
   now?: () => number;
   /** Fencing: why this process must not act right now (it lost its Lease). */
   mayAct?: () => string | undefined;
+  /** The redactor, when the caller built it already (serve builds one for its logger too). */
+  redact?: Redactor;
 }
 
 export interface Healbot {
@@ -75,32 +78,9 @@ function runtimeFor(name: string, service: ServiceConfig, config: Config, redact
   return undefined;
 }
 
-/** Who may approve actions on a service, from the service policy or the global and platform lists. */
-export function approverPolicy(config: Config) {
-  const approversOf = (service: string): string[] => {
-    const policy = serviceConfig(config, service)?.policy.approvers ?? [];
-    if (policy.length > 0) return policy;
-    return [...config.healing.approvers, ...(config.slack?.approvers ?? []), ...(config.slack?.approverGroups ?? []), ...(config.discord?.approvers ?? []), ...(config.discord?.approverRoles ?? [])];
-  };
-  const mayApprove = (actor: Actor, service: string): boolean => {
-    // The terminal is the local operator's own door; healbot itself only withdraws requests.
-    if (actor.platform === 'cli' || actor.platform === 'console' || actor.platform === 'healbot') return true;
-    // A named API credential approves only when listed as `api:<name>`; the webhook token never does.
-    if (actor.platform === 'api') return approversOf(service).includes(`api:${actor.id}`);
-    if (actor.platform === 'webhook') return false;
-    const policy = serviceConfig(config, service)?.policy.approvers ?? [];
-    const platformUsers = actor.platform === 'slack' ? (config.slack?.approvers ?? []) : (config.discord?.approvers ?? []);
-    const platformRoles = actor.platform === 'slack' ? (config.slack?.approverGroups ?? []) : (config.discord?.approverRoles ?? []);
-    const users = policy.length > 0 ? policy : [...config.healing.approvers, ...platformUsers];
-    const roles = policy.length > 0 ? policy : [...config.healing.approvers, ...platformRoles];
-    return users.includes(actor.id) || (actor.roles ?? []).some((role) => roles.includes(role));
-  };
-  return { approversOf, mayApprove };
-}
-
 /** The composition root: builds probes, runtimes, the store and the engine from config. */
 export function createHealbot(config: Config, options: HealbotOptions = {}): Healbot {
-  const redact = createRedactor(configSecrets(config));
+  const redact = options.redact ?? createRedactor(configSecrets(config));
   const lookup = createLookup(config.observer.dnsServers);
   const probes: Record<string, ProbeSet[]> = {};
   const runtimes: Record<string, Runtime | undefined> = {};

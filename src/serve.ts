@@ -208,6 +208,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     kubeConfigFor: options.kubeConfigFor,
     now: options.now,
     mayAct: leadership ? () => leadership.notLeadingBecause() : undefined,
+    redact,
   });
   const { engine, store } = bot;
   const unsubscribers: (() => void)[] = [];

@@ -1,4 +1,4 @@
-import type { Store, ApprovalRecord } from '../store/store.js';
+import type { Store, ApprovalRecord } from './ports/store.js';
 import type { Actor, DecisionResult } from './api.js';
 import type { ApprovalRequest } from './types.js';
 

@@ -1,8 +1,8 @@
 import type { Config, ProbeConfig } from '../config/schema.js';
 import { hasService } from '../config/own.js';
-import type { Probe } from '../probes/probe.js';
-import { probeTarget } from '../probes/index.js';
-import type { Runtime } from '../runtimes/runtime.js';
+import type { Probe } from './ports/probe.js';
+import type { Runtime } from './ports/runtime.js';
+import { probeTarget } from './probe-target.js';
 import type { Observations, ServiceObservation } from './observation.js';
 import { determineRootCause } from './root-cause.js';
 import { hopsFrom } from './report.js';

@@ -4,7 +4,8 @@ import { withDeadline } from '../deadline.js';
 import { hasService, serviceConfig } from '../config/own.js';
 import { PermissionDenied, UnknownServiceError, UsageError } from '../errors.js';
 import { redactDeep, type Redactor } from '../redact.js';
-import type { ApprovalRecord, Store } from '../store/store.js';
+import type { EngineLogger } from './ports/logger.js';
+import type { ApprovalRecord, Store } from './ports/store.js';
 import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
@@ -19,12 +20,7 @@ import { timeSinceFailure } from './time-to-heal.js';
 import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, ProgressEvent } from './types.js';
 import { verifyInsideOut } from './verify.js';
 
-/** The log interface the engine needs; pino's child loggers fit it. */
-export interface EngineLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type { EngineLogger } from './ports/logger.js';
 
 export interface EngineOptions {
   config: Config;

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { Store } from './ports/store.js';
 import type { Actor, IncidentRecord } from './api.js';
 import type { ApprovalRequest, HealReport, Incident, IncidentSource } from './types.js';
 

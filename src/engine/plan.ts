@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { serviceConfig } from '../config/own.js';
-import { probeTarget } from '../probes/index.js';
-import type { RuntimeAction } from '../runtimes/runtime.js';
+import type { RuntimeAction } from './ports/runtime.js';
+import { probeTarget } from './probe-target.js';
 import { ciPlan } from './ci/rules.js';
 import { describeMemory } from './root-cause.js';
 import type { Diagnosis, PlanStep, RootCause } from './types.js';

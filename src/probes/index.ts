@@ -21,13 +21,7 @@ export function createProbe(config: ProbeConfig, lookup?: LookupFunction): Probe
   throw new Error(`probe ${config.name} has no check`);
 }
 
-/** Describes what a probe checks, e.g. `http://api:8000/ready`, for messages and advice. */
-export function probeTarget(config: ProbeConfig): string {
-  if (config.http !== undefined) return typeof config.http === 'string' ? config.http : config.http.url;
-  if (config.tcp !== undefined) return config.tcp;
-  if (config.dns !== undefined) return config.dns;
-  return (config.command ?? []).join(' ');
-}
+export { probeTarget } from '../engine/probe-target.js';
 
 /** A probe whose failure text (a command's last line, a server's error) is redacted as it comes in. */
 export function redactingProbe(probe: Probe, redact: (text: string) => string): Probe {

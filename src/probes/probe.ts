@@ -1,17 +1,2 @@
-import type { ProbeErrorKind } from '../engine/types.js';
-
-export interface ProbeOutcome {
-  ok: boolean;
-  status?: number;
-  error?: string;
-  errorKind?: ProbeErrorKind;
-  host?: string;
-}
-
-/** One check of one layer. Never throws: every failure is an outcome. */
-export interface Probe {
-  readonly name: string;
-  readonly kind: 'http' | 'tcp' | 'dns' | 'command';
-  readonly timeoutMs: number;
-  check(signal: AbortSignal): Promise<ProbeOutcome>;
-}
+/** The Probe port lives with the engine that needs it; implementations live here. */
+export type { Probe, ProbeOutcome } from '../engine/ports/probe.js';
