@@ -50,6 +50,21 @@ export interface ChatSurface {
   replyToMessage?(channel: string, message: string, reply: ChatMessage): Promise<void>;
 }
 
+/**
+ * A chat platform as `healbot serve` runs it: where conversations go (`surface`), how it
+ * connects and disconnects, and the HTTP routes it serves on healbot's server, if any.
+ */
+export interface ChatAdapter {
+  readonly platform: string;
+  readonly surface: ChatSurface;
+  /** Where incidents that did not start on this platform open their thread. */
+  readonly defaultChannel?: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** HTTP handlers by path, mounted on healbot's server (Slack's HTTP mode: /slack/events). */
+  readonly routes?: Readonly<Record<string, (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void>>;
+}
+
 /** The `threadLink` an adapter hands to commands: the incident's stored thread on this surface, as a link. */
 export function threadLinker(threads: { thread(incidentId: string, platform: string): ThreadRef | undefined }, surface: ChatSurface): (incidentId: string) => Promise<string | undefined> {
   return async (incidentId) => {

@@ -2,7 +2,7 @@ import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import type { ChatSurface } from '../commands/chat.js';
+import type { ChatAdapter } from '../commands/chat.js';
 import { IncidentConversations } from '../commands/conversation.js';
 import { configSecrets, createHealbot, type Healbot, type HealbotOptions } from './app.js';
 import type { Config } from './config/schema.js';
@@ -130,40 +130,59 @@ function incidentLogging(logger: Logger) {
   };
 }
 
-/** Builds the chat adapters that are configured and one conversation per incident on each. */
-async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): Promise<{ slackListener?: RequestListener; console: boolean; stop: () => Promise<void> }> {
+/** How serve builds one chat platform's adapter, when the config has a section for it. */
+interface ChatPlatform {
+  platform: string;
+  configured(config: Config): boolean;
+  create(bot: Healbot, logger: Logger): Promise<ChatAdapter>;
+}
+
+/** Every chat platform serve knows, in the order they start. Each is imported only when configured. */
+const CHAT_PLATFORMS: readonly ChatPlatform[] = [
+  {
+    platform: 'slack',
+    configured: (config) => config.slack !== undefined,
+    async create({ config, api, redact }, logger) {
+      const { createSlackAdapter, SLACK_EVENTS_PATH } = await import('../adapters/slack/index.js');
+      // The Slack adapter tags every line with component: 'slack' itself; a child binding would write the key twice.
+      const adapter = createSlackAdapter({ config: config.slack!, api, redact, logger });
+      const listener = adapter.requestListener;
+      return { platform: 'slack', surface: adapter.surface, defaultChannel: config.slack!.alertChannels[0], start: () => adapter.start(), stop: () => adapter.stop(), routes: listener ? { [SLACK_EVENTS_PATH]: listener } : undefined };
+    },
+  },
+  {
+    platform: 'discord',
+    configured: (config) => config.discord !== undefined,
+    async create({ config, api, redact }, logger) {
+      const { createDiscordAdapter } = await import('../adapters/discord/index.js');
+      const adapter = createDiscordAdapter({ config: config.discord!, api, redact, logger: logger.child({ component: 'discord' }) });
+      return { platform: 'discord', surface: adapter.surface, defaultChannel: config.discord!.alertChannels[0], start: () => adapter.start(), stop: () => adapter.stop() };
+    },
+  },
+];
+
+/** Starts the configured chat adapters and one conversation per incident on each; the console when none is configured. */
+async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): Promise<{ routes: Record<string, RequestListener>; console: boolean; stop: () => Promise<void> }> {
   const { config, api, redact, store } = bot;
   const stops: (() => Promise<void>)[] = [];
-  let slackListener: RequestListener | undefined;
-  const conversationsFor = (surface: ChatSurface, platform: string, defaultChannel?: string) => {
-    const conversations = new IncidentConversations(api, surface, {
-      platform,
-      defaultChannel,
+  const routes: Record<string, RequestListener> = {};
+  const platforms = CHAT_PLATFORMS.filter((p) => p.configured(config));
+  for (const platform of platforms) {
+    const adapter = await platform.create(bot, logger);
+    await adapter.start();
+    stops.push(() => adapter.stop());
+    Object.assign(routes, adapter.routes ?? {});
+    const conversations = new IncidentConversations(api, adapter.surface, {
+      platform: adapter.platform,
+      defaultChannel: adapter.defaultChannel,
       threads: store,
-      onError: (error, incidentId) => logger.error({ incidentId, platform, err: redact(describeError(error)) }, 'could not post to chat'),
+      onError: (error, incidentId) => logger.error({ incidentId, platform: adapter.platform, err: redact(describeError(error)) }, 'could not post to chat'),
     });
     conversations.start();
     stops.push(() => conversations.stop());
-  };
-  // Chat adapters plug in here: each gives a ChatSurface, and serve runs the conversations on it.
-  if (config.slack) {
-    const { createSlackAdapter } = await import('../adapters/slack/index.js');
-    // The Slack adapter tags every line with component: 'slack' itself; a child binding would write the key twice.
-    const adapter = createSlackAdapter({ config: config.slack, api, redact, logger });
-    await adapter.start();
-    slackListener = adapter.requestListener;
-    conversationsFor(adapter.surface, 'slack', config.slack.alertChannels[0]);
-    stops.push(() => adapter.stop());
-  }
-  if (config.discord) {
-    const { createDiscordAdapter } = await import('../adapters/discord/index.js');
-    const adapter = createDiscordAdapter({ config: config.discord, api, redact, logger: logger.child({ component: 'discord' }) });
-    await adapter.start();
-    conversationsFor(adapter.surface, 'discord', config.discord.alertChannels[0]);
-    stops.push(() => adapter.stop());
   }
   const wantConsole = options.console === true || ((options.console ?? 'auto') === 'auto' && Boolean(process.stdin.isTTY));
-  if (!config.slack && !config.discord && wantConsole) {
+  if (platforms.length === 0 && wantConsole) {
     const { ConsoleChat } = await import('../adapters/console/console-chat.js');
     const chat = new ConsoleChat({
       api,
@@ -173,7 +192,7 @@ async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): P
     });
     void chat.run().catch((error: unknown) => logger.error({ err: describeError(error) }, 'console chat stopped'));
   }
-  return { slackListener, console: !config.slack && !config.discord && wantConsole, stop: async () => void (await Promise.allSettled(stops.reverse().map((s) => s()))) };
+  return { routes, console: platforms.length === 0 && wantConsole, stop: async () => void (await Promise.allSettled(stops.reverse().map((s) => s()))) };
 }
 
 /**
@@ -256,7 +275,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
         if (runtime instanceof GitHubActionsRuntime) runtime.notify();
       };
       const githubWebhook = createGitHubWebhook({ config, engine, store, redact, notify, logger: logger.child({ component: 'github-webhook' }) });
-      server = createHttpServer({ engine, store, config, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined, githubWebhook });
+      server = createHttpServer({ engine, store, config, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), chatRoutes: chat.routes, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined, githubWebhook });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, listenAt, listenWhere)));
         server!.listen(port, host, () => {

@@ -22,8 +22,8 @@ export interface HttpServerOptions {
   watchdog: Watchdog;
   redact: Redactor;
   logger: EngineLogger;
-  /** Slack's HTTP-mode handler, mounted at /slack/events (it verifies Slack's own signature). */
-  slackListener?: RequestListener;
+  /** Chat adapters' HTTP handlers by path, e.g. Slack's HTTP mode at /slack/events (it verifies Slack's own signature). */
+  chatRoutes?: Readonly<Record<string, RequestListener>>;
   /** Why this replica must not serve (it lost its Lease), for /readyz. */
   notReadyBecause?: () => string | undefined;
   /** GitHub's webhook deliveries, mounted at /webhooks/github (they carry a signature, not the bearer token). */
@@ -181,8 +181,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
       res.end(text);
       return { route: path, status: 200 };
     }
-    if (path === '/slack/events' && options.slackListener) {
-      options.slackListener(req, res);
+    const chatRoute = options.chatRoutes && Object.hasOwn(options.chatRoutes, path) ? options.chatRoutes[path] : undefined;
+    if (chatRoute) {
+      chatRoute(req, res);
       return { route: path, status: 0 };
     }
     if (path === '/webhooks/github' && options.githubWebhook) {
