@@ -407,7 +407,12 @@ export class Engine implements HealbotApi {
       escalation: this.config.oncall.join(' ') || undefined,
       internalError: message,
     };
-    this.closeIncident(incident, report);
+    try {
+      this.closeIncident(incident, report);
+    } catch (closeError) {
+      // The store closed under a running incident (healbot is shutting down): the report still answers.
+      this.log.error({ incident: incident.id, err: this.options.redact((closeError as Error)?.message ?? String(closeError)) }, 'could not record the failed incident');
+    }
     // Told like any other end: the thread closes with the failure and escalation fires.
     this.emit({ type: 'done', incidentId: incident.id, report });
     return report;
