@@ -359,11 +359,11 @@ export class Intake {
     }
     if (running?.incidentId === incidentId) {
       // Monitoring sees the service between the steps of a heal; verification decides, not a round.
-      if (signal.source !== 'monitor') this.host.note(incidentId, `The alert resolved at ${at} while healbot was working on it.`, { fingerprint: signal.fingerprint });
+      if (signal.source !== 'monitor' && signal.source !== 'event') this.host.note(incidentId, `The alert resolved at ${at} while healbot was working on it.`, { fingerprint: signal.fingerprint });
       return { ...base, resolution: 'noted' };
     }
     this.joinNotes.delete(incidentId);
-    this.host.closeRecovered(record, `${record.service} is healthy again (${why}, ${at})`);
+    this.host.closeRecovered(record, signal.source === 'event' ? `${record.service}'s failure ended (${signal.text ?? 'a Docker event'}, ${at})` : `${record.service} is healthy again (${why}, ${at})`);
     this.changed(record.service);
     return { ...base, resolution: 'closed' };
   }

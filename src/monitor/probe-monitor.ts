@@ -78,6 +78,8 @@ export class ProbeMonitor {
   /** Forgets what was seen of the service: its container was just recreated, its failure starts over. */
   forget(service: string): void {
     this.state.delete(service);
+    // The failure the open incident is about ended with the old container: the next one is new.
+    this.options.engine.accept([{ source: 'event', service, status: 'resolved', text: 'its container was started again' }]);
   }
 
   /** A person stopped the service on purpose and that was told: no signals for it until it was healthy again. */
