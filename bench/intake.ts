@@ -27,7 +27,8 @@ const GRACE_MS = 10_000;
 const TOKEN = 'bench-intake-token-0123456789abcdef';
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
-const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 /** The resident set of a process, from /proc (Linux), in bytes. */
 function rssOf(pid: number): number {
@@ -66,7 +67,10 @@ async function waitForHealth(port: number, child: ChildProcess, output: () => st
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`healbot serve exited (${child.exitCode}): ${output()}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`healbot serve did not answer /healthz: ${output()}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -91,13 +95,41 @@ async function drive(port: number, pid: number, rate: number, runId: string): Pr
   const send = (due: number) => {
     const alerts = [];
     for (let a = 0; a < ALERTS_PER_REQUEST; a++, alert++) {
-      alerts.push({ status: 'firing', labels: { alertname: 'Down', service: `svc${alert % SERVICES}`, instance: `i${alert}` }, annotations: { summary: `instance ${alert} down` }, startsAt, endsAt: '0001-01-01T00:00:00Z', fingerprint: `${runId}-${rate}-${alert}` });
+      alerts.push({
+        status: 'firing',
+        labels: { alertname: 'Down', service: `svc${alert % SERVICES}`, instance: `i${alert}` },
+        annotations: { summary: `instance ${alert} down` },
+        startsAt,
+        endsAt: '0001-01-01T00:00:00Z',
+        fingerprint: `${runId}-${rate}-${alert}`,
+      });
     }
-    const body = JSON.stringify({ version: '4', status: 'firing', receiver: 'healbot', groupKey: '{}', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://127.0.0.1:9093', alerts });
+    const body = JSON.stringify({
+      version: '4',
+      status: 'firing',
+      receiver: 'healbot',
+      groupKey: '{}',
+      groupLabels: {},
+      commonLabels: {},
+      commonAnnotations: {},
+      externalURL: 'http://127.0.0.1:9093',
+      alerts,
+    });
     inFlight.push(
       new Promise<void>((resolve) => {
         const req = request(
-          { host: '127.0.0.1', port, path: '/webhooks/alertmanager', method: 'POST', agent, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/webhooks/alertmanager',
+            method: 'POST',
+            agent,
+            headers: {
+              authorization: `Bearer ${TOKEN}`,
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+            },
+          },
           (res) => {
             res.resume();
             res.on('end', () => {
@@ -136,7 +168,16 @@ async function drive(port: number, pid: number, rate: number, runId: string): Pr
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const round = (v: number) => Number(v.toFixed(1));
-  return { rate, sent: total * ALERTS_PER_REQUEST, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1) ?? Number.NaN), errors, peakRssMiB: Math.round(peakRss / 1024 / 1024), cpuMsPerRequest: round(cpuMs / total) };
+  return {
+    rate,
+    sent: total * ALERTS_PER_REQUEST,
+    p50: round(percentile(latencies, 50)),
+    p99: round(percentile(latencies, 99)),
+    max: round(latencies.at(-1) ?? Number.NaN),
+    errors,
+    peakRssMiB: Math.round(peakRss / 1024 / 1024),
+    cpuMsPerRequest: round(cpuMs / total),
+  };
 }
 
 /** `npm run bench` calls this through bench/run.ts. */
@@ -146,13 +187,29 @@ export async function benchIntakeOpenLoop(): Promise<Record<string, number | str
   await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
   const backendPort = (backend.address() as { port: number }).port;
   const port = await freePort();
-  const services = Object.fromEntries(Array.from({ length: SERVICES }, (_, i) => [`svc${i}`, { probes: [{ name: 'internal', http: `http://127.0.0.1:${backendPort}/ready` }] }]));
+  const services = Object.fromEntries(
+    Array.from({ length: SERVICES }, (_, i) => [
+      `svc${i}`,
+      { probes: [{ name: 'internal', http: `http://127.0.0.1:${backendPort}/ready` }] },
+    ]),
+  );
   const configFile = join(dir, 'healbot.yml');
-  writeFileSync(configFile, stringify({ server: { listen: `127.0.0.1:${port}`, token: '${HEALBOT_TOKEN}' }, store: { path: join(dir, 'healbot.db') }, monitor: { interval: '1h', dockerEvents: false }, services }));
+  writeFileSync(
+    configFile,
+    stringify({
+      server: { listen: `127.0.0.1:${port}`, token: '${HEALBOT_TOKEN}' },
+      store: { path: join(dir, 'healbot.db') },
+      monitor: { interval: '1h', dockerEvents: false },
+      services,
+    }),
+  );
   let output = '';
   // HEALBOT_BENCH_NODE_ARGS="--cpu-prof" profiles the serve process.
   const nodeArgs = process.env.HEALBOT_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', configFile], { env: { ...process.env, HEALBOT_TOKEN: TOKEN, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', configFile], {
+    env: { ...process.env, HEALBOT_TOKEN: TOKEN, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (chunk) => (output = (output + String(chunk)).slice(-2000)));
   child.stderr!.on('data', (chunk) => (output = (output + String(chunk)).slice(-2000)));
   const figures: Record<string, number | string> = {};
@@ -171,10 +228,17 @@ export async function benchIntakeOpenLoop(): Promise<Record<string, number | str
       figures[`${at}_peak_rss_mib`] = r.peakRssMiB;
       figures[`${at}_serve_cpu_ms_per_request`] = r.cpuMsPerRequest;
     }
-    const verdict = (rate: number, met: (at: string) => boolean) => (RATES.includes(rate) ? (met(`open_loop_${rate}_per_s`) ? 'met' : 'missed') : 'not run');
-    figures.open_loop_target_4000_p99_le_50_ms = verdict(4000, (at) => (figures[`${at}_p99_ms`] as number) <= 50 && figures[`${at}_errors`] === 0);
+    const verdict = (rate: number, met: (at: string) => boolean) =>
+      RATES.includes(rate) ? (met(`open_loop_${rate}_per_s`) ? 'met' : 'missed') : 'not run';
+    figures.open_loop_target_4000_p99_le_50_ms = verdict(
+      4000,
+      (at) => (figures[`${at}_p99_ms`] as number) <= 50 && figures[`${at}_errors`] === 0,
+    );
     figures.open_loop_target_8000_no_errors = verdict(8000, (at) => figures[`${at}_errors`] === 0);
-    figures.open_loop_target_rss_le_150_mib = Math.max(...RATES.map((rate) => figures[`open_loop_${rate}_per_s_peak_rss_mib`] as number)) <= 150 ? 'met' : 'missed';
+    figures.open_loop_target_rss_le_150_mib =
+      Math.max(...RATES.map((rate) => figures[`open_loop_${rate}_per_s_peak_rss_mib`] as number)) <= 150
+        ? 'met'
+        : 'missed';
     return figures;
   } finally {
     child.kill('SIGTERM');

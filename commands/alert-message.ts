@@ -60,7 +60,10 @@ const compiledCache = new Map<string, RegExp>();
  * Compiles configured matchers once, so a bad pattern is reported as a config problem
  * (`<path>[i].pattern`) instead of failing on the first message.
  */
-export function compileMatchers(matchers: readonly AlertMatcher[], path = 'matchers'): { regex: RegExp; service: string }[] {
+export function compileMatchers(
+  matchers: readonly AlertMatcher[],
+  path = 'matchers',
+): { regex: RegExp; service: string }[] {
   const problems: { path: string; message: string }[] = [];
   const compiled: { regex: RegExp; service: string }[] = [];
   matchers.forEach((matcher, index) => {
@@ -74,7 +77,10 @@ export function compileMatchers(matchers: readonly AlertMatcher[], path = 'match
       compiledCache.set(matcher.pattern, regex);
       compiled.push({ regex, service: matcher.service });
     } catch (error) {
-      problems.push({ path: `${path}[${index}].pattern`, message: `is not a valid regular expression (${(error as Error).message})` });
+      problems.push({
+        path: `${path}[${index}].pattern`,
+        message: `is not a valid regular expression (${(error as Error).message})`,
+      });
     }
   });
   if (problems.length > 0) throw new ConfigError(problems);
@@ -93,7 +99,11 @@ function plain(text: string): string {
     .replace(/(?<=\S)[*_~]+(?=\s|$)/gm, '');
 }
 
-function collectText(message: AlertMessage): { headline: string; all: string; fields: { key: string; value: string }[] } {
+function collectText(message: AlertMessage): {
+  headline: string;
+  all: string;
+  fields: { key: string; value: string }[];
+} {
   const parts: string[] = [];
   const fields: { key: string; value: string }[] = [];
   let headline = '';
@@ -135,7 +145,11 @@ function findService(candidate: string, services: readonly string[]): string | u
  * Returns undefined when the message is not an alert or names no configured service; a name
  * that is not in `services` is never returned. Throws ConfigError for an invalid matcher pattern.
  */
-export function recognizeAlert(message: AlertMessage, matchers: readonly AlertMatcher[], services: readonly string[]): RecognizedAlert | undefined {
+export function recognizeAlert(
+  message: AlertMessage,
+  matchers: readonly AlertMatcher[],
+  services: readonly string[],
+): RecognizedAlert | undefined {
   const { headline, all, fields } = collectText(message);
   if (!all.trim()) return undefined;
   const resolved = RESOLVED_TAG.test(all) && !FIRING_TAG.test(headline);
@@ -171,7 +185,12 @@ export function recognizeAlert(message: AlertMessage, matchers: readonly AlertMa
 
   // Alertmanager's default title lists label values without keys: "[FIRING:1] ApiDown api (prod)".
   // Only a single, unambiguous service name in the headline counts; healbot does not guess.
-  const words = (headline.replace(FIRING_TAG, ' ').replace(RESOLVED_TAG, ' ').match(/[A-Za-z0-9][A-Za-z0-9_.-]*/g) ?? [])
+  const words = (
+    headline
+      .replace(FIRING_TAG, ' ')
+      .replace(RESOLVED_TAG, ' ')
+      .match(/[A-Za-z0-9][A-Za-z0-9_.-]*/g) ?? []
+  )
     .map((w) => findService(w, services))
     .filter((s): s is string => s !== undefined);
   const distinct = [...new Set(words)];
@@ -185,7 +204,12 @@ export function recognizeAlert(message: AlertMessage, matchers: readonly AlertMa
  * never opens a second incident. An alert that joins an open incident gets one short reply
  * under it pointing to the incident's thread, so it does not look ignored.
  */
-export async function healFromAlert(api: HealbotApi, alert: RecognizedAlert, origin: { platform: string; channel: string; message: string }, surface?: ChatSurface): Promise<IntakeDecision> {
+export async function healFromAlert(
+  api: HealbotApi,
+  alert: RecognizedAlert,
+  origin: { platform: string; channel: string; message: string },
+  surface?: ChatSurface,
+): Promise<IntakeDecision> {
   const decision = api.open({
     service: alert.service,
     source: 'alert',
@@ -198,7 +222,10 @@ export async function healFromAlert(api: HealbotApi, alert: RecognizedAlert, ori
   if (decision.result === 'joined' && view && surface?.replyToMessage) {
     const link = await threadLinker(api, surface)(view.id);
     const where = link ? ` Follow it there: ${link}` : '';
-    await surface.replyToMessage(origin.channel, origin.message, { text: `Already on it: this alert joined incident \`${view.id}\` for *${view.service}* (${view.state}).${where}`, tone: 'info' });
+    await surface.replyToMessage(origin.channel, origin.message, {
+      text: `Already on it: this alert joined incident \`${view.id}\` for *${view.service}* (${view.state}).${where}`,
+      tone: 'info',
+    });
   }
   return decision;
 }

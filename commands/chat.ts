@@ -62,11 +62,16 @@ export interface ChatAdapter {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** HTTP handlers by path, mounted on healbot's server (Slack's HTTP mode: /slack/events). */
-  readonly routes?: Readonly<Record<string, (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void>>;
+  readonly routes?: Readonly<
+    Record<string, (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void>
+  >;
 }
 
 /** The `threadLink` an adapter hands to commands: the incident's stored thread on this surface, as a link. */
-export function threadLinker(threads: { thread(incidentId: string, platform: string): ThreadRef | undefined }, surface: ChatSurface): (incidentId: string) => Promise<string | undefined> {
+export function threadLinker(
+  threads: { thread(incidentId: string, platform: string): ThreadRef | undefined },
+  surface: ChatSurface,
+): (incidentId: string) => Promise<string | undefined> {
   return async (incidentId) => {
     const thread = threads.thread(incidentId, surface.platform);
     return thread && surface.link ? surface.link(thread).catch(() => undefined) : undefined;

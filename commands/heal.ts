@@ -12,7 +12,11 @@ import { approvalMessage } from './present.js';
  * What to say when a request joined an open incident: which one, where it stands, where its
  * thread is, and the Approve/Deny buttons when it waits for an approval this caller may give.
  */
-export async function joinedMessage(api: HealbotApi, decision: IntakeDecision, invocation: Pick<CommandInvocation, 'actor' | 'threadLink'>): Promise<ChatMessage> {
+export async function joinedMessage(
+  api: HealbotApi,
+  decision: IntakeDecision,
+  invocation: Pick<CommandInvocation, 'actor' | 'threadLink'>,
+): Promise<ChatMessage> {
   const view = decision.incident!;
   const link = await invocation.threadLink?.(view.id);
   const where = link ? `Follow it in its thread: ${link}` : 'Its thread is in the alert channel.';
@@ -35,12 +39,17 @@ export const healCommand = defineCommand({
   },
   args: z.object({ service: serviceArg }),
   async run(api, { service }, invocation) {
-    if (!api.services().includes(service)) throw new UnknownServiceError(service, api.services(), closestNames(service, api.services()));
-    const origin = invocation.origin ?? (invocation.channel ? { platform: invocation.actor.platform, channel: invocation.channel } : undefined);
+    if (!api.services().includes(service))
+      throw new UnknownServiceError(service, api.services(), closestNames(service, api.services()));
+    const origin =
+      invocation.origin ??
+      (invocation.channel ? { platform: invocation.actor.platform, channel: invocation.channel } : undefined);
     // The incident runs on; its progress reaches chat through the conversation, not this reply.
     const decision = api.open({ service, source: 'chat', requestedBy: invocation.actor, origin });
     decision.report?.catch(() => undefined);
     if (decision.result === 'joined' && decision.incident) return reply(await joinedMessage(api, decision, invocation));
-    return reply(`Healing *${service}* (incident \`${decision.incidentId}\`): diagnosing every layer now; follow the thread.`);
+    return reply(
+      `Healing *${service}* (incident \`${decision.incidentId}\`): diagnosing every layer now; follow the thread.`,
+    );
   },
 });

@@ -1,6 +1,14 @@
 import type { IncidentRecord, ServiceStatus } from '../src/engine/api.js';
 import { hopLine } from '../src/engine/report.js';
-import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
+import type {
+  ActionResult,
+  ApprovalRequest,
+  Diagnosis,
+  HealReport,
+  Incident,
+  PlanStep,
+  RootCause,
+} from '../src/engine/types.js';
 import type { ChatMessage } from './chat.js';
 
 /**
@@ -26,15 +34,26 @@ const KIND_LABEL: Record<RootCause['kind'], string> = {
 };
 
 const stepLine = (s: PlanStep) => {
-  const params = s.params ? ` (${Object.entries(s.params).map(([k, v]) => `${k}=${v}`).join(', ')})` : '';
-  return s.risk === 'manual' ? `• manual: ${s.reason}` : `• ${s.action} *${s.target}*${params} [${s.risk}]: ${s.reason}`;
+  const params = s.params
+    ? ` (${Object.entries(s.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')})`
+    : '';
+  return s.risk === 'manual'
+    ? `• manual: ${s.reason}`
+    : `• ${s.action} *${s.target}*${params} [${s.risk}]: ${s.reason}`;
 };
 
-export const describeStep = (s: PlanStep) => `${s.action.replaceAll('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}`;
+export const describeStep = (s: PlanStep) =>
+  `${s.action.replaceAll('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}`;
 
 export function incidentStatus(incident: Incident, phase: string, tone: ChatMessage['tone'] = 'info'): ChatMessage {
   const who = incident.requestedBy ? ` · asked by ${incident.requestedBy}` : '';
-  return { title: `healbot · ${incident.service}`, text: `${phase}\nincident \`${incident.id}\` · ${incident.source}${who}`, tone };
+  return {
+    title: `healbot · ${incident.service}`,
+    text: `${phase}\nincident \`${incident.id}\` · ${incident.source}${who}`,
+    tone,
+  };
 }
 
 export function findingMessage(rc: RootCause, diagnosis: Diagnosis): ChatMessage {
@@ -56,12 +75,19 @@ export function findingMessage(rc: RootCause, diagnosis: Diagnosis): ChatMessage
 
 export function diagnosisMessage(diagnosis: Diagnosis): ChatMessage {
   const message = findingMessage(diagnosis.rootCause, diagnosis);
-  return { ...message, title: `Diagnosis of ${diagnosis.service}`, text: `${message.text}\n_(took ${diagnosis.ms} ms; nothing was changed)_` };
+  return {
+    ...message,
+    title: `Diagnosis of ${diagnosis.service}`,
+    text: `${message.text}\n_(took ${diagnosis.ms} ms; nothing was changed)_`,
+  };
 }
 
 export function planMessage(steps: PlanStep[], blockedBy?: string): ChatMessage {
   if (steps.length === 0) return { text: `*Plan:* nothing to do${blockedBy ? ` (${blockedBy})` : ''}.`, tone: 'ok' };
-  return { text: `*Plan:*\n${steps.map(stepLine).join('\n')}${blockedBy ? `\n*Not acting:* ${blockedBy}` : ''}`, tone: blockedBy ? 'warn' : 'info' };
+  return {
+    text: `*Plan:*\n${steps.map(stepLine).join('\n')}${blockedBy ? `\n*Not acting:* ${blockedBy}` : ''}`,
+    tone: blockedBy ? 'warn' : 'info',
+  };
 }
 
 export function approvalMessage(request: ApprovalRequest): ChatMessage {
@@ -77,32 +103,59 @@ export function approvalMessage(request: ApprovalRequest): ChatMessage {
         value: request.id,
         label: 'Approve',
         style: 'primary',
-        confirm: { title: 'Run this action?', text: `healbot will ${what}.`, confirm: `Yes, ${request.step.action.replaceAll('_', ' ')}`, deny: 'Cancel' },
+        confirm: {
+          title: 'Run this action?',
+          text: `healbot will ${what}.`,
+          confirm: `Yes, ${request.step.action.replaceAll('_', ' ')}`,
+          deny: 'Cancel',
+        },
       },
       { action: 'deny', value: request.id, label: 'Deny', style: 'danger' },
     ],
   };
 }
 
-export function decisionMessage(request: ApprovalRequest, decision: 'approved' | 'denied' | 'expired', by: string[], at = new Date()): ChatMessage {
+export function decisionMessage(
+  request: ApprovalRequest,
+  decision: 'approved' | 'denied' | 'expired',
+  by: string[],
+  at = new Date(),
+): ChatMessage {
   const what = describeStep(request.step);
   const when = at.toISOString().slice(11, 16);
-  if (decision === 'expired') return { text: `~${what}~ expired at ${request.expiresAt}; nothing was done.`, tone: 'warn' };
-  return { text: `${what}: *${decision}* by ${by.join(' and ')} at ${when} UTC`, tone: decision === 'approved' ? 'ok' : 'error' };
+  if (decision === 'expired')
+    return { text: `~${what}~ expired at ${request.expiresAt}; nothing was done.`, tone: 'warn' };
+  return {
+    text: `${what}: *${decision}* by ${by.join(' and ')} at ${when} UTC`,
+    tone: decision === 'approved' ? 'ok' : 'error',
+  };
 }
 
 export function actionMessage(result: ActionResult): ChatMessage {
   const change = result.before && result.after ? ` (${result.before.status} → ${result.after.status})` : '';
   return result.ok
-    ? { text: `${result.action.replaceAll('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
-    : { text: `${result.action.replaceAll('_', ' ')} ${result.target} failed: ${result.error}${change}`, tone: 'error' };
+    ? {
+        text: `${result.action.replaceAll('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`,
+        tone: 'ok',
+      }
+    : {
+        text: `${result.action.replaceAll('_', ' ')} ${result.target} failed: ${result.error}${change}`,
+        tone: 'error',
+      };
 }
 
 export function doneMessage(report: HealReport): ChatMessage {
-  const tone = report.outcome === 'healed' || report.outcome === 'not_needed' ? 'ok' : report.outcome === 'denied' ? 'warn' : 'error';
+  const tone =
+    report.outcome === 'healed' || report.outcome === 'not_needed'
+      ? 'ok'
+      : report.outcome === 'denied'
+        ? 'warn'
+        : 'error';
   // Only the on-call healbot was configured to notify: a mention inside outside text (a probe error) is just text.
   const mentions = report.notify ?? [];
-  const retried = report.retried ? `\nRetried ${report.retried.name}: ${report.retried.ok ? 'ok' : `still failing (${report.retried.error})`}` : '';
+  const retried = report.retried
+    ? `\nRetried ${report.retried.name}: ${report.retried.ok ? 'ok' : `still failing (${report.retried.error})`}`
+    : '';
   return {
     title: `${report.service}: ${report.outcome.replace('_', ' ')}`,
     text: `${report.summary}${retried}`,
@@ -115,15 +168,28 @@ export function doneMessage(report: HealReport): ChatMessage {
 export function statusMessage(statuses: ServiceStatus[]): ChatMessage {
   const lines = statuses.map((s) => {
     const icon = s.healthy ? '✓' : '✗';
-    const flags = [s.paused ? 'paused' : '', s.breakerOpen ? 'breaker open' : '', s.openIncident ? `incident ${s.openIncident}` : ''].filter(Boolean).join(', ');
+    const flags = [
+      s.paused ? 'paused' : '',
+      s.breakerOpen ? 'breaker open' : '',
+      s.openIncident ? `incident ${s.openIncident}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     return `${icon} *${s.service}*: ${s.healthy ? 'healthy' : s.rootCause.summary}${flags ? ` (${flags})` : ''}`;
   });
   const bad = statuses.filter((s) => !s.healthy).length;
-  return { title: 'Service status', text: lines.join('\n') || 'No services configured.', tone: bad > 0 ? 'warn' : 'ok' };
+  return {
+    title: 'Service status',
+    text: lines.join('\n') || 'No services configured.',
+    tone: bad > 0 ? 'warn' : 'ok',
+  };
 }
 
 export function historyMessage(records: IncidentRecord[], service?: string): ChatMessage {
   if (records.length === 0) return { text: `No incidents${service ? ` for ${service}` : ''} yet.` };
-  const lines = records.map((r) => `• \`${r.id}\` ${r.openedAt.slice(0, 16).replace('T', ' ')} *${r.service}* ${r.status === 'open' ? 'open' : (r.outcome ?? 'closed')}: ${r.summary ?? r.rootCause?.summary ?? ''}`);
+  const lines = records.map(
+    (r) =>
+      `• \`${r.id}\` ${r.openedAt.slice(0, 16).replace('T', ' ')} *${r.service}* ${r.status === 'open' ? 'open' : (r.outcome ?? 'closed')}: ${r.summary ?? r.rootCause?.summary ?? ''}`,
+  );
   return { title: `History${service ? ` of ${service}` : ''}`, text: lines.join('\n') };
 }

@@ -13,6 +13,9 @@ export const resolveCommand = defineCommand({
   args: z.object({ id: incidentIdArg }),
   async run(api, { id }, invocation) {
     const view = await api.resolveIncident(id, invocation.actor);
-    return reply(`Incident \`${view.id}\` for *${view.service}* is ${view.state}, by ${invocation.actor.display ?? invocation.actor.id}.`, 'channel');
+    return reply(
+      `Incident \`${view.id}\` for *${view.service}* is ${view.state}, by ${invocation.actor.display ?? invocation.actor.id}.`,
+      'channel',
+    );
   },
 });

@@ -59,19 +59,39 @@ export interface Healbot {
 /** Every configured secret value, so the redactor removes them verbatim wherever they appear. */
 export const configSecrets = secretsOf;
 
-function runtimeFor(name: string, service: ServiceConfig, config: Config, redact: Redactor, options: HealbotOptions): Runtime | undefined {
+function runtimeFor(
+  name: string,
+  service: ServiceConfig,
+  config: Config,
+  redact: Redactor,
+  options: HealbotOptions,
+): Runtime | undefined {
   if (options.runtimes?.[name]) return options.runtimes[name];
   if (service.github && config.github) {
-    return new GitHubActionsRuntime(service.github, { token: config.github.token, apiUrl: config.github.apiUrl, timeoutMs: config.github.timeoutMs, redact, breaker: service.policy.breaker ?? config.breaker, now: options.now });
+    return new GitHubActionsRuntime(service.github, {
+      token: config.github.token,
+      apiUrl: config.github.apiUrl,
+      timeoutMs: config.github.timeoutMs,
+      redact,
+      breaker: service.policy.breaker ?? config.breaker,
+      now: options.now,
+    });
   }
   if (service.docker) return new DockerRuntime(service.docker, { redact });
   if (service.command) return new CommandRuntime(name, service.command, redact);
   if (service.kubernetes) {
     const requestTimeoutMs = Math.min(KUBERNETES_DEFAULTS.requestTimeoutMs, config.healing.actionTimeout);
     try {
-      return new KubernetesRuntime(service.kubernetes, { redact, requestTimeoutMs, kubeConfig: options.kubeConfigFor?.(service.kubernetes.context) });
+      return new KubernetesRuntime(service.kubernetes, {
+        redact,
+        requestTimeoutMs,
+        kubeConfig: options.kubeConfigFor?.(service.kubernetes.context),
+      });
     } catch (error) {
-      if (error instanceof ConfigError) throw new ConfigError(error.problems.map((p) => ({ path: `services.${name}.kubernetes.${p.path}`, message: p.message })));
+      if (error instanceof ConfigError)
+        throw new ConfigError(
+          error.problems.map((p) => ({ path: `services.${name}.kubernetes.${p.path}`, message: p.message })),
+        );
       throw error;
     }
   }
@@ -85,7 +105,10 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const probes: Record<string, ProbeSet[]> = {};
   const runtimes: Record<string, Runtime | undefined> = {};
   for (const [name, service] of Object.entries(config.services)) {
-    probes[name] = service.probes.map((probe) => ({ config: probe, probe: redactingProbe(createProbe(probe, lookup), redact) }));
+    probes[name] = service.probes.map((probe) => ({
+      config: probe,
+      probe: redactingProbe(createProbe(probe, lookup), redact),
+    }));
     runtimes[name] = runtimeFor(name, service, config, redact, options);
   }
   const canaries = config.observer.canary.map((host) => new DnsProbe(`canary:${host}`, host, 3000, lookup));
@@ -93,7 +116,17 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const storePath = options.storePath ?? config.store.path;
   const store = redactingStore(options.store ?? new SqliteStore(storePath), redact);
   let ownership: StoreOwnership | undefined;
-  const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct });
+  const engine = new Engine({
+    config,
+    sensors,
+    store,
+    redact,
+    ...approverPolicy(config),
+    logger: options.logger,
+    now: options.now,
+    healingEnabled: options.healingEnabled,
+    mayAct: options.mayAct,
+  });
   return {
     api: engine,
     engine,

@@ -19,12 +19,25 @@ describe('README stays true to the code', () => {
     const topLevel = Object.keys(configSchema.shape).filter((k) => k !== 'services');
     for (const key of topLevel) expect(documented, key).toContain(key);
     const serviceKeys = Object.keys(serviceSchema.shape);
-    for (const key of serviceKeys) expect(documented.some((d) => d.startsWith(`services.<name>.${key}`)), key).toBe(true);
+    for (const key of serviceKeys)
+      expect(
+        documented.some((d) => d.startsWith(`services.<name>.${key}`)),
+        key,
+      ).toBe(true);
   });
 
   it('documents every HTTP endpoint with an example', () => {
     const api = section('HTTP API');
-    const endpoints = [['POST', '/api/heal'], ['GET', '/api/incidents'], ['GET', '/api/incidents/:id'], ['GET', '/api/approvals'], ['GET', '/api/events'], ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics']];
+    const endpoints = [
+      ['POST', '/api/heal'],
+      ['GET', '/api/incidents'],
+      ['GET', '/api/incidents/:id'],
+      ['GET', '/api/approvals'],
+      ['GET', '/api/events'],
+      ['GET', '/healthz'],
+      ['GET', '/readyz'],
+      ['GET', '/metrics'],
+    ];
     for (const [method, endpoint] of endpoints) {
       expect(api, endpoint).toContain(`\`${method} ${endpoint}\``);
       expect(api, `an example of ${endpoint}`).toContain(`127.0.0.1:8080${endpoint.replace('/:id', '/inc_1a2b3c4d')}`);

@@ -54,7 +54,9 @@ export function buttonCustomId(action: ChatButton['action'], approvalId: string)
 }
 
 /** Reads a button's `custom_id` back; undefined when it is not one of healbot's. */
-export function parseButtonCustomId(customId: string): { action: ChatButton['action']; approvalId: string } | undefined {
+export function parseButtonCustomId(
+  customId: string,
+): { action: ChatButton['action']; approvalId: string } | undefined {
   const match = /^healbot:(approve|deny):(.+)$/.exec(customId);
   if (!match) return undefined;
   return { action: match[1] as ChatButton['action'], approvalId: match[2] };
@@ -72,7 +74,10 @@ export function truncate(text: string, max: number): string {
  */
 export function codeBlock(code: string, max: number): string {
   // A literal ``` inside the logs would close the block early.
-  const lines = code.replace(/```/g, '`\u200b``').split('\n').map((line) => truncate(line, Math.max(20, max - 30)));
+  const lines = code
+    .replace(/```/g, '`\u200b``')
+    .split('\n')
+    .map((line) => truncate(line, Math.max(20, max - 30)));
   const fence = (body: string) => `\`\`\`\n${body}\n\`\`\``;
   const whole = fence(lines.join('\n'));
   if (whole.length <= max) return whole;
@@ -180,7 +185,8 @@ function renderEmbed(message: ChatMessage, redact: Redactor): APIEmbed {
   if (message.code !== undefined && message.code.length > 0) {
     const textPart = truncate(text, Math.floor(descriptionMax / 3));
     const separator = textPart ? '\n' : '';
-    embed.description = textPart + separator + codeBlock(redact(message.code), descriptionMax - textPart.length - separator.length);
+    embed.description =
+      textPart + separator + codeBlock(redact(message.code), descriptionMax - textPart.length - separator.length);
   } else if (text) {
     embed.description = truncate(text, descriptionMax);
   }
@@ -192,14 +198,22 @@ function renderEmbed(message: ChatMessage, redact: Redactor): APIEmbed {
  * logs in a code block, colour by tone) and an action row of Approve/Deny buttons. Plain
  * text with nothing else stays plain content. Every string passes through `redact`.
  */
-export function renderMessage(original: ChatMessage, redact: Redactor, people: DiscordPeople = NOBODY): DiscordMessagePayload {
+export function renderMessage(
+  original: ChatMessage,
+  redact: Redactor,
+  people: DiscordPeople = NOBODY,
+): DiscordMessagePayload {
   const made: string[] = [];
   const link = (text: string) => {
     const linked = linkMentions(redact(text), people);
     made.push(...linked.mentions);
     return linked.text;
   };
-  const message: ChatMessage = { ...original, text: link(original.text), fields: original.fields?.map((f) => ({ label: f.label, value: link(f.value) })) };
+  const message: ChatMessage = {
+    ...original,
+    text: link(original.text),
+    fields: original.fields?.map((f) => ({ label: f.label, value: link(f.value) })),
+  };
   const mentions = (message.mentions ?? []).join(' ');
   const plain = !message.title && !message.fields?.length && !message.code && !message.tone;
   const payload: DiscordMessagePayload = {
@@ -221,7 +235,9 @@ export function renderMessage(original: ChatMessage, redact: Redactor, people: D
 /** A thread name from a status message: its title or first line, within Discord's 100 characters. */
 export function threadName(status: ChatMessage, redact: Redactor): string {
   const source = status.title ?? status.text.split('\n')[0] ?? 'healbot';
-  const name = redact(source).replace(/[*`_~]/g, '').trim();
+  const name = redact(source)
+    .replace(/[*`_~]/g, '')
+    .trim();
   return truncate(name || 'healbot incident', DISCORD_LIMITS.threadName);
 }
 
@@ -241,7 +257,8 @@ export function renderDecided(
   const line = waiting
     ? `👍 Approved by ${decision.by} <t:${unix}:f>, waiting for ${decision.waitingFor} more approval${decision.waitingFor === 1 ? '' : 's'}`
     : `${decision.decision === 'approved' ? '✅ Approved' : '⛔ Denied'} by ${decision.by} <t:${unix}:f>`;
-  const embeds = original.embeds.length > 0 ? original.embeds.map((e) => ({ ...e })) : [{ description: redact(original.content) }];
+  const embeds =
+    original.embeds.length > 0 ? original.embeds.map((e) => ({ ...e })) : [{ description: redact(original.content) }];
   const last = embeds[embeds.length - 1];
   const field: APIEmbedField = { name: waiting ? 'Approval' : 'Decision', value: redact(line) };
   const fields = [...(last.fields ?? []).filter((f) => f.name !== 'Decision' && f.name !== 'Approval')];

@@ -1,5 +1,13 @@
 import type { IncidentView, IntakeDecision, Signal } from './intake.js';
-import type { ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
+import type {
+  ApprovalRequest,
+  Diagnosis,
+  HealReport,
+  Incident,
+  IncidentSource,
+  ProgressEvent,
+  RootCause,
+} from './types.js';
 
 /**
  * Who is asking or deciding, as a verified door knows them: a Slack or Discord user id from a
@@ -64,8 +72,19 @@ export interface IncidentRecord {
 }
 
 export type DecisionResult =
-  | { ok: true; decision: 'approved' | 'denied'; request: ApprovalRequest; by: string[]; at: string; waitingFor?: number }
-  | { ok: false; reason: 'not_allowed' | 'expired' | 'not_found' | 'already_decided' | 'same_approver'; message: string };
+  | {
+      ok: true;
+      decision: 'approved' | 'denied';
+      request: ApprovalRequest;
+      by: string[];
+      at: string;
+      waitingFor?: number;
+    }
+  | {
+      ok: false;
+      reason: 'not_allowed' | 'expired' | 'not_found' | 'already_decided' | 'same_approver';
+      message: string;
+    };
 
 /**
  * The one engine every door uses: chat commands, alert messages, webhooks and the CLI.
@@ -86,7 +105,10 @@ export interface HealbotApi {
   /** Whether `actor` may approve actions on `service` (so a reply only offers buttons that work). */
   mayApprove(actor: Actor, service: string): boolean;
   /** The chat thread of an incident on a platform, when it has one. */
-  thread(incidentId: string, platform: string): { platform: string; channel: string; thread: string; statusMessage: string } | undefined;
+  thread(
+    incidentId: string,
+    platform: string,
+  ): { platform: string; channel: string; thread: string; statusMessage: string } | undefined;
   diagnose(service: string): Promise<Diagnosis>;
   status(): Promise<ServiceStatus[]>;
   history(service?: string, limit?: number): Promise<IncidentRecord[]>;

@@ -3,11 +3,20 @@ import type { Config } from '../config/schema.js';
 import type { Actor } from './api.js';
 
 /** Who may approve actions on a service, from the service policy or the global and platform lists. */
-export function approverPolicy(config: Config): { approversOf: (service: string) => string[]; mayApprove: (actor: Actor, service: string) => boolean } {
+export function approverPolicy(config: Config): {
+  approversOf: (service: string) => string[];
+  mayApprove: (actor: Actor, service: string) => boolean;
+} {
   const approversOf = (service: string): string[] => {
     const policy = serviceConfig(config, service)?.policy.approvers ?? [];
     if (policy.length > 0) return policy;
-    return [...config.healing.approvers, ...(config.slack?.approvers ?? []), ...(config.slack?.approverGroups ?? []), ...(config.discord?.approvers ?? []), ...(config.discord?.approverRoles ?? [])];
+    return [
+      ...config.healing.approvers,
+      ...(config.slack?.approvers ?? []),
+      ...(config.slack?.approverGroups ?? []),
+      ...(config.discord?.approvers ?? []),
+      ...(config.discord?.approverRoles ?? []),
+    ];
   };
   const mayApprove = (actor: Actor, service: string): boolean => {
     // The terminal is the local operator's own door; healbot itself only withdraws requests.
@@ -16,8 +25,10 @@ export function approverPolicy(config: Config): { approversOf: (service: string)
     if (actor.platform === 'api') return approversOf(service).includes(`api:${actor.id}`);
     if (actor.platform === 'webhook') return false;
     const policy = serviceConfig(config, service)?.policy.approvers ?? [];
-    const platformUsers = actor.platform === 'slack' ? (config.slack?.approvers ?? []) : (config.discord?.approvers ?? []);
-    const platformRoles = actor.platform === 'slack' ? (config.slack?.approverGroups ?? []) : (config.discord?.approverRoles ?? []);
+    const platformUsers =
+      actor.platform === 'slack' ? (config.slack?.approvers ?? []) : (config.discord?.approvers ?? []);
+    const platformRoles =
+      actor.platform === 'slack' ? (config.slack?.approverGroups ?? []) : (config.discord?.approverRoles ?? []);
     const users = policy.length > 0 ? policy : [...config.healing.approvers, ...platformUsers];
     const roles = policy.length > 0 ? policy : [...config.healing.approvers, ...platformRoles];
     return users.includes(actor.id) || (actor.roles ?? []).some((role) => roles.includes(role));

@@ -17,7 +17,15 @@ import { actionPast, summarize } from './report.js';
 import { closestNames } from './suggest.js';
 import { TargetLocks, targetKey, type HeldTargets, type TargetAction } from './target-locks.js';
 import { timeSinceFailure } from './time-to-heal.js';
-import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, ProgressEvent } from './types.js';
+import type {
+  ActionResult,
+  ApprovalRequest,
+  Diagnosis,
+  HealReport,
+  Incident,
+  PlanStep,
+  ProgressEvent,
+} from './types.js';
 import { verifyInsideOut } from './verify.js';
 
 export type { EngineLogger } from './ports/logger.js';
@@ -82,7 +90,11 @@ export class Engine implements HealbotApi {
       (record) => void this.resumeApproved(record),
       (record) => {
         this.audit(record.incidentId, record.service, 'approval_expired', undefined, { approval: record.id });
-        this.closeOrphan(record, 'escalated', `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`);
+        this.closeOrphan(
+          record,
+          'escalated',
+          `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`,
+        );
       },
       this.now,
     );
@@ -121,7 +133,12 @@ export class Engine implements HealbotApi {
     for (const record of store.listIncidents({ status: 'open' })) {
       if (pending.has(record.id) || this.running.has(record.service)) continue;
       if (record.dryRun) {
-        store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome: 'escalated', summary: 'dry run interrupted by a restart; nothing was changed' });
+        store.updateIncident(record.id, {
+          status: 'closed',
+          closedAt: new Date(this.now()).toISOString(),
+          outcome: 'escalated',
+          summary: 'dry run interrupted by a restart; nothing was changed',
+        });
         continue;
       }
       // Escalated and still open: the failure goes on; signals join it.
@@ -146,8 +163,19 @@ export class Engine implements HealbotApi {
     let now: string;
     try {
       const rc = (await diagnose(this.options.sensors, service)).rootCause;
-      now = rc.kind === 'healthy' ? `${service} is healthy.` : `${rc.summary.replace(/\.$/, '')}. Nothing was re-run; /heal ${service} decides again.`;
-      if (rc.kind === 'healthy') queueMicrotask(() => this.intake.accept({ source: 'monitor', service, status: 'resolved', text: 'diagnosed again after a restart' }));
+      now =
+        rc.kind === 'healthy'
+          ? `${service} is healthy.`
+          : `${rc.summary.replace(/\.$/, '')}. Nothing was re-run; /heal ${service} decides again.`;
+      if (rc.kind === 'healthy')
+        queueMicrotask(() =>
+          this.intake.accept({
+            source: 'monitor',
+            service,
+            status: 'resolved',
+            text: 'diagnosed again after a restart',
+          }),
+        );
     } catch (error) {
       now = `the diagnosis failed (${this.options.redact((error as Error).message)}).`;
     }
@@ -174,8 +202,21 @@ export class Engine implements HealbotApi {
     }
   }
 
-  private audit(incidentId: string | undefined, service: string | undefined, event: string, actor: string | undefined, detail: Record<string, unknown>): void {
-    this.options.store.appendAudit({ at: new Date(this.now()).toISOString(), incidentId, service, event, actor, detail: redactDeep(detail, this.options.redact) });
+  private audit(
+    incidentId: string | undefined,
+    service: string | undefined,
+    event: string,
+    actor: string | undefined,
+    detail: Record<string, unknown>,
+  ): void {
+    this.options.store.appendAudit({
+      at: new Date(this.now()).toISOString(),
+      incidentId,
+      service,
+      event,
+      actor,
+      detail: redactDeep(detail, this.options.redact),
+    });
   }
 
   private redactOptional(text: string | undefined): string | undefined {
@@ -183,7 +224,8 @@ export class Engine implements HealbotApi {
   }
 
   private requireService(service: string): void {
-    if (!hasService(this.config, service)) throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
+    if (!hasService(this.config, service))
+      throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
   }
 
   async diagnose(service: string): Promise<Diagnosis> {
@@ -196,14 +238,17 @@ export class Engine implements HealbotApi {
       this.services().map(async (service) => {
         const diagnosis = await diagnose(this.options.sensors, service);
         // A healthy status check is a verification: it ends an escalated incident of the service.
-        if (diagnosis.rootCause.kind === 'healthy') this.intake.accept({ source: 'monitor', service, status: 'resolved', text: 'status check' });
+        if (diagnosis.rootCause.kind === 'healthy')
+          this.intake.accept({ source: 'monitor', service, status: 'resolved', text: 'status check' });
         return {
           service,
           healthy: diagnosis.rootCause.kind === 'healthy',
           rootCause: diagnosis.rootCause,
           paused: this.options.store.isPaused(service),
           breakerOpen: this.options.store.isBreakerOpen(service),
-          openIncident: this.running.get(service)?.incident.id ?? this.options.store.listIncidents({ service, status: 'open', limit: 5 }).find((r) => !r.dryRun)?.id,
+          openIncident:
+            this.running.get(service)?.incident.id ??
+            this.options.store.listIncidents({ service, status: 'open', limit: 5 }).find((r) => !r.dryRun)?.id,
         };
       }),
     );
@@ -217,7 +262,9 @@ export class Engine implements HealbotApi {
   private requireApprover(service: string, actor: Actor, what: string): void {
     if (this.options.mayApprove(actor, service)) return;
     this.audit(undefined, service, `refused_${what}`, actorName(actor), {});
-    throw new PermissionDenied(`only approvers of ${service} may ${what} it (${this.options.approversOf(service).join(', ') || 'none configured'})`);
+    throw new PermissionDenied(
+      `only approvers of ${service} may ${what} it (${this.options.approversOf(service).join(', ') || 'none configured'})`,
+    );
   }
 
   async pause(service: string, by: Actor): Promise<void> {
@@ -239,8 +286,18 @@ export class Engine implements HealbotApi {
     const result = this.approvals.decide(approvalId, actor, decision);
     const record = this.options.store.getApproval(approvalId);
     const event = result.ok ? (decision === 'approve' ? 'approved' : 'denied') : `refused_${result.reason}`;
-    this.audit(record?.incidentId, record?.service, event, actorName(actor), { approval: approvalId, step: record?.step, door: actor.platform, identity: identityOf(actor) });
-    if (result.ok && result.decision === 'denied' && record) this.closeOrphan(record, 'denied', `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`);
+    this.audit(record?.incidentId, record?.service, event, actorName(actor), {
+      approval: approvalId,
+      step: record?.step,
+      door: actor.platform,
+      identity: identityOf(actor),
+    });
+    if (result.ok && result.decision === 'denied' && record)
+      this.closeOrphan(
+        record,
+        'denied',
+        `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`,
+      );
     return result;
   }
 
@@ -250,7 +307,11 @@ export class Engine implements HealbotApi {
     const stored = this.options.store.getIncident(record.incidentId);
     if (!stored || stored.status !== 'open') return;
     const closes = outcome !== 'escalated' || stored.dryRun;
-    this.options.store.updateIncident(stored.id, { ...(closes ? { status: 'closed' as const, closedAt: new Date(this.now()).toISOString() } : {}), outcome, summary });
+    this.options.store.updateIncident(stored.id, {
+      ...(closes ? { status: 'closed' as const, closedAt: new Date(this.now()).toISOString() } : {}),
+      outcome,
+      summary,
+    });
     this.audit(stored.id, stored.service, 'outcome', undefined, { outcome, summary });
   }
 
@@ -258,7 +319,11 @@ export class Engine implements HealbotApi {
   private closeRecovered(record: IncidentRecord, why: string): void {
     // `why` starts with the service's name, written as configured.
     const summary = [record.summary?.replace(/\.?$/, '.'), `${why}; incident closed.`].filter(Boolean).join(' ');
-    this.options.store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), summary });
+    this.options.store.updateIncident(record.id, {
+      status: 'closed',
+      closedAt: new Date(this.now()).toISOString(),
+      summary,
+    });
     this.audit(record.id, record.service, 'closed', undefined, { why });
     this.note(record.id, `${why}; incident \`${record.id}\` is closed.`);
   }
@@ -268,8 +333,12 @@ export class Engine implements HealbotApi {
     if (!record) throw new UsageError(`there is no incident ${id}; /heal history lists them`);
     this.requireApprover(record.service, by, 'resolve');
     if (record.status === 'closed') return this.view(record);
-    if (this.running.get(record.service)?.incident.id === id) throw new UsageError(`incident ${id} is still running (${this.view(record).state}); wait for it, or deny its approval`);
-    for (const approval of this.options.store.pendingApprovals().filter((a) => a.incidentId === id)) this.approvals.decide(approval.id, FAILURE_ENDED, 'deny');
+    if (this.running.get(record.service)?.incident.id === id)
+      throw new UsageError(
+        `incident ${id} is still running (${this.view(record).state}); wait for it, or deny its approval`,
+      );
+    for (const approval of this.options.store.pendingApprovals().filter((a) => a.incidentId === id))
+      this.approvals.decide(approval.id, FAILURE_ENDED, 'deny');
     this.closeRecovered(record, `resolved by ${actorName(by)}`);
     return this.view(this.options.store.getIncident(id)!);
   }
@@ -291,7 +360,8 @@ export class Engine implements HealbotApi {
     if (event.type === 'started') this.phases.set(event.incident.id, { kind: 'diagnosing' });
     else if (event.type === 'done' || event.type === 'failed') this.phases.delete(event.incidentId);
     else if (this.phases.has(event.incidentId)) {
-      if (event.type === 'awaiting_approval') this.phases.set(event.incidentId, { kind: 'awaiting_approval', request: event.request });
+      if (event.type === 'awaiting_approval')
+        this.phases.set(event.incidentId, { kind: 'awaiting_approval', request: event.request });
       else if (event.type === 'action_started') this.phases.set(event.incidentId, { kind: 'acting', step: event.step });
       else if (event.type === 'action_finished') this.phases.set(event.incidentId, { kind: 'verifying' });
       else if (event.type === 'approval') this.phases.set(event.incidentId, { kind: 'approved' });
@@ -300,7 +370,10 @@ export class Engine implements HealbotApi {
 
   private view(record: IncidentRecord): IncidentView {
     const running = this.running.get(record.service)?.incident.id === record.id;
-    const pending = record.status === 'open' ? this.options.store.pendingApprovals().find((a) => a.incidentId === record.id) : undefined;
+    const pending =
+      record.status === 'open'
+        ? this.options.store.pendingApprovals().find((a) => a.incidentId === record.id)
+        : undefined;
     const phase: Phase = running
       ? (this.phases.get(record.id) ?? { kind: 'diagnosing' })
       : pending
@@ -309,7 +382,13 @@ export class Engine implements HealbotApi {
           ? { kind: 'closed', outcome: record.outcome, summary: record.summary }
           : { kind: 'escalated', summary: record.summary };
     const approval = phase.kind === 'awaiting_approval' ? phase.request : undefined;
-    return { id: record.id, service: record.service, status: record.status, state: describePhase(phase), ...(approval ? { approval } : {}) };
+    return {
+      id: record.id,
+      service: record.service,
+      status: record.status,
+      state: describePhase(phase),
+      ...(approval ? { approval } : {}),
+    };
   }
 
   /**
@@ -342,13 +421,35 @@ export class Engine implements HealbotApi {
   }
 
   accept(signals: readonly Signal[]): IntakeDecision[] {
-    return this.intake.acceptAll(signals, (error, signal) => this.log.error({ err: (error as Error)?.message ?? String(error), service: signal.service }, 'signal could not be handled'));
+    return this.intake.acceptAll(signals, (error, signal) =>
+      this.log.error(
+        { err: (error as Error)?.message ?? String(error), service: signal.service },
+        'signal could not be handled',
+      ),
+    );
   }
 
   private openIncident(opened: Incident, options: Pick<RunOptions, 'security' | 'leaveAlone'>): Promise<HealReport> {
-    const incident: Incident = { ...opened, requestedBy: this.redactOptional(opened.requestedBy), summary: this.redactOptional(opened.summary) };
-    this.options.store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, origin: incident.origin, dryRun: incident.dryRun });
-    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
+    const incident: Incident = {
+      ...opened,
+      requestedBy: this.redactOptional(opened.requestedBy),
+      summary: this.redactOptional(opened.summary),
+    };
+    this.options.store.saveIncident({
+      id: incident.id,
+      service: incident.service,
+      status: 'open',
+      source: incident.source,
+      openedAt: incident.openedAt,
+      alertCount: 1,
+      requestedBy: incident.requestedBy,
+      origin: incident.origin,
+      dryRun: incident.dryRun,
+    });
+    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, {
+      source: incident.source,
+      summary: incident.summary,
+    });
     return this.start(incident, options);
   }
 
@@ -356,7 +457,15 @@ export class Engine implements HealbotApi {
   private rerun(record: IncidentRecord, signal: Signal): Promise<HealReport> {
     const stored = record as IncidentRecord & { origin?: Incident['origin'] };
     const requestedBy = signal.requestedBy ? actorName(signal.requestedBy) : record.requestedBy;
-    const incident: Incident = { id: record.id, service: record.service, source: record.source, requestedBy, summary: signal.text ?? record.summary, openedAt: record.openedAt, origin: stored.origin };
+    const incident: Incident = {
+      id: record.id,
+      service: record.service,
+      source: record.source,
+      requestedBy,
+      summary: signal.text ?? record.summary,
+      openedAt: record.openedAt,
+      origin: stored.origin,
+    };
     this.options.store.updateIncident(record.id, { outcome: undefined, summary: undefined });
     this.audit(incident.id, incident.service, 'requested', requestedBy, { source: signal.source, again: true });
     return this.start(incident, {});
@@ -374,7 +483,13 @@ export class Engine implements HealbotApi {
 
   private reportFromRecord(incidentId: string | undefined, service: string, joined = false): HealReport {
     const record = incidentId ? this.options.store.getIncident(incidentId) : undefined;
-    const rootCause = record?.rootCause ?? { kind: 'unknown' as const, service, summary: 'duplicate event', confidence: 0, evidence: [] };
+    const rootCause = record?.rootCause ?? {
+      kind: 'unknown' as const,
+      service,
+      summary: 'duplicate event',
+      confidence: 0,
+      evidence: [],
+    };
     return {
       incidentId: incidentId ?? '',
       service,
@@ -393,7 +508,13 @@ export class Engine implements HealbotApi {
     const message = this.options.redact((error as Error)?.message ?? String(error));
     this.log.error({ incident: incident.id, err: message }, 'incident failed');
     this.emit({ type: 'failed', incidentId: incident.id, error: message });
-    const rootCause = { kind: 'unknown' as const, service: incident.service, summary: `healbot failed: ${message}`, confidence: 0, evidence: [] };
+    const rootCause = {
+      kind: 'unknown' as const,
+      service: incident.service,
+      summary: `healbot failed: ${message}`,
+      confidence: 0,
+      evidence: [],
+    };
     const report: HealReport = {
       incidentId: incident.id,
       service: incident.service,
@@ -411,7 +532,10 @@ export class Engine implements HealbotApi {
       this.closeIncident(incident, report);
     } catch (closeError) {
       // The store closed under a running incident (healbot is shutting down): the report still answers.
-      this.log.error({ incident: incident.id, err: this.options.redact((closeError as Error)?.message ?? String(closeError)) }, 'could not record the failed incident');
+      this.log.error(
+        { incident: incident.id, err: this.options.redact((closeError as Error)?.message ?? String(closeError)) },
+        'could not record the failed incident',
+      );
     }
     // Told like any other end: the thread closes with the failure and escalation fires.
     this.emit({ type: 'done', incidentId: incident.id, report });
@@ -429,11 +553,25 @@ export class Engine implements HealbotApi {
       outcome: report.outcome,
       summary: report.summary,
     });
-    this.audit(incident.id, incident.service, 'outcome', undefined, { outcome: report.outcome, summary: report.summary, timeToHealMs: report.timeToHealMs });
+    this.audit(incident.id, incident.service, 'outcome', undefined, {
+      outcome: report.outcome,
+      summary: report.summary,
+      timeToHealMs: report.timeToHealMs,
+    });
   }
 
-  private finish(incident: Incident, diagnosis: Diagnosis, partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>, lead?: string): HealReport {
-    const summary = summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service, diagnosed: diagnosis.runtime[incident.service] });
+  private finish(
+    incident: Incident,
+    diagnosis: Diagnosis,
+    partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>,
+    lead?: string,
+  ): HealReport {
+    const summary = summarize({
+      ...partial,
+      rootCause: diagnosis.rootCause,
+      service: incident.service,
+      diagnosed: diagnosis.runtime[incident.service],
+    });
     const report: HealReport = {
       incidentId: incident.id,
       service: incident.service,
@@ -454,17 +592,20 @@ export class Engine implements HealbotApi {
   private blockReason(incident: Incident, options: RunOptions, targets: readonly string[] = []): string | undefined {
     const store = this.options.store;
     if (incident.dryRun) return 'dry run: nothing was changed';
-    if (this.options.healingEnabled === false || !this.config.healing.enabled) return 'healing is disabled (HEALING_ENABLED=false): diagnose and plan only';
+    if (this.options.healingEnabled === false || !this.config.healing.enabled)
+      return 'healing is disabled (HEALING_ENABLED=false): diagnose and plan only';
     if (options.security) return 'the alert is marked security-related: healbot never acts on it automatically';
     // The service acted on may be another (a dependency, a layer owner): its own gates count too.
     for (const service of new Set([incident.service, ...targets])) {
       if (!hasService(this.config, service)) continue;
       if (store.isPaused(service)) return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
-      if (store.isBreakerOpen(service)) return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
+      if (store.isBreakerOpen(service))
+        return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
       const cooldown = this.config.services[service].policy.cooldown;
       if (cooldown > 0) {
         const last = store.healAttemptsSince(service, this.now() - cooldown).at(-1);
-        if (last) return `${service} was healed ${Math.round((this.now() - last.at) / 1000)} s ago; the cooldown is ${Math.round(cooldown / 1000)} s`;
+        if (last)
+          return `${service} was healed ${Math.round((this.now() - last.at) / 1000)} s ago; the cooldown is ${Math.round(cooldown / 1000)} s`;
       }
     }
     return undefined;
@@ -484,7 +625,10 @@ export class Engine implements HealbotApi {
     const attempts = store.healAttemptsSince(target, since);
     if (attempts.length >= breaker.threshold && !store.isBreakerOpen(target)) {
       store.setBreakerOpen(target, true);
-      this.audit(incident.id, target, 'breaker_opened', undefined, { attempts: attempts.length, windowMs: breaker.window });
+      this.audit(incident.id, target, 'breaker_opened', undefined, {
+        attempts: attempts.length,
+        windowMs: breaker.window,
+      });
       const message = `${target} needed healing ${attempts.length} times in ${Math.round(breaker.window / 60_000)} min: it is unstable (flapping). The breaker is open: no more automatic attempts until /heal resume ${target}.`;
       this.emit({ type: 'info', incidentId: incident.id, message });
       return message;
@@ -507,7 +651,13 @@ export class Engine implements HealbotApi {
     const decision = this.approvals.wait(request);
     this.emit({ type: 'awaiting_approval', incidentId: incident.id, request });
     const result = await decision;
-    this.emit({ type: 'approval', incidentId: incident.id, approvalId: request.id, decision: result.decision, by: result.by });
+    this.emit({
+      type: 'approval',
+      incidentId: incident.id,
+      approvalId: request.id,
+      decision: result.decision,
+      by: result.by,
+    });
     return result;
   }
 
@@ -516,26 +666,64 @@ export class Engine implements HealbotApi {
     const started = performance.now();
     // Written before the call: a crash in the middle of the action leaves this behind to be told.
     this.audit(incident.id, step.target, 'action_started', approvedBy.join(' and ') || 'policy:auto', { step });
-    this.locks.started(this.targetKeyOf(step.target), { incidentId: incident.id, service: step.target, action: step.action, at: this.now() });
+    this.locks.started(this.targetKeyOf(step.target), {
+      incidentId: incident.id,
+      service: step.target,
+      action: step.action,
+      at: this.now(),
+    });
     this.emit({ type: 'action_started', incidentId: incident.id, step });
     let result: ActionResult;
     if (!runtime || step.action === 'manual') {
-      result = { action: step.action, target: step.target, ok: false, ms: 0, error: `${step.target} has no runtime that can ${step.action}`, approvedBy };
+      result = {
+        action: step.action,
+        target: step.target,
+        ok: false,
+        ms: 0,
+        error: `${step.target} has no runtime that can ${step.action}`,
+        approvedBy,
+      };
     } else {
       const before = await inspectRuntime(runtime, 20);
       try {
         const timeoutMs = this.config.healing.actionTimeout;
         const request = { action: step.action, params: step.params };
         // The runtime's own deadlines say more; this one holds even if a client ignores them.
-        await withDeadline(`${step.target}'s ${runtime.kind} runtime`, timeoutMs + ACTION_GRACE_MS, (signal) => runtime.perform(request, { timeoutMs, signal }));
+        await withDeadline(`${step.target}'s ${runtime.kind} runtime`, timeoutMs + ACTION_GRACE_MS, (signal) =>
+          runtime.perform(request, { timeoutMs, signal }),
+        );
         const after = await inspectRuntime(runtime, 0);
-        result = { action: step.action, target: step.target, ok: true, ms: Math.round(performance.now() - started), before, after, approvedBy };
+        result = {
+          action: step.action,
+          target: step.target,
+          ok: true,
+          ms: Math.round(performance.now() - started),
+          before,
+          after,
+          approvedBy,
+        };
       } catch (error) {
         const after = await inspectRuntime(runtime, 20);
-        result = { action: step.action, target: step.target, ok: false, ms: Math.round(performance.now() - started), error: this.options.redact((error as Error).message), before, after, approvedBy };
+        result = {
+          action: step.action,
+          target: step.target,
+          ok: false,
+          ms: Math.round(performance.now() - started),
+          error: this.options.redact((error as Error).message),
+          before,
+          after,
+          approvedBy,
+        };
       }
     }
-    this.audit(incident.id, step.target, 'action', approvedBy.join(' and ') || 'policy:auto', { step, ok: result.ok, ms: result.ms, error: result.error, before: result.before?.status, after: result.after?.status });
+    this.audit(incident.id, step.target, 'action', approvedBy.join(' and ') || 'policy:auto', {
+      step,
+      ok: result.ok,
+      ms: result.ms,
+      error: result.error,
+      before: result.before?.status,
+      after: result.after?.status,
+    });
     this.emit({ type: 'action_finished', incidentId: incident.id, step, result });
     return result;
   }
@@ -546,7 +734,9 @@ export class Engine implements HealbotApi {
 
   /** What another incident did to these targets since `since`, said as "db was restarted 4 s ago by inc_…". */
   private recentAction(targets: readonly string[], since: number): string | undefined {
-    const acted = targets.map((t) => this.locks.actedSince(this.targetKeyOf(t), since)).find((a): a is TargetAction => a !== undefined);
+    const acted = targets
+      .map((t) => this.locks.actedSince(this.targetKeyOf(t), since))
+      .find((a): a is TargetAction => a !== undefined);
     if (!acted) return undefined;
     return `${acted.service} was ${actionPast(acted.action)} ${Math.round((this.now() - acted.at) / 1000)} s ago by ${acted.incidentId}`;
   }
@@ -560,7 +750,11 @@ export class Engine implements HealbotApi {
     }
   }
 
-  private async runHolding(incident: Incident, options: RunOptions, held: { targets?: HeldTargets }): Promise<HealReport> {
+  private async runHolding(
+    incident: Incident,
+    options: RunOptions,
+    held: { targets?: HeldTargets },
+  ): Promise<HealReport> {
     const { sensors } = this.options;
     const diagnosedAt = this.now();
     this.emit({ type: 'started', incident });
@@ -570,11 +764,25 @@ export class Engine implements HealbotApi {
     });
     const rc = diagnosis.rootCause;
     this.emit({ type: 'finding', incidentId: incident.id, rootCause: rc, diagnosis });
-    const respected = respectIntent(planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false }), diagnosis, incident);
+    const respected = respectIntent(
+      planFor(rc, {
+        config: this.config,
+        diagnosis,
+        supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false,
+      }),
+      diagnosis,
+      incident,
+    );
     // A door that already knows a person stopped it (Docker's events) asks for a report only.
     const plan = options.leaveAlone ? [] : respected.plan;
     const leftAlone = respected.leftAlone ?? (rc.kind !== 'healthy' ? options.leaveAlone : undefined);
-    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan, leftAlone });
+    this.audit(incident.id, incident.service, 'planned', undefined, {
+      rootCause: rc.kind,
+      layer: rc.layer,
+      confidence: rc.confidence,
+      plan,
+      leftAlone,
+    });
     // Known from now on, also while the incident waits for a person (the API shows it).
     this.options.store.updateIncident(incident.id, { rootCause: rc, plan });
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
@@ -588,13 +796,44 @@ export class Engine implements HealbotApi {
       return this.finish(incident, diagnosis, { ...base, outcome: 'not_needed' });
     }
     if (rc.kind === 'recreating') {
-      this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: 'a replacement is starting: waiting for it, not acting' });
-      const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }));
-      this.emit({ type: 'verified', incidentId: incident.id, ok: verification.ok, probes: verification.probes, ms: verification.ms });
-      return this.finish(incident, diagnosis, verification.ok ? { ...base, settled: verification.settled, outcome: 'not_needed' } : { ...base, settled: verification.settled, outcome: 'escalated', escalation: `it did not become ready within ${this.config.healing.verifyTimeout / 1000} s (stuck at ${verification.stuckAt})` });
+      this.emit({
+        type: 'plan',
+        incidentId: incident.id,
+        steps: [],
+        blockedBy: 'a replacement is starting: waiting for it, not acting',
+      });
+      const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) =>
+        this.emit({ type: 'probe', incidentId: incident.id, result: r }),
+      );
+      this.emit({
+        type: 'verified',
+        incidentId: incident.id,
+        ok: verification.ok,
+        probes: verification.probes,
+        ms: verification.ms,
+      });
+      return this.finish(
+        incident,
+        diagnosis,
+        verification.ok
+          ? { ...base, settled: verification.settled, outcome: 'not_needed' }
+          : {
+              ...base,
+              settled: verification.settled,
+              outcome: 'escalated',
+              escalation: `it did not become ready within ${this.config.healing.verifyTimeout / 1000} s (stuck at ${verification.stuckAt})`,
+            },
+      );
     }
     const automated = plan.filter((s) => s.risk !== 'manual');
-    const blockedBy = automated.length > 0 ? this.blockReason(incident, options, automated.map((s) => s.target)) : undefined;
+    const blockedBy =
+      automated.length > 0
+        ? this.blockReason(
+            incident,
+            options,
+            automated.map((s) => s.target),
+          )
+        : undefined;
     this.emit({ type: 'plan', incidentId: incident.id, steps: plan, blockedBy });
     if (automated.length === 0) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated' });
     if (blockedBy) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
@@ -606,71 +845,183 @@ export class Engine implements HealbotApi {
     for (const step of automated) {
       const policy = serviceConfig(this.config, step.target)?.policy;
       // The same step means the same parameters too: an approval for one CI run's cache, or one replica count, is not one for another.
-      const same = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target && JSON.stringify(options.preApproved.step.params ?? {}) === JSON.stringify(step.params ?? {});
+      const same =
+        options.preApproved &&
+        options.preApproved.step.action === step.action &&
+        options.preApproved.step.target === step.target &&
+        JSON.stringify(options.preApproved.step.params ?? {}) === JSON.stringify(step.params ?? {});
       const preApproved = same ? options.preApproved!.by : undefined;
       if (preApproved) approvedBy.push(...preApproved);
       else if (step.risk === 'risky' && (step.askFirst || !policy?.auto.includes(step.action as never))) {
         const decision = await this.requestApproval(incident, step);
-        if (decision.decision === 'denied') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'denied', deniedBy: decision.by[0] });
-        if (decision.decision === 'expired') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `nobody approved ${step.action} ${step.target} in time; nothing was changed` });
+        if (decision.decision === 'denied')
+          return this.finish(incident, diagnosis, {
+            ...base,
+            actions,
+            approvedBy,
+            outcome: 'denied',
+            deniedBy: decision.by[0],
+          });
+        if (decision.decision === 'expired')
+          return this.finish(incident, diagnosis, {
+            ...base,
+            actions,
+            approvedBy,
+            outcome: 'escalated',
+            escalation: `nobody approved ${step.action} ${step.target} in time; nothing was changed`,
+          });
         approvedBy.push(...decision.by);
       }
       if (!held.targets) {
         // The decision to act: from here until verification ends, no other incident acts on these targets.
-        held.targets = await this.locks.acquire(automated.map((s) => this.targetKeyOf(s.target)), incident.id);
-        const changed = this.recentAction(automated.map((s) => s.target), diagnosedAt);
+        held.targets = await this.locks.acquire(
+          automated.map((s) => this.targetKeyOf(s.target)),
+          incident.id,
+        );
+        const changed = this.recentAction(
+          automated.map((s) => s.target),
+          diagnosedAt,
+        );
         if (changed) {
           this.emit({ type: 'info', incidentId: incident.id, message: `${changed}; diagnosing again before acting` });
           const again = await diagnose(sensors, incident.service);
-          const replan = planFor(again.rootCause, { config: this.config, diagnosis: again, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false });
-          this.audit(incident.id, incident.service, 'rediagnosed', undefined, { because: changed, rootCause: again.rootCause.kind, plan: replan });
+          const replan = planFor(again.rootCause, {
+            config: this.config,
+            diagnosis: again,
+            supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false,
+          });
+          this.audit(incident.id, incident.service, 'rediagnosed', undefined, {
+            because: changed,
+            rootCause: again.rootCause.kind,
+            plan: replan,
+          });
           if (!replan.some((s) => s.action === step.action && s.target === step.target)) {
             const outcome = again.rootCause.kind === 'healthy' ? 'not_needed' : 'escalated';
-            return this.finish(incident, again, { ...base, plan: replan, actions, approvedBy, outcome, escalation: outcome === 'escalated' ? `the situation changed while waiting; run /heal ${incident.service} again` : undefined }, changed);
+            return this.finish(
+              incident,
+              again,
+              {
+                ...base,
+                plan: replan,
+                actions,
+                approvedBy,
+                outcome,
+                escalation:
+                  outcome === 'escalated'
+                    ? `the situation changed while waiting; run /heal ${incident.service} again`
+                    : undefined,
+              },
+              changed,
+            );
           }
         }
       }
       // The situation may have changed while waiting for a human: check the gates again.
       const lateBlock = this.blockReason(incident, options, [step.target]);
-      if (lateBlock) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: lateBlock });
+      if (lateBlock)
+        return this.finish(incident, diagnosis, {
+          ...base,
+          actions,
+          approvedBy,
+          outcome: 'escalated',
+          escalation: lateBlock,
+        });
       const fenced = this.options.mayAct?.();
-      if (fenced) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `${fenced}; nothing was done here` });
+      if (fenced)
+        return this.finish(incident, diagnosis, {
+          ...base,
+          actions,
+          approvedBy,
+          outcome: 'escalated',
+          escalation: `${fenced}; nothing was done here`,
+        });
       actedAt ??= Date.now();
       // Counted when the action starts, so a concurrent incident already sees the cooldown and the breaker.
       breakerMessage = this.recordAttempt(incident, step.target) ?? breakerMessage;
       const result = await this.act(incident, step, approvedBy);
       actions.push(result);
-      if (!result.ok) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'failed', escalation: breakerMessage });
+      if (!result.ok)
+        return this.finish(incident, diagnosis, {
+          ...base,
+          actions,
+          approvedBy,
+          outcome: 'failed',
+          escalation: breakerMessage,
+        });
     }
 
-    const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }), {
-      before: diagnosis,
-      unchangedChecks: this.config.healing.unchangedChecks,
-      actedAt,
-    });
+    const verification = await verifyInsideOut(
+      sensors,
+      incident.service,
+      this.config.healing.verifyTimeout,
+      (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }),
+      {
+        before: diagnosis,
+        unchangedChecks: this.config.healing.unchangedChecks,
+        actedAt,
+      },
+    );
     const firstFailing = diagnosis.probes.find((p) => !p.ok && p.service === incident.service);
-    const retriedSet = firstFailing ? sensors.probes[firstFailing.service]?.find((p) => p.config.name === firstFailing.name) : undefined;
+    const retriedSet = firstFailing
+      ? sensors.probes[firstFailing.service]?.find((p) => p.config.name === firstFailing.name)
+      : undefined;
     const retried = verification.ok && retriedSet ? await runProbe(firstFailing!.service, retriedSet.probe) : undefined;
     const ok = verification.ok && (retried?.ok ?? true);
-    this.emit({ type: 'verified', incidentId: incident.id, ok, probes: retried ? [...verification.probes, retried] : verification.probes, ms: verification.ms });
+    this.emit({
+      type: 'verified',
+      incidentId: incident.id,
+      ok,
+      probes: retried ? [...verification.probes, retried] : verification.probes,
+      ms: verification.ms,
+    });
     const timeToHealMs = actedAt !== undefined ? timeSinceFailure(incident, diagnosis) : undefined;
     if (!ok) {
       const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
-      return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, settled: verification.settled, outcome: 'failed', escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; ') });
+      return this.finish(incident, diagnosis, {
+        ...base,
+        actions,
+        approvedBy,
+        retried,
+        settled: verification.settled,
+        outcome: 'failed',
+        escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; '),
+      });
     }
-    return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, timeToHealMs, settled: verification.settled, outcome: 'healed', escalation: breakerMessage });
+    return this.finish(incident, diagnosis, {
+      ...base,
+      actions,
+      approvedBy,
+      retried,
+      timeToHealMs,
+      settled: verification.settled,
+      outcome: 'healed',
+      escalation: breakerMessage,
+    });
   }
 
   /** An approval decided after a restart: diagnose again and act only if the same step is still right. */
   private async resumeApproved(record: ApprovalRecord): Promise<void> {
-    const stored = this.options.store.getIncident(record.incidentId) as (IncidentRecord & { origin?: Incident['origin'] }) | undefined;
+    const stored = this.options.store.getIncident(record.incidentId) as
+      | (IncidentRecord & { origin?: Incident['origin'] })
+      | undefined;
     if (!stored || stored.status !== 'open') return;
     const other = this.running.get(stored.service);
     if (other) {
-      this.closeOrphan(record, 'escalated', `approved after a restart, but incident ${other.incident.id} for ${stored.service} was already running; nothing was done here`);
+      this.closeOrphan(
+        record,
+        'escalated',
+        `approved after a restart, but incident ${other.incident.id} for ${stored.service} was already running; nothing was done here`,
+      );
       return;
     }
-    const incident: Incident = { id: stored.id, service: stored.service, source: stored.source, requestedBy: stored.requestedBy, openedAt: stored.openedAt, origin: stored.origin };
+    const incident: Incident = {
+      id: stored.id,
+      service: stored.service,
+      source: stored.source,
+      requestedBy: stored.requestedBy,
+      openedAt: stored.openedAt,
+      origin: stored.origin,
+    };
     this.audit(incident.id, incident.service, 'resumed_after_restart', record.decidedBy, { approval: record.id });
     await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy } });
   }

@@ -212,7 +212,14 @@ export class Intake {
 
   private decide(signal: Signal): IntakeDecision {
     const service = this.serviceFor(signal);
-    if (!service) return { result: 'unmatched', reason: signal.service !== undefined ? `unknown service "${signal.service}"` : 'no configured service matches its labels' };
+    if (!service)
+      return {
+        result: 'unmatched',
+        reason:
+          signal.service !== undefined
+            ? `unknown service "${signal.service}"`
+            : 'no configured service matches its labels',
+      };
     return signal.status === 'resolved' ? this.resolve(service, signal) : this.fire(service, signal);
   }
 
@@ -223,7 +230,15 @@ export class Intake {
       const prior = store.eventIncident(signal.key);
       if (prior !== undefined) {
         const running = this.host.running(service);
-        return { result: 'duplicate', service, incidentId: prior, report: running?.incidentId === prior ? running.promise : Promise.resolve(this.host.reportOf(prior, service, false)) };
+        return {
+          result: 'duplicate',
+          service,
+          incidentId: prior,
+          report:
+            running?.incidentId === prior
+              ? running.promise
+              : Promise.resolve(this.host.reportOf(prior, service, false)),
+        };
       }
     }
     const running = this.host.running(service);
@@ -249,8 +264,14 @@ export class Intake {
       // A storm outlives its incident: signals shortly after it closed, while the service never looked healthy, are counted on it.
       const last = store.listIncidents({ service, limit: 1 })[0];
       const closedAt = last?.closedAt ? Date.parse(last.closedAt) : Number.NaN;
-      if (last && !last.dryRun && closedAt >= this.host.now() - config.monitor.groupWindow && !((this.healthyAt.get(service) ?? Number.NEGATIVE_INFINITY) >= closedAt)) {
-        if (!this.claim(signal, last.id)) return { result: 'duplicate', service, incidentId: store.eventIncident(signal.key!) };
+      if (
+        last &&
+        !last.dryRun &&
+        closedAt >= this.host.now() - config.monitor.groupWindow &&
+        !((this.healthyAt.get(service) ?? Number.NEGATIVE_INFINITY) >= closedAt)
+      ) {
+        if (!this.claim(signal, last.id))
+          return { result: 'duplicate', service, incidentId: store.eventIncident(signal.key!) };
         this.count(last.id, signal);
         return { result: 'grouped', service, incidentId: last.id };
       }
@@ -261,14 +282,22 @@ export class Intake {
   /** An open incident nothing is running for: it waits for approval, or it escalated and the failure goes on. */
   private joinIdle(record: IncidentRecord, signal: Signal): IntakeDecision {
     const { store } = this.host;
-    if (!this.claim(signal, record.id)) return { result: 'duplicate', service: record.service, incidentId: store.eventIncident(signal.key!) };
+    if (!this.claim(signal, record.id))
+      return { result: 'duplicate', service: record.service, incidentId: store.eventIncident(signal.key!) };
     this.count(record.id, signal);
     if (PEOPLE.has(signal.source) && !this.isWaiting(record.id)) {
       this.joinNotes.delete(record.id);
       const report = this.host.rerun(record, signal);
       this.changed(record.service);
       const again = store.getIncident(record.id) ?? record;
-      return { result: 'joined', rerun: true, service: record.service, incidentId: record.id, incident: this.host.view(again), report };
+      return {
+        result: 'joined',
+        rerun: true,
+        service: record.service,
+        incidentId: record.id,
+        incident: this.host.view(again),
+        report,
+      };
     }
     this.noteJoin(record, signal);
     const host = this.host;
@@ -294,7 +323,11 @@ export class Intake {
     this.joinNotes.set(record.id, notes);
     if (now - notes.lastAt < JOIN_NOTE_INTERVAL_MS) return;
     const what = notes.pending === 1 ? `another ${describeSource(signal.source)}` : `${notes.pending} more signals`;
-    this.host.note(record.id, `Still failing: ${what}${notes.latest ? ` (${notes.latest})` : ''}. This incident stays open until ${record.service} is healthy again or someone runs /heal resolve ${record.id}.`, { source: signal.source });
+    this.host.note(
+      record.id,
+      `Still failing: ${what}${notes.latest ? ` (${notes.latest})` : ''}. This incident stays open until ${record.service} is healthy again or someone runs /heal resolve ${record.id}.`,
+      { source: signal.source },
+    );
     notes.lastAt = now;
     notes.pending = 0;
     notes.latest = undefined;
@@ -303,20 +336,26 @@ export class Intake {
   private open(service: string, signal: Signal): IntakeDecision {
     const { store } = this.host;
     const id = this.host.newId();
-    if (signal.key && !signal.dryRun && !store.claimEvent(signal.key, id)) return { result: 'duplicate', service, incidentId: store.eventIncident(signal.key) };
+    if (signal.key && !signal.dryRun && !store.claimEvent(signal.key, id))
+      return { result: 'duplicate', service, incidentId: store.eventIncident(signal.key) };
     if (signal.fingerprint && !signal.dryRun) store.trackFiring(id, signal.fingerprint);
     const incident: Incident = {
       id,
       service,
       source: signal.source,
-      requestedBy: signal.requestedBy ? (signal.requestedBy.display ?? `${signal.requestedBy.platform}:${signal.requestedBy.id}`) : undefined,
+      requestedBy: signal.requestedBy
+        ? (signal.requestedBy.display ?? `${signal.requestedBy.platform}:${signal.requestedBy.id}`)
+        : undefined,
       summary: signal.text,
       openedAt: new Date(this.host.now()).toISOString(),
       origin: signal.origin,
       dryRun: signal.dryRun,
       failingSince: signal.failingSince !== undefined ? new Date(signal.failingSince).toISOString() : undefined,
     };
-    const report = this.host.open(incident, { security: signal.security === true || this.isSecurity(signal), leaveAlone: signal.leaveAlone });
+    const report = this.host.open(incident, {
+      security: signal.security === true || this.isSecurity(signal),
+      leaveAlone: signal.leaveAlone,
+    });
     if (!signal.dryRun) this.changed(service);
     const record = store.getIncident(id);
     return { result: 'opened', service, incidentId: id, incident: record && this.host.view(record), report };
@@ -326,10 +365,13 @@ export class Intake {
     const { store } = this.host;
     const now = this.host.now();
     const running = this.host.running(service);
-    const incidentId = signal.key ? store.eventIncident(signal.key) : (running?.incidentId ?? this.openRecord(service)?.id);
+    const incidentId = signal.key
+      ? store.eventIncident(signal.key)
+      : (running?.incidentId ?? this.openRecord(service)?.id);
     if (!signal.fingerprint) this.healthyAt.set(service, now);
     if (!incidentId) return { result: 'ignored', service, reason: 'no incident was opened for this alert' };
-    if (signal.key && !store.claimEvent(`resolved:${signal.key}`, incidentId)) return { result: 'duplicate', service, incidentId };
+    if (signal.key && !store.claimEvent(`resolved:${signal.key}`, incidentId))
+      return { result: 'duplicate', service, incidentId };
     const record = store.getIncident(incidentId);
     if (!record) return { result: 'ignored', service, reason: 'the incident is gone' };
     const base = { result: 'resolved', service: record.service, incidentId } as const;
@@ -338,7 +380,9 @@ export class Intake {
     if (signal.fingerprint) {
       const stillFiring = store.resolveFiring(incidentId, signal.fingerprint);
       if (record.status === 'open' && stillFiring > 0) {
-        this.host.note(incidentId, `One alert resolved${what}; ${stillFiring} still firing.`, { fingerprint: signal.fingerprint });
+        this.host.note(incidentId, `One alert resolved${what}; ${stillFiring} still firing.`, {
+          fingerprint: signal.fingerprint,
+        });
         return { ...base, resolution: 'noted' };
       }
       this.healthyAt.set(record.service, now);
@@ -352,18 +396,30 @@ export class Intake {
     const pending = store.pendingApprovals().filter((a) => a.incidentId === incidentId);
     if (!acted && pending.length > 0) {
       // healbot has not changed anything yet: the failure going away withdraws its request.
-      this.host.note(incidentId, `${record.service} recovered by itself at ${at} (${why}) before anyone approved; withdrawing the request, nothing was changed.`, { fingerprint: signal.fingerprint });
+      this.host.note(
+        incidentId,
+        `${record.service} recovered by itself at ${at} (${why}) before anyone approved; withdrawing the request, nothing was changed.`,
+        { fingerprint: signal.fingerprint },
+      );
       for (const approval of pending) this.host.withdraw(approval.id);
       this.changed(record.service);
       return { ...base, resolution: 'withdrawn' };
     }
     if (running?.incidentId === incidentId) {
       // Monitoring sees the service between the steps of a heal; verification decides, not a round.
-      if (signal.source !== 'monitor' && signal.source !== 'event') this.host.note(incidentId, `The alert resolved at ${at} while healbot was working on it.`, { fingerprint: signal.fingerprint });
+      if (signal.source !== 'monitor' && signal.source !== 'event')
+        this.host.note(incidentId, `The alert resolved at ${at} while healbot was working on it.`, {
+          fingerprint: signal.fingerprint,
+        });
       return { ...base, resolution: 'noted' };
     }
     this.joinNotes.delete(incidentId);
-    this.host.closeRecovered(record, signal.source === 'event' ? `${record.service}'s failure ended (${signal.text ?? 'a Docker event'}, ${at})` : `${record.service} is healthy again (${why}, ${at})`);
+    this.host.closeRecovered(
+      record,
+      signal.source === 'event'
+        ? `${record.service}'s failure ended (${signal.text ?? 'a Docker event'}, ${at})`
+        : `${record.service} is healthy again (${why}, ${at})`,
+    );
     this.changed(record.service);
     return { ...base, resolution: 'closed' };
   }

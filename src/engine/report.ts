@@ -8,7 +8,8 @@ export const hopsFrom = (probes: ProbeResult[]): Hop[] =>
 export function hopLine(hops: Hop[]): string {
   return hops
     .map((h) => {
-      const label = hops.some((o) => o.service !== hops[0].service) && h.service !== hops[0].service ? h.service : h.name;
+      const label =
+        hops.some((o) => o.service !== hops[0].service) && h.service !== hops[0].service ? h.service : h.name;
       if (h.ok) return `${label} ✓`;
       const why = h.status !== undefined ? String(h.status) : (h.error ?? 'failed');
       return `${label} ✗ ${why} (${Math.round(h.ms)} ms)`;
@@ -33,7 +34,10 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 /** Ways of saying "healbot changed nothing": one of them is enough. */
 const NOTHING_DONE = /^(nothing was (restarted|changed)|until then healbot changes nothing|healbot changes nothing)$/;
 const clauseKey = (clause: string) => {
-  const key = clause.trim().replace(/[.;:\s]+$/, '').toLowerCase();
+  const key = clause
+    .trim()
+    .replace(/[.;:\s]+$/, '')
+    .toLowerCase();
   return NOTHING_DONE.test(key) ? 'nothing was changed' : key;
 };
 
@@ -56,7 +60,10 @@ export function sentencesOnce(text: string): string {
     out.push(previous?.endsWith('.') ? clause.charAt(0).toUpperCase() + clause.slice(1) : clause);
   }
   // A dropped clause can leave "…; Next" or a trailing separator behind.
-  return out.join(' ').replace(/;\s*$/, '').replace(/; ([A-Z])/g, (_m, c: string) => `. ${c}`);
+  return out
+    .join(' ')
+    .replace(/;\s*$/, '')
+    .replace(/; ([A-Z])/g, (_m, c: string) => `. ${c}`);
 }
 
 /**
@@ -91,7 +98,9 @@ function summarizeOnce(input: {
   switch (input.outcome) {
     case 'not_needed':
       if (input.leftAlone) return `${cause}; ${input.leftAlone}; nothing was changed`;
-      return rc.kind === 'healthy' ? `${input.service} is healthy; nothing was restarted` : `${cause}; nothing was restarted`;
+      return rc.kind === 'healthy'
+        ? `${input.service} is healthy; nothing was restarted`
+        : `${cause}; nothing was restarted`;
     case 'healed':
       return `${cause}; ${what}${by}; healthy again in ${seconds(input.timeToHealMs ?? 0)} from the first failure signal`;
     case 'denied':
@@ -105,7 +114,8 @@ function summarizeOnce(input: {
     default: {
       const manualStep = input.plan.find((s) => s.risk === 'manual');
       const tail = input.escalation ?? manualStep?.reason ?? 'a human needs to look';
-      if (rc.kind === 'layer_broken' && !input.escalation) return `${cause}; the ${input.service} backend is healthy; nothing was restarted`;
+      if (rc.kind === 'layer_broken' && !input.escalation)
+        return `${cause}; the ${input.service} backend is healthy; nothing was restarted`;
       return `${cause}; nothing was restarted. ${tail.charAt(0).toUpperCase()}${tail.slice(1)}`.replace(/\.\.$/, '.');
     }
   }

@@ -52,7 +52,10 @@ export class ProbeMonitor {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const slowestProbe = Math.max(0, ...Object.values(this.options.config.services).flatMap((s) => s.probes.map((p) => p.timeoutMs)));
+    const slowestProbe = Math.max(
+      0,
+      ...Object.values(this.options.config.services).flatMap((s) => s.probes.map((p) => p.timeoutMs)),
+    );
     this.options.watchdog?.watch(PROBE_MONITOR_LOOP, 3 * this.interval + slowestProbe + 5000);
     this.schedule(0);
   }
@@ -79,7 +82,9 @@ export class ProbeMonitor {
   forget(service: string): void {
     this.state.delete(service);
     // The failure the open incident is about ended with the old container: the next one is new.
-    this.options.engine.accept([{ source: 'event', service, status: 'resolved', text: 'its container was started again' }]);
+    this.options.engine.accept([
+      { source: 'event', service, status: 'resolved', text: 'its container was started again' },
+    ]);
   }
 
   /** A person stopped the service on purpose and that was told: no signals for it until it was healthy again. */
@@ -112,13 +117,26 @@ export class ProbeMonitor {
       }
       if (watch.leftAlone) continue;
       watch.failingSince ??= now;
-      if (dependencyClosure(config, service).some((dependency) => dependency !== service && failing.has(dependency))) continue;
-      const failed = probes.filter((p) => !p.ok).map((p) => `${p.name} ${p.status ?? p.errorKind ?? ''} ${p.error ?? ''}`.replace(/\s+/g, ' ').trim());
-      signals.push({ source: 'monitor', service, status: 'firing', text: `monitoring: ${failed.join('; ')}`, at, failingSince: watch.failingSince });
+      if (dependencyClosure(config, service).some((dependency) => dependency !== service && failing.has(dependency)))
+        continue;
+      const failed = probes
+        .filter((p) => !p.ok)
+        .map((p) => `${p.name} ${p.status ?? p.errorKind ?? ''} ${p.error ?? ''}`.replace(/\s+/g, ' ').trim());
+      signals.push({
+        source: 'monitor',
+        service,
+        status: 'firing',
+        text: `monitoring: ${failed.join('; ')}`,
+        at,
+        failingSince: watch.failingSince,
+      });
     }
     for (const decision of engine.accept(signals)) {
       if (decision.result !== 'opened') continue;
-      this.options.logger?.info({ service: decision.service, incidentId: decision.incidentId }, 'monitoring found a failing service');
+      this.options.logger?.info(
+        { service: decision.service, incidentId: decision.incidentId },
+        'monitoring found a failing service',
+      );
       const service = decision.service!;
       decision.report
         ?.then((report) => {

@@ -33,7 +33,11 @@ export function alertSignal(alert: IncomingAlert, source: IncidentSource): Signa
  * Hands a webhook delivery's alerts to the engine's intake as signals, in one store
  * transaction, and reports what became of each.
  */
-export function acceptAlerts(api: Pick<HealbotApi, 'accept'>, alerts: readonly IncomingAlert[], source: IncidentSource = 'webhook'): AlertOutcome[] {
+export function acceptAlerts(
+  api: Pick<HealbotApi, 'accept'>,
+  alerts: readonly IncomingAlert[],
+  source: IncidentSource = 'webhook',
+): AlertOutcome[] {
   const decisions = api.accept(alerts.map((alert) => alertSignal(alert, source)));
   // An incident's report never rejects (a failure ends it as 'failed'): nothing to catch here.
   return decisions.map((decision, i) => {

@@ -27,11 +27,15 @@ CREATE TABLE IF NOT EXISTS threads (incident_id TEXT NOT NULL, platform TEXT NOT
 const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
   (db) => {
     const columns = db.prepare('PRAGMA table_info(service_flags)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'breaker_reset_at')) db.exec('ALTER TABLE service_flags ADD COLUMN breaker_reset_at INTEGER');
+    if (!columns.some((c) => c.name === 'breaker_reset_at'))
+      db.exec('ALTER TABLE service_flags ADD COLUMN breaker_reset_at INTEGER');
   },
   (db) => db.exec('CREATE TABLE IF NOT EXISTS health (probe TEXT PRIMARY KEY, at INTEGER NOT NULL)'),
   // The alerts still firing on each incident, so the first of many to resolve does not end it.
-  (db) => db.exec('CREATE TABLE IF NOT EXISTS firing (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (incident_id, fingerprint))'),
+  (db) =>
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS firing (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (incident_id, fingerprint))',
+    ),
   // Counting an alert rewrites one integer, not the whole incident record.
   (db) => db.exec('ALTER TABLE incidents ADD COLUMN alert_count INTEGER'),
 ];
@@ -39,19 +43,26 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
 /** The schema version this healbot writes. */
 export const SCHEMA_VERSION = 1 + MIGRATIONS.length;
 
-const MOVE_ASIDE = 'stop healbot, move the file aside (keep it: `sqlite3 FILE .recover` can save what is left) and start again for an empty store, or restore a backup';
+const MOVE_ASIDE =
+  'stop healbot, move the file aside (keep it: `sqlite3 FILE .recover` can save what is left) and start again for an empty store, or restore a backup';
 
 function openChecked(path: string): Database.Database {
   const file = path === ':memory:' ? undefined : path;
   if (file && existsSync(file) && statSync(file).size === 0 && !existsSync(`${file}-wal`)) {
     // healbot writes its schema as soon as it creates a file; an empty one was made by something else, or truncated.
-    throw new StoreError(file, 'is an empty file that healbot did not create (its history, approvals and breakers would be silently gone)', `remove it to start with an empty store, or restore the right file`);
+    throw new StoreError(
+      file,
+      'is an empty file that healbot did not create (its history, approvals and breakers would be silently gone)',
+      `remove it to start with an empty store, or restore the right file`,
+    );
   }
   if (file) mkdirSync(dirname(file), { recursive: true });
   let db: Database.Database | undefined;
   try {
     db = new Database(path);
-    const problems = (db.pragma('quick_check(5)') as { quick_check: string }[]).map((row) => row.quick_check).filter((line) => !line.startsWith('***'));
+    const problems = (db.pragma('quick_check(5)') as { quick_check: string }[])
+      .map((row) => row.quick_check)
+      .filter((line) => !line.startsWith('***'));
     if (problems[0] !== 'ok') throw new Error(`integrity check failed: ${problems[0] ?? 'unknown problem'}`);
     return db;
   } catch (error) {
@@ -59,8 +70,16 @@ function openChecked(path: string): Database.Database {
     if (!file) throw error;
     const lines = (error as Error).message.split('\n');
     const reason = `${lines.find((line) => line.trim() && !line.startsWith('***')) ?? lines[0]}`.trim();
-    if ((error as { code?: string }).code === 'SQLITE_CANTOPEN' || (error as { code?: string }).code === 'SQLITE_READONLY') {
-      throw new StoreError(file, `cannot be opened for writing (${reason})`, 'check that the directory exists and is writable by healbot, or set store.path elsewhere', { cause: error });
+    if (
+      (error as { code?: string }).code === 'SQLITE_CANTOPEN' ||
+      (error as { code?: string }).code === 'SQLITE_READONLY'
+    ) {
+      throw new StoreError(
+        file,
+        `cannot be opened for writing (${reason})`,
+        'check that the directory exists and is writable by healbot, or set store.path elsewhere',
+        { cause: error },
+      );
     }
     throw new StoreError(file, `is damaged (${reason})`, MOVE_ASIDE.replace('FILE', file), { cause: error });
   }
@@ -105,14 +124,20 @@ export class SqliteStore implements Store {
     } catch (error) {
       this.db.close();
       if (error instanceof StoreError || path === ':memory:') throw error;
-      throw new StoreError(path, `could not be prepared (${describeError(error)})`, MOVE_ASIDE.replace('FILE', path), { cause: error });
+      throw new StoreError(path, `could not be prepared (${describeError(error)})`, MOVE_ASIDE.replace('FILE', path), {
+        cause: error,
+      });
     }
   }
 
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new StoreError(this.path, `was written by a newer healbot (schema ${version}; this one knows up to ${SCHEMA_VERSION})`, 'upgrade healbot, or point store.path at another file');
+      throw new StoreError(
+        this.path,
+        `was written by a newer healbot (schema ${version}; this one knows up to ${SCHEMA_VERSION})`,
+        'upgrade healbot, or point store.path at another file',
+      );
     }
     if (version === SCHEMA_VERSION) return;
     this.db.transaction(() => {
@@ -138,7 +163,9 @@ export class SqliteStore implements Store {
 
   saveIncident(record: IncidentRecord & { dedupeKey?: string }): void {
     this.openIds.delete(record.service);
-    this.statement('INSERT OR REPLACE INTO incidents (id, service, status, opened_at, closed_at, dedupe_key, data, alert_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+    this.statement(
+      'INSERT OR REPLACE INTO incidents (id, service, status, opened_at, closed_at, dedupe_key, data, alert_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
       record.id,
       record.service,
       record.status,
@@ -167,48 +194,70 @@ export class SqliteStore implements Store {
   listIncidents(filter: { service?: string; limit?: number; status?: 'open' | 'closed' } = {}): IncidentRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.service) (where.push('service = ?'), args.push(filter.service));
-    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    if (filter.service) where.push('service = ?'), args.push(filter.service);
+    if (filter.status) where.push('status = ?'), args.push(filter.status);
     const sql = `SELECT data, alert_count FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, rowid DESC LIMIT ?`;
     return (this.statement(sql).all(...args, filter.limit ?? 1000) as Row[]).map(incidentOf);
   }
 
   openIncidentFor(service: string): IncidentRecord | undefined {
-    const row = this.db.prepare("SELECT data, alert_count FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1").get(service) as Row | undefined;
+    const row = this.db
+      .prepare(
+        "SELECT data, alert_count FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1",
+      )
+      .get(service) as Row | undefined;
     return row ? incidentOf(row) : undefined;
   }
 
   openIncidentId(service: string): string | undefined {
     if (this.openIds.has(service)) return this.openIds.get(service);
-    const row = this.statement("SELECT id FROM incidents WHERE service = ? AND status = 'open' AND json_extract(data, '$.dryRun') IS NOT 1 ORDER BY opened_at DESC, rowid DESC LIMIT 1").get(service) as { id: string } | undefined;
+    const row = this.statement(
+      "SELECT id FROM incidents WHERE service = ? AND status = 'open' AND json_extract(data, '$.dryRun') IS NOT 1 ORDER BY opened_at DESC, rowid DESC LIMIT 1",
+    ).get(service) as { id: string } | undefined;
     this.openIds.set(service, row?.id);
     return row?.id;
   }
 
   incrementAlertCount(id: string, by = 1): void {
-    this.statement("UPDATE incidents SET alert_count = COALESCE(alert_count, json_extract(data, '$.alertCount')) + ? WHERE id = ?").run(by, id);
+    this.statement(
+      "UPDATE incidents SET alert_count = COALESCE(alert_count, json_extract(data, '$.alertCount')) + ? WHERE id = ?",
+    ).run(by, id);
   }
 
   trackFiring(incidentId: string, fingerprint: string): void {
-    this.statement('INSERT OR IGNORE INTO firing (incident_id, fingerprint) VALUES (?, ?)').run(incidentId, fingerprint);
+    this.statement('INSERT OR IGNORE INTO firing (incident_id, fingerprint) VALUES (?, ?)').run(
+      incidentId,
+      fingerprint,
+    );
   }
 
   resolveFiring(incidentId: string, fingerprint: string): number {
     this.statement('DELETE FROM firing WHERE incident_id = ? AND fingerprint = ?').run(incidentId, fingerprint);
-    return (this.statement('SELECT count(*) AS n FROM firing WHERE incident_id = ?').get(incidentId) as { n: number }).n;
+    return (this.statement('SELECT count(*) AS n FROM firing WHERE incident_id = ?').get(incidentId) as { n: number })
+      .n;
   }
 
   claimEvent(key: string, incidentId?: string): boolean {
-    return this.statement('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)').run(key, incidentId ?? null, new Date().toISOString()).changes === 1;
+    return (
+      this.statement('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)').run(
+        key,
+        incidentId ?? null,
+        new Date().toISOString(),
+      ).changes === 1
+    );
   }
 
   eventIncident(key: string): string | undefined {
-    const row = this.statement('SELECT incident_id FROM events WHERE key = ?').get(key) as { incident_id: string | null } | undefined;
+    const row = this.statement('SELECT incident_id FROM events WHERE key = ?').get(key) as
+      | { incident_id: string | null }
+      | undefined;
     return row?.incident_id ?? undefined;
   }
 
   saveApproval(record: ApprovalRecord): void {
-    this.db.prepare('INSERT OR REPLACE INTO approvals (id, status, data) VALUES (?, ?, ?)').run(record.id, record.status, JSON.stringify(record));
+    this.db
+      .prepare('INSERT OR REPLACE INTO approvals (id, status, data) VALUES (?, ?, ?)')
+      .run(record.id, record.status, JSON.stringify(record));
   }
 
   getApproval(id: string): ApprovalRecord | undefined {
@@ -217,11 +266,17 @@ export class SqliteStore implements Store {
   }
 
   transitionApproval(id: string, from: 'pending', to: ApprovalRecord): boolean {
-    return this.db.prepare('UPDATE approvals SET status = ?, data = ? WHERE id = ? AND status = ?').run(to.status, JSON.stringify(to), id, from).changes === 1;
+    return (
+      this.db
+        .prepare('UPDATE approvals SET status = ?, data = ? WHERE id = ? AND status = ?')
+        .run(to.status, JSON.stringify(to), id, from).changes === 1
+    );
   }
 
   pendingApprovals(): ApprovalRecord[] {
-    return (this.statement("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) => JSON.parse(r.data));
+    return (this.statement("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) =>
+      JSON.parse(r.data),
+    );
   }
 
   recordHealAttempt(service: string, at: number, ok: boolean): void {
@@ -229,16 +284,26 @@ export class SqliteStore implements Store {
   }
 
   healAttemptsSince(service: string, since: number): { at: number; ok: boolean }[] {
-    return (this.db.prepare('SELECT at, ok FROM heal_attempts WHERE service = ? AND at >= ? ORDER BY at').all(service, since) as { at: number; ok: number }[]).map((r) => ({ at: r.at, ok: r.ok === 1 }));
+    return (
+      this.db
+        .prepare('SELECT at, ok FROM heal_attempts WHERE service = ? AND at >= ? ORDER BY at')
+        .all(service, since) as { at: number; ok: number }[]
+    ).map((r) => ({ at: r.at, ok: r.ok === 1 }));
   }
 
   private flag(service: string, column: 'breaker_open' | 'paused'): boolean {
-    const row = this.db.prepare(`SELECT ${column} AS value FROM service_flags WHERE service = ?`).get(service) as { value: number } | undefined;
+    const row = this.db.prepare(`SELECT ${column} AS value FROM service_flags WHERE service = ?`).get(service) as
+      | { value: number }
+      | undefined;
     return row?.value === 1;
   }
 
   private setFlag(service: string, column: 'breaker_open' | 'paused', value: boolean): void {
-    this.db.prepare(`INSERT INTO service_flags (service, ${column}) VALUES (?, ?) ON CONFLICT(service) DO UPDATE SET ${column} = excluded.${column}`).run(service, value ? 1 : 0);
+    this.db
+      .prepare(
+        `INSERT INTO service_flags (service, ${column}) VALUES (?, ?) ON CONFLICT(service) DO UPDATE SET ${column} = excluded.${column}`,
+      )
+      .run(service, value ? 1 : 0);
   }
 
   isBreakerOpen(service: string): boolean {
@@ -251,12 +316,16 @@ export class SqliteStore implements Store {
 
   resetBreaker(service: string, at: number): void {
     this.db
-      .prepare('INSERT INTO service_flags (service, breaker_open, breaker_reset_at) VALUES (?, 0, ?) ON CONFLICT(service) DO UPDATE SET breaker_open = 0, breaker_reset_at = excluded.breaker_reset_at')
+      .prepare(
+        'INSERT INTO service_flags (service, breaker_open, breaker_reset_at) VALUES (?, 0, ?) ON CONFLICT(service) DO UPDATE SET breaker_open = 0, breaker_reset_at = excluded.breaker_reset_at',
+      )
       .run(service, at);
   }
 
   breakerResetAt(service: string): number | undefined {
-    const row = this.db.prepare('SELECT breaker_reset_at AS at FROM service_flags WHERE service = ?').get(service) as { at: number | null } | undefined;
+    const row = this.db.prepare('SELECT breaker_reset_at AS at FROM service_flags WHERE service = ?').get(service) as
+      | { at: number | null }
+      | undefined;
     return row?.at ?? undefined;
   }
 
@@ -269,24 +338,30 @@ export class SqliteStore implements Store {
   }
 
   appendAudit(entry: AuditEntry): void {
-    this.db.prepare('INSERT INTO audit (at, service, incident_id, data) VALUES (?, ?, ?, ?)').run(entry.at, entry.service ?? null, entry.incidentId ?? null, JSON.stringify(entry));
+    this.db
+      .prepare('INSERT INTO audit (at, service, incident_id, data) VALUES (?, ?, ?, ?)')
+      .run(entry.at, entry.service ?? null, entry.incidentId ?? null, JSON.stringify(entry));
   }
 
   listAudit(filter: { service?: string; since?: string } = {}): AuditEntry[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.service) (where.push('service = ?'), args.push(filter.service));
-    if (filter.since) (where.push('at >= ?'), args.push(filter.since));
+    if (filter.service) where.push('service = ?'), args.push(filter.service);
+    if (filter.since) where.push('at >= ?'), args.push(filter.since);
     const sql = `SELECT data FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`;
     return (this.db.prepare(sql).all(...args) as Row[]).map((r) => JSON.parse(r.data));
   }
 
   saveThread(incidentId: string, thread: StoredThread): void {
-    this.db.prepare('INSERT OR REPLACE INTO threads (incident_id, platform, data) VALUES (?, ?, ?)').run(incidentId, thread.platform, JSON.stringify(thread));
+    this.db
+      .prepare('INSERT OR REPLACE INTO threads (incident_id, platform, data) VALUES (?, ?, ?)')
+      .run(incidentId, thread.platform, JSON.stringify(thread));
   }
 
   getThread(incidentId: string, platform: string): StoredThread | undefined {
-    const row = this.db.prepare('SELECT data FROM threads WHERE incident_id = ? AND platform = ?').get(incidentId, platform) as Row | undefined;
+    const row = this.db
+      .prepare('SELECT data FROM threads WHERE incident_id = ? AND platform = ?')
+      .get(incidentId, platform) as Row | undefined;
     return row ? JSON.parse(row.data) : undefined;
   }
 

@@ -7,10 +7,13 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const engineDir = join(root, 'src/engine');
 
 const sources = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []));
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  );
 
 /** Every `from '…'` and `import('…')` of a source file, type-only imports included. */
-const importsOf = (file: string): string[] => [...readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\s*\(\s*)'([^']+)'/g)].map((m) => m[1]);
+const importsOf = (file: string): string[] =>
+  [...readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\s*\(\s*)'([^']+)'/g)].map((m) => m[1]);
 
 /** The files a module loads at run time, transitively (type-only imports load nothing). */
 function runtimeClosure(entry: string): { files: Set<string>; packages: Set<string> } {
@@ -43,7 +46,15 @@ describe('the engine depends on nothing below it', () => {
 
   it('loads no SDK, process runner or chat platform when the engine is loaded', () => {
     const { packages } = runtimeClosure(join(engineDir, 'engine.ts'));
-    for (const heavy of ['execa', 'dockerode', '@kubernetes/client-node', 'discord.js', '@slack/bolt', 'better-sqlite3']) expect([...packages], heavy).not.toContain(heavy);
+    for (const heavy of [
+      'execa',
+      'dockerode',
+      '@kubernetes/client-node',
+      'discord.js',
+      '@slack/bolt',
+      'better-sqlite3',
+    ])
+      expect([...packages], heavy).not.toContain(heavy);
     expect(packages.size).toBeGreaterThan(0);
   });
 });

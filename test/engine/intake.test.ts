@@ -15,7 +15,10 @@ describe('the intake', () => {
   beforeAll(async () => {
     backend = await startBackend();
     backend.status = 503;
-    const config = parseConfig({ services: { api: { probes: [{ name: 'internal', http: backend.url }] } }, healing: { approvers: ['UANA'] } });
+    const config = parseConfig({
+      services: { api: { probes: [{ name: 'internal', http: backend.url }] } },
+      healing: { approvers: ['UANA'] },
+    });
     bot = createHealbot(config, { storePath: ':memory:', now: () => now });
   });
   afterAll(async () => {
@@ -23,10 +26,16 @@ describe('the intake', () => {
     await backend?.close();
   });
 
-  const notes = (incidentId: string) => bot.store.listAudit().filter((e) => e.incidentId === incidentId && e.event === 'info').map((e) => String(e.detail.message));
+  const notes = (incidentId: string) =>
+    bot.store
+      .listAudit()
+      .filter((e) => e.incidentId === incidentId && e.event === 'info')
+      .map((e) => String(e.detail.message));
 
   it('keeps an escalated incident open and joins later signals to it, telling its thread at most once per few minutes', async () => {
-    const opened = bot.api.accept([{ source: 'webhook', service: 'api', key: 'a1', fingerprint: 'a1', text: 'api down' }])[0];
+    const opened = bot.api.accept([
+      { source: 'webhook', service: 'api', key: 'a1', fingerprint: 'a1', text: 'api down' },
+    ])[0];
     expect(opened.result).toBe('opened');
     expect((await opened.report!).outcome).toBe('escalated');
     const id = opened.incidentId!;
@@ -47,7 +56,10 @@ describe('the intake', () => {
     expect(notes(id).filter((m) => m.startsWith('Still failing'))).toHaveLength(1);
     now += 6 * 60_000;
     bot.api.accept([{ source: 'event', service: 'api', key: 'e1', text: 'container died' }]);
-    expect(notes(id).filter((m) => m.startsWith('Still failing'))).toEqual([expect.stringContaining('another alert'), expect.stringContaining('2 more signals')]);
+    expect(notes(id).filter((m) => m.startsWith('Still failing'))).toEqual([
+      expect.stringContaining('another alert'),
+      expect.stringContaining('2 more signals'),
+    ]);
   });
 
   it('never lets a dry run join the open incident, and gives it its own id', async () => {
@@ -77,10 +89,14 @@ describe('the intake', () => {
   it('closes an escalated incident once the last of its alerts resolves, noting the others on the way', () => {
     const [open] = bot.store.listIncidents({ service: 'api', status: 'open' });
     bot.api.accept([{ source: 'webhook', service: 'api', key: 'b2', fingerprint: 'b2' }]);
-    const first = bot.api.accept([{ source: 'webhook', service: 'api', key: 'b1', fingerprint: 'b1', status: 'resolved' }])[0];
+    const first = bot.api.accept([
+      { source: 'webhook', service: 'api', key: 'b1', fingerprint: 'b1', status: 'resolved' },
+    ])[0];
     expect(first).toMatchObject({ result: 'resolved', resolution: 'noted', incidentId: open.id });
     expect(bot.store.getIncident(open.id)?.status).toBe('open');
-    const last = bot.api.accept([{ source: 'webhook', service: 'api', key: 'b2', fingerprint: 'b2', status: 'resolved' }])[0];
+    const last = bot.api.accept([
+      { source: 'webhook', service: 'api', key: 'b2', fingerprint: 'b2', status: 'resolved' },
+    ])[0];
     expect(last).toMatchObject({ result: 'resolved', resolution: 'closed', incidentId: open.id });
     expect(bot.store.getIncident(open.id)?.status).toBe('closed');
   });

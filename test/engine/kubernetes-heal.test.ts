@@ -25,16 +25,29 @@ function start(policy: Record<string, unknown> = {}, service = 'api') {
   events = [];
   bot.api.subscribe((event) => {
     events.push(event);
-    if (event.type === 'awaiting_approval') void bot.api.decide(event.request.id, { platform: 'slack', id: 'U0ONCALL', display: '@ana' }, 'approve');
+    if (event.type === 'awaiting_approval')
+      void bot.api.decide(event.request.id, { platform: 'slack', id: 'U0ONCALL', display: '@ana' }, 'approve');
   });
 }
 
 const deployment = () => cluster.server.store.get('apps/deployments', NS, 'api')!;
-const ready = (n: number) => cluster.controller.waitFor(() => deployment().status?.readyReplicas === n && deployment().status?.updatedReplicas === n, 5000, `${n} ready`);
+const ready = (n: number) =>
+  cluster.controller.waitFor(
+    () => deployment().status?.readyReplicas === n && deployment().status?.updatedReplicas === n,
+    5000,
+    `${n} ready`,
+  );
 
 beforeEach(async () => {
   cluster = await startCluster();
-  cluster.controller.createDeployment({ namespace: NS, name: 'api', replicas: 2, labels: { app: 'api' }, memoryLimit: '128Mi', image: 'registry.example/shop/api:1.4' });
+  cluster.controller.createDeployment({
+    namespace: NS,
+    name: 'api',
+    replicas: 2,
+    labels: { app: 'api' },
+    memoryLimit: '128Mi',
+    image: 'registry.example/shop/api:1.4',
+  });
   cluster.controller.createService(NS, 'api', { app: 'api' });
   await ready(2);
 });
@@ -48,7 +61,10 @@ describe('healing Kubernetes Deployments through the engine', () => {
   it('scenario 6: scaled to zero → scaled back to the last known count after approval', async () => {
     start();
     await bot.api.diagnose('api'); // healbot remembers the replica count while it is healthy
-    await new KubernetesRuntime({ namespace: NS, deployment: 'api' }, { kubeConfig: cluster.kubeConfig }).perform({ action: 'scale', params: { replicas: 0 } });
+    await new KubernetesRuntime({ namespace: NS, deployment: 'api' }, { kubeConfig: cluster.kubeConfig }).perform({
+      action: 'scale',
+      params: { replicas: 0 },
+    });
     await ready(0);
     const report = await bot.api.heal({ service: 'api', source: 'chat' });
     expect(report.rootCause.kind).toBe('scaled_to_zero');
@@ -62,11 +78,16 @@ describe('healing Kubernetes Deployments through the engine', () => {
     start({ auto: ['scale'] });
     await bot.api.diagnose('api');
     const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
-    await apps.patchNamespacedDeploymentScale({ name: 'api', namespace: NS, body: { spec: { replicas: 0 } }, fieldManager: 'kubectl-scale' }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await apps.patchNamespacedDeploymentScale(
+      { name: 'api', namespace: NS, body: { spec: { replicas: 0 } }, fieldManager: 'kubectl-scale' },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     await ready(0);
     const automatic = await bot.api.heal({ service: 'api', source: 'monitor' });
     expect(automatic.rootCause.kind).toBe('scaled_to_zero');
-    expect(automatic.rootCause.summary).toMatch(/scaled to zero through the Kubernetes API \(kubectl-scale set replicas to 0 at \d\d:\d\d:\d\d UTC\)/);
+    expect(automatic.rootCause.summary).toMatch(
+      /scaled to zero through the Kubernetes API \(kubectl-scale set replicas to 0 at \d\d:\d\d:\d\d UTC\)/,
+    );
     expect(automatic.outcome).toBe('not_needed');
     expect(automatic.summary).toMatch(/healbot will not scale it back up unasked/);
     expect(automatic.actions).toEqual([]);
@@ -80,7 +101,12 @@ describe('healing Kubernetes Deployments through the engine', () => {
 
   it('scenario 7: a crash loop gets a rollout restart; when it keeps crashing the breaker stops it and escalates with exit codes', async () => {
     start({ breaker: { threshold: 2, window: '1h' } });
-    cluster.controller.setFault(NS, 'api', { kind: 'crash_loop', exitCode: 3, restarts: 5, logs: ['boom: cannot parse config'] });
+    cluster.controller.setFault(NS, 'api', {
+      kind: 'crash_loop',
+      exitCode: 3,
+      restarts: 5,
+      logs: ['boom: cannot parse config'],
+    });
     await cluster.controller.waitFor(() => (deployment().status?.readyReplicas ?? 0) === 0, 5000, 'crashing');
     const first = await bot.api.heal({ service: 'api', source: 'chat' });
     expect(first.rootCause.kind).toBe('crash_loop');
@@ -100,7 +126,11 @@ describe('healing Kubernetes Deployments through the engine', () => {
 
   it('scenario 8: image pull failure → no automated fix, the image and the error are named', async () => {
     start();
-    cluster.controller.setFault(NS, 'api', { kind: 'image_pull', reason: 'ImagePullBackOff', message: 'manifest unknown' });
+    cluster.controller.setFault(NS, 'api', {
+      kind: 'image_pull',
+      reason: 'ImagePullBackOff',
+      message: 'manifest unknown',
+    });
     await cluster.controller.waitFor(() => (deployment().status?.readyReplicas ?? 0) === 0, 5000, 'failing');
     const report = await bot.api.heal({ service: 'api', source: 'chat' });
     expect(report.rootCause.kind).toBe('image_pull_failed');
@@ -129,6 +159,10 @@ describe('healing Kubernetes Deployments through the engine', () => {
     expect(report.rootCause.kind).toBe('recreating');
     expect(report.actions).toEqual([]);
     expect(report.outcome).toBe('not_needed');
-    expect(cluster.server.requests.some((r) => r.verb === 'patch' && r.resource === 'deployments' && r.subresource !== undefined)).toBe(false);
+    expect(
+      cluster.server.requests.some(
+        (r) => r.verb === 'patch' && r.resource === 'deployments' && r.subresource !== undefined,
+      ),
+    ).toBe(false);
   });
 });

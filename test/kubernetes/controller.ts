@@ -67,7 +67,12 @@ export class DeploymentController {
   createDeployment(spec: DeploymentSpec): KubeObject {
     const container = spec.container ?? 'app';
     return this.server.store.put(DEPLOYMENTS, {
-      metadata: { name: spec.name, namespace: spec.namespace, labels: spec.labels, annotations: spec.annotations ?? {} },
+      metadata: {
+        name: spec.name,
+        namespace: spec.namespace,
+        labels: spec.labels,
+        annotations: spec.annotations ?? {},
+      },
       spec: {
         replicas: spec.replicas,
         selector: { matchLabels: spec.labels },
@@ -117,7 +122,13 @@ export class DeploymentController {
     if (!victim) throw new Error(`no pod of ${key} to delete`);
     victim.metadata.deletionTimestamp = new Date().toISOString();
     this.server.store.put(PODS, victim);
-    this.event(namespace, { kind: 'Pod', name: victim.metadata.name }, 'Normal', 'Killing', `Stopping container ${victim.spec.containers[0].name}`);
+    this.event(
+      namespace,
+      { kind: 'Pod', name: victim.metadata.name },
+      'Normal',
+      'Killing',
+      `Stopping container ${victim.spec.containers[0].name}`,
+    );
     return victim.metadata.name as string;
   }
 
@@ -146,7 +157,11 @@ export class DeploymentController {
     return this.server.store
       .list(PODS, deployment.metadata.namespace)
       .filter((p) => matchesLabelSelector(p.metadata.labels, selector))
-      .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || String(a.metadata.name).localeCompare(String(b.metadata.name)));
+      .sort(
+        (a, b) =>
+          String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) ||
+          String(a.metadata.name).localeCompare(String(b.metadata.name)),
+      );
   }
 
   private schedule(): void {
@@ -184,10 +199,22 @@ export class DeploymentController {
     // Worded as the deployment controller words it since Kubernetes 1.26: "… to N from M".
     if (current.length < desired) {
       for (let i = current.length; i < desired; i++) this.createPod(d, hash);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rsName} to ${desired} from ${current.length}`);
+      this.event(
+        namespace,
+        { kind: 'Deployment', name: d.metadata.name },
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled up replica set ${rsName} to ${desired} from ${current.length}`,
+      );
     } else if (current.length > desired) {
       for (const pod of current.slice(desired)) this.terminate(pod, key);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rsName} to ${desired} from ${current.length}`);
+      this.event(
+        namespace,
+        { kind: 'Deployment', name: d.metadata.name },
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled down replica set ${rsName} to ${desired} from ${current.length}`,
+      );
     }
     const currentReady = current.filter(isReady).length;
     if (old.length > 0 && (currentReady >= desired || desired === 0)) {
@@ -205,8 +232,16 @@ export class DeploymentController {
       availableReplicas: ready,
       unavailableReplicas: Math.max(0, desired - ready),
       conditions: [
-        { type: 'Available', status: ready >= desired ? 'True' : 'False', reason: ready >= desired ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable' },
-        { type: 'Progressing', status: 'True', reason: updated.length === desired && ready === desired ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated' },
+        {
+          type: 'Available',
+          status: ready >= desired ? 'True' : 'False',
+          reason: ready >= desired ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+        },
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: updated.length === desired && ready === desired ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+        },
       ],
     };
     const fresh = this.server.store.get(DEPLOYMENTS, namespace, d.metadata.name);
@@ -225,7 +260,15 @@ export class DeploymentController {
         namespace: d.metadata.namespace,
         labels: { ...template.metadata?.labels, 'pod-template-hash': hash },
         annotations: { ...template.metadata?.annotations },
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${d.metadata.name}-${hash}`, controller: true, uid: d.metadata.uid }],
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: `${d.metadata.name}-${hash}`,
+            controller: true,
+            uid: d.metadata.uid,
+          },
+        ],
       },
       spec: structuredClone(template.spec),
       status: {
@@ -241,7 +284,13 @@ export class DeploymentController {
         })),
       },
     });
-    this.event(d.metadata.namespace, { kind: 'Pod', name }, 'Normal', 'Scheduled', `Successfully assigned ${d.metadata.namespace}/${name} to node-1`);
+    this.event(
+      d.metadata.namespace,
+      { kind: 'Pod', name },
+      'Normal',
+      'Scheduled',
+      `Successfully assigned ${d.metadata.namespace}/${name} to node-1`,
+    );
     const key = `${d.metadata.namespace}/${d.metadata.name}`;
     if (!this.holds.has(key)) this.later(this.options.startMs ?? 20, () => this.runKubelet(pod, d));
   }
@@ -251,8 +300,17 @@ export class DeploymentController {
     if (!fresh || fresh.metadata.deletionTimestamp) return;
     fresh.metadata.deletionTimestamp = new Date().toISOString();
     this.server.store.put(PODS, fresh);
-    this.event(pod.metadata.namespace, { kind: 'Pod', name: pod.metadata.name }, 'Normal', 'Killing', `Stopping container ${pod.spec.containers[0].name}`);
-    if (!this.holds.has(deploymentKey)) this.later(this.server.podTerminationMs, () => this.server.store.remove(PODS, pod.metadata.namespace, pod.metadata.name));
+    this.event(
+      pod.metadata.namespace,
+      { kind: 'Pod', name: pod.metadata.name },
+      'Normal',
+      'Killing',
+      `Stopping container ${pod.spec.containers[0].name}`,
+    );
+    if (!this.holds.has(deploymentKey))
+      this.later(this.server.podTerminationMs, () =>
+        this.server.store.remove(PODS, pod.metadata.namespace, pod.metadata.name),
+      );
   }
 
   /** What the kubelet would report for this pod under the Deployment's current fault. */
@@ -269,45 +327,91 @@ export class DeploymentController {
     let phase = 'Running';
     let ready = true;
     fresh.status.containerStatuses = containers.map((c) => {
-      const base = { name: c.name, image: c.image, imageID: '', restartCount: 0, started: true, ready: true, state: running as KubeObject, lastState: {} as KubeObject };
+      const base = {
+        name: c.name,
+        image: c.image,
+        imageID: '',
+        restartCount: 0,
+        started: true,
+        ready: true,
+        state: running as KubeObject,
+        lastState: {} as KubeObject,
+      };
       switch (fault?.kind) {
         case 'crash_loop': {
           const exitCode = fault.exitCode ?? 1;
-          this.server.setLogs(namespace, name, c.name, fault.logs ?? ['starting api', `fatal: cannot connect to database password=hunter2`], true);
+          this.server.setLogs(
+            namespace,
+            name,
+            c.name,
+            fault.logs ?? ['starting api', `fatal: cannot connect to database password=hunter2`],
+            true,
+          );
           this.server.setLogs(namespace, name, c.name, []);
-          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${name}_${namespace}(${fresh.metadata.uid})`);
+          this.event(
+            namespace,
+            { kind: 'Pod', name },
+            'Warning',
+            'BackOff',
+            `Back-off restarting failed container ${c.name} in pod ${name}_${namespace}(${fresh.metadata.uid})`,
+          );
           ready = false;
           return {
             ...base,
             ready: false,
             started: false,
             restartCount: fault.restarts ?? 5,
-            state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 5m0s restarting failed container=${c.name} pod=${name}_${namespace}(${fresh.metadata.uid})` } },
+            state: {
+              waiting: {
+                reason: 'CrashLoopBackOff',
+                message: `back-off 5m0s restarting failed container=${c.name} pod=${name}_${namespace}(${fresh.metadata.uid})`,
+              },
+            },
             lastState: { terminated: { exitCode, reason: 'Error', startedAt: now, finishedAt: now } },
           };
         }
         case 'oom_killed':
           this.server.setLogs(namespace, name, c.name, ['loading catalogue into memory'], true);
-          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${name}_${namespace}(${fresh.metadata.uid})`);
+          this.event(
+            namespace,
+            { kind: 'Pod', name },
+            'Warning',
+            'BackOff',
+            `Back-off restarting failed container ${c.name} in pod ${name}_${namespace}(${fresh.metadata.uid})`,
+          );
           ready = false;
           return {
             ...base,
             ready: false,
             started: false,
             restartCount: fault.restarts ?? 3,
-            state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=${c.name}` } },
+            state: {
+              waiting: { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=${c.name}` },
+            },
             lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: now, finishedAt: now } },
           };
         case 'image_pull': {
           const reason = fault.reason ?? 'ImagePullBackOff';
           const message = fault.message ?? `Back-off pulling image "${c.image}"`;
-          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'Failed', `Failed to pull image "${c.image}": rpc error: code = NotFound desc = failed to pull and unpack image "${c.image}": not found`);
+          this.event(
+            namespace,
+            { kind: 'Pod', name },
+            'Warning',
+            'Failed',
+            `Failed to pull image "${c.image}": rpc error: code = NotFound desc = failed to pull and unpack image "${c.image}": not found`,
+          );
           phase = 'Pending';
           ready = false;
           return { ...base, ready: false, started: false, state: { waiting: { reason, message } } };
         }
         case 'not_ready':
-          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'Unhealthy', 'Readiness probe failed: HTTP probe failed with statuscode: 503');
+          this.event(
+            namespace,
+            { kind: 'Pod', name },
+            'Warning',
+            'Unhealthy',
+            'Readiness probe failed: HTTP probe failed with statuscode: 503',
+          );
           ready = false;
           return { ...base, ready: false };
         case 'pending':
@@ -330,18 +434,49 @@ export class DeploymentController {
     const namespace: string = service.metadata.namespace;
     const pods = this.server.store
       .list(PODS, namespace)
-      .filter((p) => matchesLabelSelector(p.metadata.labels, selectorString(selector)) && !p.metadata.deletionTimestamp && p.status?.podIP);
-    const address = (p: KubeObject) => ({ ip: p.status.podIP, targetRef: { kind: 'Pod', name: p.metadata.name, namespace } });
+      .filter(
+        (p) =>
+          matchesLabelSelector(p.metadata.labels, selectorString(selector)) &&
+          !p.metadata.deletionTimestamp &&
+          p.status?.podIP,
+      );
+    const address = (p: KubeObject) => ({
+      ip: p.status.podIP,
+      targetRef: { kind: 'Pod', name: p.metadata.name, namespace },
+    });
     const addresses = pods.filter(isReady).map(address);
     const notReadyAddresses = pods.filter((p) => !isReady(p)).map(address);
-    const ports = (service.spec.ports as KubeObject[] | undefined)?.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })) ?? [];
-    const subsets = addresses.length + notReadyAddresses.length === 0 ? [] : [{ ...(addresses.length ? { addresses } : {}), ...(notReadyAddresses.length ? { notReadyAddresses } : {}), ports }];
+    const ports =
+      (service.spec.ports as KubeObject[] | undefined)?.map((p) => ({
+        name: p.name,
+        port: p.targetPort,
+        protocol: p.protocol,
+      })) ?? [];
+    const subsets =
+      addresses.length + notReadyAddresses.length === 0
+        ? []
+        : [
+            {
+              ...(addresses.length ? { addresses } : {}),
+              ...(notReadyAddresses.length ? { notReadyAddresses } : {}),
+              ports,
+            },
+          ];
     const existing = this.server.store.get('/endpoints', namespace, service.metadata.name);
     if (existing && JSON.stringify(existing.subsets ?? []) === JSON.stringify(subsets)) return;
-    this.server.store.put('/endpoints', { metadata: { name: service.metadata.name, namespace, labels: service.metadata.labels }, subsets });
+    this.server.store.put('/endpoints', {
+      metadata: { name: service.metadata.name, namespace, labels: service.metadata.labels },
+      subsets,
+    });
   }
 
-  private event(namespace: string, involved: { kind: string; name: string }, type: string, reason: string, message: string): void {
+  private event(
+    namespace: string,
+    involved: { kind: string; name: string },
+    type: string,
+    reason: string,
+    message: string,
+  ): void {
     const now = new Date().toISOString();
     this.server.store.put('/events', {
       metadata: { name: `${involved.name}.${randomBytes(8).toString('hex')}`, namespace },
@@ -358,5 +493,8 @@ export class DeploymentController {
 }
 
 function isReady(pod: KubeObject): boolean {
-  return (pod.status?.conditions as KubeObject[] | undefined)?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return (
+    (pod.status?.conditions as KubeObject[] | undefined)?.some((c) => c.type === 'Ready' && c.status === 'True') ??
+    false
+  );
 }

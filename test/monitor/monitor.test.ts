@@ -23,19 +23,34 @@ describe('continuous monitoring', () => {
       backend.status = 500;
       expect(await bot.monitor.tick()).toEqual(['api']);
       // api has no runtime: healbot escalates, and the incident stays open while api fails.
-      const first = await waitFor(() => bot.bot.store.listIncidents({ service: 'api' })[0]?.outcome && bot.bot.store.listIncidents({ service: 'api' })[0], 'the api incident to escalate');
+      const first = await waitFor(
+        () =>
+          bot.bot.store.listIncidents({ service: 'api' })[0]?.outcome &&
+          bot.bot.store.listIncidents({ service: 'api' })[0],
+        'the api incident to escalate',
+      );
       expect(first).toMatchObject({ source: 'monitor', outcome: 'escalated', status: 'open' });
       // Still failing: later rounds join it, no new incident.
       await bot.monitor.tick();
       await bot.monitor.tick();
-      expect(bot.bot.store.listIncidents({ service: 'api' })).toEqual([expect.objectContaining({ id: first.id, status: 'open' })]);
+      expect(bot.bot.store.listIncidents({ service: 'api' })).toEqual([
+        expect.objectContaining({ id: first.id, status: 'open' }),
+      ]);
       // Healthy again: the incident closes; failing again: a new incident.
       backend.status = 200;
       await bot.monitor.tick();
-      expect(bot.bot.store.getIncident(first.id)).toMatchObject({ status: 'closed', summary: expect.stringContaining('api is healthy again (monitoring') });
+      expect(bot.bot.store.getIncident(first.id)).toMatchObject({
+        status: 'closed',
+        summary: expect.stringContaining('api is healthy again (monitoring'),
+      });
       backend.status = 500;
       await bot.monitor.tick();
-      await waitFor(() => bot.bot.store.listIncidents({ service: 'api' }).length === 2 && bot.bot.store.listIncidents({ service: 'api' })[0].outcome === 'escalated', 'a second api incident');
+      await waitFor(
+        () =>
+          bot.bot.store.listIncidents({ service: 'api' }).length === 2 &&
+          bot.bot.store.listIncidents({ service: 'api' })[0].outcome === 'escalated',
+        'a second api incident',
+      );
       // The dependency fails too: one incident, for the dependency, not one per dependent.
       backend.status = 200;
       await bot.monitor.tick();
@@ -56,9 +71,15 @@ describe('continuous monitoring', () => {
   it('runs the monitoring loop on its interval and reports it to the watchdog', async () => {
     const backend = await startBackend();
     backend.status = 502;
-    const bot = await startTestBot({ services: { api: { probes: [{ name: 'internal', http: backend.url }] } }, monitor: { interval: '50ms' } }, { monitoring: true });
+    const bot = await startTestBot(
+      { services: { api: { probes: [{ name: 'internal', http: backend.url }] } }, monitor: { interval: '50ms' } },
+      { monitoring: true },
+    );
     try {
-      await waitFor(() => bot.bot.store.listIncidents({ service: 'api' }).length === 1, 'the monitor loop to open an incident');
+      await waitFor(
+        () => bot.bot.store.listIncidents({ service: 'api' }).length === 1,
+        'the monitor loop to open an incident',
+      );
       expect(bot.watchdog.report().find((l) => l.name === 'monitor')?.ok).toBe(true);
       expect((await bot.call('/readyz', { token: null })).status).toBe(200);
     } finally {

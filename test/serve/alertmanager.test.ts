@@ -32,8 +32,15 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
   it('turns many alerts per service into one incident per service, counting every alert', async () => {
     const startsAt = new Date().toISOString();
     const alerts = [
-      ...Array.from({ length: 60 }, (_, i) => ({ labels: { alertname: 'HighErrorRate', service: 'api', instance: `api-${i}` }, annotations: { summary: `api instance ${i} is failing` }, startsAt })),
-      ...Array.from({ length: 15 }, (_, i) => ({ labels: { alertname: 'Down', job: 'web', instance: `web-${i}` }, startsAt })),
+      ...Array.from({ length: 60 }, (_, i) => ({
+        labels: { alertname: 'HighErrorRate', service: 'api', instance: `api-${i}` },
+        annotations: { summary: `api instance ${i} is failing` },
+        startsAt,
+      })),
+      ...Array.from({ length: 15 }, (_, i) => ({
+        labels: { alertname: 'Down', job: 'web', instance: `web-${i}` },
+        startsAt,
+      })),
       { labels: { alertname: 'Down', service: 'not-configured' }, startsAt },
     ];
     // Two pushes, and the first again: Alertmanager merges what it already has.
@@ -41,7 +48,13 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
     await alertmanager.pushAlerts(alerts.slice(40));
     await alertmanager.pushAlerts(alerts.slice(0, 10));
     const store = bot.bot.store;
-    await waitFor(() => store.listIncidents({ service: 'api' })[0]?.alertCount === 60 && store.listIncidents({ service: 'web' })[0]?.alertCount === 15, `all alerts to arrive (${alertmanager.output()})`, 20_000);
+    await waitFor(
+      () =>
+        store.listIncidents({ service: 'api' })[0]?.alertCount === 60 &&
+        store.listIncidents({ service: 'web' })[0]?.alertCount === 15,
+      `all alerts to arrive (${alertmanager.output()})`,
+      20_000,
+    );
     expect(store.listIncidents({ service: 'api' })).toHaveLength(1);
     expect(store.listIncidents({ service: 'web' })).toHaveLength(1);
     expect(store.listIncidents()).toHaveLength(2);
@@ -53,16 +66,31 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
   it('notes the resolution on the incident when the alerts resolve', async () => {
     const incident = bot.bot.store.listIncidents({ service: 'web' })[0];
     // web has no runtime: healbot escalates, and the incident stays open while its alerts fire.
-    await waitFor(() => bot.bot.store.getIncident(incident.id)?.outcome === 'escalated', 'the web incident to escalate');
+    await waitFor(
+      () => bot.bot.store.getIncident(incident.id)?.outcome === 'escalated',
+      'the web incident to escalate',
+    );
     expect(bot.bot.store.getIncident(incident.id)?.status).toBe('open');
     const startsAt = new Date(Date.now() - 60_000).toISOString();
     // Alertmanager resolves an alert whose endsAt has passed and tells receivers (send_resolved).
     const before = bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length;
-    await alertmanager.pushAlerts([{ labels: { alertname: 'Late', service: 'web' }, startsAt, endsAt: new Date(Date.now() - 1000).toISOString() }]);
+    await alertmanager.pushAlerts([
+      { labels: { alertname: 'Late', service: 'web' }, startsAt, endsAt: new Date(Date.now() - 1000).toISOString() },
+    ]);
     await alertmanager.pushAlerts([{ labels: { alertname: 'Flap', service: 'web' }, startsAt }]);
-    await waitFor(() => bot.bot.store.getIncident(incident.id)!.alertCount >= 16, 'the late alert to be counted on the open incident', 20_000);
+    await waitFor(
+      () => bot.bot.store.getIncident(incident.id)!.alertCount >= 16,
+      'the late alert to be counted on the open incident',
+      20_000,
+    );
     expect(bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
-    await alertmanager.pushAlerts([{ labels: { alertname: 'Flap', service: 'web' }, startsAt, endsAt: new Date().toISOString() }]);
-    await waitFor(() => bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length > before, 'the resolution to be noted', 20_000);
+    await alertmanager.pushAlerts([
+      { labels: { alertname: 'Flap', service: 'web' }, startsAt, endsAt: new Date().toISOString() },
+    ]);
+    await waitFor(
+      () => bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length > before,
+      'the resolution to be noted',
+      20_000,
+    );
   });
 });

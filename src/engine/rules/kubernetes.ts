@@ -3,7 +3,15 @@
  * zero, images that cannot be pulled, crash loops, OOM kills, Services that route nowhere, and
  * pods that are merely being recreated. Pure: state in, finding out.
  */
-import type { Evidence, KubernetesContainerState, KubernetesPodState, KubernetesState, ProbeResult, RootCause, RuntimeState } from '../types.js';
+import type {
+  Evidence,
+  KubernetesContainerState,
+  KubernetesPodState,
+  KubernetesState,
+  ProbeResult,
+  RootCause,
+  RuntimeState,
+} from '../types.js';
 
 const IMAGE_PULL_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
 const STARTING_REASONS = new Set(['ContainerCreating', 'PodInitializing']);
@@ -19,7 +27,9 @@ interface FoundContainer {
 }
 
 function containersWhere(k: KubernetesState, predicate: (c: KubernetesContainerState) => boolean): FoundContainer[] {
-  return k.pods.filter((p) => !p.deleting).flatMap((pod) => pod.containers.filter(predicate).map((container) => ({ pod, container })));
+  return k.pods
+    .filter((p) => !p.deleting)
+    .flatMap((pod) => pod.containers.filter(predicate).map((container) => ({ pod, container })));
 }
 
 function deploymentEvidence(k: KubernetesState): Evidence {
@@ -30,7 +40,9 @@ function deploymentEvidence(k: KubernetesState): Evidence {
 }
 
 function containerEvidence({ pod, container: c }: FoundContainer): Evidence {
-  const bits = [`pod ${pod.name} (${pod.phase}${pod.ready ? ', ready' : ''}${pod.deleting ? ', terminating' : ''}) container ${c.name}`];
+  const bits = [
+    `pod ${pod.name} (${pod.phase}${pod.ready ? ', ready' : ''}${pod.deleting ? ', terminating' : ''}) container ${c.name}`,
+  ];
   if (c.image) bits.push(`image ${c.image}`);
   if (c.waitingReason) bits.push(`waiting: ${c.waitingReason}${c.waitingMessage ? ` (${c.waitingMessage})` : ''}`);
   if (c.terminatedReason) bits.push(`terminated: ${c.terminatedReason}`);
@@ -40,19 +52,30 @@ function containerEvidence({ pod, container: c }: FoundContainer): Evidence {
   return { source: 'runtime', detail: bits.join(', ') };
 }
 
-function eventEvidence(k: KubernetesState, filter: (e: KubernetesState['events'][number]) => boolean = () => true): Evidence[] {
+function eventEvidence(
+  k: KubernetesState,
+  filter: (e: KubernetesState['events'][number]) => boolean = () => true,
+): Evidence[] {
   return k.events
     .filter(filter)
     .slice(-5)
-    .map((e) => ({ source: 'runtime' as const, detail: `event ${e.type} ${e.reason}${e.object ? ` on ${e.object}` : ''}: ${e.message}` }));
+    .map((e) => ({
+      source: 'runtime' as const,
+      detail: `event ${e.type} ${e.reason}${e.object ? ` on ${e.object}` : ''}: ${e.message}`,
+    }));
 }
 
 function probeEvidence(probes: ProbeResult[]): Evidence[] {
-  return probes.map((p) => ({ source: 'probe' as const, detail: `${p.service}/${p.name} ${p.ok ? 'ok' : 'failed'}${p.status !== undefined ? ` (${p.status})` : ''}${p.error ? `: ${p.error}` : ''}` }));
+  return probes.map((p) => ({
+    source: 'probe' as const,
+    detail: `${p.service}/${p.name} ${p.ok ? 'ok' : 'failed'}${p.status !== undefined ? ` (${p.status})` : ''}${p.error ? `: ${p.error}` : ''}`,
+  }));
 }
 
 function logEvidence(state: RuntimeState): Evidence[] {
-  return state.logs && state.logs.length > 0 ? [{ source: 'runtime', detail: `last log lines:\n${state.logs.slice(-10).join('\n')}` }] : [];
+  return state.logs && state.logs.length > 0
+    ? [{ source: 'runtime', detail: `last log lines:\n${state.logs.slice(-10).join('\n')}` }]
+    : [];
 }
 
 const unique = <T>(values: T[]): T[] => [...new Set(values)];
@@ -61,7 +84,11 @@ const unique = <T>(values: T[]): T[] => [...new Set(values)];
  * Names a Kubernetes-specific root cause for `service`, or undefined when the cluster shows
  * nothing wrong (or nothing it can explain) and the generic rules should decide.
  */
-export function kubernetesRootCause(service: string, state: RuntimeState, probes: ProbeResult[]): RootCause | undefined {
+export function kubernetesRootCause(
+  service: string,
+  state: RuntimeState,
+  probes: ProbeResult[],
+): RootCause | undefined {
   const k = state.kubernetes;
   if (!k) return undefined;
   const where = `deployment ${k.namespace}/${k.deployment}`;
@@ -87,14 +114,21 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
   const pulls = containersWhere(k, (c) => c.waitingReason !== undefined && IMAGE_PULL_REASONS.has(c.waitingReason));
   if (pulls.length > 0) {
     const images = unique(pulls.map((p) => p.container.image ?? '(unknown image)'));
-    const pullEvents = k.events.filter((e) => e.type === 'Warning' && /pull/i.test(e.message) && e.reason !== 'BackOff');
-    const pullError = pullEvents.at(-1)?.message ?? pulls[0].container.waitingMessage ?? pulls[0].container.waitingReason;
+    const pullEvents = k.events.filter(
+      (e) => e.type === 'Warning' && /pull/i.test(e.message) && e.reason !== 'BackOff',
+    );
+    const pullError =
+      pullEvents.at(-1)?.message ?? pulls[0].container.waitingMessage ?? pulls[0].container.waitingReason;
     return {
       kind: 'image_pull_failed',
       service,
       summary: `${where} cannot pull image ${images.join(', ')} (${pulls[0].container.waitingReason}): ${pullError}. Fix the image reference or the registry credentials; restarting will not help`,
       confidence: 0.95,
-      evidence: [...base, ...pulls.slice(0, 3).map(containerEvidence), ...eventEvidence(k, (e) => /pull/i.test(e.message))],
+      evidence: [
+        ...base,
+        ...pulls.slice(0, 3).map(containerEvidence),
+        ...eventEvidence(k, (e) => /pull/i.test(e.message)),
+      ],
     };
   }
 
@@ -104,7 +138,9 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
   const probesFailing = probes.some((p) => !p.ok);
   if (ooms.length > 0 && (!rolloutHealthy || probesFailing || ooms.some((o) => !o.container.ready))) {
     const limit = k.memoryLimit ?? (state.memory?.limitBytes ? `${state.memory.limitBytes} bytes` : undefined);
-    const usage = state.memory?.usageBytes ? `last usage ${state.memory.usageBytes} bytes` : 'its usage reached the limit when it was killed';
+    const usage = state.memory?.usageBytes
+      ? `last usage ${state.memory.usageBytes} bytes`
+      : 'its usage reached the limit when it was killed';
     return {
       kind: 'oom_killed',
       service,
@@ -140,7 +176,8 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
       evidence: base,
     };
   }
-  const selects = (pod: KubernetesPodState) => svc !== undefined && Object.entries(svc.selector).every(([key, value]) => pod.labels[key] === value);
+  const selects = (pod: KubernetesPodState) =>
+    svc !== undefined && Object.entries(svc.selector).every(([key, value]) => pod.labels[key] === value);
   if (svc && Object.keys(svc.selector).length > 0 && live.length > 0 && !live.some(selects)) {
     return {
       kind: 'no_endpoints',
@@ -150,7 +187,9 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
       evidence: [
         ...base,
         { source: 'runtime', detail: `Service ${svc.name} selector: ${formatLabels(svc.selector)}` },
-        ...live.slice(0, 3).map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name} labels: ${formatLabels(p.labels)}` })),
+        ...live
+          .slice(0, 3)
+          .map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name} labels: ${formatLabels(p.labels)}` })),
         { source: 'runtime', detail: `endpoints: ${svc.readyEndpoints} ready, ${svc.notReadyEndpoints} not ready` },
       ],
     };
@@ -158,19 +197,35 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
 
   // Scenario 10: a pod is going away and its replacement is on its way; wait, do not act.
   const deleting = k.pods.filter((p) => p.deleting);
-  const starting = live.filter((p) => !p.ready && (p.phase === 'Pending' || p.containers.length === 0 || p.containers.some((c) => c.waitingReason !== undefined && STARTING_REASONS.has(c.waitingReason))));
+  const starting = live.filter(
+    (p) =>
+      !p.ready &&
+      (p.phase === 'Pending' ||
+        p.containers.length === 0 ||
+        p.containers.some((c) => c.waitingReason !== undefined && STARTING_REASONS.has(c.waitingReason))),
+  );
   // A pod the scheduler cannot place is not on its way: that is for the generic rules to report.
-  const unschedulable = k.events.some((e) => e.reason === 'FailedScheduling' && starting.some((p) => e.object === `pod/${p.name}`));
+  const unschedulable = k.events.some(
+    (e) => e.reason === 'FailedScheduling' && starting.some((p) => e.object === `pod/${p.name}`),
+  );
   if (!rolloutHealthy && !unschedulable && (starting.length > 0 || deleting.length > 0)) {
     const parts: string[] = [];
-    if (deleting.length > 0) parts.push(`${deleting.map((p) => p.name).join(', ')} ${deleting.length === 1 ? 'is' : 'are'} terminating`);
-    if (starting.length > 0) parts.push(`${starting.map((p) => p.name).join(', ')} ${starting.length === 1 ? 'is' : 'are'} starting`);
+    if (deleting.length > 0)
+      parts.push(`${deleting.map((p) => p.name).join(', ')} ${deleting.length === 1 ? 'is' : 'are'} terminating`);
+    if (starting.length > 0)
+      parts.push(`${starting.map((p) => p.name).join(', ')} ${starting.length === 1 ? 'is' : 'are'} starting`);
     return {
       kind: 'recreating',
       service,
       summary: `${where} is recreating pods: ${parts.join(' and ')} (ready ${k.readyReplicas}/${k.desiredReplicas}); wait for the replacement and verify, no action needed`,
       confidence: 0.8,
-      evidence: [...base, ...[...deleting, ...starting].map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name}: ${p.phase}${p.deleting ? `, terminating since ${p.deletionTimestamp ?? 'now'}` : ''}${p.ready ? ', ready' : ', not ready'}` }))],
+      evidence: [
+        ...base,
+        ...[...deleting, ...starting].map((p) => ({
+          source: 'runtime' as const,
+          detail: `pod ${p.name}: ${p.phase}${p.deleting ? `, terminating since ${p.deletionTimestamp ?? 'now'}` : ''}${p.ready ? ', ready' : ', not ready'}`,
+        })),
+      ],
     };
   }
 
@@ -184,8 +239,13 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
       confidence: 0.85,
       evidence: [
         ...base,
-        { source: 'runtime', detail: `Service ${svc.name} selector: ${formatLabels(svc.selector)}; endpoints: ${svc.readyEndpoints} ready, ${svc.notReadyEndpoints} not ready` },
-        ...readySelected.slice(0, 3).map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name} labels: ${formatLabels(p.labels)}` })),
+        {
+          source: 'runtime',
+          detail: `Service ${svc.name} selector: ${formatLabels(svc.selector)}; endpoints: ${svc.readyEndpoints} ready, ${svc.notReadyEndpoints} not ready`,
+        },
+        ...readySelected
+          .slice(0, 3)
+          .map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name} labels: ${formatLabels(p.labels)}` })),
       ],
     };
   }

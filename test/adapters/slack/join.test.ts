@@ -10,18 +10,38 @@ afterAll(async () => {
   await h?.close();
 });
 
-const alertEvent = fixture<{ event: { channel: string; ts: string }; event_id: string }>('event-alertmanager-message.json');
+const alertEvent = fixture<{ event: { channel: string; ts: string }; event_id: string }>(
+  'event-alertmanager-message.json',
+);
 /** The same alert posted again later: a new Slack message (new ts, new event id). */
-const secondAlert = { ...alertEvent, event_id: 'Ev0ALERT0099', event: { ...alertEvent.event, ts: '1700000200.000300', event_ts: '1700000200.000300' } };
+const secondAlert = {
+  ...alertEvent,
+  event_id: 'Ev0ALERT0099',
+  event: { ...alertEvent.event, ts: '1700000200.000300', event_ts: '1700000200.000300' },
+};
 
 let counter = 0;
 function slashCommand(text: string, user: string) {
   counter += 1;
   const id = `join-${counter}`;
-  return { id, payload: { ...fixture('slash-command.json'), text, user_id: user, channel_id: 'C0OPS', trigger_id: `trigger-${id}`, response_url: h.slack.responseUrl(id) } };
+  return {
+    id,
+    payload: {
+      ...fixture('slash-command.json'),
+      text,
+      user_id: user,
+      channel_id: 'C0OPS',
+      trigger_id: `trigger-${id}`,
+      response_url: h.slack.responseUrl(id),
+    },
+  };
 }
-const responseTo = (id: string): RecordedCall | undefined => h.slack.calls.find((c) => c.method === 'response_url' && c.raw.length > 0 && c.url === `/response/${id}`);
-const actionIds = (call: RecordedCall) => ((call.body.blocks ?? []) as { type: string; elements?: { action_id?: string }[] }[]).flatMap((b) => b.elements ?? []).map((e) => e.action_id);
+const responseTo = (id: string): RecordedCall | undefined =>
+  h.slack.calls.find((c) => c.method === 'response_url' && c.raw.length > 0 && c.url === `/response/${id}`);
+const actionIds = (call: RecordedCall) =>
+  ((call.body.blocks ?? []) as { type: string; elements?: { action_id?: string }[] }[])
+    .flatMap((b) => b.elements ?? [])
+    .map((e) => e.action_id);
 
 describe('Slack: a request that joins an open incident says where it is', () => {
   let incidentId: string;
@@ -44,7 +64,10 @@ describe('Slack: a request that joins an open incident says where it is', () => 
     expect(text).toContain(permalink);
     expect(text).not.toContain('diagnosing every layer');
     expect(actionIds(reply)).toEqual(['healbot_approve', 'healbot_deny']);
-    expect(h.slack.callsOf('chat.getPermalink').at(-1)?.body).toMatchObject({ channel: ALERT_CHANNEL, message_ts: alertEvent.event.ts });
+    expect(h.slack.callsOf('chat.getPermalink').at(-1)?.body).toMatchObject({
+      channel: ALERT_CHANNEL,
+      message_ts: alertEvent.event.ts,
+    });
     expect(await h.healbot.engine.history('api')).toHaveLength(1);
   });
 
@@ -58,11 +81,16 @@ describe('Slack: a request that joins an open incident says where it is', () => 
 
   it('answers a second alert message once, in its own thread, pointing to the incident thread', async () => {
     await h.slack.sendEnvelope('events_api', secondAlert);
-    const answer = await waitFor(() => h.slack.callsOf('chat.postMessage').find((c) => c.body.thread_ts === secondAlert.event.ts), 'the answer under the second alert');
+    const answer = await waitFor(
+      () => h.slack.callsOf('chat.postMessage').find((c) => c.body.thread_ts === secondAlert.event.ts),
+      'the answer under the second alert',
+    );
     expect(String(answer.body.text)).toContain(incidentId);
     expect(String(answer.body.text)).toContain(permalink);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(h.slack.callsOf('chat.postMessage').filter((c) => c.body.thread_ts === secondAlert.event.ts)).toHaveLength(1);
+    expect(h.slack.callsOf('chat.postMessage').filter((c) => c.body.thread_ts === secondAlert.event.ts)).toHaveLength(
+      1,
+    );
     expect(await h.healbot.engine.history('api')).toHaveLength(1);
     expect(h.healbot.store.getIncident(incidentId)?.alertCount).toBe(2);
     expect(h.target.restarts).toBe(0);
