@@ -2,6 +2,7 @@ import { benchAlerts } from './alerts.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
 import { benchImage } from './image.js';
 import { benchDockerHealing } from './docker-healing.js';
+import { benchPatterns } from './patterns.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
     ['Docker healing at event speed', benchDockerHealing],
     ['alerts', benchAlerts],
     ['container image', benchImage],
+    ['failure patterns', benchPatterns],
   ];
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);

@@ -1,4 +1,4 @@
-import type { IncidentRecord, ServiceStatus } from '../src/engine/api.js';
+import type { IncidentRecord, RemediationStats, ServiceStatus } from '../src/engine/api.js';
 import { hopLine } from '../src/engine/report.js';
 import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
 import type { ChatMessage } from './chat.js';
@@ -21,6 +21,8 @@ const KIND_LABEL: Record<RootCause['kind'], string> = {
   image_pull_failed: 'image pull failed',
   no_endpoints: 'no endpoints',
   recreating: 'being recreated',
+  bad_rollout: 'bad rollout',
+  stale_config: 'stale config',
   unknown: 'unknown',
 };
 
@@ -29,7 +31,10 @@ const stepLine = (s: PlanStep) => {
   return s.risk === 'manual' ? `• manual: ${s.reason}` : `• ${s.action} *${s.target}*${params} [${s.risk}]: ${s.reason}`;
 };
 
-export const describeStep = (s: PlanStep) => `${s.action.replace('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}`;
+export const describeStep = (s: PlanStep) =>
+  s.action === 'runbook'
+    ? `run runbook ${s.params?.runbook} on ${s.target}`
+    : `${s.action.replace('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}${s.params?.revision !== undefined ? ` to revision ${s.params.revision}` : ''}`;
 
 export function incidentStatus(incident: Incident, phase: string, tone: ChatMessage['tone'] = 'info'): ChatMessage {
   const who = incident.requestedBy ? ` · asked by ${incident.requestedBy}` : '';
@@ -92,9 +97,10 @@ export function decisionMessage(request: ApprovalRequest, decision: 'approved' |
 
 export function actionMessage(result: ActionResult): ChatMessage {
   const change = result.before && result.after ? ` (${result.before.status} → ${result.after.status})` : '';
+  const what = `${result.step ? `${result.step}: ` : ''}${result.action.replace('_', ' ')} ${result.target}`;
   return result.ok
-    ? { text: `${result.action.replace('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
-    : { text: `${result.action.replace('_', ' ')} ${result.target} failed: ${result.error}${change}`, tone: 'error' };
+    ? { text: `${what} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
+    : { text: `${what} failed: ${result.error}${change}`, tone: 'error' };
 }
 
 export function doneMessage(report: HealReport): ChatMessage {
@@ -121,8 +127,10 @@ export function statusMessage(statuses: ServiceStatus[]): ChatMessage {
   return { title: 'Service status', text: lines.join('\n') || 'No services configured.', tone: bad > 0 ? 'warn' : 'ok' };
 }
 
-export function historyMessage(records: IncidentRecord[], service?: string): ChatMessage {
+export function historyMessage(records: IncidentRecord[], service?: string, rates: RemediationStats[] = []): ChatMessage {
   if (records.length === 0) return { text: `No incidents${service ? ` for ${service}` : ''} yet.` };
   const lines = records.map((r) => `• \`${r.id}\` ${r.openedAt.slice(0, 16).replace('T', ' ')} *${r.service}* ${r.status === 'open' ? 'open' : (r.outcome ?? 'closed')}: ${r.summary ?? r.rootCause?.summary ?? ''}`);
-  return { title: `History${service ? ` of ${service}` : ''}`, text: lines.join('\n') };
+  const rateLines = rates.map((r) => `• ${r.remediation.replace(':', ' ')} on *${r.service}*: ${r.succeeded} of ${r.runs} worked (last run ${r.lastOk ? 'worked' : 'failed'})`);
+  const text = rateLines.length > 0 ? [...lines, '', '*Success rates*', ...rateLines].join('\n') : lines.join('\n');
+  return { title: `History${service ? ` of ${service}` : ''}`, text };
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { serviceConfig } from '../config/own.js';
 import { probeTarget } from '../probes/index.js';
 import type { RuntimeAction } from '../runtimes/runtime.js';
+import { serviceNamedBy } from './patterns/index.js';
 import { describeMemory } from './root-cause.js';
 import type { Diagnosis, PlanStep, RootCause } from './types.js';
 
@@ -50,6 +51,12 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
   if (rc.confidence < threshold) {
     return [manual(rc.service, `healbot is not sure (confidence ${rc.confidence.toFixed(2)} < ${threshold}): ${rc.summary}. Check by hand`)];
   }
+  // The service's own words say a restart only repeats the failure.
+  if (rc.pattern && !rc.pattern.restartHelps && rc.pattern.confidence >= threshold) {
+    const named = rc.pattern.id === 'connection_refused' || rc.pattern.id === 'dns_failure' ? serviceNamedBy(rc.pattern.subject, ctx.config) : undefined;
+    const next = named && named !== rc.service ? `; ${named} is a configured service: /heal ${named}` : '';
+    return [manual(rc.service, `${rc.pattern.advice} (pattern ${rc.pattern.id})${next}`)];
+  }
   switch (rc.kind) {
     case 'dependency_down':
       return rc.underlying ? planFor(rc.underlying, ctx) : [manual(rc.layer ?? rc.service, rc.summary)];
@@ -65,6 +72,7 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
     case 'service_down':
     case 'service_unhealthy':
     case 'crash_loop':
+    case 'stale_config':
       return [restartStep(rc, rc.service, ctx, rc.summary)];
     case 'oom_killed': {
       const state = ctx.diagnosis.runtime[rc.service];
@@ -76,6 +84,11 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
       if (!replicas || !ctx.supports(rc.service, 'scale')) return [manual(rc.service, `${rc.summary}; healbot does not know how many replicas to restore: scale it by hand`)];
       const source = state?.kubernetes?.replicasSource;
       return [{ action: 'scale', target: rc.service, risk: 'risky', reason: `${rc.summary}; scale back to ${replicas}${source ? ` (from ${source})` : ''}`, params: { replicas } }];
+    }
+    case 'bad_rollout': {
+      const previous = ctx.diagnosis.runtime[rc.service]?.kubernetes?.rollout?.previous;
+      if (!previous || !ctx.supports(rc.service, 'rollout_undo')) return [manual(rc.service, `${rc.summary}: undo it by hand (kubectl rollout undo)`)];
+      return [{ action: 'rollout_undo', target: rc.service, risk: 'risky', reason: rc.summary, params: { revision: previous.revision, image: previous.images.join(', ') } }];
     }
     case 'image_pull_failed':
     case 'no_endpoints':
