@@ -3,6 +3,7 @@ import { benchCi } from './ci.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
 import { benchImage } from './image.js';
 import { benchDockerHealing } from './docker-healing.js';
+import { benchPatterns } from './patterns.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
     ['alerts', benchAlerts],
     ['container image', benchImage],
     ['ci', benchCi],
+    ['failure patterns', benchPatterns],
   ];
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);

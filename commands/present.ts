@@ -1,4 +1,4 @@
-import type { IncidentRecord, ServiceStatus } from '../src/engine/api.js';
+import type { IncidentRecord, RemediationStats, ServiceStatus } from '../src/engine/api.js';
 import { hopLine } from '../src/engine/report.js';
 import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
 import type { ChatMessage } from './chat.js';
@@ -22,6 +22,8 @@ const KIND_LABEL: Record<RootCause['kind'], string> = {
   no_endpoints: 'no endpoints',
   recreating: 'being recreated',
   pipeline_failed: 'pipeline failed',
+  bad_rollout: 'bad rollout',
+  stale_config: 'stale config',
   unknown: 'unknown',
 };
 
@@ -30,7 +32,10 @@ const stepLine = (s: PlanStep) => {
   return s.risk === 'manual' ? `• manual: ${s.reason}` : `• ${s.action} *${s.target}*${params} [${s.risk}]: ${s.reason}`;
 };
 
-export const describeStep = (s: PlanStep) => `${s.action.replaceAll('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}`;
+export const describeStep = (s: PlanStep) =>
+  s.action === 'runbook'
+    ? `run runbook ${s.params?.runbook} on ${s.target}`
+    : `${s.action.replaceAll('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}${s.params?.revision !== undefined ? ` to revision ${s.params.revision}` : ''}`;
 
 export function incidentStatus(incident: Incident, phase: string, tone: ChatMessage['tone'] = 'info'): ChatMessage {
   const who = incident.requestedBy ? ` · asked by ${incident.requestedBy}` : '';
@@ -93,9 +98,10 @@ export function decisionMessage(request: ApprovalRequest, decision: 'approved' |
 
 export function actionMessage(result: ActionResult): ChatMessage {
   const change = result.before && result.after ? ` (${result.before.status} → ${result.after.status})` : '';
+  const what = `${result.step ? `${result.step}: ` : ''}${result.action.replaceAll('_', ' ')} ${result.target}`;
   return result.ok
-    ? { text: `${result.action.replaceAll('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
-    : { text: `${result.action.replaceAll('_', ' ')} ${result.target} failed: ${result.error}${change}`, tone: 'error' };
+    ? { text: `${what} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
+    : { text: `${what} failed: ${result.error}${change}`, tone: 'error' };
 }
 
 export function doneMessage(report: HealReport): ChatMessage {
@@ -104,7 +110,7 @@ export function doneMessage(report: HealReport): ChatMessage {
   const mentions = report.notify ?? [];
   const retried = report.retried ? `\nRetried ${report.retried.name}: ${report.retried.ok ? 'ok' : `still failing (${report.retried.error})`}` : '';
   return {
-    title: `${report.service}: ${report.outcome.replace('_', ' ')}`,
+    title: `${report.service}: ${report.outcome.replaceAll('_', ' ')}`,
     text: `${report.summary}${retried}`,
     fields: report.hops.length > 0 ? [{ label: 'Path', value: hopLine(report.hops) }] : undefined,
     tone,
@@ -122,8 +128,10 @@ export function statusMessage(statuses: ServiceStatus[]): ChatMessage {
   return { title: 'Service status', text: lines.join('\n') || 'No services configured.', tone: bad > 0 ? 'warn' : 'ok' };
 }
 
-export function historyMessage(records: IncidentRecord[], service?: string): ChatMessage {
+export function historyMessage(records: IncidentRecord[], service?: string, rates: RemediationStats[] = []): ChatMessage {
   if (records.length === 0) return { text: `No incidents${service ? ` for ${service}` : ''} yet.` };
   const lines = records.map((r) => `• \`${r.id}\` ${r.openedAt.slice(0, 16).replace('T', ' ')} *${r.service}* ${r.status === 'open' ? 'open' : (r.outcome ?? 'closed')}: ${r.summary ?? r.rootCause?.summary ?? ''}`);
-  return { title: `History${service ? ` of ${service}` : ''}`, text: lines.join('\n') };
+  const rateLines = rates.map((r) => `• ${r.remediation.replace(':', ' ')} on *${r.service}*: ${r.succeeded} of ${r.runs} worked (last run ${r.lastOk ? 'worked' : 'failed'})`);
+  const text = rateLines.length > 0 ? [...lines, '', '*Success rates*', ...rateLines].join('\n') : lines.join('\n');
+  return { title: `History${service ? ` of ${service}` : ''}`, text };
 }

@@ -14,6 +14,7 @@ import { DockerRuntime } from './runtimes/docker.js';
 import { GitHubActionsRuntime } from './runtimes/github-actions.js';
 import { KUBERNETES_DEFAULTS, KubernetesRuntime } from './runtimes/kubernetes.js';
 import { ConfigError } from './errors.js';
+import { runArgv } from './runtimes/argv-runner.js';
 import type { Runtime } from './runtimes/runtime.js';
 import { redactingStore } from './store/redacting-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -113,7 +114,7 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const storePath = options.storePath ?? config.store.path;
   const store = redactingStore(options.store ?? new SqliteStore(storePath), redact);
   let ownership: StoreOwnership | undefined;
-  const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct });
+  const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct, runCommand: runArgv });
   return {
     api: engine,
     engine,

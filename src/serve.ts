@@ -12,6 +12,7 @@ import { ConfigError, describeError, UsageError } from './errors.js';
 import { GitHubEscalation } from './escalation/github.js';
 import { campaign } from './leadership.js';
 import { createLogger, type Logger } from './logger.js';
+import { ConfigWatch } from './monitor/config-watch.js';
 import { DockerMonitor } from './monitor/docker-monitor.js';
 import { Heartbeat } from './monitor/heartbeat.js';
 import { ProbeMonitor } from './monitor/probe-monitor.js';
@@ -222,6 +223,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const watchdog = new Watchdog();
   const intake = new AlertIntake({ engine, store, config, logger: logger.child({ component: 'alerts' }), now: options.now, onOutcome: (o, source) => metrics.countAlert(source, o.result) });
   const monitor = new ProbeMonitor({ config, sensors: bot.sensors, engine, watchdog, logger: logger.child({ component: 'monitor' }), onProbe: (r) => metrics.observeProbe(r), now: options.now });
+  const configWatch = new ConfigWatch({ config, sensors: bot.sensors, engine, logger: logger.child({ component: 'config-watch' }) });
   const dockerMonitor = new DockerMonitor({
     config,
     engine,
@@ -239,6 +241,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   let url: string | undefined;
   const close = async () => {
     await monitor.stop();
+    await configWatch.stop();
     await dockerMonitor.stop();
     await heartbeat?.stop();
     if (server) await closeHttpServer(server);
@@ -271,6 +274,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       logger.info({ url, webhooks: ['/webhooks/alertmanager', '/webhooks/grafana', '/webhooks/generic', '/webhooks/github'] }, 'healbot is listening');
     }
     if (options.monitoring !== false) monitor.start();
+    if (options.monitoring !== false) configWatch.start();
     dockerMonitor.start();
     heartbeat?.start();
   } catch (error) {

@@ -1,15 +1,9 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { argv, safeName } from './names.js';
+import { patternSchema, runbookSchema } from './runbook-schema.js';
 
-/**
- * Names that end up in argv arrays, API paths and chat messages. Keeping them to a safe
- * alphabet means no name can smuggle shell metacharacters, path segments or mentions.
- */
-export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const safeName = (what: string) =>
-  z.string().regex(SAFE_NAME, `${what} must start with a letter or digit and use only letters, digits, ".", "_" or "-"`);
-
-const argv = z.array(z.string().min(1)).min(1, 'must be a non-empty argv array, e.g. ["systemctl", "restart", "api"]');
+export { SAFE_NAME } from './names.js';
 
 const httpProbe = z.union([
   z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
@@ -53,6 +47,8 @@ const dockerRuntime = z
     labels: z.record(z.string(), z.string()).optional(),
     /** Docker host, e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375; defaults to DOCKER_HOST. */
     host: z.string().optional(),
+    /** Files the container reads at start (an env file, a config): changed since it started means stale_config. */
+    configFiles: z.array(z.string().regex(/^\//, 'must be an absolute path')).optional(),
   })
   .refine((d) => (d.container === undefined) !== (d.labels === undefined), 'needs exactly one of container or labels');
 
@@ -244,6 +240,10 @@ export const configSchema = z.strictObject({
     .optional(),
   slack: slackSchema.optional(),
   discord: discordSchema.optional(),
+  /** Failure patterns of your own, checked before the built-in ones. */
+  patterns: z.array(patternSchema).default([]),
+  /** Multi-step remediations that replace the default action when their `when` matches. */
+  runbooks: z.array(runbookSchema).default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;

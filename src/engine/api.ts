@@ -31,6 +31,8 @@ export interface HealRequest {
   leaveAlone?: string;
   /** When the failure was first seen (epoch ms: the Docker event, the first failing probe); time to heal counts from it. */
   failingSince?: number;
+  /** The triggering alert's labels: runbooks match on them, nothing is ever filled from them. */
+  labels?: Record<string, string>;
 }
 
 export interface ServiceStatus {
@@ -58,6 +60,16 @@ export interface IncidentRecord {
   requestedBy?: string;
 }
 
+/** How often a remediation (`runbook:<name>` or `action:<kind>`) worked on a service, and how its latest run went. */
+export interface RemediationStats {
+  service: string;
+  remediation: string;
+  runs: number;
+  succeeded: number;
+  lastOk: boolean;
+  lastAt: number;
+}
+
 export type DecisionResult =
   | { ok: true; decision: 'approved' | 'denied'; request: ApprovalRequest; by: string[]; at: string; waitingFor?: number }
   | { ok: false; reason: 'not_allowed' | 'expired' | 'not_found' | 'already_decided' | 'same_approver'; message: string };
@@ -73,6 +85,8 @@ export interface HealbotApi {
   diagnose(service: string): Promise<Diagnosis>;
   status(): Promise<ServiceStatus[]>;
   history(service?: string, limit?: number): Promise<IncidentRecord[]>;
+  /** Success counts of runbooks and built-in actions, per service. */
+  remediationStats(service?: string): Promise<RemediationStats[]>;
   pause(service: string, by: Actor): Promise<void>;
   resume(service: string, by: Actor): Promise<void>;
   decide(approvalId: string, actor: Actor, decision: 'approve' | 'deny'): Promise<DecisionResult>;

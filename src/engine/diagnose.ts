@@ -4,6 +4,7 @@ import type { Probe } from '../probes/probe.js';
 import { probeTarget } from '../probes/index.js';
 import type { Runtime } from '../runtimes/runtime.js';
 import type { Observations, ServiceObservation } from './observation.js';
+import { patternsFor } from './patterns/index.js';
 import { determineRootCause } from './root-cause.js';
 import { hopsFrom } from './report.js';
 import type { Diagnosis, ProbeResult, RuntimeState } from './types.js';
@@ -118,7 +119,7 @@ export async function diagnose(
     services[name] = { service: name, probes: probeResults[i], runtime: runtimeStates[i], dependsOn: sensors.config.services[name].dependsOn };
     runtime[name] = runtimeStates[i];
   });
-  const observations: Observations = { services, canaries, observerNetwork: sensors.config.observer.network };
+  const observations: Observations = { services, canaries, observerNetwork: sensors.config.observer.network, patterns: patternsFor(sensors.config) };
   const rootCause = determineRootCause(service, observations);
   const probes = involved.flatMap((name) => services[name].probes.map((p) => p.result));
   const onPath = dependencyClosure(sensors.config, service);

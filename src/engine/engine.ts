@@ -5,12 +5,14 @@ import { hasService, serviceConfig } from '../config/own.js';
 import { PermissionDenied, UnknownServiceError } from '../errors.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
-import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
+import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, RemediationStats, ServiceStatus } from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { respectIntent } from './intent.js';
-import { planFor } from './plan.js';
+import { planFor, type PlanContext } from './plan.js';
 import { actionPast, summarize } from './report.js';
+import { chooseRunbook, planRunbook, redactReasons, remediationName, runbookPlanSteps, type RunbookPlan } from './runbook-plan.js';
+import { describeRunbookRun, runRunbook, type CommandRunner } from './runbook-run.js';
 import { closestNames } from './suggest.js';
 import { TargetLocks, targetKey, type HeldTargets, type TargetAction } from './target-locks.js';
 import { timeSinceFailure } from './time-to-heal.js';
@@ -44,6 +46,8 @@ export interface EngineOptions {
    * its Lease), or undefined when it may.
    */
   mayAct?: () => string | undefined;
+  /** Runs runbook commands (argv, no shell); without it, command steps fail. */
+  runCommand?: CommandRunner;
 }
 
 /** How long past healing.actionTimeout the engine waits for a runtime that ignores its own deadline. */
@@ -184,6 +188,11 @@ export class Engine implements HealbotApi {
     return this.options.store.listIncidents({ service, limit });
   }
 
+  async remediationStats(service?: string): Promise<RemediationStats[]> {
+    if (service) this.requireService(service);
+    return this.options.store.remediationStats(service);
+  }
+
   private requireApprover(service: string, actor: Actor, what: string): void {
     if (this.options.mayApprove(actor, service)) return;
     this.audit(undefined, service, `refused_${what}`, actorName(actor), {});
@@ -268,9 +277,9 @@ export class Engine implements HealbotApi {
       dryRun: request.dryRun,
       failingSince: request.failingSince !== undefined ? new Date(request.failingSince).toISOString() : undefined,
     };
-    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
+    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun, labels: request.labels });
     this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
-    return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone });
+    return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone, labels: request.labels });
   }
 
   private start(incident: Incident, options: RunOptions): Promise<HealReport> {
@@ -416,7 +425,7 @@ export class Engine implements HealbotApi {
     return result;
   }
 
-  private async act(incident: Incident, step: PlanStep, approvedBy: string[]): Promise<ActionResult> {
+  private async act(incident: Incident, step: PlanStep, approvedBy: string[], timeoutMs = this.config.healing.actionTimeout): Promise<ActionResult> {
     const runtime = this.options.sensors.runtimes[step.target];
     const started = performance.now();
     // Written before the call: a crash in the middle of the action leaves this behind to be told.
@@ -424,12 +433,11 @@ export class Engine implements HealbotApi {
     this.locks.started(this.targetKeyOf(step.target), { incidentId: incident.id, service: step.target, action: step.action, at: this.now() });
     this.emit({ type: 'action_started', incidentId: incident.id, step });
     let result: ActionResult;
-    if (!runtime || step.action === 'manual') {
+    if (!runtime || step.action === 'manual' || step.action === 'command' || step.action === 'runbook') {
       result = { action: step.action, target: step.target, ok: false, ms: 0, error: `${step.target} has no runtime that can ${step.action}`, approvedBy };
     } else {
       const before = await inspectRuntime(runtime, 20);
       try {
-        const timeoutMs = this.config.healing.actionTimeout;
         const request = { action: step.action, params: step.params };
         // The runtime's own deadlines say more; this one holds even if a client ignores them.
         await withDeadline(`${step.target}'s ${runtime.kind} runtime`, timeoutMs + ACTION_GRACE_MS, (signal) => runtime.perform(request, { timeoutMs, signal }));
@@ -475,10 +483,17 @@ export class Engine implements HealbotApi {
     });
     const rc = diagnosis.rootCause;
     this.emit({ type: 'finding', incidentId: incident.id, rootCause: rc, diagnosis });
-    const respected = respectIntent(planFor(rc, { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false }), diagnosis, incident);
+    const planContext: PlanContext = { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false };
+    const respected = respectIntent(planFor(rc, planContext), diagnosis, incident);
     // A door that already knows a person stopped it (Docker's events) asks for a report only.
     const plan = options.leaveAlone ? [] : respected.plan;
     const leftAlone = respected.leftAlone ?? (rc.kind !== 'healthy' ? options.leaveAlone : undefined);
+    // A matching runbook replaces the default plan, but never undoes what a person did on purpose.
+    const chosen = leftAlone ? undefined : chooseRunbook(this.config, rc, incident.service, options.labels);
+    if (chosen) {
+      const history = (runbook: string, service: string, limit: number) => this.options.store.remediationRuns(service, `runbook:${runbook}`, limit);
+      return this.runRunbook(incident, diagnosis, redactReasons(planRunbook(chosen.runbook, chosen.cause.service, planContext, history), this.options.redact), options, held, diagnosedAt);
+    }
     this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan, leftAlone });
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
     if (leftAlone && plan.length === 0) {
@@ -543,7 +558,10 @@ export class Engine implements HealbotApi {
       breakerMessage = this.recordAttempt(incident, step.target) ?? breakerMessage;
       const result = await this.act(incident, step, approvedBy);
       actions.push(result);
-      if (!result.ok) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'failed', escalation: breakerMessage });
+      if (!result.ok) {
+        this.countRemediations(actions, false);
+        return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'failed', escalation: breakerMessage });
+      }
     }
 
     const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }), {
@@ -557,6 +575,7 @@ export class Engine implements HealbotApi {
     const ok = verification.ok && (retried?.ok ?? true);
     this.emit({ type: 'verified', incidentId: incident.id, ok, probes: retried ? [...verification.probes, retried] : verification.probes, ms: verification.ms });
     const timeToHealMs = actedAt !== undefined ? timeSinceFailure(incident, diagnosis) : undefined;
+    this.countRemediations(actions, ok);
     if (!ok) {
       const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
       return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, settled: verification.settled, outcome: 'failed', escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; ') });
@@ -564,9 +583,69 @@ export class Engine implements HealbotApi {
     return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, timeToHealMs, settled: verification.settled, outcome: 'healed', escalation: breakerMessage });
   }
 
+  /** Success rates: each built-in action counts as working only when the service verified healthy after it. */
+  private countRemediations(actions: ActionResult[], healed: boolean): void {
+    for (const action of actions) this.options.store.recordRemediation(action.target, remediationName(action), this.now(), healed && action.ok);
+  }
+
+  /** A matching runbook instead of the default plan: one approval for all of it, then steps, verification, rollback. */
+  private async runRunbook(incident: Incident, diagnosis: Diagnosis, runbook: RunbookPlan, options: RunOptions, held: { targets?: HeldTargets }, diagnosedAt: number): Promise<HealReport> {
+    const plan = runbookPlanSteps(runbook);
+    const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
+    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: diagnosis.rootCause.kind, confidence: diagnosis.rootCause.confidence, runbook: runbook.name, plan });
+    const blockedBy = runbook.manualReason ? undefined : this.blockReason(incident, options, [runbook.target]);
+    this.emit({ type: 'plan', incidentId: incident.id, steps: plan, blockedBy });
+    if (runbook.manualReason || blockedBy) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
+    const approval = runbook.approval;
+    const approvedBy: string[] = [];
+    const pre = options.preApproved;
+    if (pre && pre.step.action === 'runbook' && pre.step.target === approval.target && pre.step.reason === approval.reason) approvedBy.push(...pre.by);
+    else if (approval.risk === 'risky') {
+      const decision = await this.requestApproval(incident, approval);
+      if (decision.decision === 'denied') return this.finish(incident, diagnosis, { ...base, outcome: 'denied', deniedBy: decision.by[0] });
+      if (decision.decision === 'expired') return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: `nobody approved runbook ${runbook.name} on ${approval.target} in time; nothing was changed` });
+      approvedBy.push(...decision.by);
+    }
+    // The decision to act: until verification and any rollback end, no other incident acts on the target.
+    held.targets = await this.locks.acquire([this.targetKeyOf(runbook.target)], incident.id);
+    const changed = this.recentAction([runbook.target], diagnosedAt);
+    if (changed) return this.finish(incident, diagnosis, { ...base, approvedBy, outcome: 'escalated', escalation: `${changed}; the situation changed while waiting, so runbook ${runbook.name} did not run: run /heal ${incident.service} again` });
+    const lateBlock = this.blockReason(incident, options, [runbook.target]) ?? this.options.mayAct?.();
+    if (lateBlock) return this.finish(incident, diagnosis, { ...base, approvedBy, outcome: 'escalated', escalation: lateBlock });
+    const breakerMessage = this.recordAttempt(incident, runbook.target);
+    const actedAt = Date.now();
+    const run = await runRunbook(runbook, {
+      runCommand: this.options.runCommand ?? (async () => ({ output: '', timedOut: false, error: 'this healbot has no command runner' })),
+      act: (step) => this.act(incident, step.plan, approvedBy, step.timeoutMs),
+      verifyProbes: async () => {
+        const verification = await verifyInsideOut(this.options.sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }), {
+          before: diagnosis,
+          unchangedChecks: this.config.healing.unchangedChecks,
+          actedAt,
+        });
+        this.emit({ type: 'verified', incidentId: incident.id, ok: verification.ok, probes: verification.probes, ms: verification.ms });
+        return verification;
+      },
+      onStart: (step) => {
+        this.locks.started(this.targetKeyOf(step.plan.target), { incidentId: incident.id, service: step.plan.target, action: step.plan.action, at: this.now() });
+        this.emit({ type: 'action_started', incidentId: incident.id, step: step.plan });
+      },
+      onStep: (phase, step, result) => {
+        this.audit(incident.id, step.plan.target, 'runbook_step', approvedBy.join(' and ') || 'policy:auto', { runbook: runbook.name, phase, step: step.name, argv: step.argv, ok: result.ok, ms: result.ms, error: result.error, output: result.output });
+        if (step.argv) this.emit({ type: 'action_finished', incidentId: incident.id, step: step.plan, result });
+      },
+      redact: this.options.redact,
+    });
+    const message = describeRunbookRun(run.report);
+    if (!run.ok) this.emit({ type: 'info', incidentId: incident.id, message: this.options.redact(message) });
+    this.options.store.recordRemediation(runbook.target, remediationName(approval), this.now(), run.ok);
+    const outcome = run.ok ? ('healed' as const) : ('failed' as const);
+    return this.finish(incident, diagnosis, { ...base, actions: run.actions, approvedBy, outcome, runbook: run.report, timeToHealMs: run.ok ? timeSinceFailure(incident, diagnosis) : undefined, escalation: breakerMessage });
+  }
+
   /** An approval decided after a restart: diagnose again and act only if the same step is still right. */
   private async resumeApproved(record: ApprovalRecord): Promise<void> {
-    const stored = this.options.store.getIncident(record.incidentId) as (IncidentRecord & { origin?: Incident['origin'] }) | undefined;
+    const stored = this.options.store.getIncident(record.incidentId) as (IncidentRecord & { origin?: Incident['origin']; labels?: Record<string, string> }) | undefined;
     if (!stored || stored.status !== 'open') return;
     const other = this.running.get(stored.service);
     if (other) {
@@ -575,7 +654,7 @@ export class Engine implements HealbotApi {
     }
     const incident: Incident = { id: stored.id, service: stored.service, source: stored.source, requestedBy: stored.requestedBy, openedAt: stored.openedAt, origin: stored.origin };
     this.audit(incident.id, incident.service, 'resumed_after_restart', record.decidedBy, { approval: record.id });
-    await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy } });
+    await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy }, labels: stored.labels });
   }
 
   close(): void {
@@ -586,5 +665,7 @@ export class Engine implements HealbotApi {
 interface RunOptions {
   security?: boolean;
   leaveAlone?: string;
+  /** The triggering alert's labels, for runbooks' `when.labels`; never substituted into commands. */
+  labels?: Record<string, string>;
   preApproved?: { step: PlanStep; by: string[] };
 }

@@ -3,6 +3,7 @@ import { serviceConfig } from '../config/own.js';
 import { probeTarget } from '../probes/index.js';
 import type { RuntimeAction } from '../runtimes/runtime.js';
 import { ciPlan } from './ci/rules.js';
+import { serviceNamedBy } from './patterns/index.js';
 import { describeMemory } from './root-cause.js';
 import type { Diagnosis, PlanStep, RootCause } from './types.js';
 
@@ -51,6 +52,12 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
   if (rc.confidence < threshold) {
     return [manual(rc.service, `healbot is not sure (confidence ${rc.confidence.toFixed(2)} < ${threshold}): ${rc.summary}. Check by hand`)];
   }
+  // The service's own words say a restart only repeats the failure.
+  if (rc.pattern && !rc.pattern.restartHelps && rc.pattern.confidence >= threshold) {
+    const named = rc.pattern.id === 'connection_refused' || rc.pattern.id === 'dns_failure' ? serviceNamedBy(rc.pattern.subject, ctx.config) : undefined;
+    const next = named && named !== rc.service ? `; ${named} is a configured service: /heal ${named}` : '';
+    return [manual(rc.service, `${rc.pattern.advice} (pattern ${rc.pattern.id})${next}`)];
+  }
   switch (rc.kind) {
     case 'dependency_down':
       return rc.underlying ? planFor(rc.underlying, ctx) : [manual(rc.layer ?? rc.service, rc.summary)];
@@ -66,6 +73,7 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
     case 'service_down':
     case 'service_unhealthy':
     case 'crash_loop':
+    case 'stale_config':
       return [restartStep(rc, rc.service, ctx, rc.summary)];
     case 'oom_killed': {
       const state = ctx.diagnosis.runtime[rc.service];
@@ -79,7 +87,12 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
       return [{ action: 'scale', target: rc.service, risk: 'risky', reason: `${rc.summary}; scale back to ${replicas}${source ? ` (from ${source})` : ''}`, params: { replicas } }];
     }
     case 'pipeline_failed':
-      return ciPlan(rc, ctx.config, ctx.diagnosis.runtime[rc.service], (action) => action !== 'manual' && ctx.supports(rc.service, action));
+      return ciPlan(rc, ctx.config, ctx.diagnosis.runtime[rc.service], (action) => action !== 'manual' && action !== 'command' && action !== 'runbook' && ctx.supports(rc.service, action));
+    case 'bad_rollout': {
+      const previous = ctx.diagnosis.runtime[rc.service]?.kubernetes?.rollout?.previous;
+      if (!previous || !ctx.supports(rc.service, 'rollout_undo')) return [manual(rc.service, `${rc.summary}: undo it by hand (kubectl rollout undo)`)];
+      return [{ action: 'rollout_undo', target: rc.service, risk: 'risky', reason: rc.summary, params: { revision: previous.revision, image: previous.images.join(', ') } }];
+    }
     case 'image_pull_failed':
     case 'no_endpoints':
       return [manual(rc.service, `${rc.summary}. Restarting will not help; fix it by hand`)];

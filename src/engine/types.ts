@@ -1,4 +1,5 @@
 import type { CiFailureCategory } from './ci/patterns.js';
+import type { PatternMatch } from './patterns/pattern.js';
 
 /**
  * The engine's data model. Everything the engine produces is data: adapters and commands
@@ -20,6 +21,8 @@ export const ROOT_CAUSE_KINDS = [
   'no_endpoints',
   'recreating',
   'pipeline_failed',
+  'bad_rollout',
+  'stale_config',
   'unknown',
 ] as const;
 export type RootCauseKind = (typeof ROOT_CAUSE_KINDS)[number];
@@ -67,6 +70,8 @@ export interface RuntimeState {
    * `docker pause`, `kubectl scale --replicas=0`): healbot does not undo that unasked.
    */
   stoppedOnPurpose?: { how: string; at: string };
+  /** Config files (configured, or mounted read-only) modified after the workload started. */
+  changedFiles?: { path: string; modifiedAt: string }[];
 }
 
 export interface KubernetesContainerState {
@@ -115,6 +120,19 @@ export interface KubernetesState {
   };
   events: { reason: string; message: string; type: string; object?: string }[];
   memoryLimit?: string;
+  /** The Deployment's newest revision and the one before it, from its ReplicaSets. */
+  rollout?: { current: KubernetesRevision; previous?: KubernetesRevision };
+}
+
+/** One revision of a Deployment: a ReplicaSet and what it runs. */
+export interface KubernetesRevision {
+  revision: number;
+  replicaSet: string;
+  /** The ReplicaSet's `pod-template-hash`, which its pods carry as a label. */
+  podTemplateHash?: string;
+  images: string[];
+  readyReplicas: number;
+  availableReplicas: number;
 }
 
 /** One GitHub Actions workflow run as healbot read it. */
@@ -177,9 +195,12 @@ export interface RootCause {
   underlying?: RootCause;
   /** A restart cannot fix this (a live process answered 4xx), whatever the confidence threshold says. */
   restartWontHelp?: boolean;
+  /** The failure pattern the service's own words matched (src/engine/patterns), if any. */
+  pattern?: PatternMatch;
 }
 
-export type ActionKind = 'restart' | 'start' | 'unpause' | 'scale' | 'rollout_restart' | 'delete_pod' | 'rerun_failed_jobs' | 'delete_caches' | 'dispatch_repair' | 'manual';
+/** `command` is a runbook's argv step; `runbook` stands for a whole runbook in its approval request. */
+export type ActionKind = 'restart' | 'start' | 'unpause' | 'scale' | 'rollout_restart' | 'rollout_undo' | 'delete_pod' | 'rerun_failed_jobs' | 'delete_caches' | 'dispatch_repair' | 'command' | 'runbook' | 'manual';
 export type Risk = 'safe' | 'risky' | 'manual';
 
 export interface PlanStep {
@@ -215,6 +236,10 @@ export interface ActionResult {
   before?: RuntimeState;
   after?: RuntimeState;
   approvedBy?: string[];
+  /** A command step's output (last lines, redacted). */
+  output?: string;
+  /** The runbook step this result belongs to, by name. */
+  step?: string;
 }
 
 export type Outcome = 'healed' | 'not_needed' | 'escalated' | 'failed' | 'denied';
@@ -272,6 +297,22 @@ export interface HealReport {
   leftAlone?: string;
   /** The runtime's state once verification settled, for runtimes whose fix takes minutes (a CI re-run). */
   settled?: RuntimeState;
+  /** What a runbook did, when one ran instead of the default action. */
+  runbook?: RunbookReport;
+}
+
+/** How a runbook run went: where it stopped, whether it was verified, what was undone. */
+export interface RunbookReport {
+  name: string;
+  /** Names of the steps that completed. */
+  completed: string[];
+  failedStep?: { name: string; error: string };
+  /** True when verification passed, false when it failed, undefined when it never ran. */
+  verified?: boolean;
+  verifyError?: string;
+  /** Rollback steps that ran and succeeded, with what they undid. */
+  undone: string[];
+  rollbackFailed: string[];
 }
 
 export interface ApprovalRequest {

@@ -4,9 +4,9 @@
  * the scale subresource, a pod-template annotation (rollout restart) and pod deletion.
  */
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
-import type { V1Deployment, V1LabelSelector, V1Pod, V1ContainerStatus, CoreV1Event } from '@kubernetes/client-node';
+import type { V1Deployment, V1LabelSelector, V1Pod, V1ContainerStatus, V1ReplicaSet, CoreV1Event } from '@kubernetes/client-node';
 import type { ServiceConfig } from '../config/schema.js';
-import type { KubernetesContainerState, KubernetesPodState, KubernetesState, RuntimeState } from '../engine/types.js';
+import type { KubernetesContainerState, KubernetesPodState, KubernetesRevision, KubernetesState, RuntimeState } from '../engine/types.js';
 import { DeadlineExceeded, withDeadline } from '../deadline.js';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import { redactLines, type Redactor } from '../redact.js';
@@ -19,6 +19,8 @@ export type KubernetesRuntimeConfig = NonNullable<ServiceConfig['kubernetes']>;
 export const LAST_REPLICAS_ANNOTATION = 'healbot.dev/last-replicas';
 /** The annotation `kubectl apply` keeps with the last applied object. */
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+/** The annotation the deployment controller numbers a Deployment's ReplicaSets (revisions) with. */
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 /** The pod-template annotation `kubectl rollout restart` sets. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 
@@ -297,7 +299,7 @@ export class KubernetesRuntime implements Runtime {
     const selector = selectorToString(deployment.spec?.selector);
     const podList = await this.call({ verb: 'list', resource: 'pods' }, (options) => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }, options));
     const pods = podList.items;
-    const [service, events] = await Promise.all([this.readService(), this.readEvents(deployment, pods)]);
+    const [service, events, replicaSets] = await Promise.all([this.readService(), this.readEvents(deployment, pods), this.revisions(deployment)]);
 
     const desired = deployment.spec?.replicas ?? 1;
     // Reading changes nothing: the annotation is written only when healbot itself changes replicas.
@@ -322,6 +324,7 @@ export class KubernetesRuntime implements Runtime {
       service,
       events,
       memoryLimit,
+      ...(replicaSets.length > 0 ? { rollout: { current: revisionOf(replicaSets[0]), previous: replicaSets[1] ? revisionOf(replicaSets[1]) : undefined } } : {}),
     };
 
     const onPurpose = desired === 0 ? scaledToZeroOnPurpose(deployment.metadata?.managedFields, events) : undefined;
@@ -342,6 +345,15 @@ export class KubernetesRuntime implements Runtime {
       kubernetes,
       ...(onPurpose ? { stoppedOnPurpose: { how: onPurpose.how, at: new Date(onPurpose.at).toISOString() } } : {}),
     };
+  }
+
+  /** The Deployment's ReplicaSets, newest revision first. */
+  private async revisions(deployment: V1Deployment): Promise<V1ReplicaSet[]> {
+    const selector = selectorToString(deployment.spec?.selector);
+    const list = await this.call({ verb: 'list', resource: 'replicasets' }, () => this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: selector }));
+    return list.items
+      .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && (o.uid === deployment.metadata?.uid || o.name === this.config.deployment)))
+      .sort((a, b) => revisionNumber(b) - revisionNumber(a));
   }
 
   private async readService(): Promise<KubernetesState['service']> {
@@ -434,7 +446,7 @@ export class KubernetesRuntime implements Runtime {
   }
 
   supports(action: RuntimeAction['action']): boolean {
-    return action === 'scale' || action === 'rollout_restart' || action === 'delete_pod';
+    return action === 'scale' || action === 'rollout_restart' || action === 'delete_pod' || action === 'rollout_undo';
   }
 
   async perform(action: RuntimeAction, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
@@ -465,6 +477,19 @@ export class KubernetesRuntime implements Runtime {
         );
         return this.waitForRollout(timeoutMs, options.signal);
       }
+      case 'rollout_undo': {
+        const current = await this.readDeployment();
+        const [newest, ...older] = await this.revisions(current);
+        const wanted = action.params?.revision !== undefined ? older.find((rs) => revisionNumber(rs) === Number(action.params?.revision)) : older[0];
+        if (!newest || !wanted) throw new RuntimeError(`deployment "${name}" in namespace "${this.namespace}" has no ${action.params?.revision !== undefined ? `revision ${action.params.revision}` : 'previous revision'} to roll back to`);
+        const template = structuredClone(wanted.spec?.template ?? {});
+        if (template.metadata?.labels) delete template.metadata.labels['pod-template-hash'];
+        // What `kubectl rollout undo` sends: the old ReplicaSet's pod template, without its hash label, as a JSON patch.
+        await this.call({ verb: 'patch', resource: 'deployments', name }, () =>
+          this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body: [{ op: 'replace', path: '/spec/template', value: template }] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)),
+        );
+        return this.waitForRollout(timeoutMs, options.signal);
+      }
       case 'delete_pod': {
         const pod = String(action.params?.pod ?? '');
         if (!pod) throw new RuntimeError('delete_pod needs params.pod, the pod to delete');
@@ -480,7 +505,7 @@ export class KubernetesRuntime implements Runtime {
         return this.waitForRollout(Math.max(1, deadline - Date.now()), options.signal);
       }
       default:
-        throw new RuntimeError(`the kubernetes runtime cannot ${action.action}; it can scale, rollout_restart and delete_pod`);
+        throw new RuntimeError(`the kubernetes runtime cannot ${action.action}; it can scale, rollout_restart, rollout_undo and delete_pod`);
     }
   }
 
@@ -583,6 +608,21 @@ export class KubernetesRuntime implements Runtime {
       else start();
     });
   }
+}
+
+function revisionNumber(rs: V1ReplicaSet): number {
+  return Number.parseInt(rs.metadata?.annotations?.[REVISION_ANNOTATION] ?? '0', 10) || 0;
+}
+
+function revisionOf(rs: V1ReplicaSet): KubernetesRevision {
+  return {
+    revision: revisionNumber(rs),
+    replicaSet: rs.metadata?.name ?? '',
+    podTemplateHash: rs.metadata?.labels?.['pod-template-hash'],
+    images: (rs.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? '(no image)'),
+    readyReplicas: rs.status?.readyReplicas ?? 0,
+    availableReplicas: rs.status?.availableReplicas ?? 0,
+  };
 }
 
 function genericStatus(k: KubernetesState): RuntimeState['status'] {

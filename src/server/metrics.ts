@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ProgressEvent, ProbeResult } from '../engine/types.js';
+import type { HealReport, ProgressEvent, ProbeResult } from '../engine/types.js';
 
 export interface MetricsOptions {
   services: () => string[];
@@ -21,6 +21,7 @@ export class HealbotMetrics {
   private readonly healsSucceeded: Counter<'service' | 'root_cause'>;
   private readonly healsFailed: Counter<'service' | 'root_cause'>;
   private readonly outcomes: Counter<'service' | 'outcome'>;
+  private readonly remediations: Counter<'service' | 'remediation' | 'result'>;
   private readonly timeToHeal: Histogram<'service'>;
   private readonly probeLatency: Histogram<'service' | 'probe' | 'ok'>;
   private readonly alerts: Counter<'source' | 'result'>;
@@ -37,6 +38,7 @@ export class HealbotMetrics {
     this.healsSucceeded = new Counter({ name: 'healbot_heals_succeeded_total', help: 'Heals verified healthy, by service and root cause', labelNames: ['service', 'root_cause'], registers });
     this.healsFailed = new Counter({ name: 'healbot_heals_failed_total', help: 'Heals that acted and did not restore health, by service and root cause', labelNames: ['service', 'root_cause'], registers });
     this.outcomes = new Counter({ name: 'healbot_incident_outcomes_total', help: 'Closed incidents by outcome', labelNames: ['service', 'outcome'], registers });
+    this.remediations = new Counter({ name: 'healbot_remediation_runs_total', help: 'Runs of each runbook (runbook:<name>) and built-in action (action:<kind>), by service and result', labelNames: ['service', 'remediation', 'result'], registers });
     this.timeToHeal = new Histogram({ name: 'healbot_time_to_heal_seconds', help: 'From the first failure signal (a Docker event, the first failing probe) to verified health', labelNames: ['service'], buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers });
     this.probeLatency = new Histogram({ name: 'healbot_probe_duration_seconds', help: 'Probe latency', labelNames: ['service', 'probe', 'ok'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
     this.alerts = new Counter({ name: 'healbot_alerts_received_total', help: 'Alerts received, by source and what became of them', labelNames: ['source', 'result'], registers });
@@ -93,6 +95,7 @@ export class HealbotMetrics {
           if (report.outcome === 'healed') this.healsSucceeded.inc(labels);
           else this.healsFailed.inc(labels);
         }
+        for (const run of remediationRuns(report)) this.remediations.inc({ service: run.service, remediation: run.remediation, result: run.ok ? 'ok' : 'failed' });
         if (report.timeToHealMs !== undefined) this.timeToHeal.observe({ service: report.service }, report.timeToHealMs / 1000);
         break;
       }
@@ -123,4 +126,10 @@ export class HealbotMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** What a closed incident ran: its runbook as one run, or each built-in action. */
+function remediationRuns(report: HealReport): { service: string; remediation: string; ok: boolean }[] {
+  if (report.runbook) return [{ service: report.plan.find((s) => s.action !== 'manual')?.target ?? report.service, remediation: `runbook:${report.runbook.name}`, ok: report.outcome === 'healed' }];
+  return report.actions.filter((a) => a.action !== 'manual').map((a) => ({ service: a.target, remediation: `action:${a.action}`, ok: a.ok && report.outcome === 'healed' }));
 }

@@ -1,4 +1,4 @@
-import type { IncidentRecord } from '../engine/api.js';
+import type { IncidentRecord, RemediationStats } from '../engine/api.js';
 import type { ApprovalRequest } from '../engine/types.js';
 
 export interface ApprovalRecord extends ApprovalRequest {
@@ -33,7 +33,7 @@ export interface StoredThread {
  * killed healbot loses nothing.
  */
 export interface Store {
-  saveIncident(record: IncidentRecord & { dedupeKey?: string; origin?: unknown; dryRun?: boolean }): void;
+  saveIncident(record: IncidentRecord & { dedupeKey?: string; origin?: unknown; dryRun?: boolean; labels?: Record<string, string> }): void;
   updateIncident(id: string, patch: Partial<IncidentRecord>): void;
   getIncident(id: string): (IncidentRecord & { origin?: unknown }) | undefined;
   listIncidents(filter?: { service?: string; limit?: number; status?: 'open' | 'closed' }): IncidentRecord[];
@@ -60,6 +60,13 @@ export interface Store {
   breakerResetAt(service: string): number | undefined;
   isPaused(service: string): boolean;
   setPaused(service: string, paused: boolean): void;
+
+  /** Counts one run of a remediation (`runbook:<name>` or `action:<kind>`) on a service, for success rates. */
+  recordRemediation(service: string, remediation: string, at: number, ok: boolean): void;
+  /** The latest runs of a remediation on a service, newest first. */
+  remediationRuns(service: string, remediation: string, limit: number): { at: number; ok: boolean }[];
+  /** Success counts per service and remediation, optionally for one service. */
+  remediationStats(service?: string): RemediationStats[];
 
   appendAudit(entry: AuditEntry): void;
   listAudit(filter?: { service?: string; since?: string }): AuditEntry[];

@@ -76,6 +76,7 @@ beforeAll(async () => {
     cluster.controller.setFault(NS, name, undefined);
     await runtime.perform({ action: 'scale', params: { replicas: 3 } });
     await runtime.perform({ action: 'rollout_restart' });
+    await runtime.perform({ action: 'rollout_undo' });
     const pod = cluster.controller.podsOf(cluster.server.store.get('apps/deployments', NS, name)!).find((p) => !p.metadata.deletionTimestamp)!.metadata.name as string;
     await runtime.perform({ action: 'delete_pod', params: { pod } });
   }
@@ -124,7 +125,7 @@ describe('the generated RBAC (deploy/kubernetes-ha/rbac.yaml, from its ConfigMap
 
   it('maps watches, collection reads and subresources the way Kubernetes authorization does', () => {
     const seen = new Set(cluster.server.requests.map((r) => `${r.verb} ${r.apiGroup}/${resourceOf(r)}`));
-    for (const expected of ['watch apps/deployments', 'list /pods', 'get /pods/log', 'patch apps/deployments/scale', 'delete /pods', 'update coordination.k8s.io/leases', 'create coordination.k8s.io/leases']) {
+    for (const expected of ['watch apps/deployments', 'list /pods', 'get /pods/log', 'patch apps/deployments/scale', 'list apps/replicasets', 'delete /pods', 'update coordination.k8s.io/leases', 'create coordination.k8s.io/leases']) {
       expect(seen).toContain(expected);
     }
   });
