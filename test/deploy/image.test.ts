@@ -17,6 +17,8 @@ const engine = await startDockerEngine();
 const skip = !engine && requireOrSkip(dockerEngineUnavailableReason());
 const TAG = `healbot-test/healbot:${randomBytes(4).toString('hex')}`;
 const TOKEN = 'image-test-token-0123456789abcdef';
+/** A named API credential: the webhook token never approves. */
+const API_TOKEN = 'image-test-api-token-0123456789abcdef';
 
 /** Polling the container's API: 60 s, for a loaded machine. */
 const WAIT_MS = 60_000;
@@ -60,9 +62,10 @@ describe.skipIf(skip)('the container image', () => {
     writeFileSync(
       configFile,
       stringify({
-        server: { listen: `127.0.0.1:${botPort}`, token: '${HEALBOT_TOKEN}' },
+        server: { listen: `127.0.0.1:${botPort}`, token: '${HEALBOT_TOKEN}', apiTokens: [{ name: 'ops', token: '${HEALBOT_API_TOKEN}' }] },
         store: { path: '/var/lib/healbot/healbot.db' },
         monitor: { interval: '1h', dockerEvents: false },
+        healing: { approvers: ['api:ops'] },
         services: { app: { docker: { container: appName }, probes: [{ name: 'internal', http: `http://127.0.0.1:${appPort}/ready` }] } },
       }),
     );
@@ -72,13 +75,13 @@ describe.skipIf(skip)('the container image', () => {
       name: botName,
       socket: engine!.socket,
       configFile,
-      env: { HEALBOT_TOKEN: TOKEN, HEALBOT_HEALTHZ_URL: `http://127.0.0.1:${botPort}/healthz` },
+      env: { HEALBOT_TOKEN: TOKEN, HEALBOT_API_TOKEN: API_TOKEN, HEALBOT_HEALTHZ_URL: `http://127.0.0.1:${botPort}/healthz` },
       labels: { [TEST_LABEL]: 'image' },
     });
     created.push(bot);
     const url = `http://127.0.0.1:${botPort}`;
-    const call = (path: string, init: RequestInit = {}) =>
-      fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
+    const call = (path: string, init: RequestInit = {}, token = TOKEN) =>
+      fetch(url + path, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
     const logs = async () => (await bot.logs({ stdout: true, stderr: true })).toString('utf8');
 
     await waitFor(async () => (await bot.inspect()).State.Health?.Status === 'healthy', 'the image HEALTHCHECK to pass', WAIT_MS).catch(async (error) => {
@@ -91,7 +94,7 @@ describe.skipIf(skip)('the container image', () => {
       return pending.length > 0 && pending;
     }, 'the approval request', WAIT_MS);
     expect(approvals[0]).toMatchObject({ incidentId, step: { action: 'start' } });
-    const approved = await call(`/api/approvals/${approvals[0].id}`, { method: 'POST', body: JSON.stringify({ decision: 'approve', by: 'ana' }) });
+    const approved = await call(`/api/approvals/${approvals[0].id}`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) }, API_TOKEN);
     expect(approved.status).toBe(200);
     const incident = await waitFor(async () => {
       const record = (await (await call(`/api/incidents/${incidentId}`)).json()) as { status: string; outcome: string; rootCause: { kind: string } };
