@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlackApiServer, signSlackRequest } from '../adapters/slack/slack-api-server.js';
 import { runCli } from '../support/cli.js';
 import { json } from '../support/http.js';
-import { startTestBot, tempDir, TOKEN, waitFor, type TestBot } from './harness.js';
+import { API_TOKEN, startTestBot, tempDir, TOKEN, waitFor, type TestBot } from './harness.js';
 
 const PEM_BODY = ['MIIEpAIBAAKCAQEAzLeakedPemLineOne0000000000000000000000000000000', 'PemLineTwoLeakedAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'PemLineThreeLeakedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=='];
 
@@ -101,7 +101,7 @@ process.exit(1);`,
           command: { restart: leak('restart'), status: leak('status'), logs: leak('logs'), timeoutMs: 10_000 },
         },
       },
-      healing: { verifyTimeout: 2000, actionTimeout: 10_000, approvalTimeout: '10m' },
+      healing: { verifyTimeout: 2000, actionTimeout: 10_000, approvalTimeout: '10m', approvers: ['api:ops'] },
       heartbeat: { url: configured.heartbeat, interval: '1h' },
       github: { repo: 'acme/ops', token: configured.githubToken, apiUrl: githubUrl },
       slack: { mode: 'http', botToken: configured.botToken, signingSecret: configured.signingSecret, apiUrl: slack.apiUrl, alertChannels: ['C0ALERTS'], approvers: ['U0ANA'] },
@@ -139,7 +139,7 @@ process.exit(1);`,
     expect(alert.status).toBe(202);
     const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request', 30_000);
     const approvals = await (await bot.call('/api/approvals')).text();
-    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'approve', by: 'ana password="correct horse battery staple"' } });
+    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: 'ana password="correct horse battery staple"' } });
     expect(decided.status).toBe(200);
     await waitFor(() => bot.bot.store.listIncidents()[0]?.status === 'closed', 'the incident to close', 30_000);
     await waitFor(() => githubBodies.length > 0, 'the GitHub issue', 30_000);
