@@ -17,7 +17,7 @@ const engine = await startDockerEngine();
 const skip = !engine && requireOrSkip(dockerEngineUnavailableReason());
 const TAG = `healbot-test/healbot:${randomBytes(4).toString('hex')}`;
 const TOKEN = 'image-test-token-0123456789abcdef';
-/** A named API credential, listed as an approver: the webhook token can never approve. */
+/** A named API credential: the webhook token never approves. */
 const API_TOKEN = 'image-test-api-token-0123456789abcdef';
 
 /** Polling the container's API: 60 s, for a loaded machine. */
@@ -62,10 +62,10 @@ describe.skipIf(skip)('the container image', () => {
     writeFileSync(
       configFile,
       stringify({
-        server: { listen: `127.0.0.1:${botPort}`, token: '${HEALBOT_TOKEN}', apiTokens: [{ name: 'deployer', token: API_TOKEN }] },
-        healing: { approvers: ['api:deployer'] },
+        server: { listen: `127.0.0.1:${botPort}`, token: '${HEALBOT_TOKEN}', apiTokens: [{ name: 'ops', token: '${HEALBOT_API_TOKEN}' }] },
         store: { path: '/var/lib/healbot/healbot.db' },
         monitor: { interval: '1h', dockerEvents: false },
+        healing: { approvers: ['api:ops'] },
         services: { app: { docker: { container: appName }, probes: [{ name: 'internal', http: `http://127.0.0.1:${appPort}/ready` }] } },
       }),
     );
@@ -75,7 +75,7 @@ describe.skipIf(skip)('the container image', () => {
       name: botName,
       socket: engine!.socket,
       configFile,
-      env: { HEALBOT_TOKEN: TOKEN, HEALBOT_HEALTHZ_URL: `http://127.0.0.1:${botPort}/healthz` },
+      env: { HEALBOT_TOKEN: TOKEN, HEALBOT_API_TOKEN: API_TOKEN, HEALBOT_HEALTHZ_URL: `http://127.0.0.1:${botPort}/healthz` },
       labels: { [TEST_LABEL]: 'image' },
     });
     created.push(bot);
