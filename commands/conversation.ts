@@ -76,7 +76,7 @@ export class IncidentConversations {
       const known = this.options.threads?.getThread(incident.id, this.options.platform);
       const thread = known
         ? Promise.resolve(known)
-        : this.surface.openThread(origin, incidentStatus(incident, 'Diagnosing: probing every layer…')).then(
+        : this.surface.openThread(origin, incidentStatus(incident, incident.source === 'sentry' || incident.source === 'logfire' ? 'Routing an application error…' : 'Diagnosing: probing every layer…')).then(
             (ref) => {
               this.options.threads?.saveThread(incident.id, ref);
               return ref;

@@ -33,6 +33,24 @@ export interface HealRequest {
   failingSince?: number;
 }
 
+/** An incident whose work is not a heal (an application error routed to GitHub or to chat). */
+export interface TrackRequest {
+  service: string;
+  source: IncidentSource;
+  summary: string;
+  /** What was recognised, shown and stored like a root cause. */
+  rootCause: RootCause;
+  dedupeKey?: string;
+}
+
+/** How a tracked incident ended; `summary` closes its thread. */
+export interface TrackOutcome {
+  outcome: HealReport['outcome'];
+  summary: string;
+  /** Who must act, with mentions (the on-call). */
+  escalation?: string;
+}
+
 export interface ServiceStatus {
   service: string;
   healthy: boolean;

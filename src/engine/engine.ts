@@ -5,7 +5,7 @@ import { hasService, serviceConfig } from '../config/own.js';
 import { PermissionDenied, UnknownServiceError } from '../errors.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
-import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
+import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus, TrackOutcome, TrackRequest } from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { respectIntent } from './intent.js';
@@ -271,6 +271,31 @@ export class Engine implements HealbotApi {
     store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
     this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
     return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone });
+  }
+
+  /**
+   * Opens an incident whose work is done by `work` rather than by a heal (an application error
+   * routed to a fix workflow, an issue or chat), tells its thread what `work` says, and closes
+   * it with the outcome, like any other incident. A `dedupeKey` seen before returns the first report.
+   */
+  async track(request: TrackRequest, work: (say: (message: string) => void) => Promise<TrackOutcome>): Promise<HealReport> {
+    this.requireService(request.service);
+    const store = this.options.store;
+    const incident: Incident = { id: newId('inc_'), service: request.service, source: request.source, summary: request.summary, openedAt: new Date(this.now()).toISOString() };
+    if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incident.id)) return this.reportFromRecord(store.eventIncident(request.dedupeKey), request.service);
+    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, dedupeKey: request.dedupeKey, rootCause: request.rootCause });
+    this.audit(incident.id, incident.service, 'requested', undefined, { source: incident.source, summary: request.summary });
+    this.emit({ type: 'started', incident });
+    let result: TrackOutcome;
+    try {
+      result = await work((message) => this.note(incident.id, message));
+    } catch (error) {
+      return this.fail(incident, error);
+    }
+    const report: HealReport = { incidentId: incident.id, service: incident.service, outcome: result.outcome, rootCause: request.rootCause, hops: [], plan: [], actions: [], approvedBy: [], summary: this.options.redact(result.summary), escalation: result.escalation };
+    this.closeIncident(incident, report);
+    this.emit({ type: 'done', incidentId: incident.id, report });
+    return report;
   }
 
   private start(incident: Incident, options: RunOptions): Promise<HealReport> {

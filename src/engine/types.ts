@@ -172,7 +172,7 @@ export interface ActionResult {
 
 export type Outcome = 'healed' | 'not_needed' | 'escalated' | 'failed' | 'denied';
 
-export type IncidentSource = 'cli' | 'chat' | 'alert' | 'webhook' | 'monitor' | 'event' | 'api';
+export type IncidentSource = 'cli' | 'chat' | 'alert' | 'webhook' | 'monitor' | 'event' | 'api' | 'sentry' | 'logfire';
 
 export interface Incident {
   id: string;
