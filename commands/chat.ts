@@ -25,6 +25,8 @@ export interface ChatMessage {
   buttons?: ChatButton[];
   /** Mentions to notify (already in the platform's mention syntax), e.g. the on-call. */
   mentions?: string[];
+  /** Link buttons (a runbook, the graph, Sentry); only http(s) URLs. */
+  links?: { label: string; url: string }[];
 }
 
 /** Where an incident's conversation lives on one platform. */

@@ -1,7 +1,7 @@
 import type { HealbotApi } from '../src/engine/api.js';
 import type { Incident, ProgressEvent } from '../src/engine/types.js';
 import type { ChatMessage, ChatSurface, ThreadRef } from './chat.js';
-import { actionMessage, approvalMessage, decisionMessage, doneMessage, findingMessage, incidentStatus, planMessage } from './present.js';
+import { actionMessage, approvalMessage, contextMessage, decisionMessage, doneMessage, findingMessage, incidentStatus, planMessage } from './present.js';
 
 /** Where threads are remembered, so a restarted healbot keeps talking in the same thread. */
 export interface ThreadStore {
@@ -86,7 +86,9 @@ export class IncidentConversations {
               return undefined;
             },
           );
-      this.conversations.set(incident.id, { incident, thread, queue: thread, lastStatusAt: Date.now(), approvals: new Map() });
+      const conversation: Conversation = { incident, thread, queue: thread, lastStatusAt: Date.now(), approvals: new Map() };
+      this.conversations.set(incident.id, conversation);
+      if (incident.context && !known) this.reply(conversation, contextMessage(incident.context));
       return;
     }
     const conversation = this.conversations.get(event.incidentId);

@@ -1,6 +1,6 @@
 import type { IncidentRecord, ServiceStatus } from '../src/engine/api.js';
 import { hopLine } from '../src/engine/report.js';
-import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
+import type { ActionResult, AlertContext, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
 import type { ChatMessage } from './chat.js';
 
 /**
@@ -125,4 +125,19 @@ export function historyMessage(records: IncidentRecord[], service?: string): Cha
   if (records.length === 0) return { text: `No incidents${service ? ` for ${service}` : ''} yet.` };
   const lines = records.map((r) => `• \`${r.id}\` ${r.openedAt.slice(0, 16).replace('T', ' ')} *${r.service}* ${r.status === 'open' ? 'open' : (r.outcome ?? 'closed')}: ${r.summary ?? r.rootCause?.summary ?? ''}`);
   return { title: `History${service ? ` of ${service}` : ''}`, text: lines.join('\n') };
+}
+
+/** The labels shown with an alert's context; the rest stays in the alert. */
+const MAX_LABELS = 12;
+
+/** What the alert or error carried for humans: summary, description, the labels that matched and link buttons. */
+export function contextMessage(context: AlertContext): ChatMessage {
+  const labels = Object.entries(context.labels).slice(0, MAX_LABELS).map(([k, v]) => `${k}=${v}`);
+  const text = [context.summary && `*${context.summary}*`, context.description].filter(Boolean).join('\n');
+  return {
+    text: text || 'The alert carried no summary or description.',
+    fields: labels.length > 0 ? [{ label: 'Labels', value: labels.join(', ') }] : undefined,
+    links: context.links.length > 0 ? context.links : undefined,
+    tone: 'info',
+  };
 }

@@ -20,6 +20,7 @@ export function renderForConsole(message: ChatMessage, indent = ''): string {
     const id = message.buttons[0].value;
     lines.push(`→ type y to approve or n to deny (${id})`);
   }
+  for (const link of message.links ?? []) lines.push(`${link.label}: ${link.url}`);
   if (message.mentions?.length) lines.push(`cc ${message.mentions.join(' ')}`);
   return lines.map((l) => `${indent}${l}`).join('\n');
 }

@@ -3,7 +3,7 @@ import {
   ComponentType,
   type APIActionRowComponent,
   type APIAllowedMentions,
-  type APIButtonComponentWithCustomId,
+  type APIButtonComponent,
   type APIEmbed,
   type APIEmbedField,
 } from 'discord.js';
@@ -44,7 +44,7 @@ const CUSTOM_ID_PREFIX = 'healbot';
 export interface DiscordMessagePayload {
   content: string;
   embeds: APIEmbed[];
-  components: APIActionRowComponent<APIButtonComponentWithCustomId>[];
+  components: APIActionRowComponent<APIButtonComponent>[];
   allowed_mentions: APIAllowedMentions;
 }
 
@@ -145,6 +145,16 @@ function renderButtons(buttons: readonly ChatButton[], redact: Redactor): Discor
   return rows;
 }
 
+/** Discord's limit on a link button's URL. */
+const LINK_URL_MAX = 512;
+
+/** Link buttons (runbook, graph, Sentry) open in the browser and send no interaction. */
+function renderLinks(links: readonly { label: string; url: string }[], redact: Redactor): DiscordMessagePayload['components'] {
+  const usable = links.filter((l) => l.url.length <= LINK_URL_MAX).slice(0, DISCORD_LIMITS.buttonsPerRow);
+  if (usable.length === 0) return [];
+  return [{ type: ComponentType.ActionRow, components: usable.map((l) => ({ type: ComponentType.Button, style: ButtonStyle.Link, label: truncate(redact(l.label), DISCORD_LIMITS.buttonLabel), url: redact(l.url) })) }];
+}
+
 /** Total characters Discord counts against the 6000 limit of one message's embeds. */
 export function embedLength(embed: APIEmbed): number {
   return (
@@ -205,7 +215,7 @@ export function renderMessage(original: ChatMessage, redact: Redactor, people: D
   const payload: DiscordMessagePayload = {
     content: '',
     embeds: [],
-    components: renderButtons(message.buttons ?? [], redact),
+    components: [...renderButtons(message.buttons ?? [], redact), ...renderLinks(message.links ?? [], redact)].slice(0, DISCORD_LIMITS.actionRows),
     allowed_mentions: allowedMentions([...(message.mentions ?? []), ...made]),
   };
   if (plain) {

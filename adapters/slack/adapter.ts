@@ -8,7 +8,7 @@ import type { SlackConfig } from '../../src/config/schema.js';
 import type { Actor, HealbotApi } from '../../src/engine/api.js';
 import { ConfigError, describeError } from '../../src/errors.js';
 import type { Redactor } from '../../src/redact.js';
-import { APPROVE_ACTION_ID, asKnownBlocks, DENY_ACTION_ID, escapeMrkdwn, linkMentions, renderDecided, renderMessage, type SlackBlock } from './blocks.js';
+import { APPROVE_ACTION_ID, asKnownBlocks, DENY_ACTION_ID, escapeMrkdwn, LINK_ACTION_PREFIX, linkMentions, renderDecided, renderMessage, type SlackBlock } from './blocks.js';
 import { DeliveryDedupe, deliveryKey } from './delivery-dedupe.js';
 import { ChannelPostQueue } from './post-queue.js';
 import { SlackSurface } from './surface.js';
@@ -234,6 +234,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   };
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: APPROVE_ACTION_ID }, onButton);
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: DENY_ACTION_ID }, onButton);
+  app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: new RegExp(`^${LINK_ACTION_PREFIX}`) }, async ({ ack }) => ack());
 
   const alertChannels = new Set(config.alertChannels);
   let ownBotId: string | undefined;

@@ -24,6 +24,11 @@ export const SLACK_LIMITS = {
 export const APPROVE_ACTION_ID = 'healbot_approve';
 export const DENY_ACTION_ID = 'healbot_deny';
 export const APPROVAL_BLOCK_ID = 'healbot_approval';
+/** Link buttons open their URL in the browser; Slack still reports the click, which the adapter acknowledges. */
+export const LINK_ACTION_PREFIX = 'healbot_link_';
+export const LINKS_BLOCK_ID = 'healbot_links';
+/** Slack's limit on a button's URL. */
+const BUTTON_URL_MAX = 3000;
 
 /** A Block Kit block as healbot writes it (a structural subset of @slack/types' KnownBlock). */
 export type SlackBlock =
@@ -175,6 +180,10 @@ export function renderMessage(message: ChatMessage, redact: Redactor, people: Sl
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: renderCode(redact(message.code)) } });
   }
 
+  const links = (message.links ?? []).filter((l) => l.url.length <= BUTTON_URL_MAX).slice(0, 5);
+  if (links.length > 0) {
+    blocks.push({ type: 'actions', block_id: LINKS_BLOCK_ID, elements: links.map((l, i) => ({ type: 'button', action_id: `${LINK_ACTION_PREFIX}${i}`, text: plainText(redact(l.label), SLACK_LIMITS.buttonText), url: redact(l.url) })) });
+  }
   const actions = message.buttons && message.buttons.length > 0 ? message.buttons : undefined;
   // The actions block goes last and must survive the block limit: it is what the approver needs.
   const room = SLACK_LIMITS.blocks - (actions ? 1 : 0);

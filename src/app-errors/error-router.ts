@@ -2,7 +2,8 @@ import { classifyError, type ErrorCategory, type ErrorClassification } from '../
 import type { Config } from '../config/schema.js';
 import type { TrackOutcome } from '../engine/api.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
-import type { RootCause } from '../engine/types.js';
+import type { AlertContext, RootCause } from '../engine/types.js';
+import { webLink } from '../server/alert-context.js';
 import type { Redactor } from '../redact.js';
 import type { Store } from '../store/store.js';
 import type { AppError } from './app-error.js';
@@ -36,6 +37,11 @@ const where = (error: AppError) => (error.file ? `${error.file}${error.line !== 
 /** Outside text in a Markdown code span or fence: backticks cannot close it, mentions inside do not notify. */
 const fenced = (text: string) => '```\n' + text.replace(/```/g, "'''") + '\n```';
 const SOURCE_NAME = { sentry: 'Sentry', logfire: 'Logfire' } as const;
+
+function errorContext(error: AppError): AlertContext {
+  const link = webLink(error.link);
+  return { summary: error.title, description: error.culprit, links: link ? [{ label: `Open in ${SOURCE_NAME[error.source]}`, url: link }] : [], labels: error.labels, source: error.source };
+}
 
 /**
  * Routes application errors: maps each to a service, classifies it, picks the route from the
@@ -80,7 +86,7 @@ export class ErrorRouter {
         evidence: [{ source: 'policy', detail: `${SOURCE_NAME[error.source]}: ${classification.reason} (${classification.language}); route: ${route.do}` }],
       };
       const work = engine
-        .track({ service, source: error.source, summary: error.title, rootCause, dedupeKey: key }, (say) => this.run(error, service, classification, route, key, say))
+        .track({ service, source: error.source, summary: error.title, rootCause, dedupeKey: key, context: errorContext(error) }, (say) => this.run(error, service, classification, route, key, say))
         .catch((err: unknown) => logger?.error({ err, service, error: error.id }, 'routing an application error failed'));
       this.pending.add(work);
       void work.finally(() => this.pending.delete(work));

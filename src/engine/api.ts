@@ -31,6 +31,7 @@ export interface HealRequest {
   leaveAlone?: string;
   /** When the failure was first seen (epoch ms: the Docker event, the first failing probe); time to heal counts from it. */
   failingSince?: number;
+  context?: Incident['context'];
 }
 
 /** An incident whose work is not a heal (an application error routed to GitHub or to chat). */
@@ -41,6 +42,7 @@ export interface TrackRequest {
   /** What was recognised, shown and stored like a root cause. */
   rootCause: RootCause;
   dedupeKey?: string;
+  context?: Incident['context'];
 }
 
 /** How a tracked incident ended; `summary` closes its thread. */

@@ -267,8 +267,9 @@ export class Engine implements HealbotApi {
       origin: request.origin,
       dryRun: request.dryRun,
       failingSince: request.failingSince !== undefined ? new Date(request.failingSince).toISOString() : undefined,
+      context: request.context,
     };
-    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun });
+    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun, context: incident.context });
     this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
     return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone });
   }
@@ -281,9 +282,9 @@ export class Engine implements HealbotApi {
   async track(request: TrackRequest, work: (say: (message: string) => void) => Promise<TrackOutcome>): Promise<HealReport> {
     this.requireService(request.service);
     const store = this.options.store;
-    const incident: Incident = { id: newId('inc_'), service: request.service, source: request.source, summary: request.summary, openedAt: new Date(this.now()).toISOString() };
+    const incident: Incident = { id: newId('inc_'), service: request.service, source: request.source, summary: request.summary, openedAt: new Date(this.now()).toISOString(), context: request.context };
     if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incident.id)) return this.reportFromRecord(store.eventIncident(request.dedupeKey), request.service);
-    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, dedupeKey: request.dedupeKey, rootCause: request.rootCause });
+    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, dedupeKey: request.dedupeKey, rootCause: request.rootCause, context: incident.context });
     this.audit(incident.id, incident.service, 'requested', undefined, { source: incident.source, summary: request.summary });
     this.emit({ type: 'started', incident });
     let result: TrackOutcome;
