@@ -88,7 +88,7 @@ export class IncidentConversations {
           );
       const conversation: Conversation = { incident, thread, queue: thread, lastStatusAt: Date.now(), approvals: new Map() };
       this.conversations.set(incident.id, conversation);
-      if (incident.context && !known) this.reply(conversation, contextMessage(incident.context));
+      if (incident.context && !known) this.reply(conversation, contextMessage(incident.context, incident.id));
       return;
     }
     const conversation = this.conversations.get(event.incidentId);

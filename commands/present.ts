@@ -1,5 +1,6 @@
 import type { IncidentRecord, ServiceStatus } from '../src/engine/api.js';
 import { hopLine } from '../src/engine/report.js';
+import { SILENCE_CHOICES } from '../src/engine/silences.js';
 import type { ActionResult, AlertContext, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
 import type { ChatMessage } from './chat.js';
 
@@ -131,13 +132,14 @@ export function historyMessage(records: IncidentRecord[], service?: string): Cha
 const MAX_LABELS = 12;
 
 /** What the alert or error carried for humans: summary, description, the labels that matched and link buttons. */
-export function contextMessage(context: AlertContext): ChatMessage {
+export function contextMessage(context: AlertContext, incidentId?: string): ChatMessage {
   const labels = Object.entries(context.labels).slice(0, MAX_LABELS).map(([k, v]) => `${k}=${v}`);
   const text = [context.summary && `*${context.summary}*`, context.description].filter(Boolean).join('\n');
   return {
     text: text || 'The alert carried no summary or description.',
     fields: labels.length > 0 ? [{ label: 'Labels', value: labels.join(', ') }] : undefined,
     links: context.links.length > 0 ? context.links : undefined,
+    buttons: context.silenceable && incidentId ? SILENCE_CHOICES.map((d) => ({ action: 'command' as const, value: `silence ${incidentId} ${d}`, label: `Silence ${d}` })) : undefined,
     tone: 'info',
   };
 }

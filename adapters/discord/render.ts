@@ -48,16 +48,16 @@ export interface DiscordMessagePayload {
   allowed_mentions: APIAllowedMentions;
 }
 
-/** The `custom_id` of an approval button: the approval id travels in it, so a click after a restart still resolves. */
-export function buttonCustomId(action: ChatButton['action'], approvalId: string): string {
-  return `${CUSTOM_ID_PREFIX}:${action}:${approvalId}`;
+/** The `custom_id` of a button: the approval id (or the command text) travels in it, so a click after a restart still resolves. */
+export function buttonCustomId(action: ChatButton['action'], value: string): string {
+  return `${CUSTOM_ID_PREFIX}:${action}:${value}`;
 }
 
 /** Reads a button's `custom_id` back; undefined when it is not one of healbot's. */
-export function parseButtonCustomId(customId: string): { action: ChatButton['action']; approvalId: string } | undefined {
-  const match = /^healbot:(approve|deny):(.+)$/.exec(customId);
+export function parseButtonCustomId(customId: string): { action: ChatButton['action']; value: string } | undefined {
+  const match = /^healbot:(approve|deny|command):(.+)$/.exec(customId);
   if (!match) return undefined;
-  return { action: match[1] as ChatButton['action'], approvalId: match[2] };
+  return { action: match[1] as ChatButton['action'], value: match[2] };
 }
 
 /** Cuts `text` to `max` characters, marking the cut with an ellipsis. */
@@ -136,7 +136,7 @@ function renderButtons(buttons: readonly ChatButton[], redact: Redactor): Discor
       type: ComponentType.ActionRow,
       components: all.slice(i, i + DISCORD_LIMITS.buttonsPerRow).map((button) => ({
         type: ComponentType.Button,
-        style: button.action === 'approve' ? ButtonStyle.Success : ButtonStyle.Danger,
+        style: button.action === 'approve' ? ButtonStyle.Success : button.action === 'deny' ? ButtonStyle.Danger : ButtonStyle.Secondary,
         label: truncate(redact(button.label), DISCORD_LIMITS.buttonLabel),
         custom_id: truncate(buttonCustomId(button.action, button.value), DISCORD_LIMITS.customId),
       })),

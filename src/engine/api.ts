@@ -1,4 +1,5 @@
-import type { ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
+import type { IncidentSilence } from './silences.js';
+import type { AlertContext, ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
 
 /**
  * Who is asking or deciding, as a verified door knows them: a Slack or Discord user id from a
@@ -76,6 +77,9 @@ export interface IncidentRecord {
   outcome?: HealReport['outcome'];
   summary?: string;
   requestedBy?: string;
+  context?: AlertContext;
+  /** The Alertmanager silence healbot created for this incident's alert, while it lasts. */
+  silence?: IncidentSilence;
 }
 
 export type DecisionResult =
@@ -96,6 +100,10 @@ export interface HealbotApi {
   pause(service: string, by: Actor): Promise<void>;
   resume(service: string, by: Actor): Promise<void>;
   decide(approvalId: string, actor: Actor, decision: 'approve' | 'deny'): Promise<DecisionResult>;
+  /** Silences the Alertmanager alert behind an incident for `durationMs` (approvers only). */
+  silence(incidentId: string, durationMs: number, by: Actor): Promise<IncidentSilence>;
+  /** Expires the silence healbot created for an incident (approvers only). */
+  expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence>;
   /** Every incident's progress events. Returns the unsubscribe function. */
   subscribe(listener: (event: ProgressEvent) => void): () => void;
 }

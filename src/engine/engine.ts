@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { withDeadline } from '../deadline.js';
 import { hasService, serviceConfig } from '../config/own.js';
-import { PermissionDenied, UnknownServiceError } from '../errors.js';
+import { PermissionDenied, UnknownServiceError, UsageError } from '../errors.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
 import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus, TrackOutcome, TrackRequest } from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { respectIntent } from './intent.js';
+import { LONGEST_SILENCE_MS, type IncidentSilence, type Silencer } from './silences.js';
 import { planFor } from './plan.js';
 import { actionPast, summarize } from './report.js';
 import { closestNames } from './suggest.js';
@@ -44,6 +45,8 @@ export interface EngineOptions {
    * its Lease), or undefined when it may.
    */
   mayAct?: () => string | undefined;
+  /** Creates and expires Alertmanager silences, when `alertmanager.url` is configured. */
+  silencer?: Silencer;
 }
 
 /** How long past healing.actionTimeout the engine waits for a runtime that ignores its own deadline. */
@@ -212,6 +215,41 @@ export class Engine implements HealbotApi {
     this.audit(record?.incidentId, record?.service, event, actorName(actor), { approval: approvalId, step: record?.step, door: actor.platform, identity: identityOf(actor) });
     if (result.ok && result.decision === 'denied' && record) this.closeOrphan(record, 'denied', `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`);
     return result;
+  }
+
+  /** The Alertmanager alert behind an incident, for silencing: its record and label matchers. */
+  private silenceable(incidentId: string, by: Actor): { record: IncidentRecord; silencer: Silencer } {
+    const silencer = this.options.silencer;
+    if (!silencer) throw new UsageError('silences need alertmanager: { url } in the config');
+    const record = this.options.store.getIncident(incidentId);
+    if (!record) throw new UsageError(`there is no incident ${incidentId}`);
+    if (record.context?.source !== 'alertmanager' || Object.keys(record.context.labels).length === 0) throw new UsageError(`incident ${incidentId} did not come from an Alertmanager alert: there is nothing to silence`);
+    this.requireApprover(record.service, by, 'silence');
+    return { record, silencer };
+  }
+
+  async silence(incidentId: string, durationMs: number, by: Actor): Promise<IncidentSilence> {
+    if (!(durationMs > 0 && durationMs <= LONGEST_SILENCE_MS)) throw new UsageError(`a silence lasts from 1 minute to ${LONGEST_SILENCE_MS / 3_600_000} hours`);
+    const { record, silencer } = this.silenceable(incidentId, by);
+    const who = actorName(by)!;
+    const until = new Date(this.now() + durationMs);
+    const id = await silencer.create({ matchers: record.context!.labels, endsAt: until, createdBy: `healbot for ${who}`, comment: `Silenced from chat on healbot incident ${incidentId} (${record.service})` });
+    const silence: IncidentSilence = { id, until: until.toISOString(), by: who };
+    this.options.store.updateIncident(incidentId, { silence });
+    this.audit(incidentId, record.service, 'silenced', who, { silence: id, until: silence.until, matchers: record.context!.labels });
+    this.note(incidentId, `Silenced by ${who} until ${silence.until.slice(0, 16).replace('T', ' ')} UTC (Alertmanager silence ${id}).`);
+    return silence;
+  }
+
+  async expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence> {
+    const { record, silencer } = this.silenceable(incidentId, by);
+    if (!record.silence) throw new UsageError(`incident ${incidentId} has no silence to expire`);
+    await silencer.expire(record.silence.id);
+    const who = actorName(by)!;
+    this.options.store.updateIncident(incidentId, { silence: undefined });
+    this.audit(incidentId, record.service, 'silence_expired', who, { silence: record.silence.id });
+    this.note(incidentId, `${who} expired the silence ${record.silence.id}; the alert notifies again.`);
+    return record.silence;
   }
 
   /** A denial or expiry after a restart has no run waiting for it: close its incident here, or it stays open forever. */

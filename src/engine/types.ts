@@ -200,6 +200,8 @@ export interface AlertContext {
   labels: Record<string, string>;
   /** Where the alert came from; an Alertmanager alert can be silenced from the thread. */
   source?: 'alertmanager' | 'grafana' | 'sentry' | 'logfire';
+  /** True when healbot can silence it (an Alertmanager alert, and `alertmanager.url` is configured). */
+  silenceable?: boolean;
 }
 
 /** One hop of the request path, for rendering `public ✗ 502 (41 ms) → proxy ✓ → internal ✓ → db ✓`. */

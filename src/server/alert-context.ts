@@ -13,11 +13,11 @@ export function webLink(url: string | undefined): string | undefined {
 }
 
 /** The human part of an alert: summary and description annotations, the runbook and graph links, the labels. */
-export function alertContext(alert: IncomingAlert): AlertContext {
+export function alertContext(alert: IncomingAlert, silences = false): AlertContext {
   const links = [
     { label: 'Runbook', url: webLink(alert.annotations.runbook_url) },
     { label: alert.source === 'grafana' ? 'Open in Grafana' : 'Graph', url: webLink(alert.generatorURL) },
     { label: 'Dashboard', url: webLink(alert.annotations.dashboard_url) },
   ].filter((l): l is { label: string; url: string } => l.url !== undefined);
-  return { summary: alert.annotations.summary, description: alert.annotations.description, links, labels: alert.labels, source: alert.source };
+  return { summary: alert.annotations.summary, description: alert.annotations.description, links, labels: alert.labels, source: alert.source, ...(silences && alert.source === 'alertmanager' ? { silenceable: true } : {}) };
 }

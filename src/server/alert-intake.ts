@@ -125,7 +125,7 @@ export class AlertIntake {
         return { ...base, service, result: 'grouped', incidentId: last.id };
       }
     }
-    const report = engine.heal({ service, source, summary: alert.summary, dedupeKey: key, security: this.isSecurity(alert), context: alertContext(alert) });
+    const report = engine.heal({ service, source, summary: alert.summary, dedupeKey: key, security: this.isSecurity(alert), context: alertContext(alert, Boolean(config.alertmanager)) });
     report.catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from an alert failed'));
     const incidentId = own(engine.openIncidents(), service) ?? (key ? store.eventIncident(key) : undefined);
     if (incidentId) this.track(incidentId, alert);

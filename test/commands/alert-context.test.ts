@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMessage as renderDiscord } from '../../adapters/discord/render.js';
+import { parseButtonCustomId, renderMessage as renderDiscord } from '../../adapters/discord/render.js';
 import { LINKS_BLOCK_ID, renderMessage as renderSlack } from '../../adapters/slack/blocks.js';
 import { renderForConsole } from '../../adapters/console/render.js';
 import { contextMessage } from '../../commands/present.js';
@@ -46,5 +46,23 @@ describe('alert context in the thread', () => {
     const discord = renderDiscord(message, redact);
     expect(discord.components).toEqual([{ type: 1, components: [{ type: 2, style: 5, label: 'Runbook', url: 'https://runbooks.example.com/api?token=[redacted]' }] }]);
     expect(renderForConsole(message)).toContain('Runbook: https://runbooks.example.com/api?token=s3cret');
+  });
+
+  it('renders command buttons (Silence…) so a click runs the command as the user who clicked', () => {
+    const message = contextMessage({ summary: 'api is down', links: [], labels: { service: 'api' }, source: 'alertmanager', silenceable: true }, 'inc_1a2b3c4d');
+    const slack = renderSlack(message, redact);
+    const actions = slack.blocks.at(-1) as unknown as { elements: { action_id: string; value: string; style?: string }[] };
+    expect(actions.elements.map((e) => [e.action_id, e.value, e.style])).toEqual([
+      ['healbot_command_0', 'silence inc_1a2b3c4d 1h', undefined],
+      ['healbot_command_1', 'silence inc_1a2b3c4d 4h', undefined],
+      ['healbot_command_2', 'silence inc_1a2b3c4d 24h', undefined],
+    ]);
+    const discord = renderDiscord(message, redact);
+    const buttons = discord.components[0].components as { custom_id: string; style: number }[];
+    expect(buttons.map((b) => b.custom_id)).toEqual(['healbot:command:silence inc_1a2b3c4d 1h', 'healbot:command:silence inc_1a2b3c4d 4h', 'healbot:command:silence inc_1a2b3c4d 24h']);
+    expect(parseButtonCustomId(buttons[0].custom_id)).toEqual({ action: 'command', value: 'silence inc_1a2b3c4d 1h' });
+    expect(buttons[0].style).toBe(2);
+    expect(renderForConsole(message)).toContain('→ Silence 4h: /heal silence inc_1a2b3c4d 4h');
+    expect(contextMessage({ summary: 'x', links: [], labels: {}, source: 'grafana' }, 'inc_1a2b3c4d').buttons).toBeUndefined();
   });
 });
