@@ -1,4 +1,5 @@
 import { benchAlerts } from './alerts.js';
+import { benchAppErrors } from './app-errors.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
 import { benchImage } from './image.js';
 import { benchDockerHealing } from './docker-healing.js';
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
     ['Docker healing at event speed', benchDockerHealing],
     ['alerts', benchAlerts],
     ['container image', benchImage],
+    ['application errors', benchAppErrors],
   ];
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);
