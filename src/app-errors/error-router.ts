@@ -64,8 +64,16 @@ export class ErrorRouter {
     return undefined;
   }
 
-  /** Opens an incident per new error (synchronously, so a redelivery racing it is a duplicate) and routes it in the background. */
+  /**
+   * Opens an incident per new error (synchronously, so a redelivery racing it is a duplicate) and
+   * routes it in the background. The synchronous part of a delivery is one store transaction.
+   */
   accept(errors: AppError[]): RoutedError[] {
+    const { store } = this.options;
+    return store.transaction ? store.transaction(() => this.acceptEach(errors)) : this.acceptEach(errors);
+  }
+
+  private acceptEach(errors: AppError[]): RoutedError[] {
     const { store, engine, logger } = this.options;
     return errors.map((error) => {
       const service = this.serviceFor(error);
