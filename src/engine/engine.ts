@@ -243,10 +243,10 @@ export class Engine implements HealbotApi {
 
   async expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence> {
     const { record, silencer } = this.silenceable(incidentId, by);
-    if (!record.silence) throw new UsageError(`incident ${incidentId} has no silence to expire`);
+    if (!record.silence || record.silence.expiredAt) throw new UsageError(`incident ${incidentId} has no silence to expire`);
     await silencer.expire(record.silence.id);
     const who = actorName(by)!;
-    this.options.store.updateIncident(incidentId, { silence: undefined });
+    this.options.store.updateIncident(incidentId, { silence: { ...record.silence, expiredAt: new Date(this.now()).toISOString(), expiredBy: who } });
     this.audit(incidentId, record.service, 'silence_expired', who, { silence: record.silence.id });
     this.note(incidentId, `${who} expired the silence ${record.silence.id}; the alert notifies again.`);
     return record.silence;

@@ -10,6 +10,9 @@ export interface IncidentSilence {
   id: string;
   until: string;
   by: string;
+  /** Set when someone expired it from chat. */
+  expiredAt?: string;
+  expiredBy?: string;
 }
 
 /** The silence lengths offered as buttons; `/heal silence` takes any duration up to the longest. */

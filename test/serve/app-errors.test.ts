@@ -43,6 +43,7 @@ describe('Sentry and Logfire webhooks through healbot serve, routed by the matri
       logfire: { secret: LOGFIRE_SECRET },
       github: { repo: 'acme/shop', token: github.token, apiUrl: github.apiUrl },
       oncall: ['@oncall-ana'],
+      healing: { approvers: ['U0ONCALL'] },
     });
     bot.bot.engine.subscribe((event) => {
       if (event.type === 'done') reports.push(event.report);
@@ -173,7 +174,7 @@ describe('Sentry and Logfire webhooks through healbot serve, routed by the matri
     expect(heal.outcome).toBe('escalated');
     expect(heal.escalation).toContain('healing of api is paused');
     expect(api.runs()).toBe(0);
-    await bot.bot.engine.resume('api', { platform: 'api', id: 'ops' });
+    await bot.bot.engine.resume('api', { platform: 'slack', id: 'U0ONCALL' });
     expect(bot.bot.store.isPaused('api')).toBe(false);
   });
 

@@ -97,7 +97,7 @@ describe.skipIf(skip)('silencing an Alertmanager alert from its thread', () => {
     const expired = await runCommand(bot.bot.api, { actor: ONCALL, text: expire!.value });
     expect(expired.message.text).toContain(`Silence \`${silence.id}\` expired by <@U0ONCALL>`);
     expect((await silences()).find((s) => s.id === silence.id)?.status.state).toBe('expired');
-    expect(bot.bot.store.getIncident(incident.id)?.silence).toBeUndefined();
+    expect(bot.bot.store.getIncident(incident.id)?.silence).toMatchObject({ id: silence.id, expiredBy: '<@U0ONCALL>' });
     const again = await runCommand(bot.bot.api, { actor: ONCALL, text: expire!.value });
     expect(again.message.text).toMatch(/has no silence to expire/);
   });
