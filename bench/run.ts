@@ -1,5 +1,6 @@
 import { benchAlerts } from './alerts.js';
 import { benchCi } from './ci.js';
+import { benchAppErrors } from './app-errors.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
 import { benchImage } from './image.js';
 import { benchDockerHealing } from './docker-healing.js';
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     ['container image', benchImage],
     ['ci', benchCi],
     ['failure patterns', benchPatterns],
+    ['application errors', benchAppErrors],
   ];
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);

@@ -1,7 +1,7 @@
 import type { HealbotApi } from '../src/engine/api.js';
 import type { Incident, ProgressEvent } from '../src/engine/types.js';
 import type { ChatMessage, ChatSurface, ThreadRef } from './chat.js';
-import { actionMessage, approvalMessage, decisionMessage, doneMessage, findingMessage, incidentStatus, planMessage } from './present.js';
+import { actionMessage, approvalMessage, contextMessage, decisionMessage, doneMessage, findingMessage, incidentStatus, planMessage } from './present.js';
 
 /** Where threads are remembered, so a restarted healbot keeps talking in the same thread. */
 export interface ThreadStore {
@@ -76,7 +76,7 @@ export class IncidentConversations {
       const known = this.options.threads?.getThread(incident.id, this.options.platform);
       const thread = known
         ? Promise.resolve(known)
-        : this.surface.openThread(origin, incidentStatus(incident, 'Diagnosing: probing every layer…')).then(
+        : this.surface.openThread(origin, incidentStatus(incident, incident.source === 'sentry' || incident.source === 'logfire' ? 'Routing an application error…' : 'Diagnosing: probing every layer…')).then(
             (ref) => {
               this.options.threads?.saveThread(incident.id, ref);
               return ref;
@@ -86,7 +86,9 @@ export class IncidentConversations {
               return undefined;
             },
           );
-      this.conversations.set(incident.id, { incident, thread, queue: thread, lastStatusAt: Date.now(), approvals: new Map() });
+      const conversation: Conversation = { incident, thread, queue: thread, lastStatusAt: Date.now(), approvals: new Map() };
+      this.conversations.set(incident.id, conversation);
+      if (incident.context && !known) this.reply(conversation, contextMessage(incident.context, incident.id));
       return;
     }
     const conversation = this.conversations.get(event.incidentId);

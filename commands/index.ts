@@ -9,6 +9,7 @@ import { healCommand } from './heal.js';
 import { helpCommandFor } from './help.js';
 import { historyCommand } from './history.js';
 import { pauseCommand, resumeCommand } from './pause.js';
+import { silenceCommand, unsilenceCommand } from './silence.js';
 import { statusCommand } from './status.js';
 
 export type { CommandDefinition, CommandInvocation, CommandReply, CommandOption } from './command.js';
@@ -17,7 +18,7 @@ export { decisionReply } from './approve.js';
 const helpCommand = helpCommandFor(() => commandDefinitions);
 
 /** Every chat command, listed explicitly. `heal` is also what a bare `/heal <service>` runs. */
-export const commands: readonly Command<any>[] = [healCommand, diagnoseCommand, statusCommand, historyCommand, pauseCommand, resumeCommand, approveCommand, denyCommand, helpCommand];
+export const commands: readonly Command<any>[] = [healCommand, diagnoseCommand, statusCommand, historyCommand, pauseCommand, resumeCommand, approveCommand, denyCommand, silenceCommand, unsilenceCommand, helpCommand];
 
 export const commandDefinitions: readonly CommandDefinition[] = commands.map((c) => c.definition);
 

@@ -1,6 +1,7 @@
 import type { IncidentRecord, RemediationStats, ServiceStatus } from '../src/engine/api.js';
 import { hopLine } from '../src/engine/report.js';
-import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
+import { SILENCE_CHOICES } from '../src/engine/silences.js';
+import type { ActionResult, AlertContext, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
 import type { ChatMessage } from './chat.js';
 
 /**
@@ -134,4 +135,20 @@ export function historyMessage(records: IncidentRecord[], service?: string, rate
   const rateLines = rates.map((r) => `• ${r.remediation.replace(':', ' ')} on *${r.service}*: ${r.succeeded} of ${r.runs} worked (last run ${r.lastOk ? 'worked' : 'failed'})`);
   const text = rateLines.length > 0 ? [...lines, '', '*Success rates*', ...rateLines].join('\n') : lines.join('\n');
   return { title: `History${service ? ` of ${service}` : ''}`, text };
+}
+
+/** The labels shown with an alert's context; the rest stays in the alert. */
+const MAX_LABELS = 12;
+
+/** What the alert or error carried for humans: summary, description, the labels that matched and link buttons. */
+export function contextMessage(context: AlertContext, incidentId?: string): ChatMessage {
+  const labels = Object.entries(context.labels).slice(0, MAX_LABELS).map(([k, v]) => `${k}=${v}`);
+  const text = [context.summary && `*${context.summary}*`, context.description].filter(Boolean).join('\n');
+  return {
+    text: text || 'The alert carried no summary or description.',
+    fields: labels.length > 0 ? [{ label: 'Labels', value: labels.join(', ') }] : undefined,
+    links: context.links.length > 0 ? context.links : undefined,
+    buttons: context.silenceable && incidentId ? SILENCE_CHOICES.map((d) => ({ action: 'command' as const, value: `silence ${incidentId} ${d}`, label: `Silence ${d}` })) : undefined,
+    tone: 'info',
+  };
 }

@@ -16,6 +16,7 @@ import { KUBERNETES_DEFAULTS, KubernetesRuntime } from './runtimes/kubernetes.js
 import { ConfigError } from './errors.js';
 import { runArgv } from './runtimes/argv-runner.js';
 import type { Runtime } from './runtimes/runtime.js';
+import { AlertmanagerSilences } from './silences/alertmanager-silences.js';
 import { redactingStore } from './store/redacting-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { claimStoreOwnership, type StoreOwnership } from './store/store-owner.js';
@@ -114,7 +115,7 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const storePath = options.storePath ?? config.store.path;
   const store = redactingStore(options.store ?? new SqliteStore(storePath), redact);
   let ownership: StoreOwnership | undefined;
-  const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct, runCommand: runArgv });
+  const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct, runCommand: runArgv, silencer: config.alertmanager ? new AlertmanagerSilences(config.alertmanager.url) : undefined });
   return {
     api: engine,
     engine,

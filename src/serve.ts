@@ -5,6 +5,8 @@ import type Dockerode from 'dockerode';
 import type { ChatSurface } from '../commands/chat.js';
 import { IncidentConversations } from '../commands/conversation.js';
 import { configSecrets, createHealbot, type Healbot, type HealbotOptions } from './app.js';
+import { ErrorRouter } from './app-errors/error-router.js';
+import { GitHubRoutes } from './app-errors/github-routes.js';
 import type { Config } from './config/schema.js';
 import type { ProgressEvent } from './engine/types.js';
 import { parseListen, preflightProblems } from './config/preflight.js';
@@ -51,6 +53,7 @@ export interface RunningHealbot {
   monitor: ProbeMonitor;
   dockerMonitor: DockerMonitor;
   github?: GitHubEscalation;
+  errorRouter: ErrorRouter;
   server?: Server;
   /** http://host:port of the HTTP server, when one runs. */
   url?: string;
@@ -220,6 +223,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const github = config.github ? new GitHubEscalation({ config: config.github, redact, store, logger: logger.child({ component: 'github' }), repoFor: (service) => config.services[service]?.github?.repo }) : undefined;
   if (github) unsubscribers.push(engine.subscribe((event) => github.observe(event)));
 
+  const errorRouter = new ErrorRouter({ config, engine, store, redact, github: config.github?.repo ? new GitHubRoutes({ ...config.github, repo: config.github.repo }, redact) : undefined, logger: logger.child({ component: 'app-errors' }) });
   const watchdog = new Watchdog();
   const intake = new AlertIntake({ engine, store, config, logger: logger.child({ component: 'alerts' }), now: options.now, onOutcome: (o, source) => metrics.countAlert(source, o.result) });
   const monitor = new ProbeMonitor({ config, sensors: bot.sensors, engine, watchdog, logger: logger.child({ component: 'monitor' }), onProbe: (r) => metrics.observeProbe(r), now: options.now });
@@ -245,6 +249,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     await dockerMonitor.stop();
     await heartbeat?.stop();
     if (server) await closeHttpServer(server);
+    await errorRouter.idle();
     await chat?.stop();
     await github?.idle();
     unsubscribers.forEach((u) => u());
@@ -261,7 +266,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
         if (runtime instanceof GitHubActionsRuntime) runtime.notify();
       };
       const githubWebhook = createGitHubWebhook({ config, engine, store, redact, notify, logger: logger.child({ component: 'github-webhook' }) });
-      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined, githubWebhook });
+      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, errorRouter, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined, githubWebhook });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, listenAt, listenWhere)));
         server!.listen(port, host, () => {
@@ -271,7 +276,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       });
       const address = server.address() as AddressInfo;
       url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-      logger.info({ url, webhooks: ['/webhooks/alertmanager', '/webhooks/grafana', '/webhooks/generic', '/webhooks/github'] }, 'healbot is listening');
+      logger.info({ url, webhooks: ['/webhooks/alertmanager', '/webhooks/grafana', '/webhooks/generic', '/webhooks/github', ...(config.sentry ? ['/webhooks/sentry'] : []), ...(config.logfire ? ['/webhooks/logfire'] : [])] }, 'healbot is listening');
     }
     if (options.monitoring !== false) monitor.start();
     if (options.monitoring !== false) configWatch.start();
@@ -289,7 +294,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   if (doors.length === 0) {
     logger.warn({}, 'no door is open: nobody can reach healbot and incidents are only logged. Add server: { listen, token } for webhooks and the API, slack: or discord: for chat, or run with --console');
   }
-  return { bot, logger, metrics, intake, watchdog, monitor, dockerMonitor, github, server, url, close };
+  return { bot, logger, metrics, intake, watchdog, monitor, dockerMonitor, github, errorRouter, server, url, close };
 }
 
 /**

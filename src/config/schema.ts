@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { routeSchema } from '../app-errors/routes.js';
 import { duration } from './duration.js';
 import { argv, safeName } from './names.js';
 import { patternSchema, runbookSchema } from './runbook-schema.js';
@@ -153,6 +154,32 @@ const discordSchema = z.strictObject({
   matchers: z.array(z.strictObject({ pattern: z.string(), service: safeName('service name') })).default([]),
 });
 
+/** Project (slug or id) → configured service. */
+const projectMap = z.record(z.string(), safeName('service name')).default({});
+
+/** Application errors in (Sentry, Logfire), routed out by category (see app-errors/routes.ts), and silences through Alertmanager. */
+const applicationErrorsConfig = {
+  sentry: z
+    .strictObject({
+      /** The integration's client secret: Sentry signs every delivery with it. */
+      clientSecret: z.string().min(1, 'must not be empty'),
+      projects: projectMap,
+      /** The event tag naming the service, when a project holds several. */
+      serviceTag: z.string().default('service'),
+    })
+    .optional(),
+  logfire: z
+    .strictObject({
+      /** Shared secret: `Authorization: Bearer <secret>` or `?secret=<secret>` on the webhook URL. */
+      secret: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 24)'),
+      projects: projectMap,
+    })
+    .optional(),
+  /** How application errors are routed; the defaults follow these. */
+  routes: z.array(routeSchema).default([]),
+  alertmanager: z.strictObject({ url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }) }).optional(),
+};
+
 export const configSchema = z.strictObject({
   services: z.record(z.string(), serviceSchema).refine((s) => Object.keys(s).length > 0, 'needs at least one service'),
   healing: z
@@ -244,6 +271,7 @@ export const configSchema = z.strictObject({
   patterns: z.array(patternSchema).default([]),
   /** Multi-step remediations that replace the default action when their `when` matches. */
   runbooks: z.array(runbookSchema).default([]),
+  ...applicationErrorsConfig,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,4 +1,5 @@
-import type { ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
+import type { IncidentSilence } from './silences.js';
+import type { AlertContext, ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
 
 /**
  * Who is asking or deciding, as a verified door knows them: a Slack or Discord user id from a
@@ -33,6 +34,26 @@ export interface HealRequest {
   failingSince?: number;
   /** The triggering alert's labels: runbooks match on them, nothing is ever filled from them. */
   labels?: Record<string, string>;
+  context?: Incident['context'];
+}
+
+/** An incident whose work is not a heal (an application error routed to GitHub or to chat). */
+export interface TrackRequest {
+  service: string;
+  source: IncidentSource;
+  summary: string;
+  /** What was recognised, shown and stored like a root cause. */
+  rootCause: RootCause;
+  dedupeKey?: string;
+  context?: Incident['context'];
+}
+
+/** How a tracked incident ended; `summary` closes its thread. */
+export interface TrackOutcome {
+  outcome: HealReport['outcome'];
+  summary: string;
+  /** Who must act, with mentions (the on-call). */
+  escalation?: string;
 }
 
 export interface ServiceStatus {
@@ -58,6 +79,9 @@ export interface IncidentRecord {
   outcome?: HealReport['outcome'];
   summary?: string;
   requestedBy?: string;
+  context?: AlertContext;
+  /** The Alertmanager silence healbot created for this incident's alert, while it lasts. */
+  silence?: IncidentSilence;
 }
 
 /** How often a remediation (`runbook:<name>` or `action:<kind>`) worked on a service, and how its latest run went. */
@@ -90,6 +114,10 @@ export interface HealbotApi {
   pause(service: string, by: Actor): Promise<void>;
   resume(service: string, by: Actor): Promise<void>;
   decide(approvalId: string, actor: Actor, decision: 'approve' | 'deny'): Promise<DecisionResult>;
+  /** Silences the Alertmanager alert behind an incident for `durationMs` (approvers only). */
+  silence(incidentId: string, durationMs: number, by: Actor): Promise<IncidentSilence>;
+  /** Expires the silence healbot created for an incident (approvers only). */
+  expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence>;
   /** Every incident's progress events. Returns the unsubscribe function. */
   subscribe(listener: (event: ProgressEvent) => void): () => void;
 }

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { withDeadline } from '../deadline.js';
 import { hasService, serviceConfig } from '../config/own.js';
-import { PermissionDenied, UnknownServiceError } from '../errors.js';
+import { PermissionDenied, UnknownServiceError, UsageError } from '../errors.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
-import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, RemediationStats, ServiceStatus } from './api.js';
+import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, RemediationStats, ServiceStatus, TrackOutcome, TrackRequest } from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { respectIntent } from './intent.js';
+import { LONGEST_SILENCE_MS, type IncidentSilence, type Silencer } from './silences.js';
 import { planFor, type PlanContext } from './plan.js';
 import { actionPast, summarize } from './report.js';
 import { chooseRunbook, planRunbook, redactReasons, remediationName, runbookPlanSteps, type RunbookPlan } from './runbook-plan.js';
@@ -48,6 +49,8 @@ export interface EngineOptions {
   mayAct?: () => string | undefined;
   /** Runs runbook commands (argv, no shell); without it, command steps fail. */
   runCommand?: CommandRunner;
+  /** Creates and expires Alertmanager silences, when `alertmanager.url` is configured. */
+  silencer?: Silencer;
 }
 
 /** How long past healing.actionTimeout the engine waits for a runtime that ignores its own deadline. */
@@ -223,6 +226,41 @@ export class Engine implements HealbotApi {
     return result;
   }
 
+  /** The Alertmanager alert behind an incident, for silencing: its record and label matchers. */
+  private silenceable(incidentId: string, by: Actor): { record: IncidentRecord; silencer: Silencer } {
+    const silencer = this.options.silencer;
+    if (!silencer) throw new UsageError('silences need alertmanager: { url } in the config');
+    const record = this.options.store.getIncident(incidentId);
+    if (!record) throw new UsageError(`there is no incident ${incidentId}`);
+    if (record.context?.source !== 'alertmanager' || Object.keys(record.context.labels).length === 0) throw new UsageError(`incident ${incidentId} did not come from an Alertmanager alert: there is nothing to silence`);
+    this.requireApprover(record.service, by, 'silence');
+    return { record, silencer };
+  }
+
+  async silence(incidentId: string, durationMs: number, by: Actor): Promise<IncidentSilence> {
+    if (!(durationMs > 0 && durationMs <= LONGEST_SILENCE_MS)) throw new UsageError(`a silence lasts from 1 minute to ${LONGEST_SILENCE_MS / 3_600_000} hours`);
+    const { record, silencer } = this.silenceable(incidentId, by);
+    const who = actorName(by)!;
+    const until = new Date(this.now() + durationMs);
+    const id = await silencer.create({ matchers: record.context!.labels, endsAt: until, createdBy: `healbot for ${who}`, comment: `Silenced from chat on healbot incident ${incidentId} (${record.service})` });
+    const silence: IncidentSilence = { id, until: until.toISOString(), by: who };
+    this.options.store.updateIncident(incidentId, { silence });
+    this.audit(incidentId, record.service, 'silenced', who, { silence: id, until: silence.until, matchers: record.context!.labels });
+    this.note(incidentId, `Silenced by ${who} until ${silence.until.slice(0, 16).replace('T', ' ')} UTC (Alertmanager silence ${id}).`);
+    return silence;
+  }
+
+  async expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence> {
+    const { record, silencer } = this.silenceable(incidentId, by);
+    if (!record.silence || record.silence.expiredAt) throw new UsageError(`incident ${incidentId} has no silence to expire`);
+    await silencer.expire(record.silence.id);
+    const who = actorName(by)!;
+    this.options.store.updateIncident(incidentId, { silence: { ...record.silence, expiredAt: new Date(this.now()).toISOString(), expiredBy: who } });
+    this.audit(incidentId, record.service, 'silence_expired', who, { silence: record.silence.id });
+    this.note(incidentId, `${who} expired the silence ${record.silence.id}; the alert notifies again.`);
+    return record.silence;
+  }
+
   /** A denial or expiry after a restart has no run waiting for it: close its incident here, or it stays open forever. */
   private closeOrphan(record: ApprovalRecord, outcome: 'denied' | 'escalated', summary: string): void {
     if ([...this.running.values()].some((run) => run.incident.id === record.incidentId)) return;
@@ -276,10 +314,36 @@ export class Engine implements HealbotApi {
       origin: request.origin,
       dryRun: request.dryRun,
       failingSince: request.failingSince !== undefined ? new Date(request.failingSince).toISOString() : undefined,
+      context: request.context,
     };
-    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun, labels: request.labels });
+    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun, labels: request.labels, context: incident.context });
     this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
     return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone, labels: request.labels });
+  }
+
+  /**
+   * Opens an incident whose work is done by `work` rather than by a heal (an application error
+   * routed to a fix workflow, an issue or chat), tells its thread what `work` says, and closes
+   * it with the outcome, like any other incident. A `dedupeKey` seen before returns the first report.
+   */
+  async track(request: TrackRequest, work: (say: (message: string) => void) => Promise<TrackOutcome>): Promise<HealReport> {
+    this.requireService(request.service);
+    const store = this.options.store;
+    const incident: Incident = { id: newId('inc_'), service: request.service, source: request.source, summary: request.summary, openedAt: new Date(this.now()).toISOString(), context: request.context };
+    if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incident.id)) return this.reportFromRecord(store.eventIncident(request.dedupeKey), request.service);
+    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, dedupeKey: request.dedupeKey, rootCause: request.rootCause, context: incident.context });
+    this.audit(incident.id, incident.service, 'requested', undefined, { source: incident.source, summary: request.summary });
+    this.emit({ type: 'started', incident });
+    let result: TrackOutcome;
+    try {
+      result = await work((message) => this.note(incident.id, message));
+    } catch (error) {
+      return this.fail(incident, error);
+    }
+    const report: HealReport = { incidentId: incident.id, service: incident.service, outcome: result.outcome, rootCause: request.rootCause, hops: [], plan: [], actions: [], approvedBy: [], summary: this.options.redact(result.summary), escalation: result.escalation };
+    this.closeIncident(incident, report);
+    this.emit({ type: 'done', incidentId: incident.id, report });
+    return report;
   }
 
   private start(incident: Incident, options: RunOptions): Promise<HealReport> {

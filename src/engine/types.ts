@@ -244,7 +244,7 @@ export interface ActionResult {
 
 export type Outcome = 'healed' | 'not_needed' | 'escalated' | 'failed' | 'denied';
 
-export type IncidentSource = 'cli' | 'chat' | 'alert' | 'webhook' | 'monitor' | 'event' | 'api';
+export type IncidentSource = 'cli' | 'chat' | 'alert' | 'webhook' | 'monitor' | 'event' | 'api' | 'sentry' | 'logfire';
 
 export interface Incident {
   id: string;
@@ -259,6 +259,21 @@ export interface Incident {
   dryRun?: boolean;
   /** When the failure was first seen (ISO time), if before the incident opened. */
   failingSince?: string;
+  /** What the alert or error carried for humans, shown at the top of the thread. */
+  context?: AlertContext;
+}
+
+/** What an alert or application error carries for humans: its texts, links back and the labels that matched. */
+export interface AlertContext {
+  summary?: string;
+  description?: string;
+  /** Links in the order shown: the runbook first, then the graph (generatorURL), Sentry or Logfire. */
+  links: { label: string; url: string }[];
+  labels: Record<string, string>;
+  /** Where the alert came from; an Alertmanager alert can be silenced from the thread. */
+  source?: 'alertmanager' | 'grafana' | 'sentry' | 'logfire';
+  /** True when healbot can silence it (an Alertmanager alert, and `alertmanager.url` is configured). */
+  silenceable?: boolean;
 }
 
 /** One hop of the request path, for rendering `public ✗ 502 (41 ms) → proxy ✓ → internal ✓ → db ✓`. */

@@ -3,6 +3,7 @@ import { own } from '../config/own.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
 import type { IncidentSource } from '../engine/types.js';
 import type { Store } from '../store/store.js';
+import { alertContext } from './alert-context.js';
 import type { IncomingAlert } from './alert-payloads.js';
 
 /** What became of one alert. */
@@ -124,7 +125,7 @@ export class AlertIntake {
         return { ...base, service, result: 'grouped', incidentId: last.id };
       }
     }
-    const report = engine.heal({ service, source, summary: alert.summary, dedupeKey: key, security: this.isSecurity(alert), labels: alert.labels });
+    const report = engine.heal({ service, source, summary: alert.summary, dedupeKey: key, security: this.isSecurity(alert), labels: alert.labels, context: alertContext(alert, Boolean(config.alertmanager)) });
     report.catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from an alert failed'));
     const incidentId = own(engine.openIncidents(), service) ?? (key ? store.eventIncident(key) : undefined);
     if (incidentId) this.track(incidentId, alert);

@@ -33,9 +33,9 @@ export interface StoredThread {
  * killed healbot loses nothing.
  */
 export interface Store {
-  saveIncident(record: IncidentRecord & { dedupeKey?: string; origin?: unknown; dryRun?: boolean; labels?: Record<string, string> }): void;
+  saveIncident(record: IncidentRecord & { dedupeKey?: string; origin?: unknown; dryRun?: boolean; labels?: Record<string, string>; context?: unknown }): void;
   updateIncident(id: string, patch: Partial<IncidentRecord>): void;
-  getIncident(id: string): (IncidentRecord & { origin?: unknown }) | undefined;
+  getIncident(id: string): (IncidentRecord & { origin?: unknown; context?: unknown }) | undefined;
   listIncidents(filter?: { service?: string; limit?: number; status?: 'open' | 'closed' }): IncidentRecord[];
   openIncidentFor(service: string): IncidentRecord | undefined;
   incrementAlertCount(id: string): void;
