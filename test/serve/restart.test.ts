@@ -43,7 +43,7 @@ describe('healbot serve survives SIGKILL', () => {
       children.push(child);
       return child;
     };
-    const ready = () => waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok, 'healbot to listen', 15_000);
+    const ready = () => waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok, 'healbot to listen', 45_000);
 
     const first = start();
     await ready();
@@ -84,5 +84,5 @@ describe('healbot serve survives SIGKILL', () => {
     const events = audit.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).event as string);
     expect(events).toEqual(expect.arrayContaining(['requested', 'approval_requested', 'approved', 'resumed_after_restart', 'action', 'outcome']));
     expect(events.filter((e) => e === 'action')).toHaveLength(1);
-  });
+  }, 180_000);
 });
