@@ -19,6 +19,9 @@ export const HEALING_RULES: readonly PolicyRule[] = [
   // annotation) and watch it until the rollout completes.
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'watch', 'patch'] },
   { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['patch'] },
+  // a Deployment at zero replicas: the count to restore, from its ReplicaSets' history or an HPA.
+  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list'] },
   // pods are listed by the Deployment's selector, deleted by delete_pod, watched until gone.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
