@@ -181,12 +181,15 @@ export class DeploymentController {
     const old = live.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash);
     const rsName = `${d.metadata.name}-${hash}`;
 
+    // The Deployment controller's wording since Kubernetes 1.26: "… to N from M".
     if (current.length < desired) {
+      const from = current.length;
       for (let i = current.length; i < desired; i++) this.createPod(d, hash);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rsName} to ${desired}`);
+      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rsName} to ${desired} from ${from}`);
     } else if (current.length > desired) {
+      const from = current.length;
       for (const pod of current.slice(desired)) this.terminate(pod, key);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rsName} to ${desired}`);
+      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rsName} to ${desired} from ${from}`);
     }
     const currentReady = current.filter(isReady).length;
     if (old.length > 0 && (currentReady >= desired || desired === 0)) {
