@@ -3,8 +3,8 @@
  * namespace of one cluster context. Reads through @kubernetes/client-node 1.x and acts through
  * the scale subresource, a pod-template annotation (rollout restart) and pod deletion.
  */
-import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
-import type { V1Deployment, V1LabelSelector, V1Pod, V1ContainerStatus, V1ReplicaSet, CoreV1Event } from '@kubernetes/client-node';
+import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
+import type { V1Deployment, V1LabelSelector, V1Pod, V1ContainerStatus, V1ReplicaSet, V2HorizontalPodAutoscaler, CoreV1Event } from '@kubernetes/client-node';
 import type { ServiceConfig } from '../config/schema.js';
 import type { KubernetesContainerState, KubernetesPodState, KubernetesRevision, KubernetesState, RuntimeState } from '../engine/types.js';
 import { DeadlineExceeded, withDeadline } from '../deadline.js';
@@ -193,13 +193,23 @@ function podState(pod: V1Pod): KubernetesPodState {
   };
 }
 
+/** What the cluster remembers of a Deployment's scale, besides the Deployment itself. */
+export interface ScalingHistory {
+  replicaSets: V1ReplicaSet[];
+  autoscalers: V2HorizontalPodAutoscaler[];
+}
+
+/** The annotation the Deployment controller keeps on each ReplicaSet with the Deployment's replicas. */
+export const DESIRED_REPLICAS_ANNOTATION = 'deployment.kubernetes.io/desired-replicas';
+
 /**
  * How many replicas a Deployment scaled to zero should get back, read from what the cluster
  * says (in order): healbot's own note from when it changed replicas, the
- * last-applied-configuration annotation, the last ScalingReplicaSet event "… to 0 from N";
- * else 1, so the service runs again. The source is named in the plan.
+ * last-applied-configuration annotation, the newest ReplicaSet's desired-replicas, the last
+ * ScalingReplicaSet event "… to 0 from N", an HPA's minReplicas; else 1, so the service runs
+ * again. The source is named in the plan.
  */
-export function replicasToRestore(deployment: V1Deployment, events: KubernetesState['events']): { count: number; source: string } {
+export function replicasToRestore(deployment: V1Deployment, events: KubernetesState['events'], history: ScalingHistory = { replicaSets: [], autoscalers: [] }): { count: number; source: string } {
   const annotations = deployment.metadata?.annotations ?? {};
   const noted = Number.parseInt(annotations[LAST_REPLICAS_ANNOTATION] ?? '', 10);
   if (Number.isInteger(noted) && noted > 0) return { count: noted, source: `the ${LAST_REPLICAS_ANNOTATION} annotation healbot wrote when it last changed replicas` };
@@ -210,10 +220,17 @@ export function replicasToRestore(deployment: V1Deployment, events: KubernetesSt
   } catch {
     // No annotation, or not JSON: try the next source.
   }
+  const newestFirst = [...history.replicaSets].sort((a, b) => time(b.metadata?.creationTimestamp) - time(a.metadata?.creationTimestamp));
+  for (const rs of newestFirst) {
+    const desired = Number.parseInt(rs.metadata?.annotations?.[DESIRED_REPLICAS_ANNOTATION] ?? '', 10);
+    if (Number.isInteger(desired) && desired > 0) return { count: desired, source: `the ${DESIRED_REPLICAS_ANNOTATION} annotation of ReplicaSet ${rs.metadata?.name ?? '?'}` };
+  }
   for (const event of [...events].reverse()) {
     const match = event.reason === 'ScalingReplicaSet' ? (/ to 0 from (\d+)\b/.exec(event.message) ?? / from (\d+) to 0\b/.exec(event.message)) : null;
     if (match && Number(match[1]) > 0) return { count: Number(match[1]), source: `the ScalingReplicaSet event "${event.message}"` };
   }
+  const hpa = history.autoscalers[0];
+  if (hpa) return { count: Math.max(1, hpa.spec?.minReplicas ?? 1), source: `the minReplicas of HorizontalPodAutoscaler ${hpa.metadata?.name ?? '?'}` };
   return { count: 1, source: 'no earlier count is recorded anywhere: 1, so that the service runs again' };
 }
 
@@ -248,6 +265,7 @@ export class KubernetesRuntime implements Runtime {
   private readonly kubeConfig: KubeConfig;
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
+  private readonly autoscaling: AutoscalingV2Api;
   private readonly redact: Redactor;
   private readonly now: () => Date;
   private readonly rolloutTimeoutMs: number;
@@ -260,6 +278,7 @@ export class KubernetesRuntime implements Runtime {
     this.kubeConfig = options.kubeConfig ?? loadKubeConfig(config.context);
     this.apps = this.kubeConfig.makeApiClient(AppsV1Api);
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
+    this.autoscaling = this.kubeConfig.makeApiClient(AutoscalingV2Api);
     this.redact = options.redact ?? ((text) => text);
     this.now = options.now ?? (() => new Date());
     this.rolloutTimeoutMs = options.rolloutTimeoutMs ?? KUBERNETES_DEFAULTS.rolloutTimeoutMs;
@@ -303,7 +322,12 @@ export class KubernetesRuntime implements Runtime {
 
     const desired = deployment.spec?.replicas ?? 1;
     // Reading changes nothing: the annotation is written only when healbot itself changes replicas.
-    const restore = this.config.replicas !== undefined ? { count: this.config.replicas, source: `kubernetes.replicas in the configuration` } : desired > 0 ? { count: desired, source: undefined } : replicasToRestore(deployment, events);
+    const restore =
+      this.config.replicas !== undefined
+        ? { count: this.config.replicas, source: `kubernetes.replicas in the configuration` }
+        : desired > 0
+          ? { count: desired, source: undefined }
+          : replicasToRestore(deployment, events, await this.scalingHistory(selector));
     const lastKnownReplicas = restore.count;
 
     const containers = deployment.spec?.template?.spec?.containers ?? [];
@@ -354,6 +378,22 @@ export class KubernetesRuntime implements Runtime {
     return list.items
       .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && (o.uid === deployment.metadata?.uid || o.name === this.config.deployment)))
       .sort((a, b) => revisionNumber(b) - revisionNumber(a));
+  }
+
+  /** The Deployment's ReplicaSets and HorizontalPodAutoscalers, read only when it is at zero; best effort. */
+  private async scalingHistory(selector: string): Promise<ScalingHistory> {
+    const name = this.config.deployment;
+    const [replicaSets, autoscalers] = await Promise.all([
+      this.call({ verb: 'list', resource: 'replicasets' }, (options) => this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: selector }, options)).then(
+        (list) => list.items.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name) ?? true),
+        () => [],
+      ),
+      this.call({ verb: 'list', resource: 'horizontalpodautoscalers' }, (options) => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: this.namespace }, options)).then(
+        (list) => list.items.filter((hpa) => hpa.spec?.scaleTargetRef?.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === name),
+        () => [],
+      ),
+    ]);
+    return { replicaSets, autoscalers };
   }
 
   private async readService(): Promise<KubernetesState['service']> {

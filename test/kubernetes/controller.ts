@@ -202,11 +202,13 @@ export class DeploymentController {
 
     // Worded as the deployment controller words it since Kubernetes 1.26: "… to N from M".
     if (current.length < desired) {
+      const from = current.length;
       for (let i = current.length; i < desired; i++) this.createPod(d, hash);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rsName} to ${desired} from ${current.length}`);
+      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rsName} to ${desired} from ${from}`);
     } else if (current.length > desired) {
+      const from = current.length;
       for (const pod of current.slice(desired)) this.terminate(pod, key);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rsName} to ${desired} from ${current.length}`);
+      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rsName} to ${desired} from ${from}`);
     }
     const currentReady = current.filter(isReady).length;
     if (old.length > 0 && (currentReady >= desired || desired === 0)) {

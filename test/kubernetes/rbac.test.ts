@@ -74,6 +74,9 @@ beforeAll(async () => {
     const crashing = await runtime.inspect();
     if (!crashing.logs?.length || crashing.logs[0].startsWith('(logs')) throw new Error(`no logs read: ${JSON.stringify(crashing.logs)}`);
     cluster.controller.setFault(NS, name, undefined);
+    await runtime.perform({ action: 'scale', params: { replicas: 0 } });
+    const atZero = await runtime.inspect();
+    if (atZero.error) throw new Error(atZero.error);
     await runtime.perform({ action: 'scale', params: { replicas: 3 } });
     await runtime.perform({ action: 'rollout_restart' });
     await runtime.perform({ action: 'rollout_undo' });
