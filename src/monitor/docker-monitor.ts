@@ -80,6 +80,8 @@ export class DockerMonitor {
   private readonly pendingDies = new Map<string, { timer: NodeJS.Timeout; fire: () => void }>();
   private readonly labelCache = new Map<string, Promise<Record<string, string> | undefined>>();
   private unsubscribe?: () => void;
+  /** Set once stopping: nothing may reach the engine (its store closes next). */
+  private stopped = false;
   private readonly now: () => number;
 
   constructor(private readonly options: DockerMonitorOptions) {
@@ -119,6 +121,7 @@ export class DockerMonitor {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.controller.abort();
     this.unsubscribe?.();
     for (const pending of this.pendingDies.values()) clearTimeout(pending.timer);
@@ -141,7 +144,7 @@ export class DockerMonitor {
         const relapse = this.relapses.get(service);
         this.relapses.delete(service);
         // The engine forgets the incident right after 'done': open the next one once it has.
-        if (relapse && event.report.outcome !== 'healed') setImmediate(() => this.alarm(service, relapse, `${describe(relapse)} again after healbot's ${event.report.actions.at(-1)?.action ?? 'action'}`));
+        if (relapse && event.report.outcome !== 'healed') setImmediate(() => !this.stopped && this.alarm(service, relapse, `${describe(relapse)} again after healbot's ${event.report.actions.at(-1)?.action ?? 'action'}`));
       }
     }
   }
@@ -198,7 +201,7 @@ export class DockerMonitor {
     try {
       if (!ALARMS.has(event.action) && !REPORTED.has(event.action) && !ON_PURPOSE.has(event.action) && event.action !== 'kill') return;
       const service = await this.serviceOf(docker, candidates, event.container);
-      if (!service) return;
+      if (!service || this.stopped) return;
       const events = this.remember(event);
       if (this.isOwn(service, event)) {
         logger?.info({ service, container: event.container, action: event.action }, 'container event follows healbot’s own action');
@@ -233,7 +236,7 @@ export class DockerMonitor {
     if (!pending) return;
     clearTimeout(pending.timer);
     this.pendingDies.delete(container);
-    if (crashed) pending.fire();
+    if (crashed && !this.stopped) pending.fire();
   }
 
   private tellStopOnPurpose(service: string, event: DockerContainerEvent, events: DockerContainerEvent[]): void {

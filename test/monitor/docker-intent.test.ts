@@ -213,5 +213,6 @@ describe.skipIf(skip)('a container that appears after startup', () => {
     expect(await bot.monitor.tick()).toEqual(['late']);
     const second = await waitFor(() => bot.bot.store.listIncidents({ service: 'late' }).find((i) => i.id !== missing.id), 'a second incident within the group window', 20_000);
     expect(second.source).toBe('monitor');
+    await waitFor(() => bot.bot.store.getIncident(second.id)?.status === 'closed', 'the second incident to close', 20_000);
   });
 });
