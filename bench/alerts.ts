@@ -53,11 +53,29 @@ async function benchIntake(): Promise<Record<string, number | string>> {
   const backend = createServer((_req, res) => res.writeHead(500).end('down'));
   await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
   const port = (backend.address() as { port: number }).port;
-  const services = Object.fromEntries(Array.from({ length: SERVICES }, (_, i) => [`svc${i}`, { probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready` }] }]));
-  const config = parseConfig({ server: { listen: '127.0.0.1:0', token: TOKEN }, store: { path: join(dir, 'healbot.db') }, services });
-  const bot = await startServe(config, { console: false, monitoring: false, logWrite: () => undefined, logLevel: 'warn' });
+  const services = Object.fromEntries(
+    Array.from({ length: SERVICES }, (_, i) => [
+      `svc${i}`,
+      { probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready` }] },
+    ]),
+  );
+  const config = parseConfig({
+    server: { listen: '127.0.0.1:0', token: TOKEN },
+    store: { path: join(dir, 'healbot.db') },
+    services,
+  });
+  const bot = await startServe(config, {
+    console: false,
+    monitoring: false,
+    logWrite: () => undefined,
+    logLevel: 'warn',
+  });
   const surface = new CountingSurface();
-  const conversations = new IncidentConversations(bot.bot.api, surface, { platform: 'bench', defaultChannel: 'bench', minUpdateIntervalMs: 1000 });
+  const conversations = new IncidentConversations(bot.bot.api, surface, {
+    platform: 'bench',
+    defaultChannel: 'bench',
+    minUpdateIntervalMs: 1000,
+  });
   conversations.start();
 
   let peakRss = process.memoryUsage().rss;
@@ -73,13 +91,30 @@ async function benchIntake(): Promise<Record<string, number | string>> {
       for (let c = 0; c < CONCURRENCY && sent < ALERTS; c++) {
         const alerts = [];
         for (let a = 0; a < ALERTS_PER_REQUEST && sent < ALERTS; a++, sent++) {
-          alerts.push({ status: 'firing', labels: { alertname: 'Down', service: `svc${sent % SERVICES}`, instance: `i${sent}` }, annotations: { summary: `instance ${sent} down` }, startsAt, fingerprint: `fp${sent}` });
+          alerts.push({
+            status: 'firing',
+            labels: { alertname: 'Down', service: `svc${sent % SERVICES}`, instance: `i${sent}` },
+            annotations: { summary: `instance ${sent} down` },
+            startsAt,
+            fingerprint: `fp${sent}`,
+          });
         }
-        const body = JSON.stringify({ version: '4', status: 'firing', receiver: 'healbot', groupLabels: {}, commonLabels: {}, alerts });
+        const body = JSON.stringify({
+          version: '4',
+          status: 'firing',
+          receiver: 'healbot',
+          groupLabels: {},
+          commonLabels: {},
+          alerts,
+        });
         const t0 = performance.now();
         request += 1;
         burst.push(
-          fetch(`${bot.url}/webhooks/alertmanager`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body }).then(async (res) => {
+          fetch(`${bot.url}/webhooks/alertmanager`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+            body,
+          }).then(async (res) => {
             await res.arrayBuffer();
             if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
             latencies.push(performance.now() - t0);
@@ -91,7 +126,8 @@ async function benchIntake(): Promise<Record<string, number | string>> {
     const seconds = (performance.now() - started) / 1000;
     // Let the incidents finish and their conversations post.
     const deadline = Date.now() + 30_000;
-    while (Object.keys(bot.bot.engine.openIncidents()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (Object.keys(bot.bot.engine.openIncidents()).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 1100));
     await conversations.idle();
     const incidents = bot.bot.store.listIncidents();
@@ -130,7 +166,9 @@ async function benchDockerDetection(): Promise<Record<string, number | string>> 
       if (images) await images.ensureTestImage(docker);
       await docker.getImage(BENCH_IMAGE).inspect();
     } catch (error) {
-      return { docker_detection: `skipped: no Docker engine with ${BENCH_IMAGE} (${(error as Error).message.split('\n')[0]}; ${harness?.dockerEngineUnavailableReason() ?? ''})` };
+      return {
+        docker_detection: `skipped: no Docker engine with ${BENCH_IMAGE} (${(error as Error).message.split('\n')[0]}; ${harness?.dockerEngineUnavailableReason() ?? ''})`,
+      };
     }
     return await measureDetection(docker);
   } finally {
@@ -140,9 +178,23 @@ async function benchDockerDetection(): Promise<Record<string, number | string>> 
 
 async function measureDetection(docker: Dockerode): Promise<Record<string, number | string>> {
   const name = `healbot-bench-${process.pid}`;
-  const config = parseConfig({ services: { victim: { docker: { container: name }, probes: [] } }, healing: { enabled: false } });
-  const bot = await startServe(config, { console: false, monitoring: false, logWrite: () => undefined, logLevel: 'warn', dockerClientFor: () => docker });
-  const container = await docker.createContainer({ Image: BENCH_IMAGE, name, Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'none' } });
+  const config = parseConfig({
+    services: { victim: { docker: { container: name }, probes: [] } },
+    healing: { enabled: false },
+  });
+  const bot = await startServe(config, {
+    console: false,
+    monitoring: false,
+    logWrite: () => undefined,
+    logLevel: 'warn',
+    dockerClientFor: () => docker,
+  });
+  const container = await docker.createContainer({
+    Image: BENCH_IMAGE,
+    name,
+    Cmd: ['sleep', '300'],
+    HostConfig: { NetworkMode: 'none' },
+  });
   try {
     await container.start();
     await new Promise((r) => setTimeout(r, 500));

@@ -15,8 +15,10 @@ const DELIVERIES = 2_000;
 const CONCURRENCY = 10;
 const SECRET = 'bench-sentry-client-secret-0123456789';
 
-const fixture = (path: string) => JSON.parse(readFileSync(new URL(`../../test/fixtures/${path}`, import.meta.url), 'utf8'));
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const fixture = (path: string) =>
+  JSON.parse(readFileSync(new URL(`../../test/fixtures/${path}`, import.meta.url), 'utf8'));
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /** Classifications per second over the corpus, and the mean time of one. */
 function benchClassifier(): Record<string, number | string> {
@@ -25,7 +27,10 @@ function benchClassifier(): Record<string, number | string> {
   for (let round = 0; round < ROUNDS; round++) for (const entry of corpus) classifyError(entry);
   const ms = performance.now() - started;
   const count = ROUNDS * corpus.length;
-  return { 'classifier errors/s': Math.round(count / (ms / 1000)), 'classifier µs per error': ((ms * 1000) / count).toFixed(1) };
+  return {
+    'classifier errors/s': Math.round(count / (ms / 1000)),
+    'classifier µs per error': ((ms * 1000) / count).toFixed(1),
+  };
 }
 
 async function benchSentryWebhook(): Promise<Record<string, number | string>> {
@@ -36,7 +41,12 @@ async function benchSentryWebhook(): Promise<Record<string, number | string>> {
     store: { path: join(dir, 'healbot.db') },
     sentry: { clientSecret: SECRET, projects: { '1': 'api' } },
   });
-  const bot = await startServe(config, { console: false, monitoring: false, logWrite: () => undefined, logLevel: 'warn' });
+  const bot = await startServe(config, {
+    console: false,
+    monitoring: false,
+    logWrite: () => undefined,
+    logLevel: 'warn',
+  });
   const template = fixture('sentry/error.json');
   template.data.error.exception.values[0].type = 'requests.exceptions.ReadTimeout';
   template.data.error.exception.values[0].value = 'Read timed out. (read timeout=10)';
@@ -52,7 +62,12 @@ async function benchSentryWebhook(): Promise<Record<string, number | string>> {
       const sent = performance.now();
       const res = await fetch(`${bot.url}/webhooks/sentry`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'request-id': randomUUID(), 'sentry-hook-resource': 'error', 'sentry-hook-signature': createHmac('sha256', SECRET).update(body).digest('hex') },
+        headers: {
+          'content-type': 'application/json',
+          'request-id': randomUUID(),
+          'sentry-hook-resource': 'error',
+          'sentry-hook-signature': createHmac('sha256', SECRET).update(body).digest('hex'),
+        },
         body,
       });
       await res.arrayBuffer();

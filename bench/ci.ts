@@ -16,8 +16,15 @@ const SIGNATURES = 20_000;
 
 function jobLog(): string {
   const lines: string[] = [];
-  for (let i = 0; i < LOG_LINES - 3; i++) lines.push(`2026-11-30T12:00:${String(i % 60).padStart(2, '0')}.0000000Z added ${i} packages, and audited ${i * 3} packages in 4s`);
-  lines.push('2026-11-30T12:01:00.0000000Z npm ERR! code ETIMEDOUT', '2026-11-30T12:01:00.0000000Z npm ERR! network request to https://registry.npmjs.org/express failed, reason: connect ETIMEDOUT 104.16.0.35:443', '2026-11-30T12:01:00.0000000Z ##[error]Process completed with exit code 1.');
+  for (let i = 0; i < LOG_LINES - 3; i++)
+    lines.push(
+      `2026-11-30T12:00:${String(i % 60).padStart(2, '0')}.0000000Z added ${i} packages, and audited ${i * 3} packages in 4s`,
+    );
+  lines.push(
+    '2026-11-30T12:01:00.0000000Z npm ERR! code ETIMEDOUT',
+    '2026-11-30T12:01:00.0000000Z npm ERR! network request to https://registry.npmjs.org/express failed, reason: connect ETIMEDOUT 104.16.0.35:443',
+    '2026-11-30T12:01:00.0000000Z ##[error]Process completed with exit code 1.',
+  );
   return lines.join('\n');
 }
 
@@ -30,7 +37,13 @@ export async function benchCi(): Promise<Record<string, number | string>> {
   const perLog = (performance.now() - started) / ROUNDS;
 
   const secret = 'bench-webhook-secret';
-  const body = Buffer.from(JSON.stringify({ action: 'completed', workflow_run: { id: 1, conclusion: 'failure' }, padding: 'x'.repeat(20_000) }));
+  const body = Buffer.from(
+    JSON.stringify({
+      action: 'completed',
+      workflow_run: { id: 1, conclusion: 'failure' },
+      padding: 'x'.repeat(20_000),
+    }),
+  );
   const header = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
   let valid = 0;
   const t0 = performance.now();

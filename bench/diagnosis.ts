@@ -56,10 +56,14 @@ export async function benchHealOverhead(): Promise<Record<string, number | strin
   const port = await freePort();
   const backend = new ProcessRuntime('backend', port);
   await backend.start();
-  const config = parseConfig({ healing: { verifyTimeout: '10s' }, services: { api: { probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }] } } });
+  const config = parseConfig({
+    healing: { verifyTimeout: '10s' },
+    services: { api: { probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }] } },
+  });
   const bot = createHealbot(config, { storePath: ':memory:', runtimes: { api: backend } });
   bot.api.subscribe((event) => {
-    if (event.type === 'awaiting_approval') void bot.api.decide(event.request.id, { platform: 'cli', id: 'bench' }, 'approve');
+    if (event.type === 'awaiting_approval')
+      void bot.api.decide(event.request.id, { platform: 'cli', id: 'bench' }, 'approve');
   });
   try {
     await backend.kill();
@@ -95,11 +99,17 @@ export async function benchDockerHealOverhead(): Promise<Record<string, number |
     await images.waitForContainer(engine.docker, name, (info) => info.State.Running);
     const config = parseConfig({
       healing: { verifyTimeout: '20s' },
-      services: { api: { docker: { container: name, host: engine.host }, probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }] } },
+      services: {
+        api: {
+          docker: { container: name, host: engine.host },
+          probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }],
+        },
+      },
     });
     const bot = createHealbot(config, { storePath: ':memory:' });
     bot.api.subscribe((event) => {
-      if (event.type === 'awaiting_approval') void bot.api.decide(event.request.id, { platform: 'cli', id: 'bench' }, 'approve');
+      if (event.type === 'awaiting_approval')
+        void bot.api.decide(event.request.id, { platform: 'cli', id: 'bench' }, 'approve');
     });
     try {
       await container.kill();
@@ -119,7 +129,10 @@ export async function benchDockerHealOverhead(): Promise<Record<string, number |
       await bot.close();
     }
   } finally {
-    await engine.docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+    await engine.docker
+      .getContainer(name)
+      .remove({ force: true })
+      .catch(() => undefined);
     await engine.stop();
   }
 }

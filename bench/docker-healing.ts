@@ -11,7 +11,10 @@ const median = (values: number[]) => {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
-const figures = (name: string, values: number[]) => ({ [`${name}.median_ms`]: Math.round(median(values)), [`${name}.max_ms`]: Math.round(Math.max(...values)) });
+const figures = (name: string, values: number[]) => ({
+  [`${name}.median_ms`]: Math.round(median(values)),
+  [`${name}.max_ms`]: Math.round(Math.max(...values)),
+});
 
 /**
  * Event-driven healing against healbot's test dockerd: a container with a 1 s Docker health
@@ -27,11 +30,23 @@ export async function benchDockerHealing(): Promise<Record<string, number | stri
   const name = images.uniqueName('bench-events');
   const watching = new AbortController();
   try {
-    const container = await images.runContainer(engine.docker, { name, cmd: images.commands.serviceLike(), healthcheck: { test: ['/bin/busybox', 'cat', '/tmp/healthy'], intervalMs: 1000, retries: 1 } });
+    const container = await images.runContainer(engine.docker, {
+      name,
+      cmd: images.commands.serviceLike(),
+      healthcheck: { test: ['/bin/busybox', 'cat', '/tmp/healthy'], intervalMs: 1000, retries: 1 },
+    });
     const events: DockerContainerEvent[] = [];
     let wake = () => {};
-    void watchDockerEvents(engine.docker, (event) => (events.push(event), wake()), { signal: watching.signal, filters: { container: [name] }, since: Date.now() - 1000 });
-    const next = async (action: DockerContainerEvent['action'], after: number, what = action): Promise<DockerContainerEvent> => {
+    void watchDockerEvents(engine.docker, (event) => (events.push(event), wake()), {
+      signal: watching.signal,
+      filters: { container: [name] },
+      since: Date.now() - 1000,
+    });
+    const next = async (
+      action: DockerContainerEvent['action'],
+      after: number,
+      what = action,
+    ): Promise<DockerContainerEvent> => {
       const deadline = Date.now() + 30_000;
       for (;;) {
         const found = events.find((e) => e.action === action && e.time >= after);
@@ -60,7 +75,12 @@ export async function benchDockerHealing(): Promise<Record<string, number | stri
     const idle = () => {
       const deadline = Date.now() + 30_000;
       return new Promise<void>((resolve, reject) => {
-        const check = () => (Object.keys(bot.engine.openIncidents()).length === 0 ? resolve() : Date.now() > deadline ? reject(new Error('an incident did not close within 30 s')) : setTimeout(check, 20));
+        const check = () =>
+          Object.keys(bot.engine.openIncidents()).length === 0
+            ? resolve()
+            : Date.now() > deadline
+              ? reject(new Error('an incident did not close within 30 s'))
+              : setTimeout(check, 20);
         check();
       });
     };
@@ -126,7 +146,9 @@ export async function benchDockerHealing(): Promise<Record<string, number | stri
         ...figures('docker_healing.docker_restart_kill_to_start', dockerRestart),
         ...figures('docker_healing.c_kill_to_running', killToRunning),
         ...figures('docker_healing.docker_start_request_to_start', dockerStart),
-        'docker_healing.b_minus_restart_and_interval_median_ms': Math.round(median(toHealthy) - median(dockerRestart) - 1000),
+        'docker_healing.b_minus_restart_and_interval_median_ms': Math.round(
+          median(toHealthy) - median(dockerRestart) - 1000,
+        ),
         'docker_healing.restarts_after_docker_stop': `${startsAfterStop} of ${ROUNDS}`,
       };
     } finally {
@@ -135,7 +157,10 @@ export async function benchDockerHealing(): Promise<Record<string, number | stri
     }
   } finally {
     watching.abort();
-    await engine.docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+    await engine.docker
+      .getContainer(name)
+      .remove({ force: true })
+      .catch(() => undefined);
     await engine.stop();
   }
 }

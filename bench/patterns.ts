@@ -10,7 +10,11 @@ import type { RootCause, RuntimeState } from '../src/engine/types.js';
 const ROUNDS = 2_000;
 
 function logs(count: number, last?: string): string[] {
-  const lines = Array.from({ length: count }, (_, i) => `2026-11-30T12:00:${String(i % 60).padStart(2, '0')}Z INFO request ${i} GET /api/items/${i} 200 ${i % 17} ms user=u${i}`);
+  const lines = Array.from(
+    { length: count },
+    (_, i) =>
+      `2026-11-30T12:00:${String(i % 60).padStart(2, '0')}Z INFO request ${i} GET /api/items/${i} 200 ${i % 17} ms user=u${i}`,
+  );
   if (last) lines[lines.length - 1] = last;
   return lines;
 }
@@ -25,13 +29,26 @@ function time(run: () => unknown): number {
 export async function benchPatterns(): Promise<Record<string, number | string>> {
   const config = parseConfig({
     services: { api: { command: { restart: ['true'] } } },
-    patterns: Array.from({ length: 20 }, (_, i) => ({ id: `custom_${i}`, match: `custom failure number ${i}\\b`, advice: 'fix it' })),
+    patterns: Array.from({ length: 20 }, (_, i) => ({
+      id: `custom_${i}`,
+      match: `custom failure number ${i}\\b`,
+      advice: 'fix it',
+    })),
   });
   const builtin = patternsFor(parseConfig({ services: { api: { command: { restart: ['true'] } } } }));
   const withUser = patternsFor(config);
-  const rc: RootCause = { kind: 'crash_loop', service: 'api', summary: 'api keeps crashing', confidence: 0.9, evidence: [] };
+  const rc: RootCause = {
+    kind: 'crash_loop',
+    service: 'api',
+    summary: 'api keeps crashing',
+    confidence: 0.9,
+    evidence: [],
+  };
   const quiet: RuntimeState = { runtime: 'docker', target: 'api', status: 'restarting', logs: logs(80) };
-  const failing: RuntimeState = { ...quiet, logs: logs(80, 'FATAL: could not write to file "pg_wal/xlogtemp.27": No space left on device') };
+  const failing: RuntimeState = {
+    ...quiet,
+    logs: logs(80, 'FATAL: could not write to file "pg_wal/xlogtemp.27": No space left on device'),
+  };
   const noMatch = time(() => refineWithPatterns(rc, quiet, [], builtin));
   const match = time(() => refineWithPatterns(rc, failing, [], builtin));
   const user = time(() => refineWithPatterns(rc, quiet, [], withUser));

@@ -59,7 +59,10 @@ const compiledCache = new Map<string, RegExp>();
  * Compiles configured matchers once, so a bad pattern is reported as a config problem
  * (`<path>[i].pattern`) instead of failing on the first message.
  */
-export function compileMatchers(matchers: readonly AlertMatcher[], path = 'matchers'): { regex: RegExp; service: string }[] {
+export function compileMatchers(
+  matchers: readonly AlertMatcher[],
+  path = 'matchers',
+): { regex: RegExp; service: string }[] {
   const problems: { path: string; message: string }[] = [];
   const compiled: { regex: RegExp; service: string }[] = [];
   matchers.forEach((matcher, index) => {
@@ -73,7 +76,10 @@ export function compileMatchers(matchers: readonly AlertMatcher[], path = 'match
       compiledCache.set(matcher.pattern, regex);
       compiled.push({ regex, service: matcher.service });
     } catch (error) {
-      problems.push({ path: `${path}[${index}].pattern`, message: `is not a valid regular expression (${(error as Error).message})` });
+      problems.push({
+        path: `${path}[${index}].pattern`,
+        message: `is not a valid regular expression (${(error as Error).message})`,
+      });
     }
   });
   if (problems.length > 0) throw new ConfigError(problems);
@@ -92,7 +98,11 @@ function plain(text: string): string {
     .replace(/(?<=\S)[*_~]+(?=\s|$)/gm, '');
 }
 
-function collectText(message: AlertMessage): { headline: string; all: string; fields: { key: string; value: string }[] } {
+function collectText(message: AlertMessage): {
+  headline: string;
+  all: string;
+  fields: { key: string; value: string }[];
+} {
   const parts: string[] = [];
   const fields: { key: string; value: string }[] = [];
   let headline = '';
@@ -134,7 +144,11 @@ function findService(candidate: string, services: readonly string[]): string | u
  * Returns undefined when the message is not an alert or names no configured service; a name
  * that is not in `services` is never returned. Throws ConfigError for an invalid matcher pattern.
  */
-export function recognizeAlert(message: AlertMessage, matchers: readonly AlertMatcher[], services: readonly string[]): RecognizedAlert | undefined {
+export function recognizeAlert(
+  message: AlertMessage,
+  matchers: readonly AlertMatcher[],
+  services: readonly string[],
+): RecognizedAlert | undefined {
   const { headline, all, fields } = collectText(message);
   if (!all.trim()) return undefined;
   const resolved = RESOLVED_TAG.test(all) && !FIRING_TAG.test(headline);
@@ -170,7 +184,12 @@ export function recognizeAlert(message: AlertMessage, matchers: readonly AlertMa
 
   // Alertmanager's default title lists label values without keys: "[FIRING:1] ApiDown api (prod)".
   // Only a single, unambiguous service name in the headline counts; healbot does not guess.
-  const words = (headline.replace(FIRING_TAG, ' ').replace(RESOLVED_TAG, ' ').match(/[A-Za-z0-9][A-Za-z0-9_.-]*/g) ?? [])
+  const words = (
+    headline
+      .replace(FIRING_TAG, ' ')
+      .replace(RESOLVED_TAG, ' ')
+      .match(/[A-Za-z0-9][A-Za-z0-9_.-]*/g) ?? []
+  )
     .map((w) => findService(w, services))
     .filter((s): s is string => s !== undefined);
   const distinct = [...new Set(words)];
@@ -183,7 +202,11 @@ export function recognizeAlert(message: AlertMessage, matchers: readonly AlertMa
  * the diagnosis lands in its thread. The message's identity is the dedupe key: a redelivery
  * never opens a second incident.
  */
-export function healFromAlert(api: HealbotApi, alert: RecognizedAlert, origin: { platform: string; channel: string; message: string }): Promise<HealReport> {
+export function healFromAlert(
+  api: HealbotApi,
+  alert: RecognizedAlert,
+  origin: { platform: string; channel: string; message: string },
+): Promise<HealReport> {
   return api.heal({
     service: alert.service,
     source: 'alert',

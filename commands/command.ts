@@ -38,10 +38,16 @@ export interface Command<Args> {
 }
 
 /** Declares a command with its argument types inferred from the schema. */
-export const defineCommand = <S extends z.ZodType>(command: { definition: CommandDefinition; args: S; run(api: HealbotApi, args: z.infer<S>, invocation: CommandInvocation): Promise<CommandReply> }): Command<z.infer<S>> =>
-  command as Command<z.infer<S>>;
+export const defineCommand = <S extends z.ZodType>(command: {
+  definition: CommandDefinition;
+  args: S;
+  run(api: HealbotApi, args: z.infer<S>, invocation: CommandInvocation): Promise<CommandReply>;
+}): Command<z.infer<S>> => command as Command<z.infer<S>>;
 
-export const reply = (message: ChatMessage | string, visibility: CommandReply['visibility'] = 'ephemeral'): CommandReply => ({
+export const reply = (
+  message: ChatMessage | string,
+  visibility: CommandReply['visibility'] = 'ephemeral',
+): CommandReply => ({
   message: typeof message === 'string' ? { text: message } : message,
   visibility,
 });

@@ -1,7 +1,16 @@
 import type { HealbotApi } from '../src/engine/api.js';
 import type { Incident, ProgressEvent } from '../src/engine/types.js';
 import type { ChatMessage, ChatSurface, ThreadRef } from './chat.js';
-import { actionMessage, approvalMessage, contextMessage, decisionMessage, doneMessage, findingMessage, incidentStatus, planMessage } from './present.js';
+import {
+  actionMessage,
+  approvalMessage,
+  contextMessage,
+  decisionMessage,
+  doneMessage,
+  findingMessage,
+  incidentStatus,
+  planMessage,
+} from './present.js';
 
 /** Where threads are remembered, so a restarted healbot keeps talking in the same thread. */
 export interface ThreadStore {
@@ -62,7 +71,8 @@ export class IncidentConversations {
   private origin(incident: Incident): Incident['origin'] | null {
     if (incident.origin?.platform === this.options.platform) return incident.origin;
     if (this.options.defaultChannel && (!incident.origin || incident.origin.platform !== this.options.platform)) {
-      if (incident.origin && incident.origin.platform !== this.options.platform && incident.source === 'chat') return null;
+      if (incident.origin && incident.origin.platform !== this.options.platform && incident.source === 'chat')
+        return null;
       return { platform: this.options.platform, channel: this.options.defaultChannel };
     }
     return null;
@@ -76,17 +86,33 @@ export class IncidentConversations {
       const known = this.options.threads?.getThread(incident.id, this.options.platform);
       const thread = known
         ? Promise.resolve(known)
-        : this.surface.openThread(origin, incidentStatus(incident, incident.source === 'sentry' || incident.source === 'logfire' ? 'Routing an application error…' : 'Diagnosing: probing every layer…')).then(
-            (ref) => {
-              this.options.threads?.saveThread(incident.id, ref);
-              return ref;
-            },
-            (error) => {
-              this.options.onError?.(error, incident.id);
-              return undefined;
-            },
-          );
-      const conversation: Conversation = { incident, thread, queue: thread, lastStatusAt: Date.now(), approvals: new Map() };
+        : this.surface
+            .openThread(
+              origin,
+              incidentStatus(
+                incident,
+                incident.source === 'sentry' || incident.source === 'logfire'
+                  ? 'Routing an application error…'
+                  : 'Diagnosing: probing every layer…',
+              ),
+            )
+            .then(
+              (ref) => {
+                this.options.threads?.saveThread(incident.id, ref);
+                return ref;
+              },
+              (error) => {
+                this.options.onError?.(error, incident.id);
+                return undefined;
+              },
+            );
+      const conversation: Conversation = {
+        incident,
+        thread,
+        queue: thread,
+        lastStatusAt: Date.now(),
+        approvals: new Map(),
+      };
       this.conversations.set(incident.id, conversation);
       if (incident.context && !known) this.reply(conversation, contextMessage(incident.context, incident.id));
       return;
@@ -99,15 +125,30 @@ export class IncidentConversations {
     const { incident } = conversation;
     switch (event.type) {
       case 'finding':
-        this.setStatus(conversation, incidentStatus(incident, `Root cause: ${event.rootCause.summary}`, event.rootCause.kind === 'healthy' ? 'ok' : 'warn'));
+        this.setStatus(
+          conversation,
+          incidentStatus(
+            incident,
+            `Root cause: ${event.rootCause.summary}`,
+            event.rootCause.kind === 'healthy' ? 'ok' : 'warn',
+          ),
+        );
         this.reply(conversation, findingMessage(event.rootCause, event.diagnosis));
         break;
       case 'plan':
-        if (event.steps.length > 0 || event.blockedBy) this.reply(conversation, planMessage(event.steps, event.blockedBy));
+        if (event.steps.length > 0 || event.blockedBy)
+          this.reply(conversation, planMessage(event.steps, event.blockedBy));
         break;
       case 'awaiting_approval':
         conversation.approvals.set(event.request.id, { request: event.request });
-        this.setStatus(conversation, incidentStatus(incident, `Waiting for approval to ${event.request.step.action.replaceAll('_', ' ')} ${event.request.step.target}`, 'warn'));
+        this.setStatus(
+          conversation,
+          incidentStatus(
+            incident,
+            `Waiting for approval to ${event.request.step.action.replaceAll('_', ' ')} ${event.request.step.target}`,
+            'warn',
+          ),
+        );
         this.reply(conversation, approvalMessage(event.request));
         break;
       case 'approval': {
@@ -116,7 +157,10 @@ export class IncidentConversations {
         break;
       }
       case 'action_started':
-        this.setStatus(conversation, incidentStatus(incident, `Acting: ${event.step.action.replaceAll('_', ' ')} ${event.step.target}…`));
+        this.setStatus(
+          conversation,
+          incidentStatus(incident, `Acting: ${event.step.action.replaceAll('_', ' ')} ${event.step.target}…`),
+        );
         break;
       case 'action_finished':
         this.reply(conversation, actionMessage(event.result));
@@ -128,14 +172,21 @@ export class IncidentConversations {
       case 'done': {
         const message = doneMessage(event.report);
         clearTimeout(conversation.statusTimer);
-        const status = incidentStatus(incident, `${event.report.outcome.replace('_', ' ')}: ${event.report.summary}`, message.tone);
+        const status = incidentStatus(
+          incident,
+          `${event.report.outcome.replace('_', ' ')}: ${event.report.summary}`,
+          message.tone,
+        );
         this.enqueue(conversation, (thread) => this.surface.updateStatus(thread, status));
         this.reply(conversation, message);
         void conversation.queue.finally(() => this.conversations.delete(event.incidentId));
         break;
       }
       case 'failed':
-        this.reply(conversation, { text: `healbot hit an error on incident \`${incident.id}\`: ${event.error}`, tone: 'error' });
+        this.reply(conversation, {
+          text: `healbot hit an error on incident \`${incident.id}\`: ${event.error}`,
+          tone: 'error',
+        });
         break;
       default:
         break;

@@ -13,8 +13,11 @@ export const healCommand = defineCommand({
   },
   args: z.object({ service: serviceArg }),
   async run(api, { service }, invocation) {
-    if (!api.services().includes(service)) throw new UnknownServiceError(service, api.services(), closestNames(service, api.services()));
-    const origin = invocation.origin ?? (invocation.channel ? { platform: invocation.actor.platform, channel: invocation.channel } : undefined);
+    if (!api.services().includes(service))
+      throw new UnknownServiceError(service, api.services(), closestNames(service, api.services()));
+    const origin =
+      invocation.origin ??
+      (invocation.channel ? { platform: invocation.actor.platform, channel: invocation.channel } : undefined);
     // The incident runs on; its progress reaches chat through the conversation, not this reply.
     api.heal({ service, source: 'chat', requestedBy: invocation.actor, origin }).catch(() => undefined);
     return reply(`Healing *${service}*: diagnosing every layer now; follow the thread.`);

@@ -7,6 +7,11 @@ export const helpCommandFor = (definitions: () => readonly CommandDefinition[]) 
     definition: { name: 'help', description: 'What healbot can do', usage: '/heal help', options: [] },
     args: z.object({}),
     async run() {
-      return reply({ title: 'healbot', text: definitions().map((d) => `\`${d.usage}\` ${d.description}`).join('\n') });
+      return reply({
+        title: 'healbot',
+        text: definitions()
+          .map((d) => `\`${d.usage}\` ${d.description}`)
+          .join('\n'),
+      });
     },
   });

@@ -18,7 +18,19 @@ export { decisionReply } from './approve.js';
 const helpCommand = helpCommandFor(() => commandDefinitions);
 
 /** Every chat command, listed explicitly. `heal` is also what a bare `/heal <service>` runs. */
-export const commands: readonly Command<any>[] = [healCommand, diagnoseCommand, statusCommand, historyCommand, pauseCommand, resumeCommand, approveCommand, denyCommand, silenceCommand, unsilenceCommand, helpCommand];
+export const commands: readonly Command<any>[] = [
+  healCommand,
+  diagnoseCommand,
+  statusCommand,
+  historyCommand,
+  pauseCommand,
+  resumeCommand,
+  approveCommand,
+  denyCommand,
+  silenceCommand,
+  unsilenceCommand,
+  helpCommand,
+];
 
 export const commandDefinitions: readonly CommandDefinition[] = commands.map((c) => c.definition);
 
@@ -26,7 +38,9 @@ export const commandDefinitions: readonly CommandDefinition[] = commands.map((c)
 export function parseInvocation(text: string): { command: Command<any>; args: Record<string, string> } {
   const tokens = text.trim().split(/\s+/).filter(Boolean);
   // `/heal heal api` (Discord's explicit subcommand) is `/heal api`; a lone `heal` stays a service name.
-  const named = commands.find((c) => c.definition.name === tokens[0]?.toLowerCase() && (c !== healCommand || tokens.length > 1));
+  const named = commands.find(
+    (c) => c.definition.name === tokens[0]?.toLowerCase() && (c !== healCommand || tokens.length > 1),
+  );
   const command = tokens.length === 0 ? helpCommand : (named ?? healCommand);
   const rest = named || tokens.length === 0 ? tokens.slice(1) : tokens;
   const args: Record<string, string> = {};
@@ -40,14 +54,19 @@ export function parseInvocation(text: string): { command: Command<any>; args: Re
  * Runs a chat command for any platform. Never throws: a user's mistake becomes an
  * ephemeral reply saying what to do; a bug becomes a reply with an error id to quote.
  */
-export async function runCommand(api: HealbotApi, invocation: CommandInvocation, onBug?: (error: unknown, errorId: string) => void): Promise<CommandReply> {
+export async function runCommand(
+  api: HealbotApi,
+  invocation: CommandInvocation,
+  onBug?: (error: unknown, errorId: string) => void,
+): Promise<CommandReply> {
   try {
     const { command, args } = parseInvocation(invocation.text);
     const parsed = command.args.safeParse(args);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const field = issue.path.join('.') || 'argument';
-      const message = issue.code === 'invalid_type' ? `${issue.message}` : `${field} "${args[field] ?? ''}" ${issue.message}`;
+      const message =
+        issue.code === 'invalid_type' ? `${issue.message}` : `${field} "${args[field] ?? ''}" ${issue.message}`;
       return reply({ text: `${message}. Usage: \`${command.definition.usage}\``, tone: 'error' });
     }
     return await command.run(api, parsed.data, invocation);

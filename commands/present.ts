@@ -1,7 +1,16 @@
 import type { IncidentRecord, RemediationStats, ServiceStatus } from '../src/engine/api.js';
 import { hopLine } from '../src/engine/report.js';
 import { SILENCE_CHOICES } from '../src/engine/silences.js';
-import type { ActionResult, AlertContext, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, RootCause } from '../src/engine/types.js';
+import type {
+  ActionResult,
+  AlertContext,
+  ApprovalRequest,
+  Diagnosis,
+  HealReport,
+  Incident,
+  PlanStep,
+  RootCause,
+} from '../src/engine/types.js';
 import type { ChatMessage } from './chat.js';
 
 /**
@@ -29,8 +38,14 @@ const KIND_LABEL: Record<RootCause['kind'], string> = {
 };
 
 const stepLine = (s: PlanStep) => {
-  const params = s.params ? ` (${Object.entries(s.params).map(([k, v]) => `${k}=${v}`).join(', ')})` : '';
-  return s.risk === 'manual' ? `• manual: ${s.reason}` : `• ${s.action} *${s.target}*${params} [${s.risk}]: ${s.reason}`;
+  const params = s.params
+    ? ` (${Object.entries(s.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')})`
+    : '';
+  return s.risk === 'manual'
+    ? `• manual: ${s.reason}`
+    : `• ${s.action} *${s.target}*${params} [${s.risk}]: ${s.reason}`;
 };
 
 export const describeStep = (s: PlanStep) =>
@@ -40,7 +55,11 @@ export const describeStep = (s: PlanStep) =>
 
 export function incidentStatus(incident: Incident, phase: string, tone: ChatMessage['tone'] = 'info'): ChatMessage {
   const who = incident.requestedBy ? ` · asked by ${incident.requestedBy}` : '';
-  return { title: `healbot · ${incident.service}`, text: `${phase}\nincident \`${incident.id}\` · ${incident.source}${who}`, tone };
+  return {
+    title: `healbot · ${incident.service}`,
+    text: `${phase}\nincident \`${incident.id}\` · ${incident.source}${who}`,
+    tone,
+  };
 }
 
 export function findingMessage(rc: RootCause, diagnosis: Diagnosis): ChatMessage {
@@ -62,12 +81,19 @@ export function findingMessage(rc: RootCause, diagnosis: Diagnosis): ChatMessage
 
 export function diagnosisMessage(diagnosis: Diagnosis): ChatMessage {
   const message = findingMessage(diagnosis.rootCause, diagnosis);
-  return { ...message, title: `Diagnosis of ${diagnosis.service}`, text: `${message.text}\n_(took ${diagnosis.ms} ms; nothing was changed)_` };
+  return {
+    ...message,
+    title: `Diagnosis of ${diagnosis.service}`,
+    text: `${message.text}\n_(took ${diagnosis.ms} ms; nothing was changed)_`,
+  };
 }
 
 export function planMessage(steps: PlanStep[], blockedBy?: string): ChatMessage {
   if (steps.length === 0) return { text: `*Plan:* nothing to do${blockedBy ? ` (${blockedBy})` : ''}.`, tone: 'ok' };
-  return { text: `*Plan:*\n${steps.map(stepLine).join('\n')}${blockedBy ? `\n*Not acting:* ${blockedBy}` : ''}`, tone: blockedBy ? 'warn' : 'info' };
+  return {
+    text: `*Plan:*\n${steps.map(stepLine).join('\n')}${blockedBy ? `\n*Not acting:* ${blockedBy}` : ''}`,
+    tone: blockedBy ? 'warn' : 'info',
+  };
 }
 
 export function approvalMessage(request: ApprovalRequest): ChatMessage {
@@ -83,18 +109,32 @@ export function approvalMessage(request: ApprovalRequest): ChatMessage {
         value: request.id,
         label: 'Approve',
         style: 'primary',
-        confirm: { title: 'Run this action?', text: `healbot will ${what}.`, confirm: `Yes, ${request.step.action.replaceAll('_', ' ')}`, deny: 'Cancel' },
+        confirm: {
+          title: 'Run this action?',
+          text: `healbot will ${what}.`,
+          confirm: `Yes, ${request.step.action.replaceAll('_', ' ')}`,
+          deny: 'Cancel',
+        },
       },
       { action: 'deny', value: request.id, label: 'Deny', style: 'danger' },
     ],
   };
 }
 
-export function decisionMessage(request: ApprovalRequest, decision: 'approved' | 'denied' | 'expired', by: string[], at = new Date()): ChatMessage {
+export function decisionMessage(
+  request: ApprovalRequest,
+  decision: 'approved' | 'denied' | 'expired',
+  by: string[],
+  at = new Date(),
+): ChatMessage {
   const what = describeStep(request.step);
   const when = at.toISOString().slice(11, 16);
-  if (decision === 'expired') return { text: `~${what}~ expired at ${request.expiresAt}; nothing was done.`, tone: 'warn' };
-  return { text: `${what}: *${decision}* by ${by.join(' and ')} at ${when} UTC`, tone: decision === 'approved' ? 'ok' : 'error' };
+  if (decision === 'expired')
+    return { text: `~${what}~ expired at ${request.expiresAt}; nothing was done.`, tone: 'warn' };
+  return {
+    text: `${what}: *${decision}* by ${by.join(' and ')} at ${when} UTC`,
+    tone: decision === 'approved' ? 'ok' : 'error',
+  };
 }
 
 export function actionMessage(result: ActionResult): ChatMessage {
@@ -106,10 +146,17 @@ export function actionMessage(result: ActionResult): ChatMessage {
 }
 
 export function doneMessage(report: HealReport): ChatMessage {
-  const tone = report.outcome === 'healed' || report.outcome === 'not_needed' ? 'ok' : report.outcome === 'denied' ? 'warn' : 'error';
+  const tone =
+    report.outcome === 'healed' || report.outcome === 'not_needed'
+      ? 'ok'
+      : report.outcome === 'denied'
+        ? 'warn'
+        : 'error';
   // Only the on-call healbot was configured to notify: a mention inside outside text (a probe error) is just text.
   const mentions = report.notify ?? [];
-  const retried = report.retried ? `\nRetried ${report.retried.name}: ${report.retried.ok ? 'ok' : `still failing (${report.retried.error})`}` : '';
+  const retried = report.retried
+    ? `\nRetried ${report.retried.name}: ${report.retried.ok ? 'ok' : `still failing (${report.retried.error})`}`
+    : '';
   return {
     title: `${report.service}: ${report.outcome.replaceAll('_', ' ')}`,
     text: `${report.summary}${retried}`,
@@ -122,17 +169,37 @@ export function doneMessage(report: HealReport): ChatMessage {
 export function statusMessage(statuses: ServiceStatus[]): ChatMessage {
   const lines = statuses.map((s) => {
     const icon = s.healthy ? '✓' : '✗';
-    const flags = [s.paused ? 'paused' : '', s.breakerOpen ? 'breaker open' : '', s.openIncident ? `incident ${s.openIncident}` : ''].filter(Boolean).join(', ');
+    const flags = [
+      s.paused ? 'paused' : '',
+      s.breakerOpen ? 'breaker open' : '',
+      s.openIncident ? `incident ${s.openIncident}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     return `${icon} *${s.service}*: ${s.healthy ? 'healthy' : s.rootCause.summary}${flags ? ` (${flags})` : ''}`;
   });
   const bad = statuses.filter((s) => !s.healthy).length;
-  return { title: 'Service status', text: lines.join('\n') || 'No services configured.', tone: bad > 0 ? 'warn' : 'ok' };
+  return {
+    title: 'Service status',
+    text: lines.join('\n') || 'No services configured.',
+    tone: bad > 0 ? 'warn' : 'ok',
+  };
 }
 
-export function historyMessage(records: IncidentRecord[], service?: string, rates: RemediationStats[] = []): ChatMessage {
+export function historyMessage(
+  records: IncidentRecord[],
+  service?: string,
+  rates: RemediationStats[] = [],
+): ChatMessage {
   if (records.length === 0) return { text: `No incidents${service ? ` for ${service}` : ''} yet.` };
-  const lines = records.map((r) => `• \`${r.id}\` ${r.openedAt.slice(0, 16).replace('T', ' ')} *${r.service}* ${r.status === 'open' ? 'open' : (r.outcome ?? 'closed')}: ${r.summary ?? r.rootCause?.summary ?? ''}`);
-  const rateLines = rates.map((r) => `• ${r.remediation.replace(':', ' ')} on *${r.service}*: ${r.succeeded} of ${r.runs} worked (last run ${r.lastOk ? 'worked' : 'failed'})`);
+  const lines = records.map(
+    (r) =>
+      `• \`${r.id}\` ${r.openedAt.slice(0, 16).replace('T', ' ')} *${r.service}* ${r.status === 'open' ? 'open' : (r.outcome ?? 'closed')}: ${r.summary ?? r.rootCause?.summary ?? ''}`,
+  );
+  const rateLines = rates.map(
+    (r) =>
+      `• ${r.remediation.replace(':', ' ')} on *${r.service}*: ${r.succeeded} of ${r.runs} worked (last run ${r.lastOk ? 'worked' : 'failed'})`,
+  );
   const text = rateLines.length > 0 ? [...lines, '', '*Success rates*', ...rateLines].join('\n') : lines.join('\n');
   return { title: `History${service ? ` of ${service}` : ''}`, text };
 }
@@ -142,13 +209,22 @@ const MAX_LABELS = 12;
 
 /** What the alert or error carried for humans: summary, description, the labels that matched and link buttons. */
 export function contextMessage(context: AlertContext, incidentId?: string): ChatMessage {
-  const labels = Object.entries(context.labels).slice(0, MAX_LABELS).map(([k, v]) => `${k}=${v}`);
+  const labels = Object.entries(context.labels)
+    .slice(0, MAX_LABELS)
+    .map(([k, v]) => `${k}=${v}`);
   const text = [context.summary && `*${context.summary}*`, context.description].filter(Boolean).join('\n');
   return {
     text: text || 'The alert carried no summary or description.',
     fields: labels.length > 0 ? [{ label: 'Labels', value: labels.join(', ') }] : undefined,
     links: context.links.length > 0 ? context.links : undefined,
-    buttons: context.silenceable && incidentId ? SILENCE_CHOICES.map((d) => ({ action: 'command' as const, value: `silence ${incidentId} ${d}`, label: `Silence ${d}` })) : undefined,
+    buttons:
+      context.silenceable && incidentId
+        ? SILENCE_CHOICES.map((d) => ({
+            action: 'command' as const,
+            value: `silence ${incidentId} ${d}`,
+            label: `Silence ${d}`,
+          }))
+        : undefined,
     tone: 'info',
   };
 }

@@ -2,17 +2,17 @@ import { z } from 'zod';
 import { parseDuration } from '../src/config/duration.js';
 import { defineCommand, reply } from './command.js';
 
-const incidentArg = z.string({ error: 'name an incident id' }).regex(/^inc_[a-f0-9]{8}$/, 'is not an incident id (like inc_1a2b3c4d)');
-const durationArg = z
-  .string({ error: 'say how long, e.g. 1h, 4h or 24h' })
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined || !/[a-z]$/.test(value)) {
-      ctx.addIssue({ code: 'custom', message: 'is not a duration (use e.g. 1h, 4h or 24h)' });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const incidentArg = z
+  .string({ error: 'name an incident id' })
+  .regex(/^inc_[a-f0-9]{8}$/, 'is not an incident id (like inc_1a2b3c4d)');
+const durationArg = z.string({ error: 'say how long, e.g. 1h, 4h or 24h' }).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined || !/[a-z]$/.test(value)) {
+    ctx.addIssue({ code: 'custom', message: 'is not a duration (use e.g. 1h, 4h or 24h)' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 /** `/heal silence <incident> <duration>`: an Alertmanager silence for exactly the incident's alert. */
 export const silenceCommand = defineCommand({
@@ -50,6 +50,12 @@ export const unsilenceCommand = defineCommand({
   args: z.object({ incident: incidentArg }),
   async run(api, { incident }, invocation) {
     const silence = await api.expireSilence(incident, invocation.actor);
-    return reply({ text: `Silence \`${silence.id}\` expired by ${invocation.actor.display ?? invocation.actor.id}; the alert notifies again.`, tone: 'ok' }, 'channel');
+    return reply(
+      {
+        text: `Silence \`${silence.id}\` expired by ${invocation.actor.display ?? invocation.actor.id}; the alert notifies again.`,
+        tone: 'ok',
+      },
+      'channel',
+    );
   },
 });

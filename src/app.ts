@@ -58,19 +58,39 @@ export interface Healbot {
 /** Every configured secret value, so the redactor removes them verbatim wherever they appear. */
 export const configSecrets = secretsOf;
 
-function runtimeFor(name: string, service: ServiceConfig, config: Config, redact: Redactor, options: HealbotOptions): Runtime | undefined {
+function runtimeFor(
+  name: string,
+  service: ServiceConfig,
+  config: Config,
+  redact: Redactor,
+  options: HealbotOptions,
+): Runtime | undefined {
   if (options.runtimes?.[name]) return options.runtimes[name];
   if (service.github && config.github) {
-    return new GitHubActionsRuntime(service.github, { token: config.github.token, apiUrl: config.github.apiUrl, timeoutMs: config.github.timeoutMs, redact, breaker: service.policy.breaker ?? config.breaker, now: options.now });
+    return new GitHubActionsRuntime(service.github, {
+      token: config.github.token,
+      apiUrl: config.github.apiUrl,
+      timeoutMs: config.github.timeoutMs,
+      redact,
+      breaker: service.policy.breaker ?? config.breaker,
+      now: options.now,
+    });
   }
   if (service.docker) return new DockerRuntime(service.docker, { redact });
   if (service.command) return new CommandRuntime(name, service.command, redact);
   if (service.kubernetes) {
     const requestTimeoutMs = Math.min(KUBERNETES_DEFAULTS.requestTimeoutMs, config.healing.actionTimeout);
     try {
-      return new KubernetesRuntime(service.kubernetes, { redact, requestTimeoutMs, kubeConfig: options.kubeConfigFor?.(service.kubernetes.context) });
+      return new KubernetesRuntime(service.kubernetes, {
+        redact,
+        requestTimeoutMs,
+        kubeConfig: options.kubeConfigFor?.(service.kubernetes.context),
+      });
     } catch (error) {
-      if (error instanceof ConfigError) throw new ConfigError(error.problems.map((p) => ({ path: `services.${name}.kubernetes.${p.path}`, message: p.message })));
+      if (error instanceof ConfigError)
+        throw new ConfigError(
+          error.problems.map((p) => ({ path: `services.${name}.kubernetes.${p.path}`, message: p.message })),
+        );
       throw error;
     }
   }
@@ -82,7 +102,13 @@ export function approverPolicy(config: Config) {
   const approversOf = (service: string): string[] => {
     const policy = serviceConfig(config, service)?.policy.approvers ?? [];
     if (policy.length > 0) return policy;
-    return [...config.healing.approvers, ...(config.slack?.approvers ?? []), ...(config.slack?.approverGroups ?? []), ...(config.discord?.approvers ?? []), ...(config.discord?.approverRoles ?? [])];
+    return [
+      ...config.healing.approvers,
+      ...(config.slack?.approvers ?? []),
+      ...(config.slack?.approverGroups ?? []),
+      ...(config.discord?.approvers ?? []),
+      ...(config.discord?.approverRoles ?? []),
+    ];
   };
   const mayApprove = (actor: Actor, service: string): boolean => {
     // The terminal is the local operator's own door; healbot itself only withdraws requests.
@@ -91,8 +117,10 @@ export function approverPolicy(config: Config) {
     if (actor.platform === 'api') return approversOf(service).includes(`api:${actor.id}`);
     if (actor.platform === 'webhook') return false;
     const policy = serviceConfig(config, service)?.policy.approvers ?? [];
-    const platformUsers = actor.platform === 'slack' ? (config.slack?.approvers ?? []) : (config.discord?.approvers ?? []);
-    const platformRoles = actor.platform === 'slack' ? (config.slack?.approverGroups ?? []) : (config.discord?.approverRoles ?? []);
+    const platformUsers =
+      actor.platform === 'slack' ? (config.slack?.approvers ?? []) : (config.discord?.approvers ?? []);
+    const platformRoles =
+      actor.platform === 'slack' ? (config.slack?.approverGroups ?? []) : (config.discord?.approverRoles ?? []);
     const users = policy.length > 0 ? policy : [...config.healing.approvers, ...platformUsers];
     const roles = policy.length > 0 ? policy : [...config.healing.approvers, ...platformRoles];
     return users.includes(actor.id) || (actor.roles ?? []).some((role) => roles.includes(role));
@@ -107,7 +135,10 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const probes: Record<string, ProbeSet[]> = {};
   const runtimes: Record<string, Runtime | undefined> = {};
   for (const [name, service] of Object.entries(config.services)) {
-    probes[name] = service.probes.map((probe) => ({ config: probe, probe: redactingProbe(createProbe(probe, lookup), redact) }));
+    probes[name] = service.probes.map((probe) => ({
+      config: probe,
+      probe: redactingProbe(createProbe(probe, lookup), redact),
+    }));
     runtimes[name] = runtimeFor(name, service, config, redact, options);
   }
   const canaries = config.observer.canary.map((host) => new DnsProbe(`canary:${host}`, host, 3000, lookup));
@@ -115,7 +146,19 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
   const storePath = options.storePath ?? config.store.path;
   const store = redactingStore(options.store ?? new SqliteStore(storePath), redact);
   let ownership: StoreOwnership | undefined;
-  const engine = new Engine({ config, sensors, store, redact, ...approverPolicy(config), logger: options.logger, now: options.now, healingEnabled: options.healingEnabled, mayAct: options.mayAct, runCommand: runArgv, silencer: config.alertmanager ? new AlertmanagerSilences(config.alertmanager.url) : undefined });
+  const engine = new Engine({
+    config,
+    sensors,
+    store,
+    redact,
+    ...approverPolicy(config),
+    logger: options.logger,
+    now: options.now,
+    healingEnabled: options.healingEnabled,
+    mayAct: options.mayAct,
+    runCommand: runArgv,
+    silencer: config.alertmanager ? new AlertmanagerSilences(config.alertmanager.url) : undefined,
+  });
   return {
     api: engine,
     engine,

@@ -19,7 +19,12 @@ export function formatSeconds(ms: number): string {
  * later than that even when the client ignores the signal: it then rejects with
  * DeadlineExceeded naming `what` ("Kubernetes API did not answer within 30 s").
  */
-export function withDeadline<T>(what: string, timeoutMs: number, work: (signal: AbortSignal) => Promise<T>, parent?: AbortSignal): Promise<T> {
+export function withDeadline<T>(
+  what: string,
+  timeoutMs: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  parent?: AbortSignal,
+): Promise<T> {
   const controller = new AbortController();
   const onParentAbort = () => controller.abort(parent?.reason);
   parent?.addEventListener('abort', onParentAbort, { once: true });
@@ -36,7 +41,9 @@ export function withDeadline<T>(what: string, timeoutMs: number, work: (signal: 
     if (parent?.aborted) onParentAbort();
     work(controller.signal).then(
       (value) => (done(), resolve(value)),
-      (error: unknown) => (done(), reject(controller.signal.reason instanceof DeadlineExceeded ? controller.signal.reason : error)),
+      (error: unknown) => (
+        done(), reject(controller.signal.reason instanceof DeadlineExceeded ? controller.signal.reason : error)
+      ),
     );
   });
 }

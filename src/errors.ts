@@ -32,7 +32,11 @@ export class ConfigError extends HealbotError {
   readonly problems: readonly { path: string; message: string }[];
   constructor(problems: { path: string; message: string }[], source?: string, options: { cause?: unknown } = {}) {
     const where = source ? `${source}: ` : '';
-    super('CONFIG_INVALID', where + problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; '), options);
+    super(
+      'CONFIG_INVALID',
+      where + problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; '),
+      options,
+    );
     this.problems = problems;
   }
 }

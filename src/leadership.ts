@@ -24,7 +24,12 @@ const STANDBY_RETRY_AFTER_SECONDS = 5;
  */
 export async function campaign(
   config: NonNullable<Config['leaderElection']>,
-  options: { logger: Logger; kubeConfigFor?: (context?: string) => KubeConfig; listen?: { host: string; port: number }; onLost: () => void },
+  options: {
+    logger: Logger;
+    kubeConfigFor?: (context?: string) => KubeConfig;
+    listen?: { host: string; port: number };
+    onLost: () => void;
+  },
 ): Promise<Leadership> {
   const identity = config.identity ?? process.env.HOSTNAME ?? `healbot-${process.pid}`;
   let lead: () => void = () => undefined;
@@ -44,7 +49,10 @@ export async function campaign(
         lead();
       } else if (!leader && leading) {
         leading = false;
-        options.logger.error({ identity, lease: config.lease, reason: elector.notLeadingBecause() }, 'lost the lease: stopping so that only one replica acts');
+        options.logger.error(
+          { identity, lease: config.lease, reason: elector.notLeadingBecause() },
+          'lost the lease: stopping so that only one replica acts',
+        );
         options.onLost();
       }
     },
@@ -62,13 +70,25 @@ export async function campaign(
       // A standby's connections must not be reused once it hands the port to the real server.
       res.writeHead(probe ? 200 : 503, headers);
       const leader = elector.leader() ?? null;
-      res.end(JSON.stringify(probe ? { ok: true, standby: true, leader } : { ok: false, standby: true, leader, error: `this replica is a standby${leader ? `; ${leader} leads` : ''}: retry` }));
+      res.end(
+        JSON.stringify(
+          probe
+            ? { ok: true, standby: true, leader }
+            : {
+                ok: false,
+                standby: true,
+                leader,
+                error: `this replica is a standby${leader ? `; ${leader} leads` : ''}: retry`,
+              },
+        ),
+      );
     });
     const server = standby;
     await new Promise<void>((resolve) => server.listen(options.listen!.port, options.listen!.host, resolve));
   }
   await elector.start();
-  if (!elector.isLeader()) options.logger.info({ identity, leader: elector.leader() }, 'standing by: another replica leads');
+  if (!elector.isLeader())
+    options.logger.info({ identity, leader: elector.leader() }, 'standing by: another replica leads');
   await acquired;
   if (standby) {
     const server = standby;

@@ -35,7 +35,10 @@ const QUOTED_VALUE = new RegExp(String.raw`\b(${SECRET_KEY})(["']?\s*[:=]\s*)(\\
 const COOKIE = /\b((?:set-)?cookie\s*[:=]\s*)([^\r\n"\\]+)/gi;
 
 // An auth scheme word (`Authorization: Token abc`) is part of the value, or the credential after it would survive.
-const KEY_VALUE = new RegExp(String.raw`\b(${SECRET_KEY})(["']?\s*[:=]\s*["']?)((?:(?:Bearer|Basic|Token|Bot)\s+)?[^\s"',;&]+)`, 'gi');
+const KEY_VALUE = new RegExp(
+  String.raw`\b(${SECRET_KEY})(["']?\s*[:=]\s*["']?)((?:(?:Bearer|Basic|Token|Bot)\s+)?[^\s"',;&]+)`,
+  'gi',
+);
 
 /**
  * Replaces every secret in `text` with `[REDACTED]`. `known` lists exact values (configured
@@ -46,11 +49,21 @@ export function redact(text: string, known: readonly string[] = []): string {
   for (const value of known) {
     if (value && value.length >= 4) out = out.split(value).join(REPLACEMENT);
   }
-  for (const pattern of PATTERNS) out = out.replace(pattern, (m) => (m.startsWith('Bearer') || m.startsWith('Basic') || m.startsWith('Bot') ? `${m.split(/\s+/)[0]} ${REPLACEMENT}` : REPLACEMENT));
+  for (const pattern of PATTERNS)
+    out = out.replace(pattern, (m) =>
+      m.startsWith('Bearer') || m.startsWith('Basic') || m.startsWith('Bot')
+        ? `${m.split(/\s+/)[0]} ${REPLACEMENT}`
+        : REPLACEMENT,
+    );
   out = redactKeyTails(out);
   out = out.replace(COOKIE, (_m, key: string) => `${key}${REPLACEMENT}`);
-  out = out.replace(QUOTED_VALUE, (_m, key: string, sep: string, quote: string) => `${key}${sep}${quote}${REPLACEMENT}${quote}`);
-  out = out.replace(KEY_VALUE, (_m, key: string, sep: string, value: string) => (value === REPLACEMENT ? `${key}${sep}${value}` : `${key}${sep}${REPLACEMENT}`));
+  out = out.replace(
+    QUOTED_VALUE,
+    (_m, key: string, sep: string, quote: string) => `${key}${sep}${quote}${REPLACEMENT}${quote}`,
+  );
+  out = out.replace(KEY_VALUE, (_m, key: string, sep: string, value: string) =>
+    value === REPLACEMENT ? `${key}${sep}${value}` : `${key}${sep}${REPLACEMENT}`,
+  );
   return out;
 }
 
@@ -112,7 +125,13 @@ export function redactDeep<T>(value: T, redactor: Redactor, maxDepth = 64): T {
     if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1));
     const out: Record<string, unknown> = {};
     for (const [k, item] of Object.entries(v)) {
-      if (item !== undefined) Object.defineProperty(out, k, { value: walk(item, depth + 1), enumerable: true, writable: true, configurable: true });
+      if (item !== undefined)
+        Object.defineProperty(out, k, {
+          value: walk(item, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     }
     return out;
   };

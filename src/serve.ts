@@ -26,7 +26,8 @@ import { createGitHubWebhook } from './server/github-webhook.js';
 import { closeHttpServer, createHttpServer } from './server/server.js';
 import { GitHubActionsRuntime } from './runtimes/github-actions.js';
 
-export interface ServeOptions extends Pick<HealbotOptions, 'storePath' | 'healingEnabled' | 'runtimes' | 'kubeConfigFor' | 'now'> {
+export interface ServeOptions
+  extends Pick<HealbotOptions, 'storePath' | 'healingEnabled' | 'runtimes' | 'kubeConfigFor' | 'now'> {
   /** host:port to listen on, overriding `server.listen` (port 0 picks a free one). */
   listen?: string;
   /** The console chat on stdin/stdout: true forces it, 'auto' uses it when stdin is a TTY. @defaultValue 'auto' */
@@ -67,9 +68,18 @@ export { parseListen };
 
 /** A listen failure as one line that says what to do (a port in use is not healbot's bug). */
 function listenError(error: NodeJS.ErrnoException, listen: string, where: string): Error {
-  if (error.code === 'EADDRINUSE') return new UsageError(`${where} ${listen}: the port is already in use (another healbot or another server?); stop it or choose another port`);
-  if (error.code === 'EACCES') return new UsageError(`${where} ${listen}: not allowed to listen there (ports below 1024 need privileges); choose a port above 1024`);
-  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') return new UsageError(`${where} ${listen}: no such address on this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses`);
+  if (error.code === 'EADDRINUSE')
+    return new UsageError(
+      `${where} ${listen}: the port is already in use (another healbot or another server?); stop it or choose another port`,
+    );
+  if (error.code === 'EACCES')
+    return new UsageError(
+      `${where} ${listen}: not allowed to listen there (ports below 1024 need privileges); choose a port above 1024`,
+    );
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN')
+    return new UsageError(
+      `${where} ${listen}: no such address on this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses`,
+    );
   return error;
 }
 
@@ -89,25 +99,56 @@ function incidentLogging(logger: Logger) {
   return (event: ProgressEvent) => {
     if (event.type === 'started') {
       children.set(event.incident.id, logger.child({ incidentId: event.incident.id, service: event.incident.service }));
-      children.get(event.incident.id)!.info({ source: event.incident.source, summary: event.incident.summary, requestedBy: event.incident.requestedBy }, 'incident opened');
+      children
+        .get(event.incident.id)!
+        .info(
+          { source: event.incident.source, summary: event.incident.summary, requestedBy: event.incident.requestedBy },
+          'incident opened',
+        );
       return;
     }
     const log = children.get(event.incidentId) ?? logger.child({ incidentId: event.incidentId });
     switch (event.type) {
       case 'probe':
-        log.debug({ probe: event.result.name, probeService: event.result.service, ok: event.result.ok, status: event.result.status, error: event.result.error, ms: event.result.ms }, 'probe');
+        log.debug(
+          {
+            probe: event.result.name,
+            probeService: event.result.service,
+            ok: event.result.ok,
+            status: event.result.status,
+            error: event.result.error,
+            ms: event.result.ms,
+          },
+          'probe',
+        );
         break;
       case 'runtime':
-        log.debug({ runtimeService: event.service, status: event.state.status, exitCode: event.state.exitCode }, 'runtime state');
+        log.debug(
+          { runtimeService: event.service, status: event.state.status, exitCode: event.state.exitCode },
+          'runtime state',
+        );
         break;
       case 'finding':
-        log.info({ rootCause: event.rootCause.kind, layer: event.rootCause.layer, confidence: event.rootCause.confidence }, event.rootCause.summary);
+        log.info(
+          { rootCause: event.rootCause.kind, layer: event.rootCause.layer, confidence: event.rootCause.confidence },
+          event.rootCause.summary,
+        );
         break;
       case 'plan':
-        log.info({ steps: event.steps.map((s) => `${s.action} ${s.target} (${s.risk})`), blockedBy: event.blockedBy }, 'plan');
+        log.info(
+          { steps: event.steps.map((s) => `${s.action} ${s.target} (${s.risk})`), blockedBy: event.blockedBy },
+          'plan',
+        );
         break;
       case 'awaiting_approval':
-        log.info({ approval: event.request.id, step: `${event.request.step.action} ${event.request.step.target}`, expiresAt: event.request.expiresAt }, 'waiting for approval');
+        log.info(
+          {
+            approval: event.request.id,
+            step: `${event.request.step.action} ${event.request.step.target}`,
+            expiresAt: event.request.expiresAt,
+          },
+          'waiting for approval',
+        );
         break;
       case 'approval':
         log.info({ approval: event.approvalId, decision: event.decision, by: event.by }, 'approval decided');
@@ -116,7 +157,16 @@ function incidentLogging(logger: Logger) {
         log.info({ action: event.step.action, target: event.step.target }, 'acting');
         break;
       case 'action_finished':
-        log.info({ action: event.step.action, target: event.step.target, ok: event.result.ok, ms: event.result.ms, error: event.result.error }, 'action finished');
+        log.info(
+          {
+            action: event.step.action,
+            target: event.step.target,
+            ok: event.result.ok,
+            ms: event.result.ms,
+            error: event.result.error,
+          },
+          'action finished',
+        );
         break;
       case 'verified':
         log.info({ ok: event.ok, ms: event.ms }, 'verification');
@@ -129,7 +179,14 @@ function incidentLogging(logger: Logger) {
         children.delete(event.incidentId);
         break;
       case 'done':
-        log.info({ outcome: event.report.outcome, timeToHealMs: event.report.timeToHealMs, escalation: event.report.escalation }, event.report.summary);
+        log.info(
+          {
+            outcome: event.report.outcome,
+            timeToHealMs: event.report.timeToHealMs,
+            escalation: event.report.escalation,
+          },
+          event.report.summary,
+        );
         children.delete(event.incidentId);
         break;
     }
@@ -137,7 +194,11 @@ function incidentLogging(logger: Logger) {
 }
 
 /** Builds the chat adapters that are configured and one conversation per incident on each. */
-async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): Promise<{ slackListener?: RequestListener; console: boolean; stop: () => Promise<void> }> {
+async function startChat(
+  bot: Healbot,
+  logger: Logger,
+  options: ServeOptions,
+): Promise<{ slackListener?: RequestListener; console: boolean; stop: () => Promise<void> }> {
   const { config, api, redact, store } = bot;
   const stops: (() => Promise<void>)[] = [];
   let slackListener: RequestListener | undefined;
@@ -146,7 +207,8 @@ async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): P
       platform,
       defaultChannel,
       threads: store,
-      onError: (error, incidentId) => logger.error({ incidentId, platform, err: redact(describeError(error)) }, 'could not post to chat'),
+      onError: (error, incidentId) =>
+        logger.error({ incidentId, platform, err: redact(describeError(error)) }, 'could not post to chat'),
     });
     conversations.start();
     stops.push(() => conversations.stop());
@@ -163,12 +225,18 @@ async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): P
   }
   if (config.discord) {
     const { createDiscordAdapter } = await import('../adapters/discord/index.js');
-    const adapter = createDiscordAdapter({ config: config.discord, api, redact, logger: logger.child({ component: 'discord' }) });
+    const adapter = createDiscordAdapter({
+      config: config.discord,
+      api,
+      redact,
+      logger: logger.child({ component: 'discord' }),
+    });
     await adapter.start();
     conversationsFor(adapter.surface, 'discord', config.discord.alertChannels[0]);
     stops.push(() => adapter.stop());
   }
-  const wantConsole = options.console === true || ((options.console ?? 'auto') === 'auto' && Boolean(process.stdin.isTTY));
+  const wantConsole =
+    options.console === true || ((options.console ?? 'auto') === 'auto' && Boolean(process.stdin.isTTY));
   if (!config.slack && !config.discord && wantConsole) {
     const { ConsoleChat } = await import('../adapters/console/console-chat.js');
     const chat = new ConsoleChat({
@@ -179,7 +247,11 @@ async function startChat(bot: Healbot, logger: Logger, options: ServeOptions): P
     });
     void chat.run().catch((error: unknown) => logger.error({ err: describeError(error) }, 'console chat stopped'));
   }
-  return { slackListener, console: !config.slack && !config.discord && wantConsole, stop: async () => void (await Promise.allSettled(stops.reverse().map((s) => s()))) };
+  return {
+    slackListener,
+    console: !config.slack && !config.discord && wantConsole,
+    stop: async () => void (await Promise.allSettled(stops.reverse().map((s) => s()))),
+  };
 }
 
 /**
@@ -191,7 +263,11 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const redact = createRedactor(configSecrets(config));
   const logger = createLogger(redact, { write: options.logWrite, level: options.logLevel });
   const token = config.server?.token;
-  if (token && token.length < SHORT_TOKEN) logger.warn({}, `server.token is only ${token.length} characters: use at least ${SHORT_TOKEN} random characters (e.g. openssl rand -hex 24)`);
+  if (token && token.length < SHORT_TOKEN)
+    logger.warn(
+      {},
+      `server.token is only ${token.length} characters: use at least ${SHORT_TOKEN} random characters (e.g. openssl rand -hex 24)`,
+    );
 
   const problems = preflightProblems(config, { store: false });
   if (problems.length > 0) throw new ConfigError(problems);
@@ -202,7 +278,8 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     ? await campaign(config.leaderElection, {
         logger: logger.child({ component: 'leader-election' }),
         kubeConfigFor: options.kubeConfigFor,
-        listen: listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt, listenWhere) : undefined,
+        listen:
+          listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt, listenWhere) : undefined,
         onLost: () => (options.onLostLeadership ?? (() => process.exit(1)))(),
       })
     : undefined;
@@ -217,17 +294,56 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   });
   const { engine, store } = bot;
   const unsubscribers: (() => void)[] = [];
-  const metrics = new HealbotMetrics({ services: () => engine.services(), breakerOpen: (s) => store.isBreakerOpen(s), pendingApprovals: () => store.pendingApprovals() });
+  const metrics = new HealbotMetrics({
+    services: () => engine.services(),
+    breakerOpen: (s) => store.isBreakerOpen(s),
+    pendingApprovals: () => store.pendingApprovals(),
+  });
   unsubscribers.push(engine.subscribe((event) => metrics.observe(event)));
   unsubscribers.push(engine.subscribe(incidentLogging(logger)));
-  const github = config.github ? new GitHubEscalation({ config: config.github, redact, store, logger: logger.child({ component: 'github' }), repoFor: (service) => config.services[service]?.github?.repo }) : undefined;
+  const github = config.github
+    ? new GitHubEscalation({
+        config: config.github,
+        redact,
+        store,
+        logger: logger.child({ component: 'github' }),
+        repoFor: (service) => config.services[service]?.github?.repo,
+      })
+    : undefined;
   if (github) unsubscribers.push(engine.subscribe((event) => github.observe(event)));
 
-  const errorRouter = new ErrorRouter({ config, engine, store, redact, github: config.github?.repo ? new GitHubRoutes({ ...config.github, repo: config.github.repo }, redact) : undefined, logger: logger.child({ component: 'app-errors' }) });
+  const errorRouter = new ErrorRouter({
+    config,
+    engine,
+    store,
+    redact,
+    github: config.github?.repo ? new GitHubRoutes({ ...config.github, repo: config.github.repo }, redact) : undefined,
+    logger: logger.child({ component: 'app-errors' }),
+  });
   const watchdog = new Watchdog();
-  const intake = new AlertIntake({ engine, store, config, logger: logger.child({ component: 'alerts' }), now: options.now, onOutcome: (o, source) => metrics.countAlert(source, o.result) });
-  const monitor = new ProbeMonitor({ config, sensors: bot.sensors, engine, watchdog, logger: logger.child({ component: 'monitor' }), onProbe: (r) => metrics.observeProbe(r), now: options.now });
-  const configWatch = new ConfigWatch({ config, sensors: bot.sensors, engine, logger: logger.child({ component: 'config-watch' }) });
+  const intake = new AlertIntake({
+    engine,
+    store,
+    config,
+    logger: logger.child({ component: 'alerts' }),
+    now: options.now,
+    onOutcome: (o, source) => metrics.countAlert(source, o.result),
+  });
+  const monitor = new ProbeMonitor({
+    config,
+    sensors: bot.sensors,
+    engine,
+    watchdog,
+    logger: logger.child({ component: 'monitor' }),
+    onProbe: (r) => metrics.observeProbe(r),
+    now: options.now,
+  });
+  const configWatch = new ConfigWatch({
+    config,
+    sensors: bot.sensors,
+    engine,
+    logger: logger.child({ component: 'config-watch' }),
+  });
   const dockerMonitor = new DockerMonitor({
     config,
     engine,
@@ -238,7 +354,14 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     onStoppedOnPurpose: (service) => monitor.leaveAlone(service),
     now: options.now,
   });
-  const heartbeat = config.heartbeat ? new Heartbeat({ url: config.heartbeat.url, intervalMs: config.heartbeat.interval, watchdog, logger: logger.child({ component: 'heartbeat' }) }) : undefined;
+  const heartbeat = config.heartbeat
+    ? new Heartbeat({
+        url: config.heartbeat.url,
+        intervalMs: config.heartbeat.interval,
+        watchdog,
+        logger: logger.child({ component: 'heartbeat' }),
+      })
+    : undefined;
 
   let chat: Awaited<ReturnType<typeof startChat>> | undefined;
   let server: Server | undefined;
@@ -265,8 +388,28 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
         const runtime = bot.sensors.runtimes[service];
         if (runtime instanceof GitHubActionsRuntime) runtime.notify();
       };
-      const githubWebhook = createGitHubWebhook({ config, engine, store, redact, notify, logger: logger.child({ component: 'github-webhook' }) });
-      server = createHttpServer({ engine, store, config, intake, metrics, watchdog, redact, logger: logger.child({ component: 'http' }), slackListener: chat.slackListener, errorRouter, notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined, githubWebhook });
+      const githubWebhook = createGitHubWebhook({
+        config,
+        engine,
+        store,
+        redact,
+        notify,
+        logger: logger.child({ component: 'github-webhook' }),
+      });
+      server = createHttpServer({
+        engine,
+        store,
+        config,
+        intake,
+        metrics,
+        watchdog,
+        redact,
+        logger: logger.child({ component: 'http' }),
+        slackListener: chat.slackListener,
+        errorRouter,
+        notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined,
+        githubWebhook,
+      });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, listenAt, listenWhere)));
         server!.listen(port, host, () => {
@@ -276,7 +419,20 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       });
       const address = server.address() as AddressInfo;
       url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-      logger.info({ url, webhooks: ['/webhooks/alertmanager', '/webhooks/grafana', '/webhooks/generic', '/webhooks/github', ...(config.sentry ? ['/webhooks/sentry'] : []), ...(config.logfire ? ['/webhooks/logfire'] : [])] }, 'healbot is listening');
+      logger.info(
+        {
+          url,
+          webhooks: [
+            '/webhooks/alertmanager',
+            '/webhooks/grafana',
+            '/webhooks/generic',
+            '/webhooks/github',
+            ...(config.sentry ? ['/webhooks/sentry'] : []),
+            ...(config.logfire ? ['/webhooks/logfire'] : []),
+          ],
+        },
+        'healbot is listening',
+      );
     }
     if (options.monitoring !== false) monitor.start();
     if (options.monitoring !== false) configWatch.start();
@@ -287,12 +443,28 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     throw error;
   }
   // After chat and the HTTP server are up, so what recovery tells reaches threads and streams.
-  if (!bot.takeOwnership()) logger.warn({ store: options.storePath ?? config.store.path }, 'another live process owns the store: not recovering its incidents');
+  if (!bot.takeOwnership())
+    logger.warn(
+      { store: options.storePath ?? config.store.path },
+      'another live process owns the store: not recovering its incidents',
+    );
   const pending = store.pendingApprovals();
   const doors = openDoors(config, url, chat.console);
-  logger.info({ doors, services: engine.services(), pendingApprovals: pending.length, monitorIntervalMs: config.monitor.interval, dockerEvents: dockerMonitor.enabled }, `healbot serve started; doors: ${doors.join(', ') || 'none'}`);
+  logger.info(
+    {
+      doors,
+      services: engine.services(),
+      pendingApprovals: pending.length,
+      monitorIntervalMs: config.monitor.interval,
+      dockerEvents: dockerMonitor.enabled,
+    },
+    `healbot serve started; doors: ${doors.join(', ') || 'none'}`,
+  );
   if (doors.length === 0) {
-    logger.warn({}, 'no door is open: nobody can reach healbot and incidents are only logged. Add server: { listen, token } for webhooks and the API, slack: or discord: for chat, or run with --console');
+    logger.warn(
+      {},
+      'no door is open: nobody can reach healbot and incidents are only logged. Add server: { listen, token } for webhooks and the API, slack: or discord: for chat, or run with --console',
+    );
   }
   return { bot, logger, metrics, intake, watchdog, monitor, dockerMonitor, github, errorRouter, server, url, close };
 }

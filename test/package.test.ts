@@ -18,7 +18,10 @@ function filesUnder(dir: string, ending: RegExp): string[] {
 
 describe('npm pack', async () => {
   // --ignore-scripts: the test run already built dist/ (npm test runs tsc first); prepack's own build is checked below.
-  const packed = await execa('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO_ROOT, timeout: 120_000 });
+  const packed = await execa('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: REPO_ROOT,
+    timeout: 120_000,
+  });
   const files: string[] = JSON.parse(packed.stdout)[0].files.map((f: { path: string }) => f.path);
 
   it('ships every compiled module of src, adapters and commands, and the CLI the bin names', () => {
@@ -31,7 +34,14 @@ describe('npm pack', async () => {
   });
 
   it('ships the manifests, the examples, README, LICENSE and the Slack app manifest', () => {
-    const expected = [...filesUnder('deploy', /\.yaml$/), ...filesUnder('examples', /\.(ya?ml|json)$/), 'README.md', 'LICENSE', 'manifest.yml', 'package.json'];
+    const expected = [
+      ...filesUnder('deploy', /\.yaml$/),
+      ...filesUnder('examples', /\.(ya?ml|json)$/),
+      'README.md',
+      'LICENSE',
+      'manifest.yml',
+      'package.json',
+    ];
     expect(files).toEqual(expect.arrayContaining(expected));
     expect(readFileSync(join(REPO_ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
     expect(packageJson.license).toBe('MIT');
@@ -41,7 +51,13 @@ describe('npm pack', async () => {
     expect(files.filter((f) => /(^|\/)(test|bench)\//.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
-    expect(files.every((f) => /^(dist\/(src|adapters|commands)\/|deploy\/|examples\/)/.test(f) || ['README.md', 'LICENSE', 'manifest.yml', 'package.json'].includes(f))).toBe(true);
+    expect(
+      files.every(
+        (f) =>
+          /^(dist\/(src|adapters|commands)\/|deploy\/|examples\/)/.test(f) ||
+          ['README.md', 'LICENSE', 'manifest.yml', 'package.json'].includes(f),
+      ),
+    ).toBe(true);
   });
 
   it('builds what it packs without source maps', () => {

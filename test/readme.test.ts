@@ -19,7 +19,11 @@ describe('README stays true to the code', () => {
     const topLevel = Object.keys(configSchema.shape).filter((k) => k !== 'services');
     for (const key of topLevel) expect(documented, key).toContain(key);
     const serviceKeys = Object.keys(serviceSchema.shape);
-    for (const key of serviceKeys) expect(documented.some((d) => d.startsWith(`services.<name>.${key}`)), key).toBe(true);
+    for (const key of serviceKeys)
+      expect(
+        documented.some((d) => d.startsWith(`services.<name>.${key}`)),
+        key,
+      ).toBe(true);
   });
 
   it('lists every CLI subcommand', () => {

@@ -77,7 +77,10 @@ describe('redact', () => {
   });
 
   it('redacted JSON is still valid JSON (the audit log round-trips it)', () => {
-    const detail = JSON.stringify({ error: 'login failed for postgres://u:pw1234@db/x', headers: { authorization: 'Bearer abcdefghijkl' } });
+    const detail = JSON.stringify({
+      error: 'login failed for postgres://u:pw1234@db/x',
+      headers: { authorization: 'Bearer abcdefghijkl' },
+    });
     const out = createRedactor(['pw1234'])(detail);
     expect(() => JSON.parse(out)).not.toThrow();
     expect(out).not.toContain('pw1234');
@@ -98,7 +101,9 @@ describe('redact: auth headers', () => {
 
 describe('redact: words that merely contain "auth"', () => {
   it('leaves "authenticity" and "author" alone while still redacting auth=', () => {
-    expect(redact('Failed to verify authenticity: x-slack-signature missing')).toBe('Failed to verify authenticity: x-slack-signature missing');
+    expect(redact('Failed to verify authenticity: x-slack-signature missing')).toBe(
+      'Failed to verify authenticity: x-slack-signature missing',
+    );
     expect(redact('author=ana')).toBe('author=ana');
     expect(redact('auth=hunter2secret')).not.toContain('hunter2secret');
     expect(redact('x-auth-token: abcdef123456')).not.toContain('abcdef123456');

@@ -29,7 +29,11 @@ export class ConsoleChat {
 
   constructor(private readonly options: ConsoleChatOptions) {
     this.surface = new ConsoleSurface(options.write);
-    this.conversations = new IncidentConversations(options.api, this.surface, { platform: 'console', defaultChannel: 'console', minUpdateIntervalMs: 0 });
+    this.conversations = new IncidentConversations(options.api, this.surface, {
+      platform: 'console',
+      defaultChannel: 'console',
+      minUpdateIntervalMs: 0,
+    });
     options.api.subscribe((event) => this.track(event));
     this.conversations.start();
   }
@@ -79,9 +83,15 @@ export class ConsoleChat {
       return;
     }
     if (head !== '/heal') return write(`  unknown input "${head}"; try /heal help\n`);
-    const reply = await runCommand(api, { actor, text: args.join(' '), channel: 'console', origin: { platform: 'console', channel: 'console' } });
+    const reply = await runCommand(api, {
+      actor,
+      text: args.join(' '),
+      channel: 'console',
+      origin: { platform: 'console', channel: 'console' },
+    });
     write(`${renderForConsole(reply.message)}\n`);
-    if (/^approve|^deny/.test(args[0] ?? '')) this.surface.pendingApprovals.splice(this.surface.pendingApprovals.indexOf(args[1] ?? ''), 1);
+    if (/^approve|^deny/.test(args[0] ?? ''))
+      this.surface.pendingApprovals.splice(this.surface.pendingApprovals.indexOf(args[1] ?? ''), 1);
     await this.waitUntilSettled();
   }
 

@@ -26,7 +26,8 @@ export class ConsoleSurface implements ChatSurface {
   }
 
   async reply(_thread: ThreadRef, message: ChatMessage): Promise<void> {
-    for (const button of message.buttons ?? []) if (button.action === 'approve') this.pendingApprovals.push(button.value);
+    for (const button of message.buttons ?? [])
+      if (button.action === 'approve') this.pendingApprovals.push(button.value);
     this.write(`${renderForConsole(message, '  │ ')}\n`);
   }
 }

@@ -45,11 +45,20 @@ export function createAlertChannelListener(options: AlertChannelOptions): (messa
 
     const alert = recognizeAlert(alertMessageOf(message), options.matchers, options.api.services());
     if (!alert) {
-      options.logger.debug?.({ channel: message.channelId, message: message.id }, 'discord: alert-channel message names no configured service');
+      options.logger.debug?.(
+        { channel: message.channelId, message: message.id },
+        'discord: alert-channel message names no configured service',
+      );
       return;
     }
     if (!alert.firing) return;
-    options.logger.info({ service: alert.service, channel: message.channelId, message: message.id }, 'discord: alert recognised');
-    healFromAlert(options.api, alert, { platform: 'discord', channel: message.channelId, message: message.id }).catch((error: unknown) => options.logger.error({ err: describeError(error), service: alert.service }, 'discord: heal from alert failed'));
+    options.logger.info(
+      { service: alert.service, channel: message.channelId, message: message.id },
+      'discord: alert recognised',
+    );
+    healFromAlert(options.api, alert, { platform: 'discord', channel: message.channelId, message: message.id }).catch(
+      (error: unknown) =>
+        options.logger.error({ err: describeError(error), service: alert.service }, 'discord: heal from alert failed'),
+    );
   };
 }

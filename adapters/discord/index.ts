@@ -62,7 +62,10 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   });
   client.rest.setToken(config.token);
   client.rest.on(RESTEvents.RateLimited, (info) =>
-    logger.warn({ route: info.route, retryAfterMs: info.retryAfter, global: info.global }, 'discord: rate limited, waiting before retrying'),
+    logger.warn(
+      { route: info.route, retryAfterMs: info.retryAfter, global: info.global },
+      'discord: rate limited, waiting before retrying',
+    ),
   );
   client.on(Events.Error, (error) => logger.error({ err: describeError(error) }, 'discord: client error'));
   client.on(Events.Warn, (message) => logger.warn({ message }, 'discord: client warning'));
@@ -75,7 +78,9 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     logger,
     // A command typed inside a thread opens its incident thread in the parent channel.
     channelOf: (interaction: ChatInputCommandInteraction) =>
-      interaction.channel?.isThread() && interaction.channel.parentId ? interaction.channel.parentId : interaction.channelId,
+      interaction.channel?.isThread() && interaction.channel.parentId
+        ? interaction.channel.parentId
+        : interaction.channelId,
   });
   client.on(Events.InteractionCreate, (interaction) => void handler.handle(interaction));
 
@@ -115,15 +120,22 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         await ready;
       } catch (error) {
         await client.destroy();
-        throw new HealbotError('UNAUTHORIZED', `could not connect to Discord (${redact(describeError(error))}); check discord.token and that the bot is invited to the server`, {
-          cause: error,
-          userFacing: false,
-        });
+        throw new HealbotError(
+          'UNAUTHORIZED',
+          `could not connect to Discord (${redact(describeError(error))}); check discord.token and that the bot is invited to the server`,
+          {
+            cause: error,
+            userFacing: false,
+          },
+        );
       } finally {
         clearTimeout(timer);
       }
       await registerSlashCommands(client.rest, config, slashCommandBody(commandDefinitions, api.services()));
-      logger.info({ guild: config.guildId ?? 'global', user: client.user?.tag }, 'discord: connected, /heal registered');
+      logger.info(
+        { guild: config.guildId ?? 'global', user: client.user?.tag },
+        'discord: connected, /heal registered',
+      );
     },
     async stop() {
       await client.destroy();

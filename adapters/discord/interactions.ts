@@ -12,7 +12,14 @@ import type { Actor, HealbotApi } from '../../src/engine/api.js';
 import { describeError } from '../../src/errors.js';
 import type { Redactor } from '../../src/redact.js';
 import { SLASH_COMMAND, invocationText } from './slash-commands.js';
-import { linkMentions, parseButtonCustomId, renderDecided, renderMessage, type DiscordMessagePayload, type DiscordPeople } from './render.js';
+import {
+  linkMentions,
+  parseButtonCustomId,
+  renderDecided,
+  renderMessage,
+  type DiscordMessagePayload,
+  type DiscordPeople,
+} from './render.js';
 import type { DiscordLogger } from './logger.js';
 
 /**
@@ -49,7 +56,12 @@ export function actorOf(interaction: Interaction): Actor {
 
 /** The rendered payload in discord.js's option names, valid for editReply and followUp alike. */
 function toDiscordJs(payload: DiscordMessagePayload): InteractionEditReplyOptions & { content: string } {
-  return { content: payload.content, embeds: payload.embeds, components: payload.components, allowedMentions: payload.allowed_mentions };
+  return {
+    content: payload.content,
+    embeds: payload.embeds,
+    components: payload.components,
+    allowedMentions: payload.allowed_mentions,
+  };
 }
 
 export interface InteractionHandlerOptions {
@@ -79,10 +91,14 @@ export class InteractionHandler {
       return;
     }
     try {
-      if (interaction.isChatInputCommand() && interaction.commandName === SLASH_COMMAND) await this.command(interaction);
+      if (interaction.isChatInputCommand() && interaction.commandName === SLASH_COMMAND)
+        await this.command(interaction);
       else if (interaction.isButton() && parseButtonCustomId(interaction.customId)) await this.button(interaction);
     } catch (error) {
-      this.options.logger.error({ err: describeError(error), interaction: interaction.id }, 'discord: interaction failed');
+      this.options.logger.error(
+        { err: describeError(error), interaction: interaction.id },
+        'discord: interaction failed',
+      );
     }
   }
 
@@ -94,23 +110,40 @@ export class InteractionHandler {
 
     const definition = commandDefinitions.find((d) => d.name === subcommand);
     const text = definition ? invocationText(definition, (name) => interaction.options.getString(name)) : subcommand;
-    await this.runAndReply(interaction, text, this.options.channelOf?.(interaction) ?? interaction.channelId, ephemeral);
+    await this.runAndReply(
+      interaction,
+      text,
+      this.options.channelOf?.(interaction) ?? interaction.channelId,
+      ephemeral,
+    );
   }
 
   /** Runs `/heal <text>` as the interaction's user and answers with the right visibility. */
-  private async runAndReply(interaction: ChatInputCommandInteraction | ButtonInteraction, text: string, channel: string, ephemeral: boolean): Promise<void> {
+  private async runAndReply(
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
+    text: string,
+    channel: string,
+    ephemeral: boolean,
+  ): Promise<void> {
     const { api, redact } = this.options;
     let reply: CommandReply;
     try {
       reply = await runCommand(
         api,
         { actor: actorOf(interaction), text, channel, origin: { platform: 'discord', channel } },
-        (error, errorId) => this.options.logger.error({ err: describeError(error), errorId, text }, 'discord: command failed'),
+        (error, errorId) =>
+          this.options.logger.error({ err: describeError(error), errorId, text }, 'discord: command failed'),
       );
     } catch (error) {
       // runCommand never throws by contract; if it does, that is a bug: say so without details.
       this.options.logger.error({ err: describeError(error), text }, 'discord: command failed');
-      reply = { visibility: 'ephemeral', message: { text: `Something went wrong running \`/heal ${text}\`; the error is in healbot's log.`, tone: 'error' } };
+      reply = {
+        visibility: 'ephemeral',
+        message: {
+          text: `Something went wrong running \`/heal ${text}\`; the error is in healbot's log.`,
+          tone: 'error',
+        },
+      };
     }
 
     const payload = toDiscordJs(renderMessage(reply.message, redact, this.options.people));
@@ -120,7 +153,10 @@ export class InteractionHandler {
     }
     // The deferred reply guessed the visibility wrong: replace it with a follow-up that has the right one.
     await interaction.deleteReply();
-    await interaction.followUp({ ...payload, flags: reply.visibility === 'ephemeral' ? MessageFlags.Ephemeral : undefined });
+    await interaction.followUp({
+      ...payload,
+      flags: reply.visibility === 'ephemeral' ? MessageFlags.Ephemeral : undefined,
+    });
   }
 
   private async button(interaction: ButtonInteraction): Promise<void> {
@@ -139,11 +175,20 @@ export class InteractionHandler {
       result = await api.decide(parsed.value, actor, parsed.action);
     } catch (error) {
       this.options.logger.error({ err: describeError(error), approval: parsed.value }, 'discord: decision failed');
-      await interaction.followUp({ content: "Something went wrong recording your decision; the error is in healbot's log.", flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+      await interaction.followUp({
+        content: "Something went wrong recording your decision; the error is in healbot's log.",
+        flags: MessageFlags.Ephemeral,
+        allowedMentions: { parse: [] },
+      });
       return;
     }
     if (!result.ok) {
-      await interaction.followUp({ content: linkMentions(redact(result.message), this.options.people ?? { users: new Set(), roles: new Set() }).text, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+      await interaction.followUp({
+        content: linkMentions(redact(result.message), this.options.people ?? { users: new Set(), roles: new Set() })
+          .text,
+        flags: MessageFlags.Ephemeral,
+        allowedMentions: { parse: [] },
+      });
       return;
     }
     const message = interaction.message;

@@ -72,7 +72,10 @@ export function truncate(text: string, max: number): string {
  */
 export function codeBlock(code: string, max: number): string {
   // A literal ``` inside the logs would close the block early.
-  const lines = code.replace(/```/g, '`\u200b``').split('\n').map((line) => truncate(line, Math.max(20, max - 30)));
+  const lines = code
+    .replace(/```/g, '`\u200b``')
+    .split('\n')
+    .map((line) => truncate(line, Math.max(20, max - 30)));
   const fence = (body: string) => `\`\`\`\n${body}\n\`\`\``;
   const whole = fence(lines.join('\n'));
   if (whole.length <= max) return whole;
@@ -136,7 +139,12 @@ function renderButtons(buttons: readonly ChatButton[], redact: Redactor): Discor
       type: ComponentType.ActionRow,
       components: all.slice(i, i + DISCORD_LIMITS.buttonsPerRow).map((button) => ({
         type: ComponentType.Button,
-        style: button.action === 'approve' ? ButtonStyle.Success : button.action === 'deny' ? ButtonStyle.Danger : ButtonStyle.Secondary,
+        style:
+          button.action === 'approve'
+            ? ButtonStyle.Success
+            : button.action === 'deny'
+              ? ButtonStyle.Danger
+              : ButtonStyle.Secondary,
         label: truncate(redact(button.label), DISCORD_LIMITS.buttonLabel),
         custom_id: truncate(buttonCustomId(button.action, button.value), DISCORD_LIMITS.customId),
       })),
@@ -149,10 +157,23 @@ function renderButtons(buttons: readonly ChatButton[], redact: Redactor): Discor
 const LINK_URL_MAX = 512;
 
 /** Link buttons (runbook, graph, Sentry) open in the browser and send no interaction. */
-function renderLinks(links: readonly { label: string; url: string }[], redact: Redactor): DiscordMessagePayload['components'] {
+function renderLinks(
+  links: readonly { label: string; url: string }[],
+  redact: Redactor,
+): DiscordMessagePayload['components'] {
   const usable = links.filter((l) => l.url.length <= LINK_URL_MAX).slice(0, DISCORD_LIMITS.buttonsPerRow);
   if (usable.length === 0) return [];
-  return [{ type: ComponentType.ActionRow, components: usable.map((l) => ({ type: ComponentType.Button, style: ButtonStyle.Link, label: truncate(redact(l.label), DISCORD_LIMITS.buttonLabel), url: redact(l.url) })) }];
+  return [
+    {
+      type: ComponentType.ActionRow,
+      components: usable.map((l) => ({
+        type: ComponentType.Button,
+        style: ButtonStyle.Link,
+        label: truncate(redact(l.label), DISCORD_LIMITS.buttonLabel),
+        url: redact(l.url),
+      })),
+    },
+  ];
 }
 
 /** Total characters Discord counts against the 6000 limit of one message's embeds. */
@@ -190,7 +211,8 @@ function renderEmbed(message: ChatMessage, redact: Redactor): APIEmbed {
   if (message.code !== undefined && message.code.length > 0) {
     const textPart = truncate(text, Math.floor(descriptionMax / 3));
     const separator = textPart ? '\n' : '';
-    embed.description = textPart + separator + codeBlock(redact(message.code), descriptionMax - textPart.length - separator.length);
+    embed.description =
+      textPart + separator + codeBlock(redact(message.code), descriptionMax - textPart.length - separator.length);
   } else if (text) {
     embed.description = truncate(text, descriptionMax);
   }
@@ -202,20 +224,31 @@ function renderEmbed(message: ChatMessage, redact: Redactor): APIEmbed {
  * logs in a code block, colour by tone) and an action row of Approve/Deny buttons. Plain
  * text with nothing else stays plain content. Every string passes through `redact`.
  */
-export function renderMessage(original: ChatMessage, redact: Redactor, people: DiscordPeople = NOBODY): DiscordMessagePayload {
+export function renderMessage(
+  original: ChatMessage,
+  redact: Redactor,
+  people: DiscordPeople = NOBODY,
+): DiscordMessagePayload {
   const made: string[] = [];
   const link = (text: string) => {
     const linked = linkMentions(redact(text), people);
     made.push(...linked.mentions);
     return linked.text;
   };
-  const message: ChatMessage = { ...original, text: link(original.text), fields: original.fields?.map((f) => ({ label: f.label, value: link(f.value) })) };
+  const message: ChatMessage = {
+    ...original,
+    text: link(original.text),
+    fields: original.fields?.map((f) => ({ label: f.label, value: link(f.value) })),
+  };
   const mentions = (message.mentions ?? []).join(' ');
   const plain = !message.title && !message.fields?.length && !message.code && !message.tone;
   const payload: DiscordMessagePayload = {
     content: '',
     embeds: [],
-    components: [...renderButtons(message.buttons ?? [], redact), ...renderLinks(message.links ?? [], redact)].slice(0, DISCORD_LIMITS.actionRows),
+    components: [...renderButtons(message.buttons ?? [], redact), ...renderLinks(message.links ?? [], redact)].slice(
+      0,
+      DISCORD_LIMITS.actionRows,
+    ),
     allowed_mentions: allowedMentions([...(message.mentions ?? []), ...made]),
   };
   if (plain) {
@@ -231,7 +264,9 @@ export function renderMessage(original: ChatMessage, redact: Redactor, people: D
 /** A thread name from a status message: its title or first line, within Discord's 100 characters. */
 export function threadName(status: ChatMessage, redact: Redactor): string {
   const source = status.title ?? status.text.split('\n')[0] ?? 'healbot';
-  const name = redact(source).replace(/[*`_~]/g, '').trim();
+  const name = redact(source)
+    .replace(/[*`_~]/g, '')
+    .trim();
   return truncate(name || 'healbot incident', DISCORD_LIMITS.threadName);
 }
 
@@ -251,7 +286,8 @@ export function renderDecided(
   const line = waiting
     ? `👍 Approved by ${decision.by} <t:${unix}:f>, waiting for ${decision.waitingFor} more approval${decision.waitingFor === 1 ? '' : 's'}`
     : `${decision.decision === 'approved' ? '✅ Approved' : '⛔ Denied'} by ${decision.by} <t:${unix}:f>`;
-  const embeds = original.embeds.length > 0 ? original.embeds.map((e) => ({ ...e })) : [{ description: redact(original.content) }];
+  const embeds =
+    original.embeds.length > 0 ? original.embeds.map((e) => ({ ...e })) : [{ description: redact(original.content) }];
   const last = embeds[embeds.length - 1];
   const field: APIEmbedField = { name: waiting ? 'Approval' : 'Decision', value: redact(line) };
   const fields = [...(last.fields ?? []).filter((f) => f.name !== 'Decision' && f.name !== 'Approval')];

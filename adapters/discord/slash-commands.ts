@@ -23,8 +23,12 @@ const description = (text: string) => truncate(text.trim() || 'healbot', 100);
  * command definition. Service options offer the configured services as choices when they fit,
  * so people pick rather than type. Discord requires required options before optional ones.
  */
-export function slashCommandBody(definitions: readonly CommandDefinition[], services: readonly string[]): RESTPutAPIApplicationCommandsJSONBody {
-  const choices = services.length > 0 && services.length <= MAX_CHOICES ? services.map((s) => ({ name: s, value: s })) : undefined;
+export function slashCommandBody(
+  definitions: readonly CommandDefinition[],
+  services: readonly string[],
+): RESTPutAPIApplicationCommandsJSONBody {
+  const choices =
+    services.length > 0 && services.length <= MAX_CHOICES ? services.map((s) => ({ name: s, value: s })) : undefined;
   const subcommands: APIApplicationCommandSubcommandOption[] = definitions.map((definition) => ({
     type: ApplicationCommandOptionType.Subcommand,
     name: definition.name,
@@ -60,7 +64,9 @@ export async function registerSlashCommands(
   target: { applicationId: string; guildId?: string },
   body: RESTPutAPIApplicationCommandsJSONBody,
 ): Promise<void> {
-  const route = target.guildId ? Routes.applicationGuildCommands(target.applicationId, target.guildId) : Routes.applicationCommands(target.applicationId);
+  const route = target.guildId
+    ? Routes.applicationGuildCommands(target.applicationId, target.guildId)
+    : Routes.applicationCommands(target.applicationId);
   await rest.put(route, { body });
 }
 
@@ -68,7 +74,10 @@ export async function registerSlashCommands(
  * The text `runCommand` parses, from a subcommand and its option values in definition order:
  * `heal api`, `diagnose api`, `approve a1b2`.
  */
-export function invocationText(definition: CommandDefinition, value: (option: string) => string | null | undefined): string {
+export function invocationText(
+  definition: CommandDefinition,
+  value: (option: string) => string | null | undefined,
+): string {
   const values = definition.options.map((option) => value(option.name)?.trim()).filter((v): v is string => !!v);
   return [definition.name, ...values].join(' ');
 }

@@ -1,4 +1,11 @@
-import { DiscordAPIError, Routes, ThreadAutoArchiveDuration, type REST, type APIChannel, type APIMessage } from 'discord.js';
+import {
+  DiscordAPIError,
+  Routes,
+  ThreadAutoArchiveDuration,
+  type REST,
+  type APIChannel,
+  type APIMessage,
+} from 'discord.js';
 import type { ChatMessage, ChatSurface, ThreadRef } from '../../commands/chat.js';
 import type { Incident } from '../../src/engine/types.js';
 import { HealbotError } from '../../src/errors.js';
@@ -27,16 +34,24 @@ export class DiscordSurface implements ChatSurface {
 
   async openThread(origin: Incident['origin'] | undefined, status: ChatMessage): Promise<ThreadRef> {
     if (!origin?.channel) {
-      throw new HealbotError('USAGE', 'the Discord conversation needs a channel: set an origin channel for this incident', { userFacing: false });
+      throw new HealbotError(
+        'USAGE',
+        'the Discord conversation needs a channel: set an origin channel for this incident',
+        { userFacing: false },
+      );
     }
     const channel = origin.channel;
     const name = threadName(status, this.redact);
     if (origin.message) {
       const thread = await this.startThread(channel, origin.message, name);
-      const posted = (await this.rest.post(Routes.channelMessages(thread), { body: renderMessage(status, this.redact, this.people) })) as APIMessage;
+      const posted = (await this.rest.post(Routes.channelMessages(thread), {
+        body: renderMessage(status, this.redact, this.people),
+      })) as APIMessage;
       return { platform: this.platform, channel, thread, statusMessage: posted.id };
     }
-    const posted = (await this.rest.post(Routes.channelMessages(channel), { body: renderMessage(status, this.redact, this.people) })) as APIMessage;
+    const posted = (await this.rest.post(Routes.channelMessages(channel), {
+      body: renderMessage(status, this.redact, this.people),
+    })) as APIMessage;
     const thread = await this.startThread(channel, posted.id, name);
     return { platform: this.platform, channel, thread, statusMessage: posted.id };
   }
@@ -44,11 +59,15 @@ export class DiscordSurface implements ChatSurface {
   async updateStatus(thread: ThreadRef, status: ChatMessage): Promise<void> {
     // The status message sits in the channel when the thread grew from it, else inside the thread.
     const where = thread.thread === thread.statusMessage ? thread.channel : thread.thread;
-    await this.rest.patch(Routes.channelMessage(where, thread.statusMessage), { body: renderMessage(status, this.redact, this.people) });
+    await this.rest.patch(Routes.channelMessage(where, thread.statusMessage), {
+      body: renderMessage(status, this.redact, this.people),
+    });
   }
 
   async reply(thread: ThreadRef, message: ChatMessage): Promise<void> {
-    await this.rest.post(Routes.channelMessages(thread.thread), { body: renderMessage(message, this.redact, this.people) });
+    await this.rest.post(Routes.channelMessages(thread.thread), {
+      body: renderMessage(message, this.redact, this.people),
+    });
   }
 
   private async startThread(channel: string, message: string, name: string): Promise<string> {

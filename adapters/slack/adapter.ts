@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver } from '@slack/bolt';
-import type { Logger as BoltLogger, BlockAction, ButtonAction, SlackCommandMiddlewareArgs, AllMiddlewareArgs, webApi } from '@slack/bolt';
+import type {
+  Logger as BoltLogger,
+  BlockAction,
+  ButtonAction,
+  SlackCommandMiddlewareArgs,
+  AllMiddlewareArgs,
+  webApi,
+} from '@slack/bolt';
 import { compileMatchers, healFromAlert, recognizeAlert } from '../../commands/alert-message.js';
 import { runCommand } from '../../commands/index.js';
 import type { ChatSurface } from '../../commands/chat.js';
@@ -8,7 +15,18 @@ import type { SlackConfig } from '../../src/config/schema.js';
 import type { Actor, HealbotApi } from '../../src/engine/api.js';
 import { ConfigError, describeError } from '../../src/errors.js';
 import type { Redactor } from '../../src/redact.js';
-import { APPROVE_ACTION_ID, asKnownBlocks, COMMAND_ACTION_PREFIX, DENY_ACTION_ID, escapeMrkdwn, LINK_ACTION_PREFIX, linkMentions, renderDecided, renderMessage, type SlackBlock } from './blocks.js';
+import {
+  APPROVE_ACTION_ID,
+  asKnownBlocks,
+  COMMAND_ACTION_PREFIX,
+  DENY_ACTION_ID,
+  escapeMrkdwn,
+  LINK_ACTION_PREFIX,
+  linkMentions,
+  renderDecided,
+  renderMessage,
+  type SlackBlock,
+} from './blocks.js';
 import { DeliveryDedupe, deliveryKey } from './delivery-dedupe.js';
 import { ChannelPostQueue } from './post-queue.js';
 import { SlackSurface } from './surface.js';
@@ -70,10 +88,17 @@ function boltLogger(logger: AdapterLogger, redact: Redactor): BoltLogger {
 function checkConfig(config: SlackConfig): void {
   const problems: { path: string; message: string }[] = [];
   if (config.mode === 'socket' && !config.appToken) {
-    problems.push({ path: 'slack.appToken', message: 'is required in socket mode: create an app-level token with connections:write (Basic Information → App-Level Tokens), or set slack.mode: http' });
+    problems.push({
+      path: 'slack.appToken',
+      message:
+        'is required in socket mode: create an app-level token with connections:write (Basic Information → App-Level Tokens), or set slack.mode: http',
+    });
   }
   if (config.mode === 'http' && !config.signingSecret) {
-    problems.push({ path: 'slack.signingSecret', message: 'is required in http mode: copy it from Basic Information → App Credentials' });
+    problems.push({
+      path: 'slack.signingSecret',
+      message: 'is required in http mode: copy it from Basic Information → App Credentials',
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   // A bad matcher is reported now, with its path, rather than on the first alert.
@@ -131,11 +156,21 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
 
   const queue = new ChannelPostQueue({
     minIntervalMs: options.minPostIntervalMs,
-    onRateLimited: (ms, attempt) => logger.warn({ component: 'slack', retryAfterMs: ms, attempt }, 'Slack rate limited a call; retrying after Retry-After'),
+    onRateLimited: (ms, attempt) =>
+      logger.warn(
+        { component: 'slack', retryAfterMs: ms, attempt },
+        'Slack rate limited a call; retrying after Retry-After',
+      ),
   });
   // Users healbot verified (they sent a signed command or click) and configured approvers may be mentioned; nobody else.
   const people = { users: new Set(config.approvers), groups: new Set(config.approverGroups) };
-  const surface = new SlackSurface({ client, queue, redact, people, defaultChannel: options.defaultChannel ?? config.alertChannels[0] });
+  const surface = new SlackSurface({
+    client,
+    queue,
+    redact,
+    people,
+    defaultChannel: options.defaultChannel ?? config.alertChannels[0],
+  });
 
   const groupCacheMs = options.groupCacheMs ?? 60_000;
   const groupMembers = new Map<string, { users: Set<string>; at: number }>();
@@ -151,7 +186,10 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
           cached = { users: new Set(result.users ?? []), at: Date.now() };
           groupMembers.set(group, cached);
         } catch (error) {
-          logger.warn({ component: 'slack', group, err: redact(describeError(error)) }, 'could not read user group members; treating the user as not in it');
+          logger.warn(
+            { component: 'slack', group, err: redact(describeError(error)) },
+            'could not read user group members; treating the user as not in it',
+          );
           continue;
         }
       }
@@ -172,7 +210,10 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     const envelopeId = (args.context as { envelopeId?: string }).envelopeId;
     const key = deliveryKey(body, envelopeId);
     if (key && !dedupe.firstTime(key)) {
-      logger.info({ component: 'slack', delivery: key, retryNum: args.context.retryNum }, 'dropped a redelivered Slack payload');
+      logger.info(
+        { component: 'slack', delivery: key, retryNum: args.context.retryNum },
+        'dropped a redelivered Slack payload',
+      );
       if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
       return;
     }
@@ -182,12 +223,17 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   app.command(SLASH_COMMAND, async ({ command, ack, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs) => {
     await ack();
     const actor = await actorFor(command.user_id);
-    const reply = await runCommand(api, {
-      actor,
-      text: command.text ?? '',
-      channel: command.channel_id,
-      origin: { platform: 'slack', channel: command.channel_id },
-    }, (error, errorId) => logger.error({ component: 'slack', errorId, err: redact(describeError(error)) }, 'a /heal command failed'));
+    const reply = await runCommand(
+      api,
+      {
+        actor,
+        text: command.text ?? '',
+        channel: command.channel_id,
+        origin: { platform: 'slack', channel: command.channel_id },
+      },
+      (error, errorId) =>
+        logger.error({ component: 'slack', errorId, err: redact(describeError(error)) }, 'a /heal command failed'),
+    );
     const rendered = renderMessage(reply.message, redact, people);
     await respond({
       response_type: reply.visibility === 'channel' ? 'in_channel' : 'ephemeral',
@@ -197,7 +243,15 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     });
   });
 
-  const onButton = async ({ ack, body, action }: { ack: () => Promise<void>; body: BlockAction; action: ButtonAction }) => {
+  const onButton = async ({
+    ack,
+    body,
+    action,
+  }: {
+    ack: () => Promise<void>;
+    body: BlockAction;
+    action: ButtonAction;
+  }) => {
     await ack();
     const decision = action.action_id === APPROVE_ACTION_ID ? 'approve' : 'deny';
     const approvalId = action.value ?? '';
@@ -215,12 +269,25 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
         at: new Date(),
         waitingFor: result.waitingFor,
       });
-      await queue.update(channel, messageTs, () => client.chat.update({ channel, ts: messageTs, text: redact(decided.text), blocks: asKnownBlocks(decided.blocks) }));
+      await queue.update(channel, messageTs, () =>
+        client.chat.update({
+          channel,
+          ts: messageTs,
+          text: redact(decided.text),
+          blocks: asKnownBlocks(decided.blocks),
+        }),
+      );
     } else {
       // An expired request keeps no live buttons: the message says so for everyone.
       if (result.reason === 'expired' && messageTs) {
-        const expired = renderDecided(body.message?.blocks as SlackBlock[] | undefined, { outcome: 'expired', by: '', at: new Date() });
-        await queue.update(channel, messageTs, () => client.chat.update({ channel, ts: messageTs, text: expired.text, blocks: asKnownBlocks(expired.blocks) }));
+        const expired = renderDecided(body.message?.blocks as SlackBlock[] | undefined, {
+          outcome: 'expired',
+          by: '',
+          at: new Date(),
+        });
+        await queue.update(channel, messageTs, () =>
+          client.chat.update({ channel, ts: messageTs, text: expired.text, blocks: asKnownBlocks(expired.blocks) }),
+        );
       }
       await queue.direct(() =>
         client.chat.postEphemeral({
@@ -234,21 +301,39 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   };
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: APPROVE_ACTION_ID }, onButton);
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: DENY_ACTION_ID }, onButton);
-  app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: new RegExp(`^${LINK_ACTION_PREFIX}`) }, async ({ ack }) => ack());
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: new RegExp(`^${LINK_ACTION_PREFIX}`) },
+    async ({ ack }) => ack(),
+  );
   // A command button (Silence 1h, Expire silence) runs its text as the user who clicked, exactly like typing it.
-  app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: new RegExp(`^${COMMAND_ACTION_PREFIX}`) }, async ({ ack, body, action }) => {
-    await ack();
-    const channel = body.channel?.id ?? body.container?.channel_id;
-    if (!channel) return;
-    const actor = await actorFor(body.user.id);
-    const reply = await runCommand(api, { actor, text: action.value ?? '', channel, origin: { platform: 'slack', channel } }, (error, errorId) =>
-      logger.error({ component: 'slack', errorId, err: redact(describeError(error)) }, 'a button command failed'),
-    );
-    const rendered = renderMessage(reply.message, redact);
-    const thread = body.message?.thread_ts ?? body.message?.ts;
-    const where = { channel, text: rendered.text, blocks: asKnownBlocks(rendered.blocks), ...(thread ? { thread_ts: thread } : {}) };
-    await queue.direct(() => (reply.visibility === 'channel' ? client.chat.postMessage(where) : client.chat.postEphemeral({ ...where, user: body.user.id })));
-  });
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: new RegExp(`^${COMMAND_ACTION_PREFIX}`) },
+    async ({ ack, body, action }) => {
+      await ack();
+      const channel = body.channel?.id ?? body.container?.channel_id;
+      if (!channel) return;
+      const actor = await actorFor(body.user.id);
+      const reply = await runCommand(
+        api,
+        { actor, text: action.value ?? '', channel, origin: { platform: 'slack', channel } },
+        (error, errorId) =>
+          logger.error({ component: 'slack', errorId, err: redact(describeError(error)) }, 'a button command failed'),
+      );
+      const rendered = renderMessage(reply.message, redact);
+      const thread = body.message?.thread_ts ?? body.message?.ts;
+      const where = {
+        channel,
+        text: rendered.text,
+        blocks: asKnownBlocks(rendered.blocks),
+        ...(thread ? { thread_ts: thread } : {}),
+      };
+      await queue.direct(() =>
+        reply.visibility === 'channel'
+          ? client.chat.postMessage(where)
+          : client.chat.postEphemeral({ ...where, user: body.user.id }),
+      );
+    },
+  );
 
   const alertChannels = new Set(config.alertChannels);
   let ownBotId: string | undefined;
@@ -261,7 +346,13 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       text?: string;
       user?: string;
       bot_id?: string;
-      attachments?: { title?: string; text?: string; fallback?: string; pretext?: string; fields?: { title?: string; value: string }[] }[];
+      attachments?: {
+        title?: string;
+        text?: string;
+        fallback?: string;
+        pretext?: string;
+        fields?: { title?: string; value: string }[];
+      }[];
     };
     if (!alertChannels.has(message.channel)) return;
     // Edits, deletions and joins are not new alerts; thread replies are conversation, not alerts.
@@ -271,22 +362,42 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     let alert;
     try {
       alert = recognizeAlert(
-        { text: message.text ?? '', author: message.user ?? message.bot_id, isBot: Boolean(message.bot_id), attachments: message.attachments },
+        {
+          text: message.text ?? '',
+          author: message.user ?? message.bot_id,
+          isBot: Boolean(message.bot_id),
+          attachments: message.attachments,
+        },
         config.matchers,
         api.services(),
       );
     } catch (error) {
-      logger.error({ component: 'slack', err: describeError(error) }, 'slack.matchers is invalid; alert recognition is off until the config is fixed');
+      logger.error(
+        { component: 'slack', err: describeError(error) },
+        'slack.matchers is invalid; alert recognition is off until the config is fixed',
+      );
       return;
     }
     if (!alert || !alert.firing) return;
-    logger.info({ component: 'slack', service: alert.service, channel: message.channel, ts: message.ts }, 'alert recognised');
+    logger.info(
+      { component: 'slack', service: alert.service, channel: message.channel, ts: message.ts },
+      'alert recognised',
+    );
     // The incident runs to its end; its progress reaches the thread through the conversation, not this handler.
-    void healFromAlert(api, alert, { platform: 'slack', channel: message.channel, message: message.ts }).catch((error: unknown) => logger.error({ component: 'slack', service: alert.service, err: redact(describeError(error)) }, 'alert-triggered heal failed'));
+    void healFromAlert(api, alert, { platform: 'slack', channel: message.channel, message: message.ts }).catch(
+      (error: unknown) =>
+        logger.error(
+          { component: 'slack', service: alert.service, err: redact(describeError(error)) },
+          'alert-triggered heal failed',
+        ),
+    );
   });
 
   app.error(async (error) => {
-    logger.error({ component: 'slack', code: (error as { code?: string }).code, err: redact(describeError(error)) }, 'Slack handler failed');
+    logger.error(
+      { component: 'slack', code: (error as { code?: string }).code, err: redact(describeError(error)) },
+      'Slack handler failed',
+    );
   });
 
   let started = false;
@@ -300,7 +411,12 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
         auth = await client.auth.test();
       } catch (error) {
         throw new ConfigError(
-          [{ path: 'slack.botToken', message: `was not accepted by Slack (${redact(describeError(error))}): use the Bot User OAuth Token (xoxb-…) from OAuth & Permissions, and reinstall the app if its scopes changed` }],
+          [
+            {
+              path: 'slack.botToken',
+              message: `was not accepted by Slack (${redact(describeError(error))}): use the Bot User OAuth Token (xoxb-…) from OAuth & Permissions, and reinstall the app if its scopes changed`,
+            },
+          ],
           undefined,
           { cause: error },
         );

@@ -93,7 +93,9 @@ export function linkMentions(escaped: string, people: SlackPeople): string {
   const user = (id: string) => (people.users.has(id) ? `<@${id}>` : `@${id}`);
   return escaped
     .replace(/&lt;@([UW][A-Z0-9]+)(?:\|[^&<>]*)?&gt;/g, (_m, id: string) => user(id))
-    .replace(/(?<![\w@^])([UWS][A-Z0-9]{2,})\b/g, (m, id: string) => (people.users.has(id) ? `<@${id}>` : people.groups.has(id) ? `<!subteam^${id}>` : m));
+    .replace(/(?<![\w@^])([UWS][A-Z0-9]{2,})\b/g, (m, id: string) =>
+      people.users.has(id) ? `<@${id}>` : people.groups.has(id) ? `<!subteam^${id}>` : m,
+    );
 }
 
 /** Cuts `text` to `max` characters, never inside an `&amp;` entity, marking the cut with an ellipsis. */
@@ -135,7 +137,12 @@ function plainText(text: string, max: number): SlackText {
 function renderButton(button: ChatButton, index: number, redact: Redactor): SlackButton {
   const rendered: SlackButton = {
     type: 'button',
-    action_id: button.action === 'approve' ? APPROVE_ACTION_ID : button.action === 'deny' ? DENY_ACTION_ID : `${COMMAND_ACTION_PREFIX}${index}`,
+    action_id:
+      button.action === 'approve'
+        ? APPROVE_ACTION_ID
+        : button.action === 'deny'
+          ? DENY_ACTION_ID
+          : `${COMMAND_ACTION_PREFIX}${index}`,
     text: plainText(redact(button.label), SLACK_LIMITS.buttonText),
     value: button.value,
     ...(button.style ? { style: button.style } : {}),
@@ -169,10 +176,14 @@ export function renderMessage(message: ChatMessage, redact: Redactor, people: Sl
   ]
     .filter(Boolean)
     .join('\n');
-  if (headline) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncateText(headline, SLACK_LIMITS.sectionText) } });
+  if (headline)
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncateText(headline, SLACK_LIMITS.sectionText) } });
 
   const fields = (message.fields ?? []).map(
-    (f): SlackText => ({ type: 'mrkdwn', text: truncateText(`*${mrkdwn(f.label)}*\n${mrkdwn(f.value)}`, SLACK_LIMITS.fieldText) }),
+    (f): SlackText => ({
+      type: 'mrkdwn',
+      text: truncateText(`*${mrkdwn(f.label)}*\n${mrkdwn(f.value)}`, SLACK_LIMITS.fieldText),
+    }),
   );
   for (let i = 0; i < fields.length; i += SLACK_LIMITS.fieldsPerSection) {
     blocks.push({ type: 'section', fields: fields.slice(i, i + SLACK_LIMITS.fieldsPerSection) });
@@ -184,13 +195,27 @@ export function renderMessage(message: ChatMessage, redact: Redactor, people: Sl
 
   const links = (message.links ?? []).filter((l) => l.url.length <= BUTTON_URL_MAX).slice(0, 5);
   if (links.length > 0) {
-    blocks.push({ type: 'actions', block_id: LINKS_BLOCK_ID, elements: links.map((l, i) => ({ type: 'button', action_id: `${LINK_ACTION_PREFIX}${i}`, text: plainText(redact(l.label), SLACK_LIMITS.buttonText), url: redact(l.url) })) });
+    blocks.push({
+      type: 'actions',
+      block_id: LINKS_BLOCK_ID,
+      elements: links.map((l, i) => ({
+        type: 'button',
+        action_id: `${LINK_ACTION_PREFIX}${i}`,
+        text: plainText(redact(l.label), SLACK_LIMITS.buttonText),
+        url: redact(l.url),
+      })),
+    });
   }
   const actions = message.buttons && message.buttons.length > 0 ? message.buttons : undefined;
   // The actions block goes last and must survive the block limit: it is what the approver needs.
   const room = SLACK_LIMITS.blocks - (actions ? 1 : 0);
   const kept = blocks.slice(0, room);
-  if (actions) kept.push({ type: 'actions', block_id: APPROVAL_BLOCK_ID, elements: actions.map((b, i) => renderButton(b, i, redact)) });
+  if (actions)
+    kept.push({
+      type: 'actions',
+      block_id: APPROVAL_BLOCK_ID,
+      elements: actions.map((b, i) => renderButton(b, i, redact)),
+    });
 
   const fallbackParts = [message.title ? mrkdwn(message.title) : '', mrkdwn(message.text), mentions].filter(Boolean);
   const text = truncateText(fallbackParts.join(' — '), SLACK_LIMITS.text) || ' ';
@@ -211,10 +236,15 @@ export function renderDecided(
   const epoch = Math.floor(decision.at.getTime() / 1000);
   const verb = { approved: 'Approved', denied: 'Denied', expired: 'Expired' }[decision.outcome];
   const emoji = { approved: ':white_check_mark:', denied: ':no_entry:', expired: ':hourglass:' }[decision.outcome];
-  const more = waiting ? ` (waiting for ${decision.waitingFor} more approval${decision.waitingFor === 1 ? '' : 's'})` : '';
+  const more = waiting
+    ? ` (waiting for ${decision.waitingFor} more approval${decision.waitingFor === 1 ? '' : 's'})`
+    : '';
   const who = decision.outcome === 'expired' ? ', nothing was done; noticed' : ` by ${decision.by}`;
   const line = `${emoji} ${verb}${who} at <!date^${epoch}^{time}|${hhmm} UTC>${more}`;
-  const blocks = [...kept.slice(0, SLACK_LIMITS.blocks - 1), { type: 'context', elements: [{ type: 'mrkdwn', text: line }] } as SlackBlock];
+  const blocks = [
+    ...kept.slice(0, SLACK_LIMITS.blocks - 1),
+    { type: 'context', elements: [{ type: 'mrkdwn', text: line }] } as SlackBlock,
+  ];
   return { text: `${verb}${who} at ${hhmm} UTC${more}`, blocks };
 }
 

@@ -38,7 +38,11 @@ export function rateLimitDelayMs(error: unknown): number | undefined {
 /** Runs `call`, and after a rate-limit error waits the asked delay and tries again, up to `maxRetries` times. */
 export async function withRateLimitRetry<T>(
   call: () => Promise<T>,
-  options: { maxRetries?: number; sleep?: (ms: number) => Promise<void>; onRateLimited?: (ms: number, attempt: number) => void } = {},
+  options: {
+    maxRetries?: number;
+    sleep?: (ms: number) => Promise<void>;
+    onRateLimited?: (ms: number, attempt: number) => void;
+  } = {},
 ): Promise<T> {
   const maxRetries = options.maxRetries ?? POST_QUEUE_DEFAULTS.maxRateLimitRetries;
   const sleep = options.sleep ?? defaultSleep;
@@ -106,7 +110,11 @@ export class ChannelPostQueue {
 
   /** Runs a call outside the per-channel spacing (ephemeral replies, reads), with the same 429 handling. */
   direct<T>(call: () => Promise<T>): Promise<T> {
-    return withRateLimitRetry(call, { maxRetries: this.#maxRetries, sleep: this.#sleep, onRateLimited: this.#onRateLimited });
+    return withRateLimitRetry(call, {
+      maxRetries: this.#maxRetries,
+      sleep: this.#sleep,
+      onRateLimited: this.#onRateLimited,
+    });
   }
 
   /** Resolves when every queued call has been sent or failed. */

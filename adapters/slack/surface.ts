@@ -41,7 +41,9 @@ export class SlackSurface implements ChatSurface {
     const fromSlack = origin?.platform === 'slack' ? origin : undefined;
     const channel = fromSlack?.channel ?? this.#defaultChannel;
     if (!channel) {
-      throw new UsageError('healbot has no Slack channel for this incident: set slack.alertChannels so incidents from webhooks and monitoring have a place to go');
+      throw new UsageError(
+        'healbot has no Slack channel for this incident: set slack.alertChannels so incidents from webhooks and monitoring have a place to go',
+      );
     }
     const rendered = renderMessage(status, this.#redact, this.#people);
     const root = fromSlack?.message;
@@ -52,7 +54,12 @@ export class SlackSurface implements ChatSurface {
   async updateStatus(thread: ThreadRef, status: ChatMessage): Promise<void> {
     const rendered = renderMessage(status, this.#redact, this.#people);
     await this.#queue.update(thread.channel, thread.statusMessage, () =>
-      this.#client.chat.update({ channel: thread.channel, ts: thread.statusMessage, text: rendered.text, blocks: asKnownBlocks(rendered.blocks) }),
+      this.#client.chat.update({
+        channel: thread.channel,
+        ts: thread.statusMessage,
+        text: rendered.text,
+        blocks: asKnownBlocks(rendered.blocks),
+      }),
     );
   }
 

@@ -14,13 +14,20 @@ function probeAddresses(service: ServiceConfig): { host: string; port?: number }
     const url = typeof probe.http === 'string' ? probe.http : probe.http?.url;
     if (!url) return probe.dns ? [{ host: probe.dns }] : [];
     const parsed = new URL(url);
-    return [{ host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80)) }];
+    return [
+      {
+        host: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80)),
+      },
+    ];
   });
 }
 
 /** Names a service is known by: its own, its container, its Kubernetes Service and Deployment. */
 function namesOf(name: string, service: ServiceConfig): string[] {
-  return [name, service.docker?.container, service.kubernetes?.service, service.kubernetes?.deployment].filter((n): n is string => Boolean(n));
+  return [name, service.docker?.container, service.kubernetes?.service, service.kubernetes?.deployment].filter(
+    (n): n is string => Boolean(n),
+  );
 }
 
 /**
@@ -33,9 +40,15 @@ export function dependencyService(config: Config, address: DependencyAddress, ex
   if (!host) return undefined;
   const candidates = Object.entries(config.services).filter(([name]) => name !== except);
   const lower = host.toLowerCase();
-  const byName = candidates.find(([name, service]) => namesOf(name, service).some((n) => n.toLowerCase() === lower || lower.startsWith(`${n.toLowerCase()}.`)));
+  const byName = candidates.find(([name, service]) =>
+    namesOf(name, service).some((n) => n.toLowerCase() === lower || lower.startsWith(`${n.toLowerCase()}.`)),
+  );
   if (byName) return byName[0];
-  const byProbe = candidates.find(([, service]) => probeAddresses(service).some((a) => a.host.toLowerCase() === lower && (port === undefined || a.port === undefined || a.port === port)));
+  const byProbe = candidates.find(([, service]) =>
+    probeAddresses(service).some(
+      (a) => a.host.toLowerCase() === lower && (port === undefined || a.port === undefined || a.port === port),
+    ),
+  );
   if (byProbe) return byProbe[0];
   if (port !== undefined && (LOOPBACK.test(host) || IP.test(host))) {
     const byPort = candidates.filter(([, service]) => probeAddresses(service).some((a) => a.port === port));

@@ -66,7 +66,11 @@ export class GitHubRoutes {
     } catch {
       // GitHub answers JSON; a proxy in the way may not.
     }
-    if (!res.ok) throw new GitHubRequestError(res.status, `GitHub answered ${res.status} to ${method} ${path}: ${typeof json.message === 'string' ? json.message : text.slice(0, 200)}`);
+    if (!res.ok)
+      throw new GitHubRequestError(
+        res.status,
+        `GitHub answered ${res.status} to ${method} ${path}: ${typeof json.message === 'string' ? json.message : text.slice(0, 200)}`,
+      );
     return json;
   }
 

@@ -41,7 +41,11 @@ export const DEFAULT_ROUTES: readonly Route[] = [
 ];
 
 /** The first route whose conditions all hold; configured routes first, then the defaults. */
-export function chooseRoute(classification: ErrorClassification, service: string | undefined, routes: readonly Route[] = []): { route: Route; index: number; fromDefaults: boolean } {
+export function chooseRoute(
+  classification: ErrorClassification,
+  service: string | undefined,
+  routes: readonly Route[] = [],
+): { route: Route; index: number; fromDefaults: boolean } {
   const all = [...routes, ...DEFAULT_ROUTES];
   const index = all.findIndex(({ when }) => {
     if (when.category !== undefined && ![when.category].flat().includes(classification.category)) return false;
@@ -63,14 +67,17 @@ export function routingProblems(config: {
   const problems: { path: string; message: string }[] = [];
   const known = Object.keys(config.services);
   const check = (path: string, service: string) => {
-    if (!Object.hasOwn(config.services, service)) problems.push({ path, message: `unknown service "${service}" (known: ${known.join(', ')})` });
+    if (!Object.hasOwn(config.services, service))
+      problems.push({ path, message: `unknown service "${service}" (known: ${known.join(', ')})` });
   };
   config.routes.forEach((route, i) => {
     route.when.services?.forEach((service, j) => check(`routes[${i}].when.services[${j}]`, service));
-    if ((route.do === 'dispatch' || route.do === 'issue') && !config.github) problems.push({ path: `routes[${i}].do`, message: `${route.do} needs github: { repo, token } to be configured` });
+    if ((route.do === 'dispatch' || route.do === 'issue') && !config.github)
+      problems.push({ path: `routes[${i}].do`, message: `${route.do} needs github: { repo, token } to be configured` });
   });
   for (const source of ['sentry', 'logfire'] as const) {
-    for (const [project, service] of Object.entries(config[source]?.projects ?? {})) check(`${source}.projects.${project}`, service);
+    for (const [project, service] of Object.entries(config[source]?.projects ?? {}))
+      check(`${source}.projects.${project}`, service);
   }
   return problems;
 }

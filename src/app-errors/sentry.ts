@@ -16,9 +16,23 @@ export function verifySentrySignature(rawBody: Buffer, signature: string | undef
   return sameSecret(signature.trim().toLowerCase(), expected);
 }
 
-const frame = z.looseObject({ filename: z.string().nullish(), abs_path: z.string().nullish(), lineno: z.number().nullish(), in_app: z.boolean().nullish(), function: z.string().nullish() });
-const exceptionValue = z.looseObject({ type: z.string().nullish(), value: z.string().nullish(), stacktrace: z.looseObject({ frames: z.array(frame).nullish() }).nullish() });
-const metadata = z.looseObject({ type: z.string().nullish(), value: z.string().nullish(), filename: z.string().nullish() });
+const frame = z.looseObject({
+  filename: z.string().nullish(),
+  abs_path: z.string().nullish(),
+  lineno: z.number().nullish(),
+  in_app: z.boolean().nullish(),
+  function: z.string().nullish(),
+});
+const exceptionValue = z.looseObject({
+  type: z.string().nullish(),
+  value: z.string().nullish(),
+  stacktrace: z.looseObject({ frames: z.array(frame).nullish() }).nullish(),
+});
+const metadata = z.looseObject({
+  type: z.string().nullish(),
+  value: z.string().nullish(),
+  filename: z.string().nullish(),
+});
 
 const sentryEvent = z.looseObject({
   event_id: z.string().min(1),
@@ -51,7 +65,10 @@ const sentryIssue = z.looseObject({
 
 const schemas = {
   error: z.looseObject({ action: z.string(), data: z.looseObject({ error: sentryEvent }) }),
-  event_alert: z.looseObject({ action: z.string(), data: z.looseObject({ event: sentryEvent, triggered_rule: z.string().nullish() }) }),
+  event_alert: z.looseObject({
+    action: z.string(),
+    data: z.looseObject({ event: sentryEvent, triggered_rule: z.string().nullish() }),
+  }),
   issue: z.looseObject({ action: z.string(), data: z.looseObject({ issue: sentryIssue }) }),
   metric_alert: z.looseObject({
     action: z.string(),
@@ -59,7 +76,13 @@ const schemas = {
       description_text: z.string().nullish(),
       description_title: z.string().nullish(),
       web_url: z.string().nullish(),
-      metric_alert: z.looseObject({ id: z.union([z.string(), z.number()]), identifier: z.union([z.string(), z.number()]).nullish(), title: z.string().nullish(), projects: z.array(z.string()).nullish(), alert_rule: z.looseObject({ name: z.string().nullish(), projects: z.array(z.string()).nullish() }).nullish() }),
+      metric_alert: z.looseObject({
+        id: z.union([z.string(), z.number()]),
+        identifier: z.union([z.string(), z.number()]).nullish(),
+        title: z.string().nullish(),
+        projects: z.array(z.string()).nullish(),
+        alert_rule: z.looseObject({ name: z.string().nullish(), projects: z.array(z.string()).nullish() }).nullish(),
+      }),
     }),
   }),
 } satisfies Record<SentryResource, z.ZodType>;
@@ -71,7 +94,9 @@ function parsed<T>(schema: z.ZodType<T>, body: unknown, resource: string): T {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  throw new AppErrorPayloadError(`not a Sentry "${resource}" webhook: ${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
+  throw new AppErrorPayloadError(
+    `not a Sentry "${resource}" webhook: ${issue.path.map(String).join('.') || 'body'}: ${issue.message}`,
+  );
 }
 
 /** The frame where it happened: the innermost in-app frame, else the innermost frame (Sentry lists oldest first). */
@@ -81,7 +106,10 @@ function culpritFrame(event: z.infer<typeof sentryEvent>) {
   return [...frames].reverse().find((f) => f.in_app) ?? frames.at(-1);
 }
 
-const withoutNull = (labels: Record<string, string | null | undefined>) => Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+const withoutNull = (labels: Record<string, string | null | undefined>) =>
+  Object.fromEntries(
+    Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''),
+  );
 
 function fromEvent(event: z.infer<typeof sentryEvent>, rule?: string | null): AppError {
   const exception = event.exception?.values?.at(-1);
@@ -92,7 +120,10 @@ function fromEvent(event: z.infer<typeof sentryEvent>, rule?: string | null): Ap
   return {
     source: 'sentry',
     id: event.event_id,
-    fingerprint: event.issue_id != null ? `sentry-issue:${event.issue_id}` : textFingerprint(type, message, event.culprit ?? undefined),
+    fingerprint:
+      event.issue_id != null
+        ? `sentry-issue:${event.issue_id}`
+        : textFingerprint(type, message, event.culprit ?? undefined),
     service: tags.service,
     project: event.project != null ? String(event.project) : undefined,
     title: event.title ?? (type ? `${type}: ${message}` : message),
@@ -125,7 +156,8 @@ export function parseSentry(resource: string, body: unknown): SentryDelivery {
     }
     case 'issue': {
       const delivery = parsed(schemas.issue, body, resource);
-      if (delivery.action !== 'created' && delivery.action !== 'unresolved') return { errors: [], ignored: `issue ${delivery.action}: nothing to route` };
+      if (delivery.action !== 'created' && delivery.action !== 'unresolved')
+        return { errors: [], ignored: `issue ${delivery.action}: nothing to route` };
       const issue = delivery.data.issue;
       const type = issue.metadata?.type ?? undefined;
       const message = issue.metadata?.value ?? issue.title ?? '';

@@ -8,16 +8,47 @@ export function diagnosisJson(diagnosis: Diagnosis, plan: HealReport['plan'], re
     service: diagnosis.service,
     // Stable keys: a root cause without a layer says so with null rather than leaving the key out.
     rootCause: { kind, layer: layer ?? null, summary, confidence, evidence, pattern: pattern ?? null },
-    probes: diagnosis.probes.map(({ service, name, ok, status, error, ms }) => ({ service, name, ok, status, error, ms })),
+    probes: diagnosis.probes.map(({ service, name, ok, status, error, ms }) => ({
+      service,
+      name,
+      ok,
+      status,
+      error,
+      ms,
+    })),
     runtime: Object.fromEntries(
       Object.entries(diagnosis.runtime)
         .filter(([, state]) => state !== undefined)
-        .map(([service, state]) => [service, { status: state!.status, target: state!.target, exitCode: state!.exitCode, oomKilled: state!.oomKilled, restartCount: state!.restartCount, health: state!.health, error: state!.error, logs: state!.logs }]),
+        .map(([service, state]) => [
+          service,
+          {
+            status: state!.status,
+            target: state!.target,
+            exitCode: state!.exitCode,
+            oomKilled: state!.oomKilled,
+            restartCount: state!.restartCount,
+            health: state!.health,
+            error: state!.error,
+            logs: state!.logs,
+          },
+        ]),
     ),
-    plan: plan.map(({ action, target, risk, reason, params }) => ({ action, target, risk, reason, ...(params ? { params } : {}) })),
+    plan: plan.map(({ action, target, risk, reason, params }) => ({
+      action,
+      target,
+      risk,
+      reason,
+      ...(params ? { params } : {}),
+    })),
     ...(report
       ? {
-          actions: report.actions.map(({ action, target, ok, ms, error }) => ({ action, target, ok, ms, ...(error ? { error } : {}) })),
+          actions: report.actions.map(({ action, target, ok, ms, error }) => ({
+            action,
+            target,
+            ok,
+            ms,
+            ...(error ? { error } : {}),
+          })),
           outcome: report.outcome,
           summary: report.summary,
           incidentId: report.incidentId,
@@ -46,7 +77,9 @@ export function progressLine(event: ProgressEvent): string | undefined {
     case 'action_started':
       return `acting: ${event.step.action} ${event.step.target}…`;
     case 'action_finished':
-      return event.result.ok ? `done: ${event.step.action} ${event.step.target} in ${(event.result.ms / 1000).toFixed(1)} s` : `failed: ${event.step.action} ${event.step.target}: ${event.result.error}`;
+      return event.result.ok
+        ? `done: ${event.step.action} ${event.step.target} in ${(event.result.ms / 1000).toFixed(1)} s`
+        : `failed: ${event.step.action} ${event.step.target}: ${event.result.error}`;
     case 'verified':
       return `verified: ${event.ok ? 'healthy from the inside out' : 'still unhealthy'} (${(event.ms / 1000).toFixed(1)} s)`;
     case 'info':

@@ -18,7 +18,11 @@ const EXIT_USAGE = 2;
 
 const healingEnabled = () => !/^(false|0|no|off)$/i.test(process.env.HEALING_ENABLED ?? 'true');
 
-async function withHealbot<T>(configPath: string, run: (bot: ReturnType<typeof createHealbot>) => Promise<T>, options: { storePath?: string } = {}): Promise<T> {
+async function withHealbot<T>(
+  configPath: string,
+  run: (bot: ReturnType<typeof createHealbot>) => Promise<T>,
+  options: { storePath?: string } = {},
+): Promise<T> {
   const config = await loadConfig(configPath);
   const bot = createHealbot(config, { healingEnabled: healingEnabled(), storePath: options.storePath });
   try {
@@ -31,7 +35,10 @@ async function withHealbot<T>(configPath: string, run: (bot: ReturnType<typeof c
 async function confirmOnTerminal(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
   try {
-    const answer = await Promise.race([rl.question(`${question} [y/N] `), new Promise<string>((resolve) => rl.once('close', () => resolve('')))]);
+    const answer = await Promise.race([
+      rl.question(`${question} [y/N] `),
+      new Promise<string>((resolve) => rl.once('close', () => resolve(''))),
+    ]);
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
@@ -66,7 +73,9 @@ function healbotVersion(): string {
 
 export function buildProgram(): Command {
   const program = new Command('healbot')
-    .description('Diagnose and heal services: probes every layer, names the root cause, acts only with approval, verifies.')
+    .description(
+      'Diagnose and heal services: probes every layer, names the root cause, acts only with approval, verifies.',
+    )
     .showSuggestionAfterError(true)
     .version(healbotVersion(), '-V, --version', 'print the version of healbot')
     .addHelpText('after', HELP_FOOTER)
@@ -85,7 +94,9 @@ export function buildProgram(): Command {
       const problems = preflightProblems(config);
       if (problems.length > 0) throw new ConfigError(problems, opts.config);
       const names = Object.keys(config.services);
-      process.stdout.write(`${opts.config}: ok (${names.length} service${names.length === 1 ? '' : 's'}: ${names.join(', ')})\n`);
+      process.stdout.write(
+        `${opts.config}: ok (${names.length} service${names.length === 1 ? '' : 's'}: ${names.join(', ')})\n`,
+      );
     });
 
   program
@@ -95,16 +106,28 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .option('--json', 'print one JSON object on stdout')
     .action(async (service: string, opts: { config: string; json?: boolean }) => {
-      await withHealbot(opts.config, async (bot) => {
-        const diagnosis = await bot.api.diagnose(service);
-        const plan = planFor(diagnosis.rootCause, { config: bot.config, diagnosis, supports: (s, a) => bot.sensors.runtimes[s]?.supports(a) ?? false });
-        if (opts.json) process.stdout.write(`${JSON.stringify(redactDeep(diagnosisJson(diagnosis, plan), bot.redact))}\n`);
-        else {
-          const lines = [progressLine({ type: 'finding', incidentId: '', rootCause: diagnosis.rootCause, diagnosis }), progressLine({ type: 'plan', incidentId: '', steps: plan })];
-          process.stdout.write(bot.redact(`${lines.filter(Boolean).join('\n')}\n`));
-        }
-        // A diagnosis changes nothing: it does not even open the store.
-      }, { storePath: ':memory:' });
+      await withHealbot(
+        opts.config,
+        async (bot) => {
+          const diagnosis = await bot.api.diagnose(service);
+          const plan = planFor(diagnosis.rootCause, {
+            config: bot.config,
+            diagnosis,
+            supports: (s, a) => bot.sensors.runtimes[s]?.supports(a) ?? false,
+          });
+          if (opts.json)
+            process.stdout.write(`${JSON.stringify(redactDeep(diagnosisJson(diagnosis, plan), bot.redact))}\n`);
+          else {
+            const lines = [
+              progressLine({ type: 'finding', incidentId: '', rootCause: diagnosis.rootCause, diagnosis }),
+              progressLine({ type: 'plan', incidentId: '', steps: plan }),
+            ];
+            process.stdout.write(bot.redact(`${lines.filter(Boolean).join('\n')}\n`));
+          }
+          // A diagnosis changes nothing: it does not even open the store.
+        },
+        { storePath: ':memory:' },
+      );
     });
 
   program
@@ -117,7 +140,11 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON object on stdout')
     .action(async (service: string, opts: { config: string; yes?: boolean; dryRun?: boolean; json?: boolean }) => {
       await withHealbot(opts.config, async (bot) => {
-        const actor = { platform: 'cli' as const, id: process.env.USER ?? 'operator', display: process.env.USER ?? 'the operator' };
+        const actor = {
+          platform: 'cli' as const,
+          id: process.env.USER ?? 'operator',
+          display: process.env.USER ?? 'the operator',
+        };
         let diagnosis: Extract<ProgressEvent, { type: 'finding' }>['diagnosis'] | undefined;
         let needsSecondApprover: (error: Error) => void = () => undefined;
         const secondApprover = new Promise<never>((_resolve, reject) => (needsSecondApprover = reject));
@@ -125,14 +152,18 @@ export function buildProgram(): Command {
           if (event.type === 'finding') diagnosis = event.diagnosis;
           if (event.type === 'awaiting_approval') {
             const { step, id } = event.request;
-            const decide = opts.yes ? Promise.resolve(true) : confirmOnTerminal(`${step.action} ${step.target}? (${step.reason})`);
+            const decide = opts.yes
+              ? Promise.resolve(true)
+              : confirmOnTerminal(`${step.action} ${step.target}? (${step.reason})`);
             void decide
               .then((yes) => bot.api.decide(id, actor, yes ? 'approve' : 'deny'))
               .then((result) => {
                 // The terminal is one identity, the local operator: it can never be both of two approvers.
                 if (result.ok && result.waitingFor) {
                   needsSecondApprover(
-                    new UsageError(`${step.action} ${step.target} needs two approvers (policy.twoApprovers); the terminal counts as one, the local operator: a second approver must approve ${id} in chat or through the API`),
+                    new UsageError(
+                      `${step.action} ${step.target} needs two approvers (policy.twoApprovers); the terminal counts as one, the local operator: a second approver must approve ${id} in chat or through the API`,
+                    ),
                   );
                 }
               });
@@ -143,8 +174,14 @@ export function buildProgram(): Command {
           }
         });
         bot.takeOwnership();
-        const report: HealReport = await Promise.race([bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }), secondApprover]);
-        if (opts.json && diagnosis) process.stdout.write(`${JSON.stringify(redactDeep(diagnosisJson(diagnosis, report.plan, report), bot.redact))}\n`);
+        const report: HealReport = await Promise.race([
+          bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }),
+          secondApprover,
+        ]);
+        if (opts.json && diagnosis)
+          process.stdout.write(
+            `${JSON.stringify(redactDeep(diagnosisJson(diagnosis, report.plan, report), bot.redact))}\n`,
+          );
         if (report.internalError) throw new HealbotError('RUNTIME_FAILED', report.summary, { userFacing: false });
       });
     });
@@ -157,7 +194,11 @@ export function buildProgram(): Command {
     .option('--console', 'use the console chat on stdin/stdout even when stdin is not a terminal')
     .action(async (opts: { config: string; listen?: string; console?: boolean }) => {
       const { runServe } = await import('../serve.js');
-      await runServe(await loadConfig(opts.config), { listen: opts.listen, console: opts.console ? true : 'auto', healingEnabled: healingEnabled() });
+      await runServe(await loadConfig(opts.config), {
+        listen: opts.listen,
+        console: opts.console ? true : 'auto',
+        healingEnabled: healingEnabled(),
+      });
     });
 
   program
@@ -174,7 +215,10 @@ export function buildProgram(): Command {
       // The store directly, not createHealbot: recovering would close a running serve's incidents.
       const store = new SqliteStore(config.store.path);
       try {
-        const entries = auditEntries(store, { service: opts.service, since: opts.since ? parseSince(opts.since) : undefined });
+        const entries = auditEntries(store, {
+          service: opts.service,
+          since: opts.since ? parseSince(opts.since) : undefined,
+        });
         const redactor = createRedactor(configSecrets(config));
         process.stdout.write(redactor(opts.json ? auditJsonLines(entries) : auditText(entries)));
       } finally {
@@ -184,7 +228,9 @@ export function buildProgram(): Command {
 
   program
     .command('rbac')
-    .description('print the Kubernetes Roles and RoleBindings the config needs: one per healed namespace, plus the Lease rules')
+    .description(
+      'print the Kubernetes Roles and RoleBindings the config needs: one per healed namespace, plus the Lease rules',
+    )
     .addOption(configOption())
     .option('--namespace <namespace>', "the namespace of healbot's ServiceAccount", 'healbot')
     .option('--service-account <name>', "healbot's ServiceAccount", 'healbot')
@@ -193,7 +239,9 @@ export function buildProgram(): Command {
       // Only namespaces and the Lease matter here: secrets the config names need not be set.
       const env = new Proxy(process.env, { get: (target, name: string) => target[name] ?? `unset-${name}` });
       const config = await loadConfig(opts.config, env);
-      process.stdout.write(rbacYaml(config, { namespace: opts.namespace, serviceAccount: opts.serviceAccount, source: opts.config }));
+      process.stdout.write(
+        rbacYaml(config, { namespace: opts.namespace, serviceAccount: opts.serviceAccount, source: opts.config }),
+      );
     });
 
   program
@@ -216,7 +264,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version')
+        return 0;
       process.stderr.write(`healbot: ${error.message.replace(/^error: /, '')}\n`);
       return EXIT_USAGE;
     }

@@ -17,15 +17,23 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Replaces `${NAME}` (and `${NAME:-default}`) in every string of the tree with values from `env`. */
-function interpolate(value: unknown, env: Record<string, string | undefined>, path: PropertyKey[], problems: { path: string; message: string }[]): unknown {
+function interpolate(
+  value: unknown,
+  env: Record<string, string | undefined>,
+  path: PropertyKey[],
+  problems: { path: string; message: string }[],
+): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => {
-      const found = env[name];
-      if (found !== undefined && found !== '') return found;
-      if (fallback !== undefined) return fallback;
-      problems.push({ path: formatPath(path), message: `environment variable ${name} is not set` });
-      return '';
-    });
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (_m, name: string, fallback: string | undefined) => {
+        const found = env[name];
+        if (found !== undefined && found !== '') return found;
+        if (fallback !== undefined) return fallback;
+        problems.push({ path: formatPath(path), message: `environment variable ${name} is not set` });
+        return '';
+      },
+    );
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems));
   if (value && typeof value === 'object') {
@@ -37,8 +45,10 @@ function interpolate(value: unknown, env: Record<string, string | undefined>, pa
 function zodProblems(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => {
     const path = formatPath(issue.path);
-    if (issue.code === 'unrecognized_keys') return { path, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` };
-    if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return { path, message: `is required (${issue.expected})` };
+    if (issue.code === 'unrecognized_keys')
+      return { path, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` };
+    if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message))
+      return { path, message: `is required (${issue.expected})` };
     return { path, message: issue.message };
   });
 }

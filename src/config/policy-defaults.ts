@@ -1,6 +1,7 @@
 import { policySchema } from './schema.js';
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Gives every service the top-level `policy`, its own `policy` fields winning one by one, on the

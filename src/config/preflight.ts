@@ -24,7 +24,9 @@ function patternProblems(matchers: readonly { pattern: string }[], where: string
       new RegExp(matcher.pattern, 'i');
       return [];
     } catch (error) {
-      return [{ path: `${where}[${i}].pattern`, message: `is not a valid regular expression: ${(error as Error).message}` }];
+      return [
+        { path: `${where}[${i}].pattern`, message: `is not a valid regular expression: ${(error as Error).message}` },
+      ];
     }
   });
 }
@@ -33,23 +35,49 @@ function storeProblems(path: string): Problem[] {
   if (path === ':memory:') return [];
   let dir = dirname(path);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
-  if (!statSync(dir).isDirectory()) return [{ path: 'store.path', message: `${path}: ${dir} is a file, not a directory; choose another path` }];
+  if (!statSync(dir).isDirectory())
+    return [{ path: 'store.path', message: `${path}: ${dir} is a file, not a directory; choose another path` }];
   try {
     accessSync(dir, constants.W_OK);
   } catch {
-    return [{ path: 'store.path', message: `${path}: the directory ${dir} is not writable by healbot; make it writable or choose another path` }];
+    return [
+      {
+        path: 'store.path',
+        message: `${path}: the directory ${dir} is not writable by healbot; make it writable or choose another path`,
+      },
+    ];
   }
   if (!existsSync(path)) return [];
-  if (statSync(path).isDirectory()) return [{ path: 'store.path', message: `${path} is a directory; name a file inside it, e.g. ${path}/healbot.db` }];
-  if (statSync(path).size === 0) return existsSync(`${path}-wal`) ? [] : [{ path: 'store.path', message: `${path} is an empty file healbot did not create; remove it to start with an empty store` }];
+  if (statSync(path).isDirectory())
+    return [{ path: 'store.path', message: `${path} is a directory; name a file inside it, e.g. ${path}/healbot.db` }];
+  if (statSync(path).size === 0)
+    return existsSync(`${path}-wal`)
+      ? []
+      : [
+          {
+            path: 'store.path',
+            message: `${path} is an empty file healbot did not create; remove it to start with an empty store`,
+          },
+        ];
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
     const first = (db.pragma('quick_check(1)') as { quick_check: string }[])[0]?.quick_check;
-    if (first !== 'ok') return [{ path: 'store.path', message: `${path} is damaged (integrity check: ${first}); move it aside and start with an empty store, or restore a backup` }];
+    if (first !== 'ok')
+      return [
+        {
+          path: 'store.path',
+          message: `${path} is damaged (integrity check: ${first}); move it aside and start with an empty store, or restore a backup`,
+        },
+      ];
     return [];
   } catch (error) {
-    return [{ path: 'store.path', message: `${path} is damaged (${(error as Error).message.split('\n')[0]}); move it aside and start with an empty store, or restore a backup` }];
+    return [
+      {
+        path: 'store.path',
+        message: `${path} is damaged (${(error as Error).message.split('\n')[0]}); move it aside and start with an empty store, or restore a backup`,
+      },
+    ];
   } finally {
     db?.close();
   }
@@ -63,15 +91,28 @@ function storeProblems(path: string): Problem[] {
 export function preflightProblems(config: Config, options: { storePath?: string; store?: boolean } = {}): Problem[] {
   const problems: Problem[] = [];
   if (config.slack?.mode === 'socket' && !config.slack.appToken) {
-    problems.push({ path: 'slack.appToken', message: 'is required in socket mode: create an app-level token with connections:write (Basic Information → App-Level Tokens), or set slack.mode: http' });
+    problems.push({
+      path: 'slack.appToken',
+      message:
+        'is required in socket mode: create an app-level token with connections:write (Basic Information → App-Level Tokens), or set slack.mode: http',
+    });
   }
   if (config.slack?.mode === 'http' && !config.slack.signingSecret) {
-    problems.push({ path: 'slack.signingSecret', message: 'is required in http mode: copy it from Basic Information → App Credentials' });
+    problems.push({
+      path: 'slack.signingSecret',
+      message: 'is required in http mode: copy it from Basic Information → App Credentials',
+    });
   }
   if (config.slack?.mode === 'http' && !config.server) {
-    problems.push({ path: 'server', message: 'is required with slack.mode http: Slack posts to /slack/events on server.listen' });
+    problems.push({
+      path: 'server',
+      message: 'is required with slack.mode http: Slack posts to /slack/events on server.listen',
+    });
   }
-  problems.push(...patternProblems(config.slack?.matchers ?? [], 'slack.matchers'), ...patternProblems(config.discord?.matchers ?? [], 'discord.matchers'));
+  problems.push(
+    ...patternProblems(config.slack?.matchers ?? [], 'slack.matchers'),
+    ...patternProblems(config.discord?.matchers ?? [], 'discord.matchers'),
+  );
   if (config.server) {
     try {
       parseListen(config.server.listen);

@@ -11,7 +11,11 @@ const commandArgv = argv.superRefine((args, ctx) => {
   args.forEach((arg, i) => {
     for (const [, name] of arg.matchAll(/\{([^}]*)\}/g)) {
       if (!(PLACEHOLDERS as readonly string[]).includes(name)) {
-        ctx.addIssue({ code: 'custom', path: [i], message: `unknown placeholder {${name}}; use ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `unknown placeholder {${name}}; use ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+        });
       }
     }
   });
@@ -31,7 +35,10 @@ export const runbookStepSchema = z
     /** Rollback steps only: the step this one undoes; it runs only if that step ran. */
     undoes: z.string().min(1).optional(),
   })
-  .refine((step) => (step.action === undefined) !== (step.command === undefined), 'needs exactly one of action or command');
+  .refine(
+    (step) => (step.action === undefined) !== (step.command === undefined),
+    'needs exactly one of action or command',
+  );
 
 export const runbookSchema = z.strictObject({
   name: safeName('runbook name'),
@@ -67,7 +74,11 @@ export const patternSchema = z
     try {
       new RegExp(pattern.match);
     } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['match'], message: `is not a regular expression: ${(error as Error).message}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['match'],
+        message: `is not a regular expression: ${(error as Error).message}`,
+      });
     }
   });
 

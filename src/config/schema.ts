@@ -24,7 +24,10 @@ export const probeSchema = z
     name: safeName('probe name'),
     http: httpProbe.optional(),
     tcp: hostPort.optional(),
-    dns: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a host name').optional(),
+    dns: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'must be a host name')
+      .optional(),
     command: argv.optional(),
     timeoutMs: duration.default(5000),
     /** The configured service that serves this layer (e.g. the proxy), so healbot can heal it. */
@@ -37,7 +40,10 @@ export const probeSchema = z
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: 'custom',
-        message: kinds.length === 0 ? 'needs one of http, tcp, dns or command' : `has ${kinds.join(' and ')}; a probe checks one thing`,
+        message:
+          kinds.length === 0
+            ? 'needs one of http, tcp, dns or command'
+            : `has ${kinds.join(' and ')}; a probe checks one thing`,
       });
     }
   });
@@ -83,7 +89,10 @@ const githubRuntime = z.strictObject({
   repair: z
     .strictObject({
       eventType: z.string().min(1).max(100),
-      on: z.array(z.enum(['lockfile', 'test_failure', 'disk_full'])).min(1).default(['lockfile']),
+      on: z
+        .array(z.enum(['lockfile', 'test_failure', 'disk_full']))
+        .min(1)
+        .default(['lockfile']),
     })
     .optional(),
   /** How often a re-run is polled while waiting for its conclusion (a webhook wakes it sooner). */
@@ -128,7 +137,8 @@ export const serviceSchema = z
   })
   .superRefine((service, ctx) => {
     const runtimes = (['docker', 'command', 'kubernetes', 'github'] as const).filter((k) => service[k] !== undefined);
-    if (runtimes.length > 1) ctx.addIssue({ code: 'custom', message: `has ${runtimes.join(' and ')}; a service has one runtime` });
+    if (runtimes.length > 1)
+      ctx.addIssue({ code: 'custom', message: `has ${runtimes.join(' and ')}; a service has one runtime` });
   });
 
 const slackSchema = z.strictObject({
@@ -185,7 +195,11 @@ export const configSchema = z.strictObject({
   healing: z
     .strictObject({
       enabled: z.boolean().default(true),
-      confidenceThreshold: z.number().min(0.5, 'must be at least 0.5: below that healbot would act on guesses').max(1).default(0.6),
+      confidenceThreshold: z
+        .number()
+        .min(0.5, 'must be at least 0.5: below that healbot would act on guesses')
+        .max(1)
+        .default(0.6),
       verifyTimeout: duration.default(60_000),
       actionTimeout: duration.default(60_000),
       approvalTimeout: duration.default(15 * 60_000),
@@ -213,15 +227,36 @@ export const configSchema = z.strictObject({
       /** Bearer token for webhooks and the API; `healbot serve` warns when it is shorter than 16 characters. */
       token: z.string().min(1, 'must not be empty').optional(),
       /** Largest request body accepted, in bytes; larger ones get 413. */
-      maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
       /** Named API credentials, separate from the webhook token; one approves when `api:<name>` is listed as an approver. */
-      apiTokens: z.array(z.strictObject({ name: safeName('API credential name'), token: z.string().min(16, 'must be at least 16 characters') })).default([]),
+      apiTokens: z
+        .array(
+          z.strictObject({
+            name: safeName('API credential name'),
+            token: z.string().min(16, 'must be at least 16 characters'),
+          }),
+        )
+        .default([]),
     })
     .superRefine((server, ctx) => {
       const seen = new Set<string>();
       server.apiTokens.forEach((credential, i) => {
-        if (credential.token === server.token) ctx.addIssue({ code: 'custom', path: ['apiTokens', i, 'token'], message: 'must differ from server.token: the webhook token can never approve' });
-        if (seen.has(credential.name)) ctx.addIssue({ code: 'custom', path: ['apiTokens', i, 'name'], message: `"${credential.name}" is listed twice` });
+        if (credential.token === server.token)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apiTokens', i, 'token'],
+            message: 'must differ from server.token: the webhook token can never approve',
+          });
+        if (seen.has(credential.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apiTokens', i, 'name'],
+            message: `"${credential.name}" is listed twice`,
+          });
         seen.add(credential.name);
       });
     })

@@ -39,21 +39,42 @@ export function topologyProblems(config: Config): { path: string; message: strin
   const edges: Record<string, string[]> = {};
   for (const [name, service] of Object.entries(config.services)) {
     if (!SAFE_NAME.test(name)) {
-      problems.push({ path: `services.${name}`, message: 'service name must start with a letter or digit and use only letters, digits, ".", "_" or "-"' });
+      problems.push({
+        path: `services.${name}`,
+        message: 'service name must start with a letter or digit and use only letters, digits, ".", "_" or "-"',
+      });
     }
-    if (service.github && !config.github) problems.push({ path: `services.${name}.github`, message: 'needs a top-level github: { token } (actions read/write, issues write) to read and re-run its workflows' });
+    if (service.github && !config.github)
+      problems.push({
+        path: `services.${name}.github`,
+        message:
+          'needs a top-level github: { token } (actions read/write, issues write) to read and re-run its workflows',
+      });
     edges[name] = [...service.dependsOn];
     service.dependsOn.forEach((dep, i) => {
-      if (!hasService(config, dep)) problems.push({ path: `services.${name}.dependsOn[${i}]`, message: `unknown service "${dep}" (known: ${names.join(', ')})` });
-      if (dep === name) problems.push({ path: `services.${name}.dependsOn[${i}]`, message: 'a service cannot depend on itself' });
+      if (!hasService(config, dep))
+        problems.push({
+          path: `services.${name}.dependsOn[${i}]`,
+          message: `unknown service "${dep}" (known: ${names.join(', ')})`,
+        });
+      if (dep === name)
+        problems.push({ path: `services.${name}.dependsOn[${i}]`, message: 'a service cannot depend on itself' });
     });
     const seen = new Map<string, number>();
     service.probes.forEach((probe, i) => {
       const first = seen.get(probe.name);
-      if (first !== undefined) problems.push({ path: `services.${name}.probes[${i}].name`, message: `duplicate probe name "${probe.name}" (also probes[${first}])` });
+      if (first !== undefined)
+        problems.push({
+          path: `services.${name}.probes[${i}].name`,
+          message: `duplicate probe name "${probe.name}" (also probes[${first}])`,
+        });
       else seen.set(probe.name, i);
       if (probe.service !== undefined) {
-        if (!hasService(config, probe.service)) problems.push({ path: `services.${name}.probes[${i}].service`, message: `unknown service "${probe.service}" (known: ${names.join(', ')})` });
+        if (!hasService(config, probe.service))
+          problems.push({
+            path: `services.${name}.probes[${i}].service`,
+            message: `unknown service "${probe.service}" (known: ${names.join(', ')})`,
+          });
       }
     });
   }
@@ -61,7 +82,8 @@ export function topologyProblems(config: Config): { path: string; message: strin
   problems.push(...routingProblems(config));
   if (problems.length === 0) {
     const cycle = findCycle(edges);
-    if (cycle) problems.push({ path: `services.${cycle[0]}.dependsOn`, message: `dependency cycle: ${cycle.join(' → ')}` });
+    if (cycle)
+      problems.push({ path: `services.${cycle[0]}.dependsOn`, message: `dependency cycle: ${cycle.join(' → ')}` });
   }
   return problems;
 }

@@ -13,7 +13,12 @@ export function demoConfig(ports: { edge: number; proxy: number; backend: number
       api: {
         description: 'the demo API: edge → proxy → backend',
         probes: [
-          { name: 'public', http: `http://127.0.0.1:${ports.edge}/ready`, timeoutMs: 2000, routesTo: `http://127.0.0.1:${ports.proxy}` },
+          {
+            name: 'public',
+            http: `http://127.0.0.1:${ports.edge}/ready`,
+            timeoutMs: 2000,
+            routesTo: `http://127.0.0.1:${ports.proxy}`,
+          },
           { name: 'proxy', http: `http://127.0.0.1:${ports.proxy}/ready`, timeoutMs: 2000, service: 'proxy' },
           { name: 'internal', http: `http://127.0.0.1:${ports.backend}/ready`, timeoutMs: 2000 },
         ],

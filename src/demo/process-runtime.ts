@@ -28,7 +28,11 @@ export class ProcessRuntime implements Runtime {
   ) {}
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [SERVER, this.role, String(this.port), ...(this.upstream ? [String(this.upstream)] : [])], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [SERVER, this.role, String(this.port), ...(this.upstream ? [String(this.upstream)] : [])],
+      { stdio: 'ignore' },
+    );
     this.child = child;
     this.exitCode = undefined;
     child.once('exit', (code, signal) => {
@@ -36,7 +40,8 @@ export class ProcessRuntime implements Runtime {
     });
     const deadline = Date.now() + 5000;
     while (!(await listening(this.port))) {
-      if (Date.now() > deadline || this.exitCode !== undefined) throw new RuntimeError(`demo ${this.role} did not start on port ${this.port}`);
+      if (Date.now() > deadline || this.exitCode !== undefined)
+        throw new RuntimeError(`demo ${this.role} did not start on port ${this.port}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -21,7 +21,9 @@ const server = createServer((req, res) => {
     return;
   }
   if (role === 'backend') {
-    res.writeHead(200, { 'content-type': 'text/plain' }).end(req.url === '/ready' ? 'ready\n' : 'hello from the backend\n');
+    res
+      .writeHead(200, { 'content-type': 'text/plain' })
+      .end(req.url === '/ready' ? 'ready\n' : 'hello from the backend\n');
     return;
   }
   if (req.url === '/healthz') {
@@ -33,10 +35,13 @@ const server = createServer((req, res) => {
     res.writeHead(502, { 'content-type': 'text/plain' }).end(`${why}\n`);
     return;
   }
-  const forward = request({ host: '127.0.0.1', port: upstream, path: req.url, method: req.method, headers: req.headers }, (upstreamRes) => {
-    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-    upstreamRes.pipe(res);
-  });
+  const forward = request(
+    { host: '127.0.0.1', port: upstream, path: req.url, method: req.method, headers: req.headers },
+    (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      upstreamRes.pipe(res);
+    },
+  );
   forward.on('error', () => res.writeHead(502).end('bad gateway: upstream unreachable\n'));
   req.pipe(forward);
 });

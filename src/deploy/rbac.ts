@@ -52,7 +52,8 @@ type Manifest = Record<string, unknown>;
 /** The namespaces the config heals in, sorted: each needs a Role and a RoleBinding there. */
 export function healedNamespaces(config: Config): string[] {
   const namespaces = new Set<string>();
-  for (const service of Object.values(config.services)) if (service.kubernetes) namespaces.add(service.kubernetes.namespace);
+  for (const service of Object.values(config.services))
+    if (service.kubernetes) namespaces.add(service.kubernetes.namespace);
   return [...namespaces].sort();
 }
 
@@ -72,7 +73,12 @@ export function rbacManifests(config: Config, options: RbacOptions = {}): Manife
   }
   const labels = { 'app.kubernetes.io/name': 'healbot' };
   return [...rules].flatMap(([namespace, namespaceRules]) => [
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: account, namespace, labels }, rules: namespaceRules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: account, namespace, labels },
+      rules: namespaceRules,
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',

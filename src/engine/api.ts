@@ -1,5 +1,14 @@
 import type { IncidentSilence } from './silences.js';
-import type { AlertContext, ApprovalRequest, Diagnosis, HealReport, Incident, IncidentSource, ProgressEvent, RootCause } from './types.js';
+import type {
+  AlertContext,
+  ApprovalRequest,
+  Diagnosis,
+  HealReport,
+  Incident,
+  IncidentSource,
+  ProgressEvent,
+  RootCause,
+} from './types.js';
 
 /**
  * Who is asking or deciding, as a verified door knows them: a Slack or Discord user id from a
@@ -95,8 +104,19 @@ export interface RemediationStats {
 }
 
 export type DecisionResult =
-  | { ok: true; decision: 'approved' | 'denied'; request: ApprovalRequest; by: string[]; at: string; waitingFor?: number }
-  | { ok: false; reason: 'not_allowed' | 'expired' | 'not_found' | 'already_decided' | 'same_approver'; message: string };
+  | {
+      ok: true;
+      decision: 'approved' | 'denied';
+      request: ApprovalRequest;
+      by: string[];
+      at: string;
+      waitingFor?: number;
+    }
+  | {
+      ok: false;
+      reason: 'not_allowed' | 'expired' | 'not_found' | 'already_decided' | 'same_approver';
+      message: string;
+    };
 
 /**
  * The one engine every door uses: chat commands, alert messages, webhooks and the CLI.

@@ -72,33 +72,66 @@ export class ApprovalBook {
     if (!record) return { ok: false, reason: 'not_found', message: `There is no approval ${id}.` };
     if (record.status === 'pending' && Date.parse(record.expiresAt) <= this.now()) this.expire(id);
     const current = this.store.getApproval(id)!;
-    if (current.status === 'expired') return { ok: false, reason: 'expired', message: `Approval ${id} expired at ${current.expiresAt}; nothing was done. Run /heal ${current.service} again.` };
+    if (current.status === 'expired')
+      return {
+        ok: false,
+        reason: 'expired',
+        message: `Approval ${id} expired at ${current.expiresAt}; nothing was done. Run /heal ${current.service} again.`,
+      };
     if (current.status !== 'pending') {
-      return { ok: false, reason: 'already_decided', message: `Approval ${id} was already ${current.status}${current.decidedBy ? ` by ${current.decidedBy}` : ''}.` };
+      return {
+        ok: false,
+        reason: 'already_decided',
+        message: `Approval ${id} was already ${current.status}${current.decidedBy ? ` by ${current.decidedBy}` : ''}.`,
+      };
     }
     if (!this.isAllowed(actor, current)) {
-      return { ok: false, reason: 'not_allowed', message: `You are not an approver for ${current.service}; ask ${current.approvers.join(', ') || 'a configured approver'}.` };
+      return {
+        ok: false,
+        reason: 'not_allowed',
+        message: `You are not an approver for ${current.service}; ask ${current.approvers.join(', ') || 'a configured approver'}.`,
+      };
     }
     const name = actorName(actor);
     const at = new Date(this.now()).toISOString();
     if (decision === 'deny') {
       const denied: ApprovalRecord = { ...current, status: 'denied', decidedBy: name, decidedAt: at };
-      if (!this.store.transitionApproval(id, 'pending', denied)) return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
+      if (!this.store.transitionApproval(id, 'pending', denied))
+        return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
       this.settle(id, { decision: 'denied', by: [name] });
       return { ok: true, decision: 'denied', request: denied, by: [name], at };
     }
     const identity = identityOf(actor);
     const approverIds = current.approverIds ?? [];
     if (approverIds.includes(identity)) {
-      return { ok: false, reason: 'same_approver', message: `${identity} already approved ${id}; it needs a second approver with a different identity.` };
+      return {
+        ok: false,
+        reason: 'same_approver',
+        message: `${identity} already approved ${id}; it needs a second approver with a different identity.`,
+      };
     }
     const approvedBy = [...current.approvedBy, name];
     if (approvedBy.length < current.requiredApprovals) {
       this.store.saveApproval({ ...current, approvedBy, approverIds: [...approverIds, identity] });
-      return { ok: true, decision: 'approved', request: current, by: approvedBy, at, waitingFor: current.requiredApprovals - approvedBy.length };
+      return {
+        ok: true,
+        decision: 'approved',
+        request: current,
+        by: approvedBy,
+        at,
+        waitingFor: current.requiredApprovals - approvedBy.length,
+      };
     }
-    const approved: ApprovalRecord = { ...current, status: 'approved', approvedBy, approverIds: [...approverIds, identity], decidedBy: approvedBy.join(' and '), decidedAt: at };
-    if (!this.store.transitionApproval(id, 'pending', approved)) return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
+    const approved: ApprovalRecord = {
+      ...current,
+      status: 'approved',
+      approvedBy,
+      approverIds: [...approverIds, identity],
+      decidedBy: approvedBy.join(' and '),
+      decidedAt: at,
+    };
+    if (!this.store.transitionApproval(id, 'pending', approved))
+      return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
     if (!this.settle(id, { decision: 'approved', by: approvedBy })) this.onOrphanApproved(approved);
     return { ok: true, decision: 'approved', request: approved, by: approvedBy, at };
   }

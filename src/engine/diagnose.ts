@@ -27,16 +27,29 @@ const RUNTIME_TIMEOUT_MS = 10_000;
 export async function runProbe(service: string, probe: Probe): Promise<ProbeResult> {
   const started = performance.now();
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException('probe timed out', 'TimeoutError')), probe.timeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('probe timed out', 'TimeoutError')),
+    probe.timeoutMs,
+  );
   let hardStop: NodeJS.Timeout | undefined;
   const cutoff = new Promise<{ ok: false; error: string; errorKind: 'timeout' }>((resolve) => {
-    hardStop = setTimeout(() => resolve({ ok: false, error: 'timed out', errorKind: 'timeout' }), probe.timeoutMs + 250);
+    hardStop = setTimeout(
+      () => resolve({ ok: false, error: 'timed out', errorKind: 'timeout' }),
+      probe.timeoutMs + 250,
+    );
   });
   try {
     const outcome = await Promise.race([probe.check(controller.signal), cutoff]);
     return { service, name: probe.name, ...outcome, ms: Math.round(performance.now() - started) };
   } catch (error) {
-    return { service, name: probe.name, ok: false, error: (error as Error).message, errorKind: 'other', ms: Math.round(performance.now() - started) };
+    return {
+      service,
+      name: probe.name,
+      ok: false,
+      error: (error as Error).message,
+      errorKind: 'other',
+      ms: Math.round(performance.now() - started),
+    };
   } finally {
     clearTimeout(timer);
     clearTimeout(hardStop);
@@ -46,7 +59,16 @@ export async function runProbe(service: string, probe: Probe): Promise<ProbeResu
 export async function inspectRuntime(runtime: Runtime, logLines = 80): Promise<RuntimeState> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<RuntimeState>((resolve) => {
-    timer = setTimeout(() => resolve({ runtime: runtime.kind, target: '?', status: 'unknown', error: `runtime did not answer within ${RUNTIME_TIMEOUT_MS / 1000} s` }), RUNTIME_TIMEOUT_MS);
+    timer = setTimeout(
+      () =>
+        resolve({
+          runtime: runtime.kind,
+          target: '?',
+          status: 'unknown',
+          error: `runtime did not answer within ${RUNTIME_TIMEOUT_MS / 1000} s`,
+        }),
+      RUNTIME_TIMEOUT_MS,
+    );
   });
   try {
     return await Promise.race([runtime.inspect({ logLines }), timeout]);
@@ -111,18 +133,40 @@ export async function diagnose(
     return state;
   });
   const canaryRuns = Promise.all(sensors.canaries.map((c) => runProbe('healbot', c)));
-  const [probeResults, runtimeStates, canaries] = await Promise.all([Promise.all(probeRuns), Promise.all(runtimeRuns), canaryRuns]);
+  const [probeResults, runtimeStates, canaries] = await Promise.all([
+    Promise.all(probeRuns),
+    Promise.all(runtimeRuns),
+    canaryRuns,
+  ]);
 
   const services: Record<string, ServiceObservation> = {};
   const runtime: Record<string, RuntimeState | undefined> = {};
   involved.forEach((name, i) => {
-    services[name] = { service: name, probes: probeResults[i], runtime: runtimeStates[i], dependsOn: sensors.config.services[name].dependsOn };
+    services[name] = {
+      service: name,
+      probes: probeResults[i],
+      runtime: runtimeStates[i],
+      dependsOn: sensors.config.services[name].dependsOn,
+    };
     runtime[name] = runtimeStates[i];
   });
-  const observations: Observations = { services, canaries, observerNetwork: sensors.config.observer.network, patterns: patternsFor(sensors.config) };
+  const observations: Observations = {
+    services,
+    canaries,
+    observerNetwork: sensors.config.observer.network,
+    patterns: patternsFor(sensors.config),
+  };
   const rootCause = determineRootCause(service, observations);
   const probes = involved.flatMap((name) => services[name].probes.map((p) => p.result));
   const onPath = dependencyClosure(sensors.config, service);
   const path = hopsFrom(probes.filter((p) => onPath.includes(p.service)));
-  return { service, probes: [...probes, ...canaries], path, runtime, rootCause, startedAt: startedAt.toISOString(), ms: Math.round(performance.now() - started) };
+  return {
+    service,
+    probes: [...probes, ...canaries],
+    path,
+    runtime,
+    rootCause,
+    startedAt: startedAt.toISOString(),
+    ms: Math.round(performance.now() - started),
+  };
 }

@@ -5,19 +5,44 @@ import { hasService, serviceConfig } from '../config/own.js';
 import { PermissionDenied, UnknownServiceError, UsageError } from '../errors.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { ApprovalRecord, Store } from '../store/store.js';
-import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, RemediationStats, ServiceStatus, TrackOutcome, TrackRequest } from './api.js';
+import type {
+  Actor,
+  DecisionResult,
+  HealbotApi,
+  HealRequest,
+  IncidentRecord,
+  RemediationStats,
+  ServiceStatus,
+  TrackOutcome,
+  TrackRequest,
+} from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { respectIntent } from './intent.js';
 import { LONGEST_SILENCE_MS, type IncidentSilence, type Silencer } from './silences.js';
 import { planFor, type PlanContext } from './plan.js';
 import { actionPast, summarize } from './report.js';
-import { chooseRunbook, planRunbook, redactReasons, remediationName, runbookPlanSteps, type RunbookPlan } from './runbook-plan.js';
+import {
+  chooseRunbook,
+  planRunbook,
+  redactReasons,
+  remediationName,
+  runbookPlanSteps,
+  type RunbookPlan,
+} from './runbook-plan.js';
 import { describeRunbookRun, runRunbook, type CommandRunner } from './runbook-run.js';
 import { closestNames } from './suggest.js';
 import { TargetLocks, targetKey, type HeldTargets, type TargetAction } from './target-locks.js';
 import { timeSinceFailure } from './time-to-heal.js';
-import type { ActionResult, ApprovalRequest, Diagnosis, HealReport, Incident, PlanStep, ProgressEvent } from './types.js';
+import type {
+  ActionResult,
+  ApprovalRequest,
+  Diagnosis,
+  HealReport,
+  Incident,
+  PlanStep,
+  ProgressEvent,
+} from './types.js';
 import { verifyInsideOut } from './verify.js';
 
 /** The log interface the engine needs; pino's child loggers fit it. */
@@ -86,7 +111,11 @@ export class Engine implements HealbotApi {
       (record) => void this.resumeApproved(record),
       (record) => {
         this.audit(record.incidentId, record.service, 'approval_expired', undefined, { approval: record.id });
-        this.closeOrphan(record, 'escalated', `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`);
+        this.closeOrphan(
+          record,
+          'escalated',
+          `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`,
+        );
       },
       this.now,
     );
@@ -115,7 +144,12 @@ export class Engine implements HealbotApi {
       const summary = step
         ? `healbot stopped (crashed or was killed) during ${step.action} ${step.target}, started at ${cut!.at}; whether it finished is unknown and it is not re-run. Run /heal ${record.service} to decide again`
         : `healbot restarted while this incident was running; nothing is re-run automatically. Run /heal ${record.service} to diagnose again`;
-      store.updateIncident(record.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome: step ? 'failed' : 'escalated', summary });
+      store.updateIncident(record.id, {
+        status: 'closed',
+        closedAt: new Date(this.now()).toISOString(),
+        outcome: step ? 'failed' : 'escalated',
+        summary,
+      });
       this.audit(record.id, record.service, 'interrupted', undefined, step ? { step, startedAt: cut!.at } : {});
       void this.rediagnoseAfterRestart(record.id, record.service, summary);
     }
@@ -127,7 +161,10 @@ export class Engine implements HealbotApi {
     let now: string;
     try {
       const rc = (await diagnose(this.options.sensors, service)).rootCause;
-      now = rc.kind === 'healthy' ? `${service} is healthy.` : `${rc.summary.replace(/\.$/, '')}. Nothing was re-run; /heal ${service} decides again.`;
+      now =
+        rc.kind === 'healthy'
+          ? `${service} is healthy.`
+          : `${rc.summary.replace(/\.$/, '')}. Nothing was re-run; /heal ${service} decides again.`;
     } catch (error) {
       now = `the diagnosis failed (${this.options.redact((error as Error).message)}).`;
     }
@@ -153,8 +190,21 @@ export class Engine implements HealbotApi {
     }
   }
 
-  private audit(incidentId: string | undefined, service: string | undefined, event: string, actor: string | undefined, detail: Record<string, unknown>): void {
-    this.options.store.appendAudit({ at: new Date(this.now()).toISOString(), incidentId, service, event, actor, detail: redactDeep(detail, this.options.redact) });
+  private audit(
+    incidentId: string | undefined,
+    service: string | undefined,
+    event: string,
+    actor: string | undefined,
+    detail: Record<string, unknown>,
+  ): void {
+    this.options.store.appendAudit({
+      at: new Date(this.now()).toISOString(),
+      incidentId,
+      service,
+      event,
+      actor,
+      detail: redactDeep(detail, this.options.redact),
+    });
   }
 
   private redactOptional(text: string | undefined): string | undefined {
@@ -162,7 +212,8 @@ export class Engine implements HealbotApi {
   }
 
   private requireService(service: string): void {
-    if (!hasService(this.config, service)) throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
+    if (!hasService(this.config, service))
+      throw new UnknownServiceError(service, this.services(), closestNames(service, this.services()));
   }
 
   async diagnose(service: string): Promise<Diagnosis> {
@@ -199,7 +250,9 @@ export class Engine implements HealbotApi {
   private requireApprover(service: string, actor: Actor, what: string): void {
     if (this.options.mayApprove(actor, service)) return;
     this.audit(undefined, service, `refused_${what}`, actorName(actor), {});
-    throw new PermissionDenied(`only approvers of ${service} may ${what} it (${this.options.approversOf(service).join(', ') || 'none configured'})`);
+    throw new PermissionDenied(
+      `only approvers of ${service} may ${what} it (${this.options.approversOf(service).join(', ') || 'none configured'})`,
+    );
   }
 
   async pause(service: string, by: Actor): Promise<void> {
@@ -221,8 +274,18 @@ export class Engine implements HealbotApi {
     const result = this.approvals.decide(approvalId, actor, decision);
     const record = this.options.store.getApproval(approvalId);
     const event = result.ok ? (decision === 'approve' ? 'approved' : 'denied') : `refused_${result.reason}`;
-    this.audit(record?.incidentId, record?.service, event, actorName(actor), { approval: approvalId, step: record?.step, door: actor.platform, identity: identityOf(actor) });
-    if (result.ok && result.decision === 'denied' && record) this.closeOrphan(record, 'denied', `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`);
+    this.audit(record?.incidentId, record?.service, event, actorName(actor), {
+      approval: approvalId,
+      step: record?.step,
+      door: actor.platform,
+      identity: identityOf(actor),
+    });
+    if (result.ok && result.decision === 'denied' && record)
+      this.closeOrphan(
+        record,
+        'denied',
+        `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`,
+      );
     return result;
   }
 
@@ -232,30 +295,49 @@ export class Engine implements HealbotApi {
     if (!silencer) throw new UsageError('silences need alertmanager: { url } in the config');
     const record = this.options.store.getIncident(incidentId);
     if (!record) throw new UsageError(`there is no incident ${incidentId}`);
-    if (record.context?.source !== 'alertmanager' || Object.keys(record.context.labels).length === 0) throw new UsageError(`incident ${incidentId} did not come from an Alertmanager alert: there is nothing to silence`);
+    if (record.context?.source !== 'alertmanager' || Object.keys(record.context.labels).length === 0)
+      throw new UsageError(
+        `incident ${incidentId} did not come from an Alertmanager alert: there is nothing to silence`,
+      );
     this.requireApprover(record.service, by, 'silence');
     return { record, silencer };
   }
 
   async silence(incidentId: string, durationMs: number, by: Actor): Promise<IncidentSilence> {
-    if (!(durationMs > 0 && durationMs <= LONGEST_SILENCE_MS)) throw new UsageError(`a silence lasts from 1 minute to ${LONGEST_SILENCE_MS / 3_600_000} hours`);
+    if (!(durationMs > 0 && durationMs <= LONGEST_SILENCE_MS))
+      throw new UsageError(`a silence lasts from 1 minute to ${LONGEST_SILENCE_MS / 3_600_000} hours`);
     const { record, silencer } = this.silenceable(incidentId, by);
     const who = actorName(by)!;
     const until = new Date(this.now() + durationMs);
-    const id = await silencer.create({ matchers: record.context!.labels, endsAt: until, createdBy: `healbot for ${who}`, comment: `Silenced from chat on healbot incident ${incidentId} (${record.service})` });
+    const id = await silencer.create({
+      matchers: record.context!.labels,
+      endsAt: until,
+      createdBy: `healbot for ${who}`,
+      comment: `Silenced from chat on healbot incident ${incidentId} (${record.service})`,
+    });
     const silence: IncidentSilence = { id, until: until.toISOString(), by: who };
     this.options.store.updateIncident(incidentId, { silence });
-    this.audit(incidentId, record.service, 'silenced', who, { silence: id, until: silence.until, matchers: record.context!.labels });
-    this.note(incidentId, `Silenced by ${who} until ${silence.until.slice(0, 16).replace('T', ' ')} UTC (Alertmanager silence ${id}).`);
+    this.audit(incidentId, record.service, 'silenced', who, {
+      silence: id,
+      until: silence.until,
+      matchers: record.context!.labels,
+    });
+    this.note(
+      incidentId,
+      `Silenced by ${who} until ${silence.until.slice(0, 16).replace('T', ' ')} UTC (Alertmanager silence ${id}).`,
+    );
     return silence;
   }
 
   async expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence> {
     const { record, silencer } = this.silenceable(incidentId, by);
-    if (!record.silence || record.silence.expiredAt) throw new UsageError(`incident ${incidentId} has no silence to expire`);
+    if (!record.silence || record.silence.expiredAt)
+      throw new UsageError(`incident ${incidentId} has no silence to expire`);
     await silencer.expire(record.silence.id);
     const who = actorName(by)!;
-    this.options.store.updateIncident(incidentId, { silence: { ...record.silence, expiredAt: new Date(this.now()).toISOString(), expiredBy: who } });
+    this.options.store.updateIncident(incidentId, {
+      silence: { ...record.silence, expiredAt: new Date(this.now()).toISOString(), expiredBy: who },
+    });
     this.audit(incidentId, record.service, 'silence_expired', who, { silence: record.silence.id });
     this.note(incidentId, `${who} expired the silence ${record.silence.id}; the alert notifies again.`);
     return record.silence;
@@ -266,7 +348,12 @@ export class Engine implements HealbotApi {
     if ([...this.running.values()].some((run) => run.incident.id === record.incidentId)) return;
     const stored = this.options.store.getIncident(record.incidentId);
     if (!stored || stored.status !== 'open') return;
-    this.options.store.updateIncident(stored.id, { status: 'closed', closedAt: new Date(this.now()).toISOString(), outcome, summary });
+    this.options.store.updateIncident(stored.id, {
+      status: 'closed',
+      closedAt: new Date(this.now()).toISOString(),
+      outcome,
+      summary,
+    });
     this.audit(stored.id, stored.service, 'outcome', undefined, { outcome, summary });
   }
 
@@ -316,8 +403,24 @@ export class Engine implements HealbotApi {
       failingSince: request.failingSince !== undefined ? new Date(request.failingSince).toISOString() : undefined,
       context: request.context,
     };
-    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, requestedBy: incident.requestedBy, dedupeKey: request.dedupeKey, origin: incident.origin, dryRun: incident.dryRun, labels: request.labels, context: incident.context });
-    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, { source: incident.source, summary: incident.summary });
+    store.saveIncident({
+      id: incident.id,
+      service: incident.service,
+      status: 'open',
+      source: incident.source,
+      openedAt: incident.openedAt,
+      alertCount: 1,
+      requestedBy: incident.requestedBy,
+      dedupeKey: request.dedupeKey,
+      origin: incident.origin,
+      dryRun: incident.dryRun,
+      labels: request.labels,
+      context: incident.context,
+    });
+    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, {
+      source: incident.source,
+      summary: incident.summary,
+    });
     return this.start(incident, { security: request.security, leaveAlone: request.leaveAlone, labels: request.labels });
   }
 
@@ -326,13 +429,37 @@ export class Engine implements HealbotApi {
    * routed to a fix workflow, an issue or chat), tells its thread what `work` says, and closes
    * it with the outcome, like any other incident. A `dedupeKey` seen before returns the first report.
    */
-  async track(request: TrackRequest, work: (say: (message: string) => void) => Promise<TrackOutcome>): Promise<HealReport> {
+  async track(
+    request: TrackRequest,
+    work: (say: (message: string) => void) => Promise<TrackOutcome>,
+  ): Promise<HealReport> {
     this.requireService(request.service);
     const store = this.options.store;
-    const incident: Incident = { id: newId('inc_'), service: request.service, source: request.source, summary: request.summary, openedAt: new Date(this.now()).toISOString(), context: request.context };
-    if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incident.id)) return this.reportFromRecord(store.eventIncident(request.dedupeKey), request.service);
-    store.saveIncident({ id: incident.id, service: incident.service, status: 'open', source: incident.source, openedAt: incident.openedAt, alertCount: 1, dedupeKey: request.dedupeKey, rootCause: request.rootCause, context: incident.context });
-    this.audit(incident.id, incident.service, 'requested', undefined, { source: incident.source, summary: request.summary });
+    const incident: Incident = {
+      id: newId('inc_'),
+      service: request.service,
+      source: request.source,
+      summary: request.summary,
+      openedAt: new Date(this.now()).toISOString(),
+      context: request.context,
+    };
+    if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incident.id))
+      return this.reportFromRecord(store.eventIncident(request.dedupeKey), request.service);
+    store.saveIncident({
+      id: incident.id,
+      service: incident.service,
+      status: 'open',
+      source: incident.source,
+      openedAt: incident.openedAt,
+      alertCount: 1,
+      dedupeKey: request.dedupeKey,
+      rootCause: request.rootCause,
+      context: incident.context,
+    });
+    this.audit(incident.id, incident.service, 'requested', undefined, {
+      source: incident.source,
+      summary: request.summary,
+    });
     this.emit({ type: 'started', incident });
     let result: TrackOutcome;
     try {
@@ -340,7 +467,18 @@ export class Engine implements HealbotApi {
     } catch (error) {
       return this.fail(incident, error);
     }
-    const report: HealReport = { incidentId: incident.id, service: incident.service, outcome: result.outcome, rootCause: request.rootCause, hops: [], plan: [], actions: [], approvedBy: [], summary: this.options.redact(result.summary), escalation: result.escalation };
+    const report: HealReport = {
+      incidentId: incident.id,
+      service: incident.service,
+      outcome: result.outcome,
+      rootCause: request.rootCause,
+      hops: [],
+      plan: [],
+      actions: [],
+      approvedBy: [],
+      summary: this.options.redact(result.summary),
+      escalation: result.escalation,
+    };
     this.closeIncident(incident, report);
     this.emit({ type: 'done', incidentId: incident.id, report });
     return report;
@@ -358,7 +496,13 @@ export class Engine implements HealbotApi {
 
   private reportFromRecord(incidentId: string | undefined, service: string): HealReport {
     const record = incidentId ? this.options.store.getIncident(incidentId) : undefined;
-    const rootCause = record?.rootCause ?? { kind: 'unknown' as const, service, summary: 'duplicate event', confidence: 0, evidence: [] };
+    const rootCause = record?.rootCause ?? {
+      kind: 'unknown' as const,
+      service,
+      summary: 'duplicate event',
+      confidence: 0,
+      evidence: [],
+    };
     return {
       incidentId: incidentId ?? '',
       service,
@@ -377,7 +521,13 @@ export class Engine implements HealbotApi {
     const message = this.options.redact((error as Error)?.message ?? String(error));
     this.log.error({ incident: incident.id, err: message }, 'incident failed');
     this.emit({ type: 'failed', incidentId: incident.id, error: message });
-    const rootCause = { kind: 'unknown' as const, service: incident.service, summary: `healbot failed: ${message}`, confidence: 0, evidence: [] };
+    const rootCause = {
+      kind: 'unknown' as const,
+      service: incident.service,
+      summary: `healbot failed: ${message}`,
+      confidence: 0,
+      evidence: [],
+    };
     const report: HealReport = {
       incidentId: incident.id,
       service: incident.service,
@@ -407,11 +557,25 @@ export class Engine implements HealbotApi {
       outcome: report.outcome,
       summary: report.summary,
     });
-    this.audit(incident.id, incident.service, 'outcome', undefined, { outcome: report.outcome, summary: report.summary, timeToHealMs: report.timeToHealMs });
+    this.audit(incident.id, incident.service, 'outcome', undefined, {
+      outcome: report.outcome,
+      summary: report.summary,
+      timeToHealMs: report.timeToHealMs,
+    });
   }
 
-  private finish(incident: Incident, diagnosis: Diagnosis, partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>, lead?: string): HealReport {
-    const summary = summarize({ ...partial, rootCause: diagnosis.rootCause, service: incident.service, diagnosed: diagnosis.runtime[incident.service] });
+  private finish(
+    incident: Incident,
+    diagnosis: Diagnosis,
+    partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>,
+    lead?: string,
+  ): HealReport {
+    const summary = summarize({
+      ...partial,
+      rootCause: diagnosis.rootCause,
+      service: incident.service,
+      diagnosed: diagnosis.runtime[incident.service],
+    });
     const report: HealReport = {
       incidentId: incident.id,
       service: incident.service,
@@ -432,17 +596,20 @@ export class Engine implements HealbotApi {
   private blockReason(incident: Incident, options: RunOptions, targets: readonly string[] = []): string | undefined {
     const store = this.options.store;
     if (incident.dryRun) return 'dry run: nothing was changed';
-    if (this.options.healingEnabled === false || !this.config.healing.enabled) return 'healing is disabled (HEALING_ENABLED=false): diagnose and plan only';
+    if (this.options.healingEnabled === false || !this.config.healing.enabled)
+      return 'healing is disabled (HEALING_ENABLED=false): diagnose and plan only';
     if (options.security) return 'the alert is marked security-related: healbot never acts on it automatically';
     // The service acted on may be another (a dependency, a layer owner): its own gates count too.
     for (const service of new Set([incident.service, ...targets])) {
       if (!hasService(this.config, service)) continue;
       if (store.isPaused(service)) return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
-      if (store.isBreakerOpen(service)) return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
+      if (store.isBreakerOpen(service))
+        return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
       const cooldown = this.config.services[service].policy.cooldown;
       if (cooldown > 0) {
         const last = store.healAttemptsSince(service, this.now() - cooldown).at(-1);
-        if (last) return `${service} was healed ${Math.round((this.now() - last.at) / 1000)} s ago; the cooldown is ${Math.round(cooldown / 1000)} s`;
+        if (last)
+          return `${service} was healed ${Math.round((this.now() - last.at) / 1000)} s ago; the cooldown is ${Math.round(cooldown / 1000)} s`;
       }
     }
     return undefined;
@@ -462,7 +629,10 @@ export class Engine implements HealbotApi {
     const attempts = store.healAttemptsSince(target, since);
     if (attempts.length >= breaker.threshold && !store.isBreakerOpen(target)) {
       store.setBreakerOpen(target, true);
-      this.audit(incident.id, target, 'breaker_opened', undefined, { attempts: attempts.length, windowMs: breaker.window });
+      this.audit(incident.id, target, 'breaker_opened', undefined, {
+        attempts: attempts.length,
+        windowMs: breaker.window,
+      });
       const message = `${target} needed healing ${attempts.length} times in ${Math.round(breaker.window / 60_000)} min: it is unstable (flapping). The breaker is open: no more automatic attempts until /heal resume ${target}.`;
       this.emit({ type: 'info', incidentId: incident.id, message });
       return message;
@@ -485,34 +655,83 @@ export class Engine implements HealbotApi {
     const decision = this.approvals.wait(request);
     this.emit({ type: 'awaiting_approval', incidentId: incident.id, request });
     const result = await decision;
-    this.emit({ type: 'approval', incidentId: incident.id, approvalId: request.id, decision: result.decision, by: result.by });
+    this.emit({
+      type: 'approval',
+      incidentId: incident.id,
+      approvalId: request.id,
+      decision: result.decision,
+      by: result.by,
+    });
     return result;
   }
 
-  private async act(incident: Incident, step: PlanStep, approvedBy: string[], timeoutMs = this.config.healing.actionTimeout): Promise<ActionResult> {
+  private async act(
+    incident: Incident,
+    step: PlanStep,
+    approvedBy: string[],
+    timeoutMs = this.config.healing.actionTimeout,
+  ): Promise<ActionResult> {
     const runtime = this.options.sensors.runtimes[step.target];
     const started = performance.now();
     // Written before the call: a crash in the middle of the action leaves this behind to be told.
     this.audit(incident.id, step.target, 'action_started', approvedBy.join(' and ') || 'policy:auto', { step });
-    this.locks.started(this.targetKeyOf(step.target), { incidentId: incident.id, service: step.target, action: step.action, at: this.now() });
+    this.locks.started(this.targetKeyOf(step.target), {
+      incidentId: incident.id,
+      service: step.target,
+      action: step.action,
+      at: this.now(),
+    });
     this.emit({ type: 'action_started', incidentId: incident.id, step });
     let result: ActionResult;
     if (!runtime || step.action === 'manual' || step.action === 'command' || step.action === 'runbook') {
-      result = { action: step.action, target: step.target, ok: false, ms: 0, error: `${step.target} has no runtime that can ${step.action}`, approvedBy };
+      result = {
+        action: step.action,
+        target: step.target,
+        ok: false,
+        ms: 0,
+        error: `${step.target} has no runtime that can ${step.action}`,
+        approvedBy,
+      };
     } else {
       const before = await inspectRuntime(runtime, 20);
       try {
         const request = { action: step.action, params: step.params };
         // The runtime's own deadlines say more; this one holds even if a client ignores them.
-        await withDeadline(`${step.target}'s ${runtime.kind} runtime`, timeoutMs + ACTION_GRACE_MS, (signal) => runtime.perform(request, { timeoutMs, signal }));
+        await withDeadline(`${step.target}'s ${runtime.kind} runtime`, timeoutMs + ACTION_GRACE_MS, (signal) =>
+          runtime.perform(request, { timeoutMs, signal }),
+        );
         const after = await inspectRuntime(runtime, 0);
-        result = { action: step.action, target: step.target, ok: true, ms: Math.round(performance.now() - started), before, after, approvedBy };
+        result = {
+          action: step.action,
+          target: step.target,
+          ok: true,
+          ms: Math.round(performance.now() - started),
+          before,
+          after,
+          approvedBy,
+        };
       } catch (error) {
         const after = await inspectRuntime(runtime, 20);
-        result = { action: step.action, target: step.target, ok: false, ms: Math.round(performance.now() - started), error: this.options.redact((error as Error).message), before, after, approvedBy };
+        result = {
+          action: step.action,
+          target: step.target,
+          ok: false,
+          ms: Math.round(performance.now() - started),
+          error: this.options.redact((error as Error).message),
+          before,
+          after,
+          approvedBy,
+        };
       }
     }
-    this.audit(incident.id, step.target, 'action', approvedBy.join(' and ') || 'policy:auto', { step, ok: result.ok, ms: result.ms, error: result.error, before: result.before?.status, after: result.after?.status });
+    this.audit(incident.id, step.target, 'action', approvedBy.join(' and ') || 'policy:auto', {
+      step,
+      ok: result.ok,
+      ms: result.ms,
+      error: result.error,
+      before: result.before?.status,
+      after: result.after?.status,
+    });
     this.emit({ type: 'action_finished', incidentId: incident.id, step, result });
     return result;
   }
@@ -523,7 +742,9 @@ export class Engine implements HealbotApi {
 
   /** What another incident did to these targets since `since`, said as "db was restarted 4 s ago by inc_…". */
   private recentAction(targets: readonly string[], since: number): string | undefined {
-    const acted = targets.map((t) => this.locks.actedSince(this.targetKeyOf(t), since)).find((a): a is TargetAction => a !== undefined);
+    const acted = targets
+      .map((t) => this.locks.actedSince(this.targetKeyOf(t), since))
+      .find((a): a is TargetAction => a !== undefined);
     if (!acted) return undefined;
     return `${acted.service} was ${actionPast(acted.action)} ${Math.round((this.now() - acted.at) / 1000)} s ago by ${acted.incidentId}`;
   }
@@ -537,7 +758,11 @@ export class Engine implements HealbotApi {
     }
   }
 
-  private async runHolding(incident: Incident, options: RunOptions, held: { targets?: HeldTargets }): Promise<HealReport> {
+  private async runHolding(
+    incident: Incident,
+    options: RunOptions,
+    held: { targets?: HeldTargets },
+  ): Promise<HealReport> {
     const { sensors } = this.options;
     const diagnosedAt = this.now();
     this.emit({ type: 'started', incident });
@@ -547,7 +772,11 @@ export class Engine implements HealbotApi {
     });
     const rc = diagnosis.rootCause;
     this.emit({ type: 'finding', incidentId: incident.id, rootCause: rc, diagnosis });
-    const planContext: PlanContext = { config: this.config, diagnosis, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false };
+    const planContext: PlanContext = {
+      config: this.config,
+      diagnosis,
+      supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false,
+    };
     const respected = respectIntent(planFor(rc, planContext), diagnosis, incident);
     // A door that already knows a person stopped it (Docker's events) asks for a report only.
     const plan = options.leaveAlone ? [] : respected.plan;
@@ -555,10 +784,24 @@ export class Engine implements HealbotApi {
     // A matching runbook replaces the default plan, but never undoes what a person did on purpose.
     const chosen = leftAlone ? undefined : chooseRunbook(this.config, rc, incident.service, options.labels);
     if (chosen) {
-      const history = (runbook: string, service: string, limit: number) => this.options.store.remediationRuns(service, `runbook:${runbook}`, limit);
-      return this.runRunbook(incident, diagnosis, redactReasons(planRunbook(chosen.runbook, chosen.cause.service, planContext, history), this.options.redact), options, held, diagnosedAt);
+      const history = (runbook: string, service: string, limit: number) =>
+        this.options.store.remediationRuns(service, `runbook:${runbook}`, limit);
+      return this.runRunbook(
+        incident,
+        diagnosis,
+        redactReasons(planRunbook(chosen.runbook, chosen.cause.service, planContext, history), this.options.redact),
+        options,
+        held,
+        diagnosedAt,
+      );
     }
-    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: rc.kind, layer: rc.layer, confidence: rc.confidence, plan, leftAlone });
+    this.audit(incident.id, incident.service, 'planned', undefined, {
+      rootCause: rc.kind,
+      layer: rc.layer,
+      confidence: rc.confidence,
+      plan,
+      leftAlone,
+    });
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
     if (leftAlone && plan.length === 0) {
       this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: leftAlone });
@@ -570,13 +813,44 @@ export class Engine implements HealbotApi {
       return this.finish(incident, diagnosis, { ...base, outcome: 'not_needed' });
     }
     if (rc.kind === 'recreating') {
-      this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: 'a replacement is starting: waiting for it, not acting' });
-      const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }));
-      this.emit({ type: 'verified', incidentId: incident.id, ok: verification.ok, probes: verification.probes, ms: verification.ms });
-      return this.finish(incident, diagnosis, verification.ok ? { ...base, settled: verification.settled, outcome: 'not_needed' } : { ...base, settled: verification.settled, outcome: 'escalated', escalation: `it did not become ready within ${this.config.healing.verifyTimeout / 1000} s (stuck at ${verification.stuckAt})` });
+      this.emit({
+        type: 'plan',
+        incidentId: incident.id,
+        steps: [],
+        blockedBy: 'a replacement is starting: waiting for it, not acting',
+      });
+      const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) =>
+        this.emit({ type: 'probe', incidentId: incident.id, result: r }),
+      );
+      this.emit({
+        type: 'verified',
+        incidentId: incident.id,
+        ok: verification.ok,
+        probes: verification.probes,
+        ms: verification.ms,
+      });
+      return this.finish(
+        incident,
+        diagnosis,
+        verification.ok
+          ? { ...base, settled: verification.settled, outcome: 'not_needed' }
+          : {
+              ...base,
+              settled: verification.settled,
+              outcome: 'escalated',
+              escalation: `it did not become ready within ${this.config.healing.verifyTimeout / 1000} s (stuck at ${verification.stuckAt})`,
+            },
+      );
     }
     const automated = plan.filter((s) => s.risk !== 'manual');
-    const blockedBy = automated.length > 0 ? this.blockReason(incident, options, automated.map((s) => s.target)) : undefined;
+    const blockedBy =
+      automated.length > 0
+        ? this.blockReason(
+            incident,
+            options,
+            automated.map((s) => s.target),
+          )
+        : undefined;
     this.emit({ type: 'plan', incidentId: incident.id, steps: plan, blockedBy });
     if (automated.length === 0) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated' });
     if (blockedBy) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
@@ -588,35 +862,96 @@ export class Engine implements HealbotApi {
     for (const step of automated) {
       const policy = serviceConfig(this.config, step.target)?.policy;
       // The same step means the same parameters too: an approval for one CI run's cache, or one replica count, is not one for another.
-      const same = options.preApproved && options.preApproved.step.action === step.action && options.preApproved.step.target === step.target && JSON.stringify(options.preApproved.step.params ?? {}) === JSON.stringify(step.params ?? {});
+      const same =
+        options.preApproved &&
+        options.preApproved.step.action === step.action &&
+        options.preApproved.step.target === step.target &&
+        JSON.stringify(options.preApproved.step.params ?? {}) === JSON.stringify(step.params ?? {});
       const preApproved = same ? options.preApproved!.by : undefined;
       if (preApproved) approvedBy.push(...preApproved);
       else if (step.risk === 'risky' && (step.askFirst || !policy?.auto.includes(step.action as never))) {
         const decision = await this.requestApproval(incident, step);
-        if (decision.decision === 'denied') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'denied', deniedBy: decision.by[0] });
-        if (decision.decision === 'expired') return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `nobody approved ${step.action} ${step.target} in time; nothing was changed` });
+        if (decision.decision === 'denied')
+          return this.finish(incident, diagnosis, {
+            ...base,
+            actions,
+            approvedBy,
+            outcome: 'denied',
+            deniedBy: decision.by[0],
+          });
+        if (decision.decision === 'expired')
+          return this.finish(incident, diagnosis, {
+            ...base,
+            actions,
+            approvedBy,
+            outcome: 'escalated',
+            escalation: `nobody approved ${step.action} ${step.target} in time; nothing was changed`,
+          });
         approvedBy.push(...decision.by);
       }
       if (!held.targets) {
         // The decision to act: from here until verification ends, no other incident acts on these targets.
-        held.targets = await this.locks.acquire(automated.map((s) => this.targetKeyOf(s.target)), incident.id);
-        const changed = this.recentAction(automated.map((s) => s.target), diagnosedAt);
+        held.targets = await this.locks.acquire(
+          automated.map((s) => this.targetKeyOf(s.target)),
+          incident.id,
+        );
+        const changed = this.recentAction(
+          automated.map((s) => s.target),
+          diagnosedAt,
+        );
         if (changed) {
           this.emit({ type: 'info', incidentId: incident.id, message: `${changed}; diagnosing again before acting` });
           const again = await diagnose(sensors, incident.service);
-          const replan = planFor(again.rootCause, { config: this.config, diagnosis: again, supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false });
-          this.audit(incident.id, incident.service, 'rediagnosed', undefined, { because: changed, rootCause: again.rootCause.kind, plan: replan });
+          const replan = planFor(again.rootCause, {
+            config: this.config,
+            diagnosis: again,
+            supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false,
+          });
+          this.audit(incident.id, incident.service, 'rediagnosed', undefined, {
+            because: changed,
+            rootCause: again.rootCause.kind,
+            plan: replan,
+          });
           if (!replan.some((s) => s.action === step.action && s.target === step.target)) {
             const outcome = again.rootCause.kind === 'healthy' ? 'not_needed' : 'escalated';
-            return this.finish(incident, again, { ...base, plan: replan, actions, approvedBy, outcome, escalation: outcome === 'escalated' ? `the situation changed while waiting; run /heal ${incident.service} again` : undefined }, changed);
+            return this.finish(
+              incident,
+              again,
+              {
+                ...base,
+                plan: replan,
+                actions,
+                approvedBy,
+                outcome,
+                escalation:
+                  outcome === 'escalated'
+                    ? `the situation changed while waiting; run /heal ${incident.service} again`
+                    : undefined,
+              },
+              changed,
+            );
           }
         }
       }
       // The situation may have changed while waiting for a human: check the gates again.
       const lateBlock = this.blockReason(incident, options, [step.target]);
-      if (lateBlock) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: lateBlock });
+      if (lateBlock)
+        return this.finish(incident, diagnosis, {
+          ...base,
+          actions,
+          approvedBy,
+          outcome: 'escalated',
+          escalation: lateBlock,
+        });
       const fenced = this.options.mayAct?.();
-      if (fenced) return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'escalated', escalation: `${fenced}; nothing was done here` });
+      if (fenced)
+        return this.finish(incident, diagnosis, {
+          ...base,
+          actions,
+          approvedBy,
+          outcome: 'escalated',
+          escalation: `${fenced}; nothing was done here`,
+        });
       actedAt ??= Date.now();
       // Counted when the action starts, so a concurrent incident already sees the cooldown and the breaker.
       breakerMessage = this.recordAttempt(incident, step.target) ?? breakerMessage;
@@ -624,78 +959,176 @@ export class Engine implements HealbotApi {
       actions.push(result);
       if (!result.ok) {
         this.countRemediations(actions, false);
-        return this.finish(incident, diagnosis, { ...base, actions, approvedBy, outcome: 'failed', escalation: breakerMessage });
+        return this.finish(incident, diagnosis, {
+          ...base,
+          actions,
+          approvedBy,
+          outcome: 'failed',
+          escalation: breakerMessage,
+        });
       }
     }
 
-    const verification = await verifyInsideOut(sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }), {
-      before: diagnosis,
-      unchangedChecks: this.config.healing.unchangedChecks,
-      actedAt,
-    });
+    const verification = await verifyInsideOut(
+      sensors,
+      incident.service,
+      this.config.healing.verifyTimeout,
+      (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }),
+      {
+        before: diagnosis,
+        unchangedChecks: this.config.healing.unchangedChecks,
+        actedAt,
+      },
+    );
     const firstFailing = diagnosis.probes.find((p) => !p.ok && p.service === incident.service);
-    const retriedSet = firstFailing ? sensors.probes[firstFailing.service]?.find((p) => p.config.name === firstFailing.name) : undefined;
+    const retriedSet = firstFailing
+      ? sensors.probes[firstFailing.service]?.find((p) => p.config.name === firstFailing.name)
+      : undefined;
     const retried = verification.ok && retriedSet ? await runProbe(firstFailing!.service, retriedSet.probe) : undefined;
     const ok = verification.ok && (retried?.ok ?? true);
-    this.emit({ type: 'verified', incidentId: incident.id, ok, probes: retried ? [...verification.probes, retried] : verification.probes, ms: verification.ms });
+    this.emit({
+      type: 'verified',
+      incidentId: incident.id,
+      ok,
+      probes: retried ? [...verification.probes, retried] : verification.probes,
+      ms: verification.ms,
+    });
     const timeToHealMs = actedAt !== undefined ? timeSinceFailure(incident, diagnosis) : undefined;
     this.countRemediations(actions, ok);
     if (!ok) {
       const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
-      return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, settled: verification.settled, outcome: 'failed', escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; ') });
+      return this.finish(incident, diagnosis, {
+        ...base,
+        actions,
+        approvedBy,
+        retried,
+        settled: verification.settled,
+        outcome: 'failed',
+        escalation: [`still unhealthy after the fix: ${stuck}`, breakerMessage].filter(Boolean).join('; '),
+      });
     }
-    return this.finish(incident, diagnosis, { ...base, actions, approvedBy, retried, timeToHealMs, settled: verification.settled, outcome: 'healed', escalation: breakerMessage });
+    return this.finish(incident, diagnosis, {
+      ...base,
+      actions,
+      approvedBy,
+      retried,
+      timeToHealMs,
+      settled: verification.settled,
+      outcome: 'healed',
+      escalation: breakerMessage,
+    });
   }
 
   /** Success rates: each built-in action counts as working only when the service verified healthy after it. */
   private countRemediations(actions: ActionResult[], healed: boolean): void {
-    for (const action of actions) this.options.store.recordRemediation(action.target, remediationName(action), this.now(), healed && action.ok);
+    for (const action of actions)
+      this.options.store.recordRemediation(action.target, remediationName(action), this.now(), healed && action.ok);
   }
 
   /** A matching runbook instead of the default plan: one approval for all of it, then steps, verification, rollback. */
-  private async runRunbook(incident: Incident, diagnosis: Diagnosis, runbook: RunbookPlan, options: RunOptions, held: { targets?: HeldTargets }, diagnosedAt: number): Promise<HealReport> {
+  private async runRunbook(
+    incident: Incident,
+    diagnosis: Diagnosis,
+    runbook: RunbookPlan,
+    options: RunOptions,
+    held: { targets?: HeldTargets },
+    diagnosedAt: number,
+  ): Promise<HealReport> {
     const plan = runbookPlanSteps(runbook);
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
-    this.audit(incident.id, incident.service, 'planned', undefined, { rootCause: diagnosis.rootCause.kind, confidence: diagnosis.rootCause.confidence, runbook: runbook.name, plan });
+    this.audit(incident.id, incident.service, 'planned', undefined, {
+      rootCause: diagnosis.rootCause.kind,
+      confidence: diagnosis.rootCause.confidence,
+      runbook: runbook.name,
+      plan,
+    });
     const blockedBy = runbook.manualReason ? undefined : this.blockReason(incident, options, [runbook.target]);
     this.emit({ type: 'plan', incidentId: incident.id, steps: plan, blockedBy });
-    if (runbook.manualReason || blockedBy) return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
+    if (runbook.manualReason || blockedBy)
+      return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
     const approval = runbook.approval;
     const approvedBy: string[] = [];
     const pre = options.preApproved;
-    if (pre && pre.step.action === 'runbook' && pre.step.target === approval.target && pre.step.reason === approval.reason) approvedBy.push(...pre.by);
+    if (
+      pre &&
+      pre.step.action === 'runbook' &&
+      pre.step.target === approval.target &&
+      pre.step.reason === approval.reason
+    )
+      approvedBy.push(...pre.by);
     else if (approval.risk === 'risky') {
       const decision = await this.requestApproval(incident, approval);
-      if (decision.decision === 'denied') return this.finish(incident, diagnosis, { ...base, outcome: 'denied', deniedBy: decision.by[0] });
-      if (decision.decision === 'expired') return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: `nobody approved runbook ${runbook.name} on ${approval.target} in time; nothing was changed` });
+      if (decision.decision === 'denied')
+        return this.finish(incident, diagnosis, { ...base, outcome: 'denied', deniedBy: decision.by[0] });
+      if (decision.decision === 'expired')
+        return this.finish(incident, diagnosis, {
+          ...base,
+          outcome: 'escalated',
+          escalation: `nobody approved runbook ${runbook.name} on ${approval.target} in time; nothing was changed`,
+        });
       approvedBy.push(...decision.by);
     }
     // The decision to act: until verification and any rollback end, no other incident acts on the target.
     held.targets = await this.locks.acquire([this.targetKeyOf(runbook.target)], incident.id);
     const changed = this.recentAction([runbook.target], diagnosedAt);
-    if (changed) return this.finish(incident, diagnosis, { ...base, approvedBy, outcome: 'escalated', escalation: `${changed}; the situation changed while waiting, so runbook ${runbook.name} did not run: run /heal ${incident.service} again` });
+    if (changed)
+      return this.finish(incident, diagnosis, {
+        ...base,
+        approvedBy,
+        outcome: 'escalated',
+        escalation: `${changed}; the situation changed while waiting, so runbook ${runbook.name} did not run: run /heal ${incident.service} again`,
+      });
     const lateBlock = this.blockReason(incident, options, [runbook.target]) ?? this.options.mayAct?.();
-    if (lateBlock) return this.finish(incident, diagnosis, { ...base, approvedBy, outcome: 'escalated', escalation: lateBlock });
+    if (lateBlock)
+      return this.finish(incident, diagnosis, { ...base, approvedBy, outcome: 'escalated', escalation: lateBlock });
     const breakerMessage = this.recordAttempt(incident, runbook.target);
     const actedAt = Date.now();
     const run = await runRunbook(runbook, {
-      runCommand: this.options.runCommand ?? (async () => ({ output: '', timedOut: false, error: 'this healbot has no command runner' })),
+      runCommand:
+        this.options.runCommand ??
+        (async () => ({ output: '', timedOut: false, error: 'this healbot has no command runner' })),
       act: (step) => this.act(incident, step.plan, approvedBy, step.timeoutMs),
       verifyProbes: async () => {
-        const verification = await verifyInsideOut(this.options.sensors, incident.service, this.config.healing.verifyTimeout, (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }), {
-          before: diagnosis,
-          unchangedChecks: this.config.healing.unchangedChecks,
-          actedAt,
+        const verification = await verifyInsideOut(
+          this.options.sensors,
+          incident.service,
+          this.config.healing.verifyTimeout,
+          (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }),
+          {
+            before: diagnosis,
+            unchangedChecks: this.config.healing.unchangedChecks,
+            actedAt,
+          },
+        );
+        this.emit({
+          type: 'verified',
+          incidentId: incident.id,
+          ok: verification.ok,
+          probes: verification.probes,
+          ms: verification.ms,
         });
-        this.emit({ type: 'verified', incidentId: incident.id, ok: verification.ok, probes: verification.probes, ms: verification.ms });
         return verification;
       },
       onStart: (step) => {
-        this.locks.started(this.targetKeyOf(step.plan.target), { incidentId: incident.id, service: step.plan.target, action: step.plan.action, at: this.now() });
+        this.locks.started(this.targetKeyOf(step.plan.target), {
+          incidentId: incident.id,
+          service: step.plan.target,
+          action: step.plan.action,
+          at: this.now(),
+        });
         this.emit({ type: 'action_started', incidentId: incident.id, step: step.plan });
       },
       onStep: (phase, step, result) => {
-        this.audit(incident.id, step.plan.target, 'runbook_step', approvedBy.join(' and ') || 'policy:auto', { runbook: runbook.name, phase, step: step.name, argv: step.argv, ok: result.ok, ms: result.ms, error: result.error, output: result.output });
+        this.audit(incident.id, step.plan.target, 'runbook_step', approvedBy.join(' and ') || 'policy:auto', {
+          runbook: runbook.name,
+          phase,
+          step: step.name,
+          argv: step.argv,
+          ok: result.ok,
+          ms: result.ms,
+          error: result.error,
+          output: result.output,
+        });
         if (step.argv) this.emit({ type: 'action_finished', incidentId: incident.id, step: step.plan, result });
       },
       redact: this.options.redact,
@@ -704,19 +1137,40 @@ export class Engine implements HealbotApi {
     if (!run.ok) this.emit({ type: 'info', incidentId: incident.id, message: this.options.redact(message) });
     this.options.store.recordRemediation(runbook.target, remediationName(approval), this.now(), run.ok);
     const outcome = run.ok ? ('healed' as const) : ('failed' as const);
-    return this.finish(incident, diagnosis, { ...base, actions: run.actions, approvedBy, outcome, runbook: run.report, timeToHealMs: run.ok ? timeSinceFailure(incident, diagnosis) : undefined, escalation: breakerMessage });
+    return this.finish(incident, diagnosis, {
+      ...base,
+      actions: run.actions,
+      approvedBy,
+      outcome,
+      runbook: run.report,
+      timeToHealMs: run.ok ? timeSinceFailure(incident, diagnosis) : undefined,
+      escalation: breakerMessage,
+    });
   }
 
   /** An approval decided after a restart: diagnose again and act only if the same step is still right. */
   private async resumeApproved(record: ApprovalRecord): Promise<void> {
-    const stored = this.options.store.getIncident(record.incidentId) as (IncidentRecord & { origin?: Incident['origin']; labels?: Record<string, string> }) | undefined;
+    const stored = this.options.store.getIncident(record.incidentId) as
+      | (IncidentRecord & { origin?: Incident['origin']; labels?: Record<string, string> })
+      | undefined;
     if (!stored || stored.status !== 'open') return;
     const other = this.running.get(stored.service);
     if (other) {
-      this.closeOrphan(record, 'escalated', `approved after a restart, but incident ${other.incident.id} for ${stored.service} was already running; nothing was done here`);
+      this.closeOrphan(
+        record,
+        'escalated',
+        `approved after a restart, but incident ${other.incident.id} for ${stored.service} was already running; nothing was done here`,
+      );
       return;
     }
-    const incident: Incident = { id: stored.id, service: stored.service, source: stored.source, requestedBy: stored.requestedBy, openedAt: stored.openedAt, origin: stored.origin };
+    const incident: Incident = {
+      id: stored.id,
+      service: stored.service,
+      source: stored.source,
+      requestedBy: stored.requestedBy,
+      openedAt: stored.openedAt,
+      origin: stored.origin,
+    };
     this.audit(incident.id, incident.service, 'resumed_after_restart', record.decidedBy, { approval: record.id });
     await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy }, labels: stored.labels });
   }

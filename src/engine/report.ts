@@ -1,6 +1,15 @@
 import { ciSummary } from './ci/rules.js';
 import { describeRunbookRun } from './runbook-run.js';
-import type { ActionResult, Hop, HealReport, PlanStep, ProbeResult, RootCause, RunbookReport, RuntimeState } from './types.js';
+import type {
+  ActionResult,
+  Hop,
+  HealReport,
+  PlanStep,
+  ProbeResult,
+  RootCause,
+  RunbookReport,
+  RuntimeState,
+} from './types.js';
 
 export const hopsFrom = (probes: ProbeResult[]): Hop[] =>
   probes.map(({ service, name, ok, status, error, ms }) => ({ service, name, ok, status, error, ms }));
@@ -9,7 +18,8 @@ export const hopsFrom = (probes: ProbeResult[]): Hop[] =>
 export function hopLine(hops: Hop[]): string {
   return hops
     .map((h) => {
-      const label = hops.some((o) => o.service !== hops[0].service) && h.service !== hops[0].service ? h.service : h.name;
+      const label =
+        hops.some((o) => o.service !== hops[0].service) && h.service !== hops[0].service ? h.service : h.name;
       if (h.ok) return `${label} ✓`;
       const why = h.status !== undefined ? String(h.status) : (h.error ?? 'failed');
       return `${label} ✗ ${why} (${Math.round(h.ms)} ms)`;
@@ -59,7 +69,9 @@ export function summarize(input: {
   switch (input.outcome) {
     case 'not_needed':
       if (input.leftAlone) return `${cause}; ${input.leftAlone}; nothing was changed`;
-      return rc.kind === 'healthy' ? `${input.service} is healthy; nothing was restarted` : `${cause}; nothing was restarted`;
+      return rc.kind === 'healthy'
+        ? `${input.service} is healthy; nothing was restarted`
+        : `${cause}; nothing was restarted`;
     case 'healed':
       return `${cause}; ${what}${by}; healthy again in ${seconds(input.timeToHealMs ?? 0)} from the first failure signal`;
     case 'denied':
@@ -73,17 +85,24 @@ export function summarize(input: {
     default: {
       const manualStep = input.plan.find((s) => s.risk === 'manual');
       const tail = input.escalation ?? manualStep?.reason ?? 'a human needs to look';
-      if (rc.kind === 'layer_broken' && !input.escalation) return `${cause}; the ${input.service} backend is healthy; nothing was restarted`;
+      if (rc.kind === 'layer_broken' && !input.escalation)
+        return `${cause}; the ${input.service} backend is healthy; nothing was restarted`;
       // The pattern's advice already ends the cause; saying it twice helps nobody.
-      if (rc.pattern && !input.escalation && manualStep?.reason.startsWith(rc.pattern.advice)) return `${cause}; nothing was restarted`;
+      if (rc.pattern && !input.escalation && manualStep?.reason.startsWith(rc.pattern.advice))
+        return `${cause}; nothing was restarted`;
       return `${cause}; nothing was restarted. ${tail.charAt(0).toUpperCase()}${tail.slice(1)}`.replace(/\.\.$/, '.');
     }
   }
 }
 
-function runbookSummary(cause: string, runbook: RunbookReport, input: { approvedBy: string[]; timeToHealMs?: number; escalation?: string }): string {
+function runbookSummary(
+  cause: string,
+  runbook: RunbookReport,
+  input: { approvedBy: string[]; timeToHealMs?: number; escalation?: string },
+): string {
   const by = input.approvedBy.length > 0 ? ` after approval by ${input.approvedBy.join(' and ')}` : ' automatically';
   const tail = input.escalation ? `; ${input.escalation}` : '';
-  if (runbook.verified) return `${cause}; ${describeRunbookRun(runbook)}${by}; healthy again in ${seconds(input.timeToHealMs ?? 0)} from the first failure signal${tail}`;
+  if (runbook.verified)
+    return `${cause}; ${describeRunbookRun(runbook)}${by}; healthy again in ${seconds(input.timeToHealMs ?? 0)} from the first failure signal${tail}`;
   return `${cause}; ${describeRunbookRun(runbook)}${tail}`;
 }

@@ -45,9 +45,18 @@ function causesOf(rc: RootCause): RootCause[] {
 }
 
 /** The cause a runbook matches, or undefined: every `when` field given must hold. */
-function matchingCause(runbook: RunbookConfig, rc: RootCause, service: string, labels: Record<string, string>): RootCause | undefined {
+function matchingCause(
+  runbook: RunbookConfig,
+  rc: RootCause,
+  service: string,
+  labels: Record<string, string>,
+): RootCause | undefined {
   const { when } = runbook;
-  if (when.labels && !Object.entries(when.labels).every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)) return undefined;
+  if (
+    when.labels &&
+    !Object.entries(when.labels).every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)
+  )
+    return undefined;
   return causesOf(rc).find(
     (cause) =>
       (!when.kinds || when.kinds.includes(cause.kind)) &&
@@ -59,7 +68,12 @@ function matchingCause(runbook: RunbookConfig, rc: RootCause, service: string, l
 const NEVER_ACT_ON = new Set(['healthy', 'recreating', 'observer_blind', 'unknown']);
 
 /** The first configured runbook that matches the root cause, or undefined (the default plan stays). */
-export function chooseRunbook(config: Config, rc: RootCause, service: string, labels: Record<string, string> = {}): { runbook: RunbookConfig; cause: RootCause } | undefined {
+export function chooseRunbook(
+  config: Config,
+  rc: RootCause,
+  service: string,
+  labels: Record<string, string> = {},
+): { runbook: RunbookConfig; cause: RootCause } | undefined {
   if (NEVER_ACT_ON.has(rc.kind) || rc.confidence < config.healing.confidenceThreshold) return undefined;
   for (const runbook of config.runbooks) {
     const cause = matchingCause(runbook, rc, service, labels);
@@ -69,10 +83,15 @@ export function chooseRunbook(config: Config, rc: RootCause, service: string, la
 }
 
 /** Placeholder values for a service, from its config and the container name its runtime reported. */
-export function placeholderValues(config: Config, service: string, ctx: Pick<PlanContext, 'diagnosis'>): Partial<Record<Placeholder, string>> {
+export function placeholderValues(
+  config: Config,
+  service: string,
+  ctx: Pick<PlanContext, 'diagnosis'>,
+): Partial<Record<Placeholder, string>> {
   const settings = config.services[service];
   const values: Partial<Record<Placeholder, string>> = { service };
-  const container = settings?.docker?.container ?? (settings?.docker ? ctx.diagnosis.runtime[service]?.target : undefined);
+  const container =
+    settings?.docker?.container ?? (settings?.docker ? ctx.diagnosis.runtime[service]?.target : undefined);
   if (container && SAFE_NAME.test(container)) values.container = container;
   if (settings?.kubernetes) {
     values.namespace = settings.kubernetes.namespace;
@@ -92,32 +111,63 @@ export function fillPlaceholders(args: readonly string[], values: Partial<Record
   );
 }
 
-const stepName = (step: RunbookStepConfig, index: number): string => step.name ?? step.action ?? step.command?.[0] ?? `step ${index + 1}`;
+const stepName = (step: RunbookStepConfig, index: number): string =>
+  step.name ?? step.action ?? step.command?.[0] ?? `step ${index + 1}`;
 
 /**
  * Plans a runbook against `target`: every step, verification and rollback, as the thread will
  * show them, and the one approval that covers it. A runbook that cannot run here (a missing
  * placeholder, an action the runtime lacks) or that failed its last runs is offered as manual.
  */
-export function planRunbook(runbook: RunbookConfig, target: string, ctx: PlanContext, history?: RunHistory): RunbookPlan {
+export function planRunbook(
+  runbook: RunbookConfig,
+  target: string,
+  ctx: PlanContext,
+  history?: RunHistory,
+): RunbookPlan {
   const values = placeholderValues(ctx.config, target, ctx);
   const problems: string[] = [];
-  const build = (phase: string) => (step: RunbookStepConfig, index: number, list: RunbookStepConfig[]): RunbookStep => {
-    const name = stepName(step, index);
-    const timeoutMs = step.timeout ?? ctx.config.healing.actionTimeout;
-    const where = `${phase} ${index + 1}/${list.length} (${name})`;
-    if (step.action) {
-      if (!ctx.supports(target, step.action)) problems.push(`${where}: ${target}'s runtime cannot ${step.action}`);
-      return { name, timeoutMs, undoes: step.undoes, plan: { action: step.action, target, risk: step.risk, reason: `runbook ${runbook.name}, ${where}: ${step.action} ${target}`, params: { runbook: runbook.name } } };
-    }
-    let argv: string[] = [];
-    try {
-      argv = fillPlaceholders(step.command ?? [], values);
-    } catch (error) {
-      problems.push(`${where}: ${(error as Error).message}`);
-    }
-    return { name, timeoutMs, undoes: step.undoes, argv, plan: { action: 'command', target, risk: step.risk, reason: `runbook ${runbook.name}, ${where}: ${argv.join(' ')}`, params: { runbook: runbook.name } } };
-  };
+  const build =
+    (phase: string) =>
+    (step: RunbookStepConfig, index: number, list: RunbookStepConfig[]): RunbookStep => {
+      const name = stepName(step, index);
+      const timeoutMs = step.timeout ?? ctx.config.healing.actionTimeout;
+      const where = `${phase} ${index + 1}/${list.length} (${name})`;
+      if (step.action) {
+        if (!ctx.supports(target, step.action)) problems.push(`${where}: ${target}'s runtime cannot ${step.action}`);
+        return {
+          name,
+          timeoutMs,
+          undoes: step.undoes,
+          plan: {
+            action: step.action,
+            target,
+            risk: step.risk,
+            reason: `runbook ${runbook.name}, ${where}: ${step.action} ${target}`,
+            params: { runbook: runbook.name },
+          },
+        };
+      }
+      let argv: string[] = [];
+      try {
+        argv = fillPlaceholders(step.command ?? [], values);
+      } catch (error) {
+        problems.push(`${where}: ${(error as Error).message}`);
+      }
+      return {
+        name,
+        timeoutMs,
+        undoes: step.undoes,
+        argv,
+        plan: {
+          action: 'command',
+          target,
+          risk: step.risk,
+          reason: `runbook ${runbook.name}, ${where}: ${argv.join(' ')}`,
+          params: { runbook: runbook.name },
+        },
+      };
+    };
   const steps = runbook.steps.map(build('step'));
   const verify = runbook.verify.map(build('verify'));
   const rollback = runbook.rollback.map(build('rollback'));
@@ -129,12 +179,22 @@ export function planRunbook(runbook: RunbookConfig, target: string, ctx: PlanCon
   ]
     .filter(Boolean)
     .join('; ');
-  const approval: PlanStep = { action: 'runbook', target, risk: risky ? 'risky' : 'safe', reason: `runbook ${runbook.name}: ${outline}`, params: { runbook: runbook.name } };
+  const approval: PlanStep = {
+    action: 'runbook',
+    target,
+    risk: risky ? 'risky' : 'safe',
+    reason: `runbook ${runbook.name}: ${outline}`,
+    params: { runbook: runbook.name },
+  };
   const plan: RunbookPlan = { name: runbook.name, target, steps, verify, rollback, approval };
-  if (problems.length > 0) return { ...plan, manualReason: `runbook ${runbook.name} cannot run on ${target}: ${problems.join('; ')}` };
+  if (problems.length > 0)
+    return { ...plan, manualReason: `runbook ${runbook.name} cannot run on ${target}: ${problems.join('; ')}` };
   const recent = history?.(runbook.name, target, runbook.manualAfterFailures) ?? [];
   if (recent.length >= runbook.manualAfterFailures && recent.every((run) => !run.ok)) {
-    return { ...plan, manualReason: `runbook ${runbook.name} failed ${recent.length} of its last ${recent.length} runs on ${target}, so healbot no longer runs it by itself: ${outline}. Run it by hand or fix the runbook` };
+    return {
+      ...plan,
+      manualReason: `runbook ${runbook.name} failed ${recent.length} of its last ${recent.length} runs on ${target}, so healbot no longer runs it by itself: ${outline}. Run it by hand or fix the runbook`,
+    };
   }
   return plan;
 }

@@ -110,8 +110,11 @@ export async function runRunbook(plan: RunbookPlan, deps: RunbookRunDeps): Promi
 export function describeRunbookRun(report: RunbookReport): string {
   const ran = report.completed.length > 0 ? `ran ${report.completed.join(', ')}` : 'ran no step to completion';
   if (report.verified) return `runbook ${report.name} ${ran}; verified`;
-  const why = report.failedStep ? `step ${report.failedStep.name} failed (${report.failedStep.error}); verification was not run` : `verification failed (${report.verifyError})`;
+  const why = report.failedStep
+    ? `step ${report.failedStep.name} failed (${report.failedStep.error}); verification was not run`
+    : `verification failed (${report.verifyError})`;
   const undone = report.undone.length > 0 ? `rolled back ${report.undone.join(', ')}` : 'nothing was rolled back';
-  const rollbackFailed = report.rollbackFailed.length > 0 ? `; rollback FAILED for ${report.rollbackFailed.join('; ')}` : '';
+  const rollbackFailed =
+    report.rollbackFailed.length > 0 ? `; rollback FAILED for ${report.rollbackFailed.join('; ')}` : '';
   return `runbook ${report.name} ${ran}, then ${why}; ${undone}${rollbackFailed}`;
 }

@@ -1,7 +1,12 @@
 /** Where silences are created: Alertmanager's v2 API in production (src/silences/). */
 export interface Silencer {
   /** Creates a silence for exactly these label matchers until `endsAt`; resolves with its id. */
-  create(silence: { matchers: Record<string, string>; endsAt: Date; createdBy: string; comment: string }): Promise<string>;
+  create(silence: {
+    matchers: Record<string, string>;
+    endsAt: Date;
+    createdBy: string;
+    comment: string;
+  }): Promise<string>;
   expire(id: string): Promise<void>;
 }
 

@@ -17,7 +17,10 @@ function distance(a: string, b: string): number {
 export function closestNames(name: string, known: readonly string[]): string[] {
   const lower = name.toLowerCase();
   return known
-    .map((k) => ({ k, d: k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()) ? 0 : distance(lower, k.toLowerCase()) }))
+    .map((k) => ({
+      k,
+      d: k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()) ? 0 : distance(lower, k.toLowerCase()),
+    }))
     .filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 2)))
     .sort((a, b) => a.d - b.d)
     .slice(0, 3)

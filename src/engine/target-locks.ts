@@ -21,8 +21,10 @@ export interface HeldTargets {
  * same container or Deployment share one key, so they can never be acted on twice at once.
  */
 export function targetKey(service: string, config: ServiceConfig | undefined): string {
-  if (config?.docker) return `docker ${config.docker.host ?? ''} ${config.docker.container ?? JSON.stringify(Object.entries(config.docker.labels ?? {}).sort())}`;
-  if (config?.kubernetes) return `kubernetes ${config.kubernetes.context ?? ''} ${config.kubernetes.namespace}/${config.kubernetes.deployment}`;
+  if (config?.docker)
+    return `docker ${config.docker.host ?? ''} ${config.docker.container ?? JSON.stringify(Object.entries(config.docker.labels ?? {}).sort())}`;
+  if (config?.kubernetes)
+    return `kubernetes ${config.kubernetes.context ?? ''} ${config.kubernetes.namespace}/${config.kubernetes.deployment}`;
   if (config?.command) return `command ${JSON.stringify(config.command.restart)}`;
   if (config?.github) return `github ${config.github.repo.toLowerCase()}`;
   return `service ${service}`;

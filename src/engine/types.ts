@@ -175,7 +175,15 @@ export interface CiState {
   /** Re-runs of the failed run's workflow and branch within the breaker window (by anyone), against its threshold. */
   reruns?: { count: number; threshold: number; windowMs: number };
   /** The log pattern that explains the failure, with the job and step it came from. */
-  failure?: { id: string; category: CiFailureCategory; confidence: number; description: string; line: string; job: string; step?: string };
+  failure?: {
+    id: string;
+    category: CiFailureCategory;
+    confidence: number;
+    description: string;
+    line: string;
+    job: string;
+    step?: string;
+  };
 }
 
 export interface Evidence {
@@ -200,7 +208,20 @@ export interface RootCause {
 }
 
 /** `command` is a runbook's argv step; `runbook` stands for a whole runbook in its approval request. */
-export type ActionKind = 'restart' | 'start' | 'unpause' | 'scale' | 'rollout_restart' | 'rollout_undo' | 'delete_pod' | 'rerun_failed_jobs' | 'delete_caches' | 'dispatch_repair' | 'command' | 'runbook' | 'manual';
+export type ActionKind =
+  | 'restart'
+  | 'start'
+  | 'unpause'
+  | 'scale'
+  | 'rollout_restart'
+  | 'rollout_undo'
+  | 'delete_pod'
+  | 'rerun_failed_jobs'
+  | 'delete_caches'
+  | 'dispatch_repair'
+  | 'command'
+  | 'runbook'
+  | 'manual';
 export type Risk = 'safe' | 'risky' | 'manual';
 
 export interface PlanStep {
@@ -348,7 +369,13 @@ export type ProgressEvent =
   | { type: 'finding'; incidentId: string; rootCause: RootCause; diagnosis: Diagnosis }
   | { type: 'plan'; incidentId: string; steps: PlanStep[]; blockedBy?: string }
   | { type: 'awaiting_approval'; incidentId: string; request: ApprovalRequest }
-  | { type: 'approval'; incidentId: string; approvalId: string; decision: 'approved' | 'denied' | 'expired'; by: string[] }
+  | {
+      type: 'approval';
+      incidentId: string;
+      approvalId: string;
+      decision: 'approved' | 'denied' | 'expired';
+      by: string[];
+    }
   | { type: 'action_started'; incidentId: string; step: PlanStep }
   | { type: 'action_finished'; incidentId: string; step: PlanStep; result: ActionResult }
   | { type: 'verified'; incidentId: string; ok: boolean; probes: ProbeResult[]; ms: number }

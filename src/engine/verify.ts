@@ -10,7 +10,8 @@ export function insideOutOrder(config: Config, service: string): string[] {
     if (order.includes(name) || seen.has(name) || !hasService(config, name)) return;
     seen.add(name);
     for (const dep of config.services[name].dependsOn) visit(dep, seen);
-    for (const probe of config.services[name].probes) if (probe.service && probe.service !== name) visit(probe.service, seen);
+    for (const probe of config.services[name].probes)
+      if (probe.service && probe.service !== name) visit(probe.service, seen);
     order.push(name);
   };
   visit(service, new Set());
@@ -66,14 +67,17 @@ class Wakeup {
   }
 }
 
-const isUp = (state: RuntimeState) => state.status === 'running' && state.health !== 'unhealthy' && state.health !== 'starting' && !state.error;
+const isUp = (state: RuntimeState) =>
+  state.status === 'running' && state.health !== 'unhealthy' && state.health !== 'starting' && !state.error;
 
 /** Down again since the action: it died after it, or it was (re)started by it and then failed its own health check. */
 function downAgain(state: RuntimeState, actedAt: number | undefined): string | undefined {
   if (actedAt === undefined) return undefined;
   const after = (iso?: string) => iso !== undefined && Date.parse(iso) >= actedAt;
-  if ((state.status === 'exited' || state.status === 'dead') && after(state.finishedAt)) return `it stopped again (${state.status}${state.exitCode !== undefined ? `, exit ${state.exitCode}` : ''})`;
-  if (state.status === 'running' && state.health === 'unhealthy' && after(state.startedAt)) return `its health check fails again${state.healthLog?.length ? ` (${state.healthLog.at(-1)})` : ''}`;
+  if ((state.status === 'exited' || state.status === 'dead') && after(state.finishedAt))
+    return `it stopped again (${state.status}${state.exitCode !== undefined ? `, exit ${state.exitCode}` : ''})`;
+  if (state.status === 'running' && state.health === 'unhealthy' && after(state.startedAt))
+    return `its health check fails again${state.healthLog?.length ? ` (${state.healthLog.at(-1)})` : ''}`;
   return undefined;
 }
 
@@ -81,7 +85,9 @@ function downAgain(state: RuntimeState, actedAt: number | undefined): string | u
 function sameFailure(result: ProbeResult, before: Pick<Diagnosis, 'probes'> | undefined): boolean {
   if (result.ok || result.errorKind === 'refused') return false;
   const earlier = before?.probes.find((p) => p.service === result.service && p.name === result.name);
-  return earlier !== undefined && !earlier.ok && earlier.errorKind === result.errorKind && earlier.status === result.status;
+  return (
+    earlier !== undefined && !earlier.ok && earlier.errorKind === result.errorKind && earlier.status === result.status
+  );
 }
 
 /**
@@ -92,7 +98,13 @@ function sameFailure(result: ProbeResult, before: Pick<Diagnosis, 'probes'> | un
  * the workload ran. A service without probes is verified by its runtime reporting it running
  * and, when it has a health check, healthy.
  */
-export async function verifyInsideOut(sensors: Sensors, service: string, timeoutMs: number, onProbe?: (r: ProbeResult) => void, options: VerifyOptions = {}): Promise<Verification> {
+export async function verifyInsideOut(
+  sensors: Sensors,
+  service: string,
+  timeoutMs: number,
+  onProbe?: (r: ProbeResult) => void,
+  options: VerifyOptions = {},
+): Promise<Verification> {
   const started = performance.now();
   const deadline = Date.now() + timeoutMs;
   const results: ProbeResult[] = [];
@@ -100,7 +112,8 @@ export async function verifyInsideOut(sensors: Sensors, service: string, timeout
   const needed = options.unchangedChecks ?? 3;
   const wakeup = new Wakeup();
   const watching = new AbortController();
-  for (const name of order) sensors.runtimes[name]?.watch?.({ signal: watching.signal, since: options.actedAt }, () => wakeup.wake());
+  for (const name of order)
+    sensors.runtimes[name]?.watch?.({ signal: watching.signal, since: options.actedAt }, () => wakeup.wake());
   const ms = () => Math.round(performance.now() - started);
   let settled: RuntimeState | undefined;
   try {
@@ -112,15 +125,29 @@ export async function verifyInsideOut(sensors: Sensors, service: string, timeout
         if (runtime.settle) {
           settled = await runtime.settle({ timeoutMs: Math.max(deadline - Date.now(), 0) });
           if (isUp(settled)) continue;
-          return { ok: false, probes: results, ms: ms(), stuckAt: `${name} (${settled.status}${settled.note ? `: ${settled.note}` : ''})`, settled };
+          return {
+            ok: false,
+            probes: results,
+            ms: ms(),
+            stuckAt: `${name} (${settled.status}${settled.note ? `: ${settled.note}` : ''})`,
+            settled,
+          };
         }
         let delay = 250;
         for (;;) {
           const state = await inspectRuntime(runtime, 0);
           if (isUp(state)) break;
           const again = downAgain(state, options.actedAt);
-          if (again) return { ok: false, probes: results, ms: ms(), stuckAt: `${name} (${state.status}): ${again}`, unchanged: again };
-          if (Date.now() + delay > deadline) return { ok: false, probes: results, ms: ms(), stuckAt: `${name} (${state.status})` };
+          if (again)
+            return {
+              ok: false,
+              probes: results,
+              ms: ms(),
+              stuckAt: `${name} (${state.status}): ${again}`,
+              unchanged: again,
+            };
+          if (Date.now() + delay > deadline)
+            return { ok: false, probes: results, ms: ms(), stuckAt: `${name} (${state.status})` };
           await wakeup.wait(delay);
           delay = Math.min(delay * 2, 2000);
         }

@@ -77,18 +77,35 @@ export function issueFor(report: HealReport, diagnosis?: Diagnosis): { title: st
     '',
   ];
   if (report.escalation) lines.push(`**What is needed:** ${report.escalation}`, '');
-  if (rc.evidence.length > 0) lines.push('**Evidence**', '', ...rc.evidence.map((e) => `- ${e.source}: ${e.detail}`), '');
+  if (rc.evidence.length > 0)
+    lines.push('**Evidence**', '', ...rc.evidence.map((e) => `- ${e.source}: ${e.detail}`), '');
   if (report.hops.length > 0) {
     lines.push('**Request path** (outermost first)', '', '| service | layer | result | ms |', '|---|---|---|---|');
-    for (const hop of report.hops) lines.push(`| ${hop.service} | ${hop.name} | ${hop.ok ? 'ok' : `fails${hop.status ? ` ${hop.status}` : ''}${hop.error ? `: ${hop.error}` : ''}`} | ${hop.ms} |`);
+    for (const hop of report.hops)
+      lines.push(
+        `| ${hop.service} | ${hop.name} | ${hop.ok ? 'ok' : `fails${hop.status ? ` ${hop.status}` : ''}${hop.error ? `: ${hop.error}` : ''}`} | ${hop.ms} |`,
+      );
     lines.push('');
   }
-  if (report.plan.length > 0) lines.push('**Plan**', '', ...report.plan.map((s) => `- ${s.action} ${s.target} (${s.risk}): ${s.reason}`), '');
-  if (report.actions.length > 0) lines.push('**Actions taken**', '', ...report.actions.map((a) => `- ${a.action} ${a.target}: ${a.ok ? 'ok' : `failed: ${a.error ?? ''}`} (${a.ms} ms${a.approvedBy?.length ? `, approved by ${a.approvedBy.join(' and ')}` : ''})`), '');
+  if (report.plan.length > 0)
+    lines.push('**Plan**', '', ...report.plan.map((s) => `- ${s.action} ${s.target} (${s.risk}): ${s.reason}`), '');
+  if (report.actions.length > 0)
+    lines.push(
+      '**Actions taken**',
+      '',
+      ...report.actions.map(
+        (a) =>
+          `- ${a.action} ${a.target}: ${a.ok ? 'ok' : `failed: ${a.error ?? ''}`} (${a.ms} ms${a.approvedBy?.length ? `, approved by ${a.approvedBy.join(' and ')}` : ''})`,
+      ),
+      '',
+    );
   const logs = diagnosis?.runtime[report.service]?.logs;
   if (logs && logs.length > 0) lines.push('**Last log lines**', '', '```', ...logs.slice(-20), '```', '');
   lines.push(`_Opened by healbot. Summary: ${report.summary}_`);
-  const title = rc.kind === 'pipeline_failed' ? `healbot: ${rc.summary.slice(0, 180)}` : `healbot: ${report.service} needs a human (${rc.kind})`;
+  const title =
+    rc.kind === 'pipeline_failed'
+      ? `healbot: ${rc.summary.slice(0, 180)}`
+      : `healbot: ${report.service} needs a human (${rc.kind})`;
   return { title, body: lines.join('\n') };
 }
 
@@ -121,31 +138,61 @@ export class GitHubEscalation {
     if (!repo) return undefined;
     // A failed CI run gets one issue, however many incidents its deliveries and re-runs open.
     const run = diagnosis?.runtime[report.service]?.ci?.run;
-    if (!store.claimEvent(run ? `github-issue:${repo}:run:${run.id}` : `github-issue:${report.incidentId}`, report.incidentId)) return undefined;
+    if (
+      !store.claimEvent(
+        run ? `github-issue:${repo}:run:${run.id}` : `github-issue:${report.incidentId}`,
+        report.incidentId,
+      )
+    )
+      return undefined;
     const delays = this.options.retryDelaysMs ?? GITHUB_DEFAULTS.retryDelaysMs;
     const issue = issueFor(report, diagnosis);
     for (let attempt = 0; ; attempt++) {
       try {
         const opened = await this.openIssue(issue, repo);
-        store.appendAudit({ at: new Date().toISOString(), incidentId: report.incidentId, service: report.service, event: 'github_issue', detail: { url: opened.url, number: opened.number, attempts: attempt + 1 } });
+        store.appendAudit({
+          at: new Date().toISOString(),
+          incidentId: report.incidentId,
+          service: report.service,
+          event: 'github_issue',
+          detail: { url: opened.url, number: opened.number, attempts: attempt + 1 },
+        });
         logger?.info({ incidentId: report.incidentId, url: opened.url }, 'opened a GitHub issue');
         return opened.url;
       } catch (error) {
         const message = this.options.redact((error as Error).message);
         if (attempt >= delays.length || !retryable(error)) {
-          store.appendAudit({ at: new Date().toISOString(), incidentId: report.incidentId, service: report.service, event: 'github_issue_failed', detail: { error: message, attempts: attempt + 1 } });
-          logger?.error({ incidentId: report.incidentId, err: message, attempts: attempt + 1 }, 'could not open a GitHub issue');
+          store.appendAudit({
+            at: new Date().toISOString(),
+            incidentId: report.incidentId,
+            service: report.service,
+            event: 'github_issue_failed',
+            detail: { error: message, attempts: attempt + 1 },
+          });
+          logger?.error(
+            { incidentId: report.incidentId, err: message, attempts: attempt + 1 },
+            'could not open a GitHub issue',
+          );
           return undefined;
         }
-        const wait = Math.min((error instanceof GitHubApiError ? error.retryAfterMs : undefined) ?? delays[attempt], GITHUB_DEFAULTS.maxRetryAfterMs);
-        logger?.warn({ incidentId: report.incidentId, err: message, retryInMs: wait }, 'could not open a GitHub issue yet; retrying');
+        const wait = Math.min(
+          (error instanceof GitHubApiError ? error.retryAfterMs : undefined) ?? delays[attempt],
+          GITHUB_DEFAULTS.maxRetryAfterMs,
+        );
+        logger?.warn(
+          { incidentId: report.incidentId, err: message, retryInMs: wait },
+          'could not open a GitHub issue yet; retrying',
+        );
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
   }
 
   /** `POST /repos/{owner}/{repo}/issues`. */
-  async openIssue(issue: { title: string; body: string }, repo = this.options.config.repo): Promise<{ number: number; url: string }> {
+  async openIssue(
+    issue: { title: string; body: string },
+    repo = this.options.config.repo,
+  ): Promise<{ number: number; url: string }> {
     const { config, redact } = this.options;
     const base = config.apiUrl.replace(/\/+$/, '');
     const res = await fetch(`${base}/repos/${repo}/issues`, {
@@ -157,7 +204,11 @@ export class GitHubEscalation {
         'user-agent': 'healbot',
         'x-github-api-version': '2022-11-28',
       },
-      body: JSON.stringify({ title: redact(issue.title), body: redact(issue.body), labels: this.options.labels ?? ['healbot'] }),
+      body: JSON.stringify({
+        title: redact(issue.title),
+        body: redact(issue.body),
+        labels: this.options.labels ?? ['healbot'],
+      }),
       signal: AbortSignal.timeout(GITHUB_DEFAULTS.requestTimeoutMs),
     });
     const text = await res.text();
@@ -167,7 +218,12 @@ export class GitHubEscalation {
     } catch {
       // GitHub answers JSON; a proxy in the way may not.
     }
-    if (!res.ok) throw new GitHubApiError(res.status, `GitHub answered ${res.status}: ${json.message ?? text.slice(0, 200)}`, retryAfterOf(res));
+    if (!res.ok)
+      throw new GitHubApiError(
+        res.status,
+        `GitHub answered ${res.status}: ${json.message ?? text.slice(0, 200)}`,
+        retryAfterOf(res),
+      );
     return { number: json.number ?? 0, url: json.html_url ?? '' };
   }
 

@@ -72,7 +72,11 @@ export class ConfigWatch {
         opened.push(service);
         const summary = `configuration changed after the container started: ${changed.map((f) => f.path).join(', ')}`;
         this.options.logger?.info({ service, changed }, 'configuration changed');
-        engine.heal({ service, source: 'monitor', summary }).catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal of stale configuration failed'));
+        engine
+          .heal({ service, source: 'monitor', summary })
+          .catch((error: unknown) =>
+            this.options.logger?.error({ err: error, service }, 'heal of stale configuration failed'),
+          );
       }),
     );
     return opened;

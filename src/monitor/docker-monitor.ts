@@ -68,7 +68,10 @@ export class DockerMonitor {
   private readonly controller = new AbortController();
   private readonly watchers: Promise<void>[] = [];
   /** Events each service's running or just finished action is still expected to cause. */
-  private readonly ownEvents = new Map<string, { left: Partial<Record<DockerContainerEvent['action'], number>>; until: number }>();
+  private readonly ownEvents = new Map<
+    string,
+    { left: Partial<Record<DockerContainerEvent['action'], number>>; until: number }
+  >();
   /** Services healbot acted on in their open incident, with that incident's id. */
   private readonly actedIn = new Map<string, string>();
   /** A failure seen after healbot's action, replayed as the next attempt unless the incident ends healed. */
@@ -114,7 +117,11 @@ export class DockerMonitor {
       this.watchers.push(
         watchDockerEvents(docker, (event) => void this.handle(docker, services, event), {
           signal: this.controller.signal,
-          onError: (error) => this.options.logger?.warn({ err: (error as Error).message, host: host ?? 'default' }, 'Docker event stream interrupted; reconnecting'),
+          onError: (error) =>
+            this.options.logger?.warn(
+              { err: (error as Error).message, host: host ?? 'default' },
+              'Docker event stream interrupted; reconnecting',
+            ),
         }),
       );
     }
@@ -132,7 +139,10 @@ export class DockerMonitor {
   /** Follows healbot's own actions, so their events are not news and what comes after them is evidence. */
   private observe(event: ProgressEvent): void {
     if (event.type === 'action_started') {
-      this.ownEvents.set(event.step.target, { left: { ...(OWN_EVENTS[event.step.action] ?? {}) }, until: Number.POSITIVE_INFINITY });
+      this.ownEvents.set(event.step.target, {
+        left: { ...(OWN_EVENTS[event.step.action] ?? {}) },
+        until: Number.POSITIVE_INFINITY,
+      });
     } else if (event.type === 'action_finished') {
       const own = this.ownEvents.get(event.step.target);
       if (own) own.until = this.now() + OWN_EVENTS_WINDOW_MS;
@@ -144,7 +154,16 @@ export class DockerMonitor {
         const relapse = this.relapses.get(service);
         this.relapses.delete(service);
         // The engine forgets the incident right after 'done': open the next one once it has.
-        if (relapse && event.report.outcome !== 'healed') setImmediate(() => !this.stopped && this.alarm(service, relapse, `${describe(relapse)} again after healbot's ${event.report.actions.at(-1)?.action ?? 'action'}`));
+        if (relapse && event.report.outcome !== 'healed')
+          setImmediate(
+            () =>
+              !this.stopped &&
+              this.alarm(
+                service,
+                relapse,
+                `${describe(relapse)} again after healbot's ${event.report.actions.at(-1)?.action ?? 'action'}`,
+              ),
+          );
       }
     }
   }
@@ -199,12 +218,21 @@ export class DockerMonitor {
   private async handle(docker: Dockerode, candidates: string[], event: DockerContainerEvent): Promise<void> {
     const { logger } = this.options;
     try {
-      if (!ALARMS.has(event.action) && !REPORTED.has(event.action) && !ON_PURPOSE.has(event.action) && event.action !== 'kill') return;
+      if (
+        !ALARMS.has(event.action) &&
+        !REPORTED.has(event.action) &&
+        !ON_PURPOSE.has(event.action) &&
+        event.action !== 'kill'
+      )
+        return;
       const service = await this.serviceOf(docker, candidates, event.container);
       if (!service || this.stopped) return;
       const events = this.remember(event);
       if (this.isOwn(service, event)) {
-        logger?.info({ service, container: event.container, action: event.action }, 'container event follows healbot’s own action');
+        logger?.info(
+          { service, container: event.container, action: event.action },
+          'container event follows healbot’s own action',
+        );
         return;
       }
       if (event.action === 'kill') return;
@@ -216,7 +244,10 @@ export class DockerMonitor {
       if (event.action === 'die' && awaitingStopEvent(events)) {
         // `docker stop` fell back on SIGKILL: the `stop` event that follows at once says so.
         const fire = () => this.alarmOrEvidence(service, event);
-        const timer = setTimeout(() => this.settlePendingDie(event.container, true), this.options.stopEventWaitMs ?? 2_000);
+        const timer = setTimeout(
+          () => this.settlePendingDie(event.container, true),
+          this.options.stopEventWaitMs ?? 2_000,
+        );
         this.pendingDies.set(event.container, { timer, fire });
         return;
       }
@@ -259,7 +290,13 @@ export class DockerMonitor {
     }
     // A thread of its own that diagnoses and reports, and acts on nothing.
     engine
-      .heal({ service, source: 'event', summary: message, leaveAlone: message.replace(/\.$/, ''), dedupeKey: `docker:${event.container}:on-purpose:${stop.at}` })
+      .heal({
+        service,
+        source: 'event',
+        summary: message,
+        leaveAlone: message.replace(/\.$/, ''),
+        dedupeKey: `docker:${event.container}:on-purpose:${stop.at}`,
+      })
       .catch((error: unknown) => logger?.error({ err: error, service }, 'reporting a stop on purpose failed'));
   }
 
@@ -268,7 +305,11 @@ export class DockerMonitor {
     const incident = this.actedIn.get(service);
     if (incident && own(this.options.engine.openIncidents(), service) === incident) {
       this.relapses.set(service, event);
-      this.options.engine.note(incident, `${describe(event)} after healbot's action: the fix did not hold.`, { container: event.container, action: event.action, exitCode: event.exitCode });
+      this.options.engine.note(incident, `${describe(event)} after healbot's action: the fix did not hold.`, {
+        container: event.container,
+        action: event.action,
+        exitCode: event.exitCode,
+      });
       return;
     }
     this.alarm(service, event, `${describe(event)} (not caused by healbot)`);
@@ -277,10 +318,23 @@ export class DockerMonitor {
   private alarm(service: string, event: DockerContainerEvent, summary: string): void {
     const { engine, logger } = this.options;
     const running = own(engine.openIncidents(), service);
-    logger?.info({ service, container: event.container, action: event.action, exitCode: event.exitCode }, 'Docker event: opening an incident');
-    const report = engine.heal({ service, source: 'event', summary, dedupeKey: `docker:${event.container}:${event.action}:${event.time}`, failingSince: event.time });
+    logger?.info(
+      { service, container: event.container, action: event.action, exitCode: event.exitCode },
+      'Docker event: opening an incident',
+    );
+    const report = engine.heal({
+      service,
+      source: 'event',
+      summary,
+      dedupeKey: `docker:${event.container}:${event.action}:${event.time}`,
+      failingSince: event.time,
+    });
     report.catch((error: unknown) => logger?.error({ err: error, service }, 'heal from a Docker event failed'));
-    if (running) engine.note(running, `${describe(event)}; healbot did not cause it.`, { container: event.container, action: event.action });
+    if (running)
+      engine.note(running, `${describe(event)}; healbot did not cause it.`, {
+        container: event.container,
+        action: event.action,
+      });
   }
 
   /** Told in the service's thread: the running incident's, else the latest one's, else the audit log. */
@@ -289,7 +343,13 @@ export class DockerMonitor {
     const thread = own(engine.openIncidents(), service) ?? store.listIncidents({ service, limit: 1 })[0]?.id;
     const detail = { container: event.container, action: event.action };
     if (thread) engine.note(thread, message, detail);
-    else store.appendAudit({ at: new Date(this.now()).toISOString(), service, event: 'info', detail: { message, ...detail } });
+    else
+      store.appendAudit({
+        at: new Date(this.now()).toISOString(),
+        service,
+        event: 'info',
+        detail: { message, ...detail },
+      });
     logger?.info({ service, container: event.container, action: event.action }, message);
   }
 }

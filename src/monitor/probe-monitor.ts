@@ -52,7 +52,10 @@ export class ProbeMonitor {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const slowestProbe = Math.max(0, ...Object.values(this.options.config.services).flatMap((s) => s.probes.map((p) => p.timeoutMs)));
+    const slowestProbe = Math.max(
+      0,
+      ...Object.values(this.options.config.services).flatMap((s) => s.probes.map((p) => p.timeoutMs)),
+    );
     this.options.watchdog?.watch(PROBE_MONITOR_LOOP, 3 * this.interval + slowestProbe + 5000);
     this.schedule(0);
   }
@@ -110,15 +113,23 @@ export class ProbeMonitor {
       }
       if (watch.leftAlone) continue;
       watch.failingSince ??= now;
-      if (dependencyClosure(config, service).some((dependency) => dependency !== service && failing.has(dependency))) continue;
+      if (dependencyClosure(config, service).some((dependency) => dependency !== service && failing.has(dependency)))
+        continue;
       if (running[service]) continue;
       if (watch.reported && now - watch.lastOpenedAt < config.monitor.groupWindow) continue;
-      const failed = probes.filter((p) => !p.ok).map((p) => `${p.name} ${p.status ?? p.errorKind ?? ''} ${p.error ?? ''}`.replace(/\s+/g, ' ').trim());
+      const failed = probes
+        .filter((p) => !p.ok)
+        .map((p) => `${p.name} ${p.status ?? p.errorKind ?? ''} ${p.error ?? ''}`.replace(/\s+/g, ' ').trim());
       watch.reported = true;
       watch.lastOpenedAt = now;
       this.options.logger?.info({ service, failed }, 'monitoring found a failing service');
       engine
-        .heal({ service, source: 'monitor', summary: `monitoring: ${failed.join('; ')}`, failingSince: watch.failingSince })
+        .heal({
+          service,
+          source: 'monitor',
+          summary: `monitoring: ${failed.join('; ')}`,
+          failingSince: watch.failingSince,
+        })
         .then((report) => {
           if (report.leftAlone) watch.leftAlone = true;
         })

@@ -8,7 +8,13 @@ export function classifyNetworkError(error: unknown): { kind: ProbeErrorKind; me
   for (let depth = 0; depth < 4 && current; depth++) {
     const code = (current as { code?: string }).code;
     const name = (current as { name?: string }).name;
-    if (name === 'AbortError' || name === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
+    if (
+      name === 'AbortError' ||
+      name === 'TimeoutError' ||
+      code === 'ETIMEDOUT' ||
+      code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      code === 'UND_ERR_HEADERS_TIMEOUT'
+    ) {
       return { kind: 'timeout', message: 'timed out' };
     }
     if (code && DNS_CODES.has(code)) {
@@ -16,8 +22,10 @@ export function classifyNetworkError(error: unknown): { kind: ProbeErrorKind; me
       return { kind: 'dns', message: `cannot resolve ${host ?? 'host'} (${code})` };
     }
     if (code === 'ECONNREFUSED') return { kind: 'refused', message: 'connection refused' };
-    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') return { kind: 'reset', message: 'connection reset' };
-    if (code && /^(ERR_TLS|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/.test(code)) return { kind: 'tls', message: `TLS error (${code})` };
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET')
+      return { kind: 'reset', message: 'connection reset' };
+    if (code && /^(ERR_TLS|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/.test(code))
+      return { kind: 'tls', message: `TLS error (${code})` };
     if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { kind: 'refused', message: `unreachable (${code})` };
     current = (current as { cause?: unknown }).cause;
   }

@@ -16,7 +16,11 @@ export class DnsProbe implements Probe {
 
   async check(signal: AbortSignal): Promise<ProbeOutcome> {
     const aborted = new Promise<ProbeOutcome>((resolve) =>
-      signal.addEventListener('abort', () => resolve({ ok: false, error: 'timed out', errorKind: 'timeout', host: this.host }), { once: true }),
+      signal.addEventListener(
+        'abort',
+        () => resolve({ ok: false, error: 'timed out', errorKind: 'timeout', host: this.host }),
+        { once: true },
+      ),
     );
     const resolved = (this.customLookup ? resolveWith(this.customLookup, this.host) : lookup(this.host)).then(
       (): ProbeOutcome => ({ ok: true, host: this.host }),

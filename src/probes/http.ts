@@ -37,26 +37,30 @@ export class HttpProbe implements Probe {
         settled = true;
         resolve({ ...outcome, host });
       };
-      const req = request(url, { method: 'GET', headers: this.options.headers, signal, lookup: this.lookup, agent: false }, (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < MAX_BODY) chunks.push(chunk);
-          size += chunk.length;
-        });
-        res.on('error', (error) => finish({ ok: false, status, ...this.describe(error, signal) }));
-        res.on('end', () => {
-          const expected = this.options.expectStatus;
-          const statusOk = expected === undefined ? status < 400 : ([] as number[]).concat(expected).includes(status);
-          if (!statusOk) return finish({ ok: false, status, error: `HTTP ${status}`, errorKind: 'status' });
-          const body = Buffer.concat(chunks).toString('utf8');
-          if (this.options.expectBody !== undefined && !body.includes(this.options.expectBody)) {
-            return finish({ ok: false, status, error: `body lacks "${this.options.expectBody}"`, errorKind: 'body' });
-          }
-          finish({ ok: true, status });
-        });
-      });
+      const req = request(
+        url,
+        { method: 'GET', headers: this.options.headers, signal, lookup: this.lookup, agent: false },
+        (res: IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            if (size < MAX_BODY) chunks.push(chunk);
+            size += chunk.length;
+          });
+          res.on('error', (error) => finish({ ok: false, status, ...this.describe(error, signal) }));
+          res.on('end', () => {
+            const expected = this.options.expectStatus;
+            const statusOk = expected === undefined ? status < 400 : ([] as number[]).concat(expected).includes(status);
+            if (!statusOk) return finish({ ok: false, status, error: `HTTP ${status}`, errorKind: 'status' });
+            const body = Buffer.concat(chunks).toString('utf8');
+            if (this.options.expectBody !== undefined && !body.includes(this.options.expectBody)) {
+              return finish({ ok: false, status, error: `body lacks "${this.options.expectBody}"`, errorKind: 'body' });
+            }
+            finish({ ok: true, status });
+          });
+        },
+      );
       req.on('error', (error) => finish({ ok: false, ...this.describe(error, signal) }));
       req.end();
     });

@@ -10,15 +10,25 @@ export function createLookup(servers: readonly string[] | undefined): LookupFunc
   if (!servers || servers.length === 0) return undefined;
   const resolver = new Resolver({ timeout: 2000, tries: 1 });
   resolver.setServers([...servers]);
-  const lookup = (hostname: string, options: { all?: boolean; family?: number | string }, callback: (...args: unknown[]) => void) => {
+  const lookup = (
+    hostname: string,
+    options: { all?: boolean; family?: number | string },
+    callback: (...args: unknown[]) => void,
+  ) => {
     const family = isIP(hostname);
-    const answer = (address: string, fam: number) => (options?.all ? callback(null, [{ address, family: fam }]) : callback(null, address, fam));
+    const answer = (address: string, fam: number) =>
+      options?.all ? callback(null, [{ address, family: fam }]) : callback(null, address, fam);
     if (family !== 0) return answer(hostname, family);
     if (hostname === 'localhost') return answer('127.0.0.1', 4);
     resolver.resolve4(hostname).then(
       (addresses) => answer(addresses[0], 4),
       (error: NodeJS.ErrnoException) => {
-        const code = error.code === 'ENODATA' || error.code === 'ENOTFOUND' ? 'ENOTFOUND' : error.code === 'ETIMEOUT' ? 'EAI_AGAIN' : (error.code ?? 'ENOTFOUND');
+        const code =
+          error.code === 'ENODATA' || error.code === 'ENOTFOUND'
+            ? 'ENOTFOUND'
+            : error.code === 'ETIMEOUT'
+              ? 'EAI_AGAIN'
+              : (error.code ?? 'ENOTFOUND');
         callback(Object.assign(new Error(`getaddrinfo ${code} ${hostname}`), { code, hostname }));
       },
     );

@@ -27,7 +27,14 @@ export class CommandRuntime implements Runtime {
 
   private async run(argv: string[], timeoutMs: number, signal?: AbortSignal) {
     const [file, ...args] = argv;
-    return execa(file, args, { timeout: timeoutMs, cancelSignal: signal, reject: false, stdin: 'ignore', all: true, forceKillAfterDelay: 2000 });
+    return execa(file, args, {
+      timeout: timeoutMs,
+      cancelSignal: signal,
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      forceKillAfterDelay: 2000,
+    });
   }
 
   async inspect(options: { logLines?: number; signal?: AbortSignal } = {}): Promise<RuntimeState> {
@@ -37,15 +44,24 @@ export class CommandRuntime implements Runtime {
     let error: string | undefined;
     if (this.config.status) {
       const result = await this.run(this.config.status, 15_000, options.signal);
-      if (result.exitCode === undefined) error = `status command could not run: ${this.redact(result.originalMessage ?? 'unknown error')}`;
+      if (result.exitCode === undefined)
+        error = `status command could not run: ${this.redact(result.originalMessage ?? 'unknown error')}`;
       else status = result.exitCode === 0 ? 'running' : 'exited';
     }
     let logs: string[] | undefined;
     if (this.config.logs && (options.logLines ?? 80) > 0) {
       const result = await this.run(this.config.logs, 15_000, options.signal);
-      logs = redactLines(result.all ?? '', this.redact).filter(Boolean).slice(-(options.logLines ?? 80));
+      logs = redactLines(result.all ?? '', this.redact)
+        .filter(Boolean)
+        .slice(-(options.logLines ?? 80));
     }
-    return { ...base, status, logs, ...(error ? { error } : {}), ...(status === 'unknown' && !error ? { target: `${this.service} (${target})` } : {}) };
+    return {
+      ...base,
+      status,
+      logs,
+      ...(error ? { error } : {}),
+      ...(status === 'unknown' && !error ? { target: `${this.service} (${target})` } : {}),
+    };
   }
 
   supports(action: RuntimeAction['action']): boolean {
@@ -53,13 +69,22 @@ export class CommandRuntime implements Runtime {
   }
 
   async perform(action: RuntimeAction, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
-    if (!this.supports(action.action)) throw new RuntimeError(`the command runtime of ${this.service} cannot ${action.action}`);
+    if (!this.supports(action.action))
+      throw new RuntimeError(`the command runtime of ${this.service} cannot ${action.action}`);
     const argv = action.action === 'start' ? (this.config.start ?? this.config.restart) : this.config.restart;
-    const result = await this.run(argv, Math.min(options.timeoutMs ?? this.config.timeoutMs, this.config.timeoutMs), options.signal);
+    const result = await this.run(
+      argv,
+      Math.min(options.timeoutMs ?? this.config.timeoutMs, this.config.timeoutMs),
+      options.signal,
+    );
     if (result.timedOut) throw new RuntimeError(`${action.action} of ${this.service} timed out`);
     if (result.exitCode !== 0) {
-      const tail = redactLines((result.all ?? '').trim(), this.redact).slice(-3).join(' | ');
-      throw new RuntimeError(`${action.action} of ${this.service} exited ${result.exitCode ?? '(could not run)'}${tail ? `: ${tail}` : ''}`);
+      const tail = redactLines((result.all ?? '').trim(), this.redact)
+        .slice(-3)
+        .join(' | ');
+      throw new RuntimeError(
+        `${action.action} of ${this.service} exited ${result.exitCode ?? '(could not run)'}${tail ? `: ${tail}` : ''}`,
+      );
     }
   }
 }

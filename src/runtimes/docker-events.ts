@@ -160,7 +160,10 @@ export function signalNumber(signal: string): number | undefined {
  * The container events Docker still holds (its last 256, in memory) between `since` and
  * `until` (epoch ms), oldest first. Bounded: `until` ends the stream and `signal` cuts it off.
  */
-export async function readDockerEvents(docker: Dockerode, options: { since: number; until: number; filters: Record<string, string[]>; signal: AbortSignal }): Promise<DockerContainerEvent[]> {
+export async function readDockerEvents(
+  docker: Dockerode,
+  options: { since: number; until: number; filters: Record<string, string[]>; signal: AbortSignal },
+): Promise<DockerContainerEvent[]> {
   const stream = (await docker.getEvents({
     since: (options.since / 1000).toFixed(3),
     until: (options.until / 1000).toFixed(3),

@@ -23,7 +23,10 @@ export interface StopOnPurpose {
  * The stop on purpose that `events` (one container's, oldest first) end with, if any. Events
  * before the container's last `start` do not count: it has run since.
  */
-export function stopOnPurpose(events: readonly DockerContainerEvent[], stopSignal = SIGTERM): StopOnPurpose | undefined {
+export function stopOnPurpose(
+  events: readonly DockerContainerEvent[],
+  stopSignal = SIGTERM,
+): StopOnPurpose | undefined {
   let askedToStop: DockerContainerEvent | undefined;
   let verdict: StopOnPurpose | undefined;
   for (const event of events) {

@@ -90,7 +90,12 @@ export function parseDockerHost(host: string): Dockerode.DockerOptions {
 
 function invalidHost(host: string, cause?: unknown): ConfigError {
   return new ConfigError(
-    [{ path: 'docker.host', message: `"${host}" is not a Docker host; use unix:///var/run/docker.sock or tcp://127.0.0.1:2375` }],
+    [
+      {
+        path: 'docker.host',
+        message: `"${host}" is not a Docker host; use unix:///var/run/docker.sock or tcp://127.0.0.1:2375`,
+      },
+    ],
     undefined,
     { cause },
   );
@@ -184,20 +189,29 @@ export class DockerRuntime implements Runtime {
       const stopped = state.status === 'exited' || state.status === 'dead' || state.status === 'paused';
       const [usageBytes, logs, onPurpose] = await Promise.all([
         wantsMemory ? this.#memoryUsage(resolved.container, signal) : Promise.resolve(undefined),
-        this.#logs(resolved.container, info.Config?.Tty === true, options.logLines ?? DOCKER_RUNTIME_DEFAULTS.logLines, signal),
+        this.#logs(
+          resolved.container,
+          info.Config?.Tty === true,
+          options.logLines ?? DOCKER_RUNTIME_DEFAULTS.logLines,
+          signal,
+        ),
         stopped ? this.#stopOnPurpose(info, signal) : Promise.resolve(undefined),
       ]);
       if (usageBytes !== undefined) state.memory = { ...state.memory, usageBytes };
       if (logs !== undefined) state.logs = logs;
       if (onPurpose) state.stoppedOnPurpose = { how: onPurpose.how, at: new Date(onPurpose.at).toISOString() };
       if (state.status === 'running' && state.startedAt) {
-        const changed = await changedSince(Date.parse(state.startedAt), [...(this.#config.configFiles ?? []), ...(this.#local() ? readOnlyFileMounts(info) : [])]);
+        const changed = await changedSince(Date.parse(state.startedAt), [
+          ...(this.#config.configFiles ?? []),
+          ...(this.#local() ? readOnlyFileMounts(info) : []),
+        ]);
         if (changed.length > 0) state.changedFiles = changed;
       }
       return state;
     } catch (error) {
       // The container vanished between listing and inspecting it.
-      if (statusCodeOf(error) === 404) return { runtime: 'docker', target: resolved?.name ?? this.target, status: 'missing' };
+      if (statusCodeOf(error) === 404)
+        return { runtime: 'docker', target: resolved?.name ?? this.target, status: 'missing' };
       return {
         runtime: 'docker',
         target: resolved?.name ?? this.target,
@@ -208,7 +222,10 @@ export class DockerRuntime implements Runtime {
   }
 
   watch(options: { signal: AbortSignal; since?: number }, onChange: () => void): void {
-    const filters: Record<string, string[]> = this.#config.container !== undefined ? { container: [this.#config.container] } : { label: Object.entries(this.#config.labels ?? {}).map(([k, v]) => `${k}=${v}`) };
+    const filters: Record<string, string[]> =
+      this.#config.container !== undefined
+        ? { container: [this.#config.container] }
+        : { label: Object.entries(this.#config.labels ?? {}).map(([k, v]) => `${k}=${v}`) };
     void watchDockerEvents(this.#docker, () => onChange(), { signal: options.signal, since: options.since, filters });
   }
 
@@ -218,13 +235,18 @@ export class DockerRuntime implements Runtime {
 
   async perform(action: RuntimeAction, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     if (!this.supports(action.action)) {
-      throw new RuntimeError(`the Docker runtime cannot ${action.action} ${this.#describeTarget()}; it can restart, start or unpause`);
+      throw new RuntimeError(
+        `the Docker runtime cannot ${action.action} ${this.#describeTarget()}; it can restart, start or unpause`,
+      );
     }
     const signal = withTimeout(options.signal, options.timeoutMs ?? DOCKER_RUNTIME_DEFAULTS.actionTimeoutMs);
     let resolved: ResolvedContainer | undefined;
     try {
       resolved = await this.#resolve(signal);
-      if (!resolved) throw new RuntimeError(`cannot ${action.action} ${this.#describeTarget()}: no such container on ${this.#daemon()}`);
+      if (!resolved)
+        throw new RuntimeError(
+          `cannot ${action.action} ${this.#describeTarget()}: no such container on ${this.#daemon()}`,
+        );
       const from = Date.now();
       try {
         await raceAbort(this.#act(resolved.container, action, signal), signal);
@@ -242,7 +264,10 @@ export class DockerRuntime implements Runtime {
     try {
       switch (action.action) {
         case 'restart': {
-          const t = typeof action.params?.stopGraceSeconds === 'number' ? action.params.stopGraceSeconds : DOCKER_RUNTIME_DEFAULTS.stopGraceSeconds;
+          const t =
+            typeof action.params?.stopGraceSeconds === 'number'
+              ? action.params.stopGraceSeconds
+              : DOCKER_RUNTIME_DEFAULTS.stopGraceSeconds;
           await container.restart({ t, abortSignal: signal });
           return;
         }
@@ -277,7 +302,12 @@ export class DockerRuntime implements Runtime {
     const name = containerName(chosen);
     let note: string | undefined;
     if (found.length > 1) {
-      const why = running.length > 0 ? (running.length > 1 ? 'the newest running one' : 'the running one') : 'the newest one (none is running)';
+      const why =
+        running.length > 0
+          ? running.length > 1
+            ? 'the newest running one'
+            : 'the running one'
+          : 'the newest one (none is running)';
       note = `${found.length} containers match ${describeLabels(labels)}; chose ${why}, "${name}" (others: ${found
         .filter((c) => c !== chosen)
         .map(containerName)
@@ -288,7 +318,11 @@ export class DockerRuntime implements Runtime {
 
   #stateFrom(info: Dockerode.ContainerInspectInfo, resolved: ResolvedContainer): RuntimeState {
     const raw = info.State;
-    const status = KNOWN_STATUSES.has(raw.Status) ? (raw.Status as RuntimeState['status']) : raw.Status === 'removing' ? 'dead' : 'unknown';
+    const status = KNOWN_STATUSES.has(raw.Status)
+      ? (raw.Status as RuntimeState['status'])
+      : raw.Status === 'removing'
+        ? 'dead'
+        : 'unknown';
     const state: RuntimeState = {
       runtime: 'docker',
       target: info.Name ? info.Name.replace(/^\//, '') : resolved.name,
@@ -302,7 +336,9 @@ export class DockerRuntime implements Runtime {
     if (log && log.length > 0) {
       state.healthLog = log
         .slice(-DOCKER_RUNTIME_DEFAULTS.healthLogEntries)
-        .map((entry) => this.#redact(`exit ${entry.ExitCode}: ${entry.Output.trim().replace(/\s*\n\s*/g, ' | ')}`.trim()));
+        .map((entry) =>
+          this.#redact(`exit ${entry.ExitCode}: ${entry.Output.trim().replace(/\s*\n\s*/g, ' | ')}`.trim()),
+        );
     }
     if (raw.StartedAt && raw.StartedAt !== NEVER) state.startedAt = raw.StartedAt;
     if (raw.FinishedAt && raw.FinishedAt !== NEVER) state.finishedAt = raw.FinishedAt;
@@ -323,7 +359,10 @@ export class DockerRuntime implements Runtime {
     const started = Date.parse(info.State.StartedAt);
     const finished = Date.parse(info.State.FinishedAt);
     const now = Date.now();
-    const since = Number.isFinite(started) && info.State.StartedAt !== NEVER ? started : (Number.isFinite(finished) ? finished : now) - 60_000;
+    const since =
+      Number.isFinite(started) && info.State.StartedAt !== NEVER
+        ? started
+        : (Number.isFinite(finished) ? finished : now) - 60_000;
     try {
       const events = await readDockerEvents(this.#docker, {
         since: Math.min(since, now - 1),
@@ -335,8 +374,13 @@ export class DockerRuntime implements Runtime {
       const configured = (info.Config as { StopSignal?: string } | undefined)?.StopSignal;
       const stopSignal = configured ? signalNumber(configured) : undefined;
       // The kill and stop of healbot's own restart are not a person's stop (its die and start stay: they tell what happened next).
-      const byHealbot = (event: DockerContainerEvent) => (event.action === 'kill' || event.action === 'stop') && this.#ownActions.some((a) => event.time >= a.from - 100 && event.time <= a.to + 100);
-      return stopOnPurpose(events.filter((event) => !byHealbot(event)), stopSignal ?? SIGTERM);
+      const byHealbot = (event: DockerContainerEvent) =>
+        (event.action === 'kill' || event.action === 'stop') &&
+        this.#ownActions.some((a) => event.time >= a.from - 100 && event.time <= a.to + 100);
+      return stopOnPurpose(
+        events.filter((event) => !byHealbot(event)),
+        stopSignal ?? SIGTERM,
+      );
     } catch {
       return undefined;
     }
@@ -355,7 +399,10 @@ export class DockerRuntime implements Runtime {
     try {
       const statsSignal = withTimeout(signal, DOCKER_RUNTIME_DEFAULTS.statsTimeoutMs);
       // one-shot (API 1.41+) skips the second CPU sample, which otherwise costs a second.
-      const options = { stream: false, 'one-shot': true, abortSignal: statsSignal } as { stream: false; 'one-shot': boolean };
+      const options = { stream: false, 'one-shot': true, abortSignal: statsSignal } as {
+        stream: false;
+        'one-shot': boolean;
+      };
       const stats = await raceAbort(container.stats(options), statsSignal);
       const memory = stats.memory_stats as { usage?: number; stats?: Record<string, number> } | undefined;
       if (typeof memory?.usage !== 'number') return undefined;
@@ -366,10 +413,21 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  async #logs(container: Dockerode.Container, tty: boolean, lines: number, signal: AbortSignal): Promise<string[] | undefined> {
+  async #logs(
+    container: Dockerode.Container,
+    tty: boolean,
+    lines: number,
+    signal: AbortSignal,
+  ): Promise<string[] | undefined> {
     if (lines <= 0) return [];
     try {
-      const data: unknown = await container.logs({ stdout: true, stderr: true, follow: false, tail: lines, abortSignal: signal } as Dockerode.ContainerLogsOptions & {
+      const data: unknown = await container.logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        tail: lines,
+        abortSignal: signal,
+      } as Dockerode.ContainerLogsOptions & {
         follow: false;
       });
       const buffer = Buffer.isBuffer(data) ? data : Buffer.from(String(data ?? ''), 'utf8');
@@ -445,7 +503,8 @@ function explain(error: unknown, signal: AbortSignal): string {
   if (json && typeof json.message === 'string') return json.message;
   const code = (error as { code?: unknown } | null)?.code;
   const message = describeError(error);
-  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES') return `the Docker daemon is not reachable (${message})`;
+  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES')
+    return `the Docker daemon is not reachable (${message})`;
   return message.replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
 }
 

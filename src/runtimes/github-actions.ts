@@ -77,7 +77,14 @@ export class GitHubActionsRuntime implements Runtime {
 
   constructor(
     private readonly config: GitHubServiceConfig,
-    private readonly options: { token: string; apiUrl: string; timeoutMs?: number; redact: Redactor; breaker: { threshold: number; window: number }; now?: () => number },
+    private readonly options: {
+      token: string;
+      apiUrl: string;
+      timeoutMs?: number;
+      redact: Redactor;
+      breaker: { threshold: number; window: number };
+      now?: () => number;
+    },
   ) {
     this.client = new GitHubClient({ token: options.token, apiUrl: options.apiUrl, timeoutMs: options.timeoutMs });
     this.repo = config.repo;
@@ -85,7 +92,11 @@ export class GitHubActionsRuntime implements Runtime {
   }
 
   supports(action: RuntimeAction['action']): boolean {
-    return action === 'rerun_failed_jobs' || action === 'delete_caches' || (action === 'dispatch_repair' && this.config.repair !== undefined);
+    return (
+      action === 'rerun_failed_jobs' ||
+      action === 'delete_caches' ||
+      (action === 'dispatch_repair' && this.config.repair !== undefined)
+    );
   }
 
   /** A workflow_run event for this pipeline arrived: wake a waiting `settle` now instead of at its next poll. */
@@ -101,18 +112,30 @@ export class GitHubActionsRuntime implements Runtime {
    */
   private async headRun(signal?: AbortSignal): Promise<WorkflowRunJson | undefined> {
     const branch = this.config.branches.length === 1 ? `&branch=${encodeURIComponent(this.config.branches[0])}` : '';
-    const runs = await this.client.paginate<WorkflowRunJson>(`/repos/${this.repo}/actions/runs?per_page=50&exclude_pull_requests=true${branch}`, 'workflow_runs', { maxPages: 2, signal });
+    const runs = await this.client.paginate<WorkflowRunJson>(
+      `/repos/${this.repo}/actions/runs?per_page=50&exclude_pull_requests=true${branch}`,
+      'workflow_runs',
+      { maxPages: 2, signal },
+    );
     const heads = new Map<string, WorkflowRunJson>();
     for (const run of runs) {
       const key = `${run.path ?? run.name}@${run.head_branch}`;
       if (watches(this.config, run) && !heads.has(key)) heads.set(key, run);
     }
     const newest = [...heads.values()];
-    return newest.find((r) => r.status === 'completed' && r.conclusion && FAILED.has(r.conclusion)) ?? newest.find((r) => r.status !== 'completed') ?? newest[0];
+    return (
+      newest.find((r) => r.status === 'completed' && r.conclusion && FAILED.has(r.conclusion)) ??
+      newest.find((r) => r.status !== 'completed') ??
+      newest[0]
+    );
   }
 
   private async failedJobs(run: CiRun, signal?: AbortSignal): Promise<CiFailedJob[]> {
-    const jobs = await this.client.paginate<JobJson>(`/repos/${this.repo}/actions/runs/${run.id}/jobs?filter=latest&per_page=100`, 'jobs', { signal });
+    const jobs = await this.client.paginate<JobJson>(
+      `/repos/${this.repo}/actions/runs/${run.id}/jobs?filter=latest&per_page=100`,
+      'jobs',
+      { signal },
+    );
     const failed = jobs.filter((job) => job.conclusion !== null && FAILED.has(job.conclusion));
     return Promise.all(
       failed.map(async (job) => {
@@ -123,7 +146,14 @@ export class GitHubActionsRuntime implements Runtime {
           lines = [`(healbot could not read this job's log: ${(error as Error).message})`];
         }
         const tail = lines.slice(-this.config.logLines).map((line) => this.redact(line));
-        return { id: job.id, name: job.name, conclusion: job.conclusion, failedStep: job.steps?.find((s) => s.conclusion !== null && FAILED.has(s.conclusion))?.name, logTail: tail, cacheKeys: restoredCacheKeys(lines) };
+        return {
+          id: job.id,
+          name: job.name,
+          conclusion: job.conclusion,
+          failedStep: job.steps?.find((s) => s.conclusion !== null && FAILED.has(s.conclusion))?.name,
+          logTail: tail,
+          cacheKeys: restoredCacheKeys(lines),
+        };
       }),
     );
   }
@@ -145,10 +175,19 @@ export class GitHubActionsRuntime implements Runtime {
 
   /** Reads one run (the given one, or the newest watched) with its failed jobs and their classified logs. */
   async read(runId?: number, signal?: AbortSignal): Promise<RuntimeState> {
-    const json = runId ? await this.client.json<WorkflowRunJson>('GET', `/repos/${this.repo}/actions/runs/${runId}`, { signal }) : await this.headRun(signal);
-    if (!json) return this.state({ repo: this.repo, failedJobs: [] }, { note: 'no run of the configured workflows and branches yet' });
+    const json = runId
+      ? await this.client.json<WorkflowRunJson>('GET', `/repos/${this.repo}/actions/runs/${runId}`, { signal })
+      : await this.headRun(signal);
+    if (!json)
+      return this.state(
+        { repo: this.repo, failedJobs: [] },
+        { note: 'no run of the configured workflows and branches yet' },
+      );
     const run = ciRunOf(json);
-    const failedJobs = run.status === 'completed' && run.conclusion && FAILED.has(run.conclusion) ? await this.failedJobs(run, signal) : [];
+    const failedJobs =
+      run.status === 'completed' && run.conclusion && FAILED.has(run.conclusion)
+        ? await this.failedJobs(run, signal)
+        : [];
     const { failure, unexplainedJobs } = explainFailure(failedJobs);
     const reruns = failedJobs.length > 0 ? await this.rerunsInWindow(run, signal) : undefined;
     return this.state({ repo: this.repo, run, failedJobs, failure, unexplainedJobs, reruns });
@@ -160,8 +199,14 @@ export class GitHubActionsRuntime implements Runtime {
     if (!file) return undefined;
     const { threshold, window } = this.options.breaker;
     const since = (this.options.now ?? Date.now)() - window;
-    const runs = await this.client.json<{ workflow_runs: WorkflowRunJson[] }>('GET', `/repos/${this.repo}/actions/workflows/${encodeURIComponent(file)}/runs?branch=${encodeURIComponent(run.branch)}&per_page=100`, { signal });
-    const count = runs.workflow_runs.filter((r) => (r.run_attempt ?? 1) > 1 && Date.parse(r.run_started_at ?? '') >= since).length;
+    const runs = await this.client.json<{ workflow_runs: WorkflowRunJson[] }>(
+      'GET',
+      `/repos/${this.repo}/actions/workflows/${encodeURIComponent(file)}/runs?branch=${encodeURIComponent(run.branch)}&per_page=100`,
+      { signal },
+    );
+    const count = runs.workflow_runs.filter(
+      (r) => (r.run_attempt ?? 1) > 1 && Date.parse(r.run_started_at ?? '') >= since,
+    ).length;
     return { count, threshold, windowMs: window };
   }
 
@@ -178,23 +223,46 @@ export class GitHubActionsRuntime implements Runtime {
     const attempt = Number(action.params?.attempt);
     if (!Number.isInteger(runId) || runId <= 0) throw new RuntimeError(`${action.action} needs the run it acts on`);
     try {
-      const current = ciRunOf(await this.client.json<WorkflowRunJson>('GET', `/repos/${this.repo}/actions/runs/${runId}`, { signal: options.signal }));
+      const current = ciRunOf(
+        await this.client.json<WorkflowRunJson>('GET', `/repos/${this.repo}/actions/runs/${runId}`, {
+          signal: options.signal,
+        }),
+      );
       // The run may have been re-run by someone else while healbot waited for approval.
-      if (current.attempt !== attempt || current.status !== 'completed') throw new RuntimeError(`run ${runId} changed since the diagnosis (now attempt ${current.attempt}, ${current.status}); nothing was done`);
+      if (current.attempt !== attempt || current.status !== 'completed')
+        throw new RuntimeError(
+          `run ${runId} changed since the diagnosis (now attempt ${current.attempt}, ${current.status}); nothing was done`,
+        );
       this.baseline = { run: runId, attempt, path: current.path, branch: current.branch };
       if (action.action === 'dispatch_repair') {
         const repair = this.config.repair;
         if (!repair) throw new RuntimeError('no repair workflow is configured (github.repair.eventType)');
-        const payload = { run_id: runId, run_attempt: attempt, run_url: current.url, workflow: current.workflow, branch: current.branch, failure: String(action.params?.failure ?? ''), step: String(action.params?.step ?? ''), job: String(action.params?.job ?? '') };
-        await this.client.json('POST', `/repos/${this.repo}/dispatches`, { body: { event_type: repair.eventType, client_payload: payload }, signal: options.signal });
+        const payload = {
+          run_id: runId,
+          run_attempt: attempt,
+          run_url: current.url,
+          workflow: current.workflow,
+          branch: current.branch,
+          failure: String(action.params?.failure ?? ''),
+          step: String(action.params?.step ?? ''),
+          job: String(action.params?.job ?? ''),
+        };
+        await this.client.json('POST', `/repos/${this.repo}/dispatches`, {
+          body: { event_type: repair.eventType, client_payload: payload },
+          signal: options.signal,
+        });
         return;
       }
       if (action.action === 'delete_caches') {
-        const keys = String(action.params?.keys ?? '').split('\n').filter(Boolean);
+        const keys = String(action.params?.keys ?? '')
+          .split('\n')
+          .filter(Boolean);
         if (keys.length === 0) throw new RuntimeError('no cache key to delete');
         for (const key of keys) {
           try {
-            await this.client.json('DELETE', `/repos/${this.repo}/actions/caches?key=${encodeURIComponent(key)}`, { signal: options.signal });
+            await this.client.json('DELETE', `/repos/${this.repo}/actions/caches?key=${encodeURIComponent(key)}`, {
+              signal: options.signal,
+            });
           } catch (error) {
             // Already gone (evicted, or deleted by hand) is what healbot wanted.
             if (!(error instanceof Error && 'status' in error && error.status === 404)) throw error;
@@ -203,7 +271,10 @@ export class GitHubActionsRuntime implements Runtime {
       } else if (action.action !== 'rerun_failed_jobs') {
         throw new RuntimeError(`a GitHub Actions pipeline cannot ${action.action}`);
       }
-      await this.client.json('POST', `/repos/${this.repo}/actions/runs/${runId}/rerun-failed-jobs`, { body: {}, signal: options.signal });
+      await this.client.json('POST', `/repos/${this.repo}/actions/runs/${runId}/rerun-failed-jobs`, {
+        body: {},
+        signal: options.signal,
+      });
     } catch (error) {
       if (error instanceof RuntimeError) throw error;
       throw new RuntimeError(this.redact((error as Error).message), { cause: error });
@@ -223,13 +294,20 @@ export class GitHubActionsRuntime implements Runtime {
     let last: RuntimeState | undefined;
     while (!options.signal?.aborted) {
       try {
-        last = baseline ? await this.read(await this.resultRun(baseline, options.signal), options.signal) : await this.read(undefined, options.signal);
+        last = baseline
+          ? await this.read(await this.resultRun(baseline, options.signal), options.signal)
+          : await this.read(undefined, options.signal);
         const run = last.ci?.run;
         // Without an action of its own (a run was already in progress), the newest run finishing is the answer.
         const answers = !baseline || (run && (run.id !== baseline.run || run.attempt > baseline.attempt));
         if (!run || (answers && run.status === 'completed')) return last;
       } catch (error) {
-        last = { runtime: 'github', target: this.repo, status: 'unknown', error: this.redact((error as Error).message) };
+        last = {
+          runtime: 'github',
+          target: this.repo,
+          status: 'unknown',
+          error: this.redact((error as Error).message),
+        };
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -240,12 +318,21 @@ export class GitHubActionsRuntime implements Runtime {
   }
 
   /** The run whose conclusion answers the baseline: the same run after a re-run, or the newest run of its workflow and branch after a dispatch. */
-  private async resultRun(baseline: NonNullable<GitHubActionsRuntime['baseline']>, signal?: AbortSignal): Promise<number> {
-    const same = await this.client.json<WorkflowRunJson>('GET', `/repos/${this.repo}/actions/runs/${baseline.run}`, { signal });
+  private async resultRun(
+    baseline: NonNullable<GitHubActionsRuntime['baseline']>,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const same = await this.client.json<WorkflowRunJson>('GET', `/repos/${this.repo}/actions/runs/${baseline.run}`, {
+      signal,
+    });
     if ((same.run_attempt ?? 1) > baseline.attempt) return baseline.run;
     const file = baseline.path.split('/').pop();
     if (!file) return baseline.run;
-    const runs = await this.client.json<{ workflow_runs: WorkflowRunJson[] }>('GET', `/repos/${this.repo}/actions/workflows/${encodeURIComponent(file)}/runs?branch=${encodeURIComponent(baseline.branch)}&per_page=5`, { signal });
+    const runs = await this.client.json<{ workflow_runs: WorkflowRunJson[] }>(
+      'GET',
+      `/repos/${this.repo}/actions/workflows/${encodeURIComponent(file)}/runs?branch=${encodeURIComponent(baseline.branch)}&per_page=5`,
+      { signal },
+    );
     return runs.workflow_runs.find((r) => r.id > baseline.run)?.id ?? baseline.run;
   }
 }

@@ -71,7 +71,11 @@ export class GitHubClient {
   }
 
   /** One call; `path` starts with `/repos/…` or is a full URL on the API host (a `Link`). */
-  private async send(method: string, path: string, init: { body?: unknown; signal: AbortSignal; redirect?: 'follow' | 'manual' }): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    init: { body?: unknown; signal: AbortSignal; redirect?: 'follow' | 'manual' },
+  ): Promise<Response> {
     const url = path.startsWith('http') ? path : `${this.base}${path}`;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
@@ -84,7 +88,9 @@ export class GitHubClient {
           redirect: init.redirect ?? 'follow',
         });
       } catch (error) {
-        const reason = init.signal.aborted ? `no answer within ${(this.options.timeoutMs ?? 15_000) / 1000} s` : (error as Error).message;
+        const reason = init.signal.aborted
+          ? `no answer within ${(this.options.timeoutMs ?? 15_000) / 1000} s`
+          : (error as Error).message;
         throw new GitHubApiError(0, `GitHub did not answer ${method} ${new URL(url).pathname}: ${reason}`);
       }
       if (res.ok || res.status === 302) return res;
@@ -95,13 +101,25 @@ export class GitHubClient {
       } catch {
         // GitHub answers JSON; a proxy in the way may not.
       }
-      const wait = (res.status === 403 || res.status === 429) && /rate limit/i.test(message) ? waitSeconds(res) : undefined;
+      const wait =
+        (res.status === 403 || res.status === 429) && /rate limit/i.test(message) ? waitSeconds(res) : undefined;
       if (wait !== undefined && attempt < 2 && wait * 1000 <= (this.options.maxRetryWaitMs ?? 10_000)) {
         await sleep(wait * 1000, init.signal).catch(() => undefined);
         if (!init.signal.aborted) continue;
       }
-      const hint = res.status === 401 ? ' (check github.token)' : res.status === 404 ? ' (check the repo name and that the token can read it)' : res.status === 403 && wait === undefined ? ' (the token lacks a permission: actions read/write, issues write)' : '';
-      throw new GitHubApiError(res.status, `GitHub answered ${res.status} to ${method} ${new URL(url).pathname}: ${message.split('\n')[0]}${hint}`, wait);
+      const hint =
+        res.status === 401
+          ? ' (check github.token)'
+          : res.status === 404
+            ? ' (check the repo name and that the token can read it)'
+            : res.status === 403 && wait === undefined
+              ? ' (the token lacks a permission: actions read/write, issues write)'
+              : '';
+      throw new GitHubApiError(
+        res.status,
+        `GitHub answered ${res.status} to ${method} ${new URL(url).pathname}: ${message.split('\n')[0]}${hint}`,
+        wait,
+      );
     }
   }
 
@@ -112,7 +130,11 @@ export class GitHubClient {
   }
 
   /** Follows `Link: rel="next"` up to `maxPages`, collecting `key` of each page (or the page itself when it is an array). */
-  async paginate<T>(path: string, key: string | undefined, options: { maxPages?: number; signal?: AbortSignal } = {}): Promise<T[]> {
+  async paginate<T>(
+    path: string,
+    key: string | undefined,
+    options: { maxPages?: number; signal?: AbortSignal } = {},
+  ): Promise<T[]> {
     const signal = this.signalFor(options.signal);
     const items: T[] = [];
     let next: string | undefined = path;
@@ -131,13 +153,20 @@ export class GitHubClient {
    */
   async jobLog(repo: string, jobId: number, signal?: AbortSignal): Promise<string> {
     const deadline = this.signalFor(signal);
-    const res = await this.send('GET', `/repos/${repo}/actions/jobs/${jobId}/logs`, { signal: deadline, redirect: 'manual' });
+    const res = await this.send('GET', `/repos/${repo}/actions/jobs/${jobId}/logs`, {
+      signal: deadline,
+      redirect: 'manual',
+    });
     const location = res.headers.get('location');
     if (res.status !== 302 || !location) return res.text();
     const blob = await fetch(location, { signal: deadline }).catch((error: Error) => {
       throw new GitHubApiError(0, `could not download the log of job ${jobId}: ${error.message}`);
     });
-    if (!blob.ok) throw new GitHubApiError(blob.status, `the log of job ${jobId} could not be downloaded (${blob.status}); its link may have expired`);
+    if (!blob.ok)
+      throw new GitHubApiError(
+        blob.status,
+        `the log of job ${jobId} could not be downloaded (${blob.status}); its link may have expired`,
+      );
     return headAndTail(blob);
   }
 }

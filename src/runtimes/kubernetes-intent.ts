@@ -19,7 +19,10 @@ const ownsReplicas = (entry: V1ManagedFieldsEntry) => {
  * The scale to zero on purpose, if the Deployment (at 0 replicas) was last scaled by a field
  * manager that is not a controller and no warning (a crash, a failed probe) came before it.
  */
-export function scaledToZeroOnPurpose(managedFields: readonly V1ManagedFieldsEntry[] | undefined, events: KubernetesState['events']): StopOnPurpose | undefined {
+export function scaledToZeroOnPurpose(
+  managedFields: readonly V1ManagedFieldsEntry[] | undefined,
+  events: KubernetesState['events'],
+): StopOnPurpose | undefined {
   if (events.some((e) => e.type === 'Warning')) return undefined;
   const writers = (managedFields ?? []).filter((entry) => ownsReplicas(entry) && entry.time !== undefined);
   const last = writers.sort((a, b) => new Date(a.time!).getTime() - new Date(b.time!).getTime()).at(-1);

@@ -126,14 +126,18 @@ export class LeaseElector {
   /** A leader that has not renewed within the lease duration steps down at that moment, even while a renew still hangs. */
   private armExpiry(): void {
     if (this.expiry) clearTimeout(this.expiry);
-    this.expiry = setTimeout(() => {
-      if (this.leading && !this.isLeader()) this.stepDown();
-    }, Math.max(0, this.renewedAt + this.durationMs - this.now()) + 1);
+    this.expiry = setTimeout(
+      () => {
+        if (this.leading && !this.isLeader()) this.stepDown();
+      },
+      Math.max(0, this.renewedAt + this.durationMs - this.now()) + 1,
+    );
     this.expiry.unref?.();
   }
 
   private stepDown(): void {
-    if (this.leading) this.lost = `could not renew the Lease "${this.name}" within ${formatSeconds(this.durationMs)}${this.lastError ? ` (${this.lastError})` : ''}: this replica stopped acting`;
+    if (this.leading)
+      this.lost = `could not renew the Lease "${this.name}" within ${formatSeconds(this.durationMs)}${this.lastError ? ` (${this.lastError})` : ''}: this replica stopped acting`;
     this.setLeading(false);
   }
 
@@ -143,7 +147,9 @@ export class LeaseElector {
 
   private async read(): Promise<V1Lease | undefined> {
     try {
-      return await kubernetesRequest(this.call('get'), this.requestTimeoutMs, (options) => this.api.readNamespacedLease({ name: this.name, namespace: this.options.namespace }, options));
+      return await kubernetesRequest(this.call('get'), this.requestTimeoutMs, (options) =>
+        this.api.readNamespacedLease({ name: this.name, namespace: this.options.namespace }, options),
+      );
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -157,15 +163,26 @@ export class LeaseElector {
     const nowTime = new V1MicroTime(this.now());
     if (!lease) {
       try {
-        await kubernetesRequest(this.call('create'), this.requestTimeoutMs, (options) => this.api.createNamespacedLease({
-          namespace,
-          body: {
-            apiVersion: 'coordination.k8s.io/v1',
-            kind: 'Lease',
-            metadata: { name: this.name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: nowTime, renewTime: nowTime, leaseTransitions: 0 },
-          },
-        }, options));
+        await kubernetesRequest(this.call('create'), this.requestTimeoutMs, (options) =>
+          this.api.createNamespacedLease(
+            {
+              namespace,
+              body: {
+                apiVersion: 'coordination.k8s.io/v1',
+                kind: 'Lease',
+                metadata: { name: this.name, namespace },
+                spec: {
+                  holderIdentity: identity,
+                  leaseDurationSeconds: seconds,
+                  acquireTime: nowTime,
+                  renewTime: nowTime,
+                  leaseTransitions: 0,
+                },
+              },
+            },
+            options,
+          ),
+        );
       } catch (error) {
         if (statusOf(error) === 409) return false; // another replica created it first
         throw error;
@@ -176,7 +193,13 @@ export class LeaseElector {
     }
 
     const spec = lease.spec ?? {};
-    const record = { holder: spec.holderIdentity ?? undefined, renewTime: spec.renewTime ? String(spec.renewTime instanceof Date ? spec.renewTime.toISOString() : spec.renewTime) : undefined, version: lease.metadata?.resourceVersion };
+    const record = {
+      holder: spec.holderIdentity ?? undefined,
+      renewTime: spec.renewTime
+        ? String(spec.renewTime instanceof Date ? spec.renewTime.toISOString() : spec.renewTime)
+        : undefined,
+      version: lease.metadata?.resourceVersion,
+    };
     if (record.holder !== this.observed.holder || record.renewTime !== this.observed.renewTime) {
       this.observed = record;
       this.observedAt = this.now();
@@ -199,7 +222,9 @@ export class LeaseElector {
       },
     };
     try {
-      await kubernetesRequest(this.call('update'), this.requestTimeoutMs, (options) => this.api.replaceNamespacedLease({ name: this.name, namespace, body }, options));
+      await kubernetesRequest(this.call('update'), this.requestTimeoutMs, (options) =>
+        this.api.replaceNamespacedLease({ name: this.name, namespace, body }, options),
+      );
     } catch (error) {
       if (statusOf(error) === 409) return false; // someone else wrote first: lost this round
       throw error;
@@ -217,7 +242,20 @@ export class LeaseElector {
     try {
       await kubernetesRequest(this.call('update'), this.requestTimeoutMs, (options) =>
         this.api.replaceNamespacedLease(
-          { name: this.name, namespace: this.options.namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: nowTime, acquireTime: nowTime } } },
+          {
+            name: this.name,
+            namespace: this.options.namespace,
+            body: {
+              ...lease,
+              spec: {
+                ...lease.spec,
+                holderIdentity: '',
+                leaseDurationSeconds: 1,
+                renewTime: nowTime,
+                acquireTime: nowTime,
+              },
+            },
+          },
           options,
         ),
       );

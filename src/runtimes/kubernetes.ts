@@ -3,10 +3,32 @@
  * namespace of one cluster context. Reads through @kubernetes/client-node 1.x and acts through
  * the scale subresource, a pod-template annotation (rollout restart) and pod deletion.
  */
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
-import type { V1Deployment, V1LabelSelector, V1Pod, V1ContainerStatus, V1ReplicaSet, V2HorizontalPodAutoscaler, CoreV1Event } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import type {
+  V1Deployment,
+  V1LabelSelector,
+  V1Pod,
+  V1ContainerStatus,
+  V1ReplicaSet,
+  V2HorizontalPodAutoscaler,
+  CoreV1Event,
+} from '@kubernetes/client-node';
 import type { ServiceConfig } from '../config/schema.js';
-import type { KubernetesContainerState, KubernetesPodState, KubernetesRevision, KubernetesState, RuntimeState } from '../engine/types.js';
+import type {
+  KubernetesContainerState,
+  KubernetesPodState,
+  KubernetesRevision,
+  KubernetesState,
+  RuntimeState,
+} from '../engine/types.js';
 import { DeadlineExceeded, withDeadline } from '../deadline.js';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import { redactLines, type Redactor } from '../redact.js';
@@ -76,7 +98,10 @@ export function statusOf(error: unknown): number | undefined {
 function statusMessage(error: unknown): string | undefined {
   const body = (error as { body?: unknown } | undefined)?.body;
   try {
-    const parsed = typeof body === 'string' ? (JSON.parse(body) as { message?: unknown }) : (body as { message?: unknown } | undefined);
+    const parsed =
+      typeof body === 'string'
+        ? (JSON.parse(body) as { message?: unknown })
+        : (body as { message?: unknown } | undefined);
     return typeof parsed?.message === 'string' ? parsed.message : undefined;
   } catch {
     return undefined;
@@ -87,15 +112,22 @@ function statusMessage(error: unknown): string | undefined {
 export function toKubernetesError(error: unknown, call: KubernetesCall): KubernetesApiError {
   if (error instanceof KubernetesApiError) return error;
   if (error instanceof DeadlineExceeded) {
-    return new KubernetesApiError(`${error.message} (${call.verb} ${call.resource}${call.name ? ` "${call.name}"` : ''} in namespace "${call.namespace}")`, call, undefined, error);
+    return new KubernetesApiError(
+      `${error.message} (${call.verb} ${call.resource}${call.name ? ` "${call.name}"` : ''} in namespace "${call.namespace}")`,
+      call,
+      undefined,
+      error,
+    );
   }
   const status = statusOf(error);
   const what = `${call.verb} ${call.resource}${call.name ? ` "${call.name}"` : ''} in namespace "${call.namespace}"`;
   let message: string;
   if (status === 403) message = forbiddenMessage(call);
-  else if (status === 401) message = `unauthorized: the Kubernetes API rejected healbot's credentials (${what}); check the kubeconfig user or service account token`;
+  else if (status === 401)
+    message = `unauthorized: the Kubernetes API rejected healbot's credentials (${what}); check the kubeconfig user or service account token`;
   else if (status === 404) message = `not found: ${statusMessage(error) ?? what}`;
-  else if (status !== undefined) message = `Kubernetes API answered ${status} to ${what}: ${statusMessage(error) ?? describeError(error)}`;
+  else if (status !== undefined)
+    message = `Kubernetes API answered ${status} to ${what}: ${statusMessage(error) ?? describeError(error)}`;
   else message = `cannot reach the Kubernetes API to ${what}: ${describeError(error)}`;
   return new KubernetesApiError(message, call, status, error);
 }
@@ -106,12 +138,19 @@ type RequestOptions = NonNullable<Parameters<typeof setHeaderOptions>[2]>;
 export function abortWith(signal: AbortSignal): RequestOptions {
   // client-node's middleware returns its own minimal Observable: anything with toPromise().
   const observable = <T>(value: T) => ({ toPromise: () => Promise.resolve(value) });
-  const middleware = { pre: (context: { setSignal(signal: AbortSignal): void }) => (context.setSignal(signal), observable(context)), post: observable };
+  const middleware = {
+    pre: (context: { setSignal(signal: AbortSignal): void }) => (context.setSignal(signal), observable(context)),
+    post: observable,
+  };
   return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as RequestOptions;
 }
 
 /** One Kubernetes API request under a deadline; a silent server ends as "Kubernetes API did not answer within 30 s". */
-export function kubernetesRequest<T>(call: KubernetesCall, timeoutMs: number, run: (options: RequestOptions) => Promise<T>): Promise<T> {
+export function kubernetesRequest<T>(
+  call: KubernetesCall,
+  timeoutMs: number,
+  run: (options: RequestOptions) => Promise<T>,
+): Promise<T> {
   return withDeadline('Kubernetes API', timeoutMs, (signal) => run(abortWith(signal))).catch((error: unknown) => {
     throw toKubernetesError(error, call);
   });
@@ -123,7 +162,17 @@ export function loadKubeConfig(context?: string): KubeConfig {
   kubeConfig.loadFromDefault();
   if (context) {
     if (!kubeConfig.getContextObject(context)) {
-      throw new ConfigError([{ path: 'context', message: `kubeconfig has no context "${context}"; known contexts: ${kubeConfig.getContexts().map((c) => c.name).join(', ') || '(none)'}` }]);
+      throw new ConfigError([
+        {
+          path: 'context',
+          message: `kubeconfig has no context "${context}"; known contexts: ${
+            kubeConfig
+              .getContexts()
+              .map((c) => c.name)
+              .join(', ') || '(none)'
+          }`,
+        },
+      ]);
     }
     kubeConfig.setCurrentContext(context);
   }
@@ -147,7 +196,22 @@ export function parseQuantity(quantity: string | undefined): number | undefined 
   if (!quantity) return undefined;
   const m = /^([0-9.]+(?:e[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E|m)?$/.exec(quantity.trim());
   if (!m) return undefined;
-  const factors: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, m: 1e-3 };
+  const factors: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+    k: 1e3,
+    K: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+    m: 1e-3,
+  };
   return Math.round(Number(m[1]) * (m[2] ? factors[m[2]] : 1));
 }
 
@@ -176,7 +240,10 @@ function containerState(status: V1ContainerStatus): KubernetesContainerState {
 }
 
 function podState(pod: V1Pod): KubernetesPodState {
-  const statuses = [...(pod.status?.initContainerStatuses ?? []).filter((s) => !s.ready && s.state?.waiting), ...(pod.status?.containerStatuses ?? [])];
+  const statuses = [
+    ...(pod.status?.initContainerStatuses ?? []).filter((s) => !s.ready && s.state?.waiting),
+    ...(pod.status?.containerStatuses ?? []),
+  ];
   const containers =
     statuses.length > 0
       ? statuses.map(containerState)
@@ -186,7 +253,9 @@ function podState(pod: V1Pod): KubernetesPodState {
     phase: pod.status?.phase ?? 'Unknown',
     ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
-    deletionTimestamp: pod.metadata?.deletionTimestamp ? new Date(pod.metadata.deletionTimestamp).toISOString() : undefined,
+    deletionTimestamp: pod.metadata?.deletionTimestamp
+      ? new Date(pod.metadata.deletionTimestamp).toISOString()
+      : undefined,
     labels: pod.metadata?.labels ?? {},
     containers,
     createdAt: pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).toISOString() : undefined,
@@ -209,28 +278,51 @@ export const DESIRED_REPLICAS_ANNOTATION = 'deployment.kubernetes.io/desired-rep
  * ScalingReplicaSet event "… to 0 from N", an HPA's minReplicas; else 1, so the service runs
  * again. The source is named in the plan.
  */
-export function replicasToRestore(deployment: V1Deployment, events: KubernetesState['events'], history: ScalingHistory = { replicaSets: [], autoscalers: [] }): { count: number; source: string } {
+export function replicasToRestore(
+  deployment: V1Deployment,
+  events: KubernetesState['events'],
+  history: ScalingHistory = { replicaSets: [], autoscalers: [] },
+): { count: number; source: string } {
   const annotations = deployment.metadata?.annotations ?? {};
   const noted = Number.parseInt(annotations[LAST_REPLICAS_ANNOTATION] ?? '', 10);
-  if (Number.isInteger(noted) && noted > 0) return { count: noted, source: `the ${LAST_REPLICAS_ANNOTATION} annotation healbot wrote when it last changed replicas` };
+  if (Number.isInteger(noted) && noted > 0)
+    return {
+      count: noted,
+      source: `the ${LAST_REPLICAS_ANNOTATION} annotation healbot wrote when it last changed replicas`,
+    };
   try {
     const applied = JSON.parse(annotations[LAST_APPLIED_ANNOTATION] ?? '') as { spec?: { replicas?: unknown } };
     const replicas = applied.spec?.replicas;
-    if (typeof replicas === 'number' && Number.isInteger(replicas) && replicas > 0) return { count: replicas, source: `the ${LAST_APPLIED_ANNOTATION} annotation` };
+    if (typeof replicas === 'number' && Number.isInteger(replicas) && replicas > 0)
+      return { count: replicas, source: `the ${LAST_APPLIED_ANNOTATION} annotation` };
   } catch {
     // No annotation, or not JSON: try the next source.
   }
-  const newestFirst = [...history.replicaSets].sort((a, b) => time(b.metadata?.creationTimestamp) - time(a.metadata?.creationTimestamp));
+  const newestFirst = [...history.replicaSets].sort(
+    (a, b) => time(b.metadata?.creationTimestamp) - time(a.metadata?.creationTimestamp),
+  );
   for (const rs of newestFirst) {
     const desired = Number.parseInt(rs.metadata?.annotations?.[DESIRED_REPLICAS_ANNOTATION] ?? '', 10);
-    if (Number.isInteger(desired) && desired > 0) return { count: desired, source: `the ${DESIRED_REPLICAS_ANNOTATION} annotation of ReplicaSet ${rs.metadata?.name ?? '?'}` };
+    if (Number.isInteger(desired) && desired > 0)
+      return {
+        count: desired,
+        source: `the ${DESIRED_REPLICAS_ANNOTATION} annotation of ReplicaSet ${rs.metadata?.name ?? '?'}`,
+      };
   }
   for (const event of [...events].reverse()) {
-    const match = event.reason === 'ScalingReplicaSet' ? (/ to 0 from (\d+)\b/.exec(event.message) ?? / from (\d+) to 0\b/.exec(event.message)) : null;
-    if (match && Number(match[1]) > 0) return { count: Number(match[1]), source: `the ScalingReplicaSet event "${event.message}"` };
+    const match =
+      event.reason === 'ScalingReplicaSet'
+        ? (/ to 0 from (\d+)\b/.exec(event.message) ?? / from (\d+) to 0\b/.exec(event.message))
+        : null;
+    if (match && Number(match[1]) > 0)
+      return { count: Number(match[1]), source: `the ScalingReplicaSet event "${event.message}"` };
   }
   const hpa = history.autoscalers[0];
-  if (hpa) return { count: Math.max(1, hpa.spec?.minReplicas ?? 1), source: `the minReplicas of HorizontalPodAutoscaler ${hpa.metadata?.name ?? '?'}` };
+  if (hpa)
+    return {
+      count: Math.max(1, hpa.spec?.minReplicas ?? 1),
+      source: `the minReplicas of HorizontalPodAutoscaler ${hpa.metadata?.name ?? '?'}`,
+    };
   return { count: 1, source: 'no earlier count is recorded anywhere: 1, so that the service runs again' };
 }
 
@@ -299,7 +391,9 @@ export class KubernetesRuntime implements Runtime {
 
   private readDeployment(): Promise<V1Deployment> {
     const name = this.config.deployment;
-    return this.call({ verb: 'get', resource: 'deployments', name }, (options) => this.apps.readNamespacedDeployment({ name, namespace: this.namespace }, options));
+    return this.call({ verb: 'get', resource: 'deployments', name }, (options) =>
+      this.apps.readNamespacedDeployment({ name, namespace: this.namespace }, options),
+    );
   }
 
   async inspect(options: { logLines?: number; signal?: AbortSignal } = {}): Promise<RuntimeState> {
@@ -307,18 +401,34 @@ export class KubernetesRuntime implements Runtime {
       return await this.read(options.logLines ?? KUBERNETES_DEFAULTS.logLines);
     } catch (error) {
       if (error instanceof KubernetesApiError && error.status === 404 && error.call.resource === 'deployments') {
-        return { runtime: 'kubernetes', target: this.target, status: 'missing', error: `deployment "${this.config.deployment}" not found in namespace "${this.namespace}"` };
+        return {
+          runtime: 'kubernetes',
+          target: this.target,
+          status: 'missing',
+          error: `deployment "${this.config.deployment}" not found in namespace "${this.namespace}"`,
+        };
       }
-      return { runtime: 'kubernetes', target: this.target, status: 'unknown', error: this.redact(describeError(error)) };
+      return {
+        runtime: 'kubernetes',
+        target: this.target,
+        status: 'unknown',
+        error: this.redact(describeError(error)),
+      };
     }
   }
 
   private async read(logLines: number): Promise<RuntimeState> {
     const deployment = await this.readDeployment();
     const selector = selectorToString(deployment.spec?.selector);
-    const podList = await this.call({ verb: 'list', resource: 'pods' }, (options) => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }, options));
+    const podList = await this.call({ verb: 'list', resource: 'pods' }, (options) =>
+      this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }, options),
+    );
     const pods = podList.items;
-    const [service, events, replicaSets] = await Promise.all([this.readService(), this.readEvents(deployment, pods), this.revisions(deployment)]);
+    const [service, events, replicaSets] = await Promise.all([
+      this.readService(),
+      this.readEvents(deployment, pods),
+      this.revisions(deployment),
+    ]);
 
     const desired = deployment.spec?.replicas ?? 1;
     // Reading changes nothing: the annotation is written only when healbot itself changes replicas.
@@ -348,13 +458,22 @@ export class KubernetesRuntime implements Runtime {
       service,
       events,
       memoryLimit,
-      ...(replicaSets.length > 0 ? { rollout: { current: revisionOf(replicaSets[0]), previous: replicaSets[1] ? revisionOf(replicaSets[1]) : undefined } } : {}),
+      ...(replicaSets.length > 0
+        ? {
+            rollout: {
+              current: revisionOf(replicaSets[0]),
+              previous: replicaSets[1] ? revisionOf(replicaSets[1]) : undefined,
+            },
+          }
+        : {}),
     };
 
     const onPurpose = desired === 0 ? scaledToZeroOnPurpose(deployment.metadata?.managedFields, events) : undefined;
     const logs = await this.failingLogs(pods, logLines);
     const all = podStates.flatMap((p) => p.containers);
-    const failing = all.find((c) => c.waitingReason === 'CrashLoopBackOff') ?? all.find((c) => c.lastTerminatedReason ?? c.terminatedReason);
+    const failing =
+      all.find((c) => c.waitingReason === 'CrashLoopBackOff') ??
+      all.find((c) => c.lastTerminatedReason ?? c.terminatedReason);
     const restartCount = all.reduce((max, c) => Math.max(max, c.restartCount), 0);
     return {
       runtime: 'kubernetes',
@@ -374,9 +493,15 @@ export class KubernetesRuntime implements Runtime {
   /** The Deployment's ReplicaSets, newest revision first. */
   private async revisions(deployment: V1Deployment): Promise<V1ReplicaSet[]> {
     const selector = selectorToString(deployment.spec?.selector);
-    const list = await this.call({ verb: 'list', resource: 'replicasets' }, () => this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: selector }));
+    const list = await this.call({ verb: 'list', resource: 'replicasets' }, () =>
+      this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: selector }),
+    );
     return list.items
-      .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && (o.uid === deployment.metadata?.uid || o.name === this.config.deployment)))
+      .filter((rs) =>
+        rs.metadata?.ownerReferences?.some(
+          (o) => o.kind === 'Deployment' && (o.uid === deployment.metadata?.uid || o.name === this.config.deployment),
+        ),
+      )
       .sort((a, b) => revisionNumber(b) - revisionNumber(a));
   }
 
@@ -384,12 +509,22 @@ export class KubernetesRuntime implements Runtime {
   private async scalingHistory(selector: string): Promise<ScalingHistory> {
     const name = this.config.deployment;
     const [replicaSets, autoscalers] = await Promise.all([
-      this.call({ verb: 'list', resource: 'replicasets' }, (options) => this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: selector }, options)).then(
-        (list) => list.items.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name) ?? true),
+      this.call({ verb: 'list', resource: 'replicasets' }, (options) =>
+        this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: selector }, options),
+      ).then(
+        (list) =>
+          list.items.filter(
+            (rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name) ?? true,
+          ),
         () => [],
       ),
-      this.call({ verb: 'list', resource: 'horizontalpodautoscalers' }, (options) => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: this.namespace }, options)).then(
-        (list) => list.items.filter((hpa) => hpa.spec?.scaleTargetRef?.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === name),
+      this.call({ verb: 'list', resource: 'horizontalpodautoscalers' }, (options) =>
+        this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: this.namespace }, options),
+      ).then(
+        (list) =>
+          list.items.filter(
+            (hpa) => hpa.spec?.scaleTargetRef?.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === name,
+          ),
         () => [],
       ),
     ]);
@@ -401,17 +536,22 @@ export class KubernetesRuntime implements Runtime {
     if (!name) return undefined;
     let selector: Record<string, string>;
     try {
-      const service = await this.call({ verb: 'get', resource: 'services', name }, (options) => this.core.readNamespacedService({ name, namespace: this.namespace }, options));
+      const service = await this.call({ verb: 'get', resource: 'services', name }, (options) =>
+        this.core.readNamespacedService({ name, namespace: this.namespace }, options),
+      );
       selector = service.spec?.selector ?? {};
     } catch (error) {
-      if (error instanceof KubernetesApiError && error.status === 404) return { name, selector: {}, readyEndpoints: 0, notReadyEndpoints: 0, missing: true };
+      if (error instanceof KubernetesApiError && error.status === 404)
+        return { name, selector: {}, readyEndpoints: 0, notReadyEndpoints: 0, missing: true };
       throw error;
     }
     // core/v1 Endpoints, not EndpointSlices: one object per Service, readable with a single `get`.
     let ready = 0;
     let notReady = 0;
     try {
-      const endpoints = await this.call({ verb: 'get', resource: 'endpoints', name }, (options) => this.core.readNamespacedEndpoints({ name, namespace: this.namespace }, options));
+      const endpoints = await this.call({ verb: 'get', resource: 'endpoints', name }, (options) =>
+        this.core.readNamespacedEndpoints({ name, namespace: this.namespace }, options),
+      );
       for (const subset of endpoints.subsets ?? []) {
         ready += subset.addresses?.length ?? 0;
         notReady += subset.notReadyAddresses?.length ?? 0;
@@ -423,7 +563,9 @@ export class KubernetesRuntime implements Runtime {
   }
 
   private async readEvents(deployment: V1Deployment, pods: V1Pod[]): Promise<KubernetesState['events']> {
-    const list = await this.call({ verb: 'list', resource: 'events' }, (options) => this.core.listNamespacedEvent({ namespace: this.namespace }, options));
+    const list = await this.call({ verb: 'list', resource: 'events' }, (options) =>
+      this.core.listNamespacedEvent({ namespace: this.namespace }, options),
+    );
     const names = new Set<string>([this.config.deployment, ...pods.map((p) => p.metadata?.name ?? '')]);
     for (const pod of pods) for (const owner of pod.metadata?.ownerReferences ?? []) names.add(owner.name);
     const prefix = `${this.config.deployment}-`;
@@ -431,13 +573,16 @@ export class KubernetesRuntime implements Runtime {
       const name = e.involvedObject?.name ?? '';
       return names.has(name) || (e.involvedObject?.kind !== 'Deployment' && name.startsWith(prefix));
     });
-    const when = (e: CoreV1Event) => time(e.lastTimestamp) || time(e.eventTime) || time(e.firstTimestamp) || time(e.metadata?.creationTimestamp);
+    const when = (e: CoreV1Event) =>
+      time(e.lastTimestamp) || time(e.eventTime) || time(e.firstTimestamp) || time(e.metadata?.creationTimestamp);
     relevant.sort((a, b) => when(a) - when(b));
     return relevant.slice(-KUBERNETES_DEFAULTS.events).map((e) => ({
       reason: e.reason ?? '',
       message: this.redact(e.message ?? ''),
       type: e.type ?? 'Normal',
-      object: e.involvedObject ? `${(e.involvedObject.kind ?? '').toLowerCase()}/${e.involvedObject.name ?? ''}` : undefined,
+      object: e.involvedObject
+        ? `${(e.involvedObject.kind ?? '').toLowerCase()}/${e.involvedObject.name ?? ''}`
+        : undefined,
     }));
   }
 
@@ -449,8 +594,15 @@ export class KubernetesRuntime implements Runtime {
       if (pod.metadata?.deletionTimestamp) continue;
       for (const status of pod.status?.containerStatuses ?? []) {
         if (this.config.container && status.name !== this.config.container) continue;
-        const crashed = status.lastState?.terminated !== undefined && status.lastState?.terminated !== null && (status.restartCount ?? 0) > 0;
-        const entry = { pod: pod.metadata?.name ?? '', container: status.name, previous: crashed && !status.state?.running };
+        const crashed =
+          status.lastState?.terminated !== undefined &&
+          status.lastState?.terminated !== null &&
+          (status.restartCount ?? 0) > 0;
+        const entry = {
+          pod: pod.metadata?.name ?? '',
+          container: status.name,
+          previous: crashed && !status.state?.running,
+        };
         if (crashed || status.state?.waiting?.reason === 'CrashLoopBackOff' || status.state?.terminated) {
           choice = entry;
           break;
@@ -464,7 +616,10 @@ export class KubernetesRuntime implements Runtime {
     const { pod, container, previous } = choice;
     try {
       const text = await this.call({ verb: 'get', resource: 'pods/log', name: pod }, (options) =>
-        this.core.readNamespacedPodLog({ name: pod, namespace: this.namespace, container, previous, tailLines: lines }, options),
+        this.core.readNamespacedPodLog(
+          { name: pod, namespace: this.namespace, container, previous, tailLines: lines },
+          options,
+        ),
       );
       return redactLines(String(text ?? ''), this.redact)
         .filter((line) => line.length > 0)
@@ -479,7 +634,11 @@ export class KubernetesRuntime implements Runtime {
     const name = this.config.deployment;
     await this.call({ verb: 'patch', resource: 'deployments', name }, (options) =>
       this.apps.patchNamespacedDeployment(
-        { name, namespace: this.namespace, body: { metadata: { annotations: { [LAST_REPLICAS_ANNOTATION]: String(replicas) } } } },
+        {
+          name,
+          namespace: this.namespace,
+          body: { metadata: { annotations: { [LAST_REPLICAS_ANNOTATION]: String(replicas) } } },
+        },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options),
       ),
     );
@@ -495,12 +654,18 @@ export class KubernetesRuntime implements Runtime {
     switch (action.action) {
       case 'scale': {
         const replicas = Number(action.params?.replicas);
-        if (!Number.isInteger(replicas) || replicas < 0) throw new RuntimeError(`scale needs a whole number of replicas ≥ 0, got ${JSON.stringify(action.params?.replicas)}`);
+        if (!Number.isInteger(replicas) || replicas < 0)
+          throw new RuntimeError(
+            `scale needs a whole number of replicas ≥ 0, got ${JSON.stringify(action.params?.replicas)}`,
+          );
         const current = await this.readDeployment();
         const currentReplicas = current.spec?.replicas ?? 1;
         if (currentReplicas > 0) await this.rememberReplicas(currentReplicas);
         await this.call({ verb: 'patch', resource: 'deployments/scale', name }, (request) =>
-          this.apps.patchNamespacedDeploymentScale({ name, namespace: this.namespace, body: { spec: { replicas } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch, request)),
+          this.apps.patchNamespacedDeploymentScale(
+            { name, namespace: this.namespace, body: { spec: { replicas } } },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch, request),
+          ),
         );
         return this.waitForRollout(timeoutMs, options.signal);
       }
@@ -513,20 +678,32 @@ export class KubernetesRuntime implements Runtime {
         };
         // What `kubectl rollout restart` sends: a strategic merge patch of the pod template's annotations.
         await this.call({ verb: 'patch', resource: 'deployments', name }, (request) =>
-          this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, request)),
+          this.apps.patchNamespacedDeployment(
+            { name, namespace: this.namespace, body },
+            setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, request),
+          ),
         );
         return this.waitForRollout(timeoutMs, options.signal);
       }
       case 'rollout_undo': {
         const current = await this.readDeployment();
         const [newest, ...older] = await this.revisions(current);
-        const wanted = action.params?.revision !== undefined ? older.find((rs) => revisionNumber(rs) === Number(action.params?.revision)) : older[0];
-        if (!newest || !wanted) throw new RuntimeError(`deployment "${name}" in namespace "${this.namespace}" has no ${action.params?.revision !== undefined ? `revision ${action.params.revision}` : 'previous revision'} to roll back to`);
+        const wanted =
+          action.params?.revision !== undefined
+            ? older.find((rs) => revisionNumber(rs) === Number(action.params?.revision))
+            : older[0];
+        if (!newest || !wanted)
+          throw new RuntimeError(
+            `deployment "${name}" in namespace "${this.namespace}" has no ${action.params?.revision !== undefined ? `revision ${action.params.revision}` : 'previous revision'} to roll back to`,
+          );
         const template = structuredClone(wanted.spec?.template ?? {});
         if (template.metadata?.labels) delete template.metadata.labels['pod-template-hash'];
         // What `kubectl rollout undo` sends: the old ReplicaSet's pod template, without its hash label, as a JSON patch.
         await this.call({ verb: 'patch', resource: 'deployments', name }, () =>
-          this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body: [{ op: 'replace', path: '/spec/template', value: template }] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)),
+          this.apps.patchNamespacedDeployment(
+            { name, namespace: this.namespace, body: [{ op: 'replace', path: '/spec/template', value: template }] },
+            setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+          ),
         );
         return this.waitForRollout(timeoutMs, options.signal);
       }
@@ -534,18 +711,32 @@ export class KubernetesRuntime implements Runtime {
         const pod = String(action.params?.pod ?? '');
         if (!pod) throw new RuntimeError('delete_pod needs params.pod, the pod to delete');
         const deployment = await this.readDeployment();
-        const found = await this.call({ verb: 'get', resource: 'pods', name: pod }, (options) => this.core.readNamespacedPod({ name: pod, namespace: this.namespace }, options));
+        const found = await this.call({ verb: 'get', resource: 'pods', name: pod }, (options) =>
+          this.core.readNamespacedPod({ name: pod, namespace: this.namespace }, options),
+        );
         // Every action is scoped to the named service: never delete a pod another workload owns.
         if (!labelsMatch(found.metadata?.labels, deployment.spec?.selector?.matchLabels ?? {})) {
-          throw new RuntimeError(`pod "${pod}" does not belong to deployment "${name}" in namespace "${this.namespace}"; healbot deletes only the named service's pods`);
+          throw new RuntimeError(
+            `pod "${pod}" does not belong to deployment "${name}" in namespace "${this.namespace}"; healbot deletes only the named service's pods`,
+          );
         }
-        const deleted = await this.call({ verb: 'delete', resource: 'pods', name: pod }, (options) => this.core.deleteNamespacedPod({ name: pod, namespace: this.namespace }, options));
+        const deleted = await this.call({ verb: 'delete', resource: 'pods', name: pod }, (options) =>
+          this.core.deleteNamespacedPod({ name: pod, namespace: this.namespace }, options),
+        );
         const deadline = Date.now() + timeoutMs;
-        await this.waitForPodGone(pod, found.metadata?.uid, deleted.metadata?.resourceVersion, timeoutMs, options.signal);
+        await this.waitForPodGone(
+          pod,
+          found.metadata?.uid,
+          deleted.metadata?.resourceVersion,
+          timeoutMs,
+          options.signal,
+        );
         return this.waitForRollout(Math.max(1, deadline - Date.now()), options.signal);
       }
       default:
-        throw new RuntimeError(`the kubernetes runtime cannot ${action.action}; it can scale, rollout_restart, rollout_undo and delete_pod`);
+        throw new RuntimeError(
+          `the kubernetes runtime cannot ${action.action}; it can scale, rollout_restart, rollout_undo and delete_pod`,
+        );
     }
   }
 
@@ -554,9 +745,14 @@ export class KubernetesRuntime implements Runtime {
     let last: V1Deployment | undefined;
     const name = this.config.deployment;
     await this.watchUntil(
-      { path: `/apis/apps/v1/namespaces/${this.namespace}/deployments`, query: { fieldSelector: `metadata.name=${name}` }, call: { verb: 'watch', resource: 'deployments', name } },
+      {
+        path: `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
+        query: { fieldSelector: `metadata.name=${name}` },
+        call: { verb: 'watch', resource: 'deployments', name },
+      },
       (type, object: V1Deployment) => {
-        if (type === 'DELETED') throw new RuntimeError(`deployment "${name}" was deleted while healbot waited for its rollout`);
+        if (type === 'DELETED')
+          throw new RuntimeError(`deployment "${name}" was deleted while healbot waited for its rollout`);
         last = object;
         return rolloutComplete(object);
       },
@@ -570,7 +766,13 @@ export class KubernetesRuntime implements Runtime {
     );
   }
 
-  private async waitForPodGone(pod: string, uid: string | undefined, resourceVersion: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  private async waitForPodGone(
+    pod: string,
+    uid: string | undefined,
+    resourceVersion: string | undefined,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     await this.watchUntil(
       {
         path: `/api/v1/namespaces/${this.namespace}/pods`,
@@ -580,7 +782,8 @@ export class KubernetesRuntime implements Runtime {
       (type, object: V1Pod) => type === 'DELETED' || (uid !== undefined && object.metadata?.uid !== uid),
       timeoutMs,
       signal,
-      () => `timed out after ${Math.round(timeoutMs / 1000)} s waiting for pod "${pod}" in namespace "${this.namespace}" to terminate`,
+      () =>
+        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for pod "${pod}" in namespace "${this.namespace}" to terminate`,
     );
   }
 
@@ -632,7 +835,8 @@ export class KubernetesRuntime implements Runtime {
             (error) => {
               if (finished) return;
               const status = statusOf(error);
-              if (status === 403 || status === 401 || status === 404) return finish(toKubernetesError(error, { ...target.call, namespace: this.namespace }));
+              if (status === 403 || status === 401 || status === 404)
+                return finish(toKubernetesError(error, { ...target.call, namespace: this.namespace }));
               if (status === 410) resumeFrom = undefined;
               // The API server ends watches at its timeout; resume where the stream stopped.
               setTimeout(start, error ? 200 : 0);
@@ -681,6 +885,10 @@ function genericHealth(k: KubernetesState): RuntimeState['health'] {
   if (k.desiredReplicas === 0) return 'none';
   if (k.readyReplicas >= k.desiredReplicas) return 'healthy';
   const live = k.pods.filter((p) => !p.deleting);
-  const starting = k.pods.some((p) => p.deleting) || live.some((p) => p.containers.some((c) => c.waitingReason === 'ContainerCreating' || c.waitingReason === 'PodInitializing'));
+  const starting =
+    k.pods.some((p) => p.deleting) ||
+    live.some((p) =>
+      p.containers.some((c) => c.waitingReason === 'ContainerCreating' || c.waitingReason === 'PodInitializing'),
+    );
   return starting ? 'starting' : 'unhealthy';
 }

@@ -19,5 +19,12 @@ export function alertContext(alert: IncomingAlert, silences = false): AlertConte
     { label: alert.source === 'grafana' ? 'Open in Grafana' : 'Graph', url: webLink(alert.generatorURL) },
     { label: 'Dashboard', url: webLink(alert.annotations.dashboard_url) },
   ].filter((l): l is { label: string; url: string } => l.url !== undefined);
-  return { summary: alert.annotations.summary, description: alert.annotations.description, links, labels: alert.labels, source: alert.source, ...(silences && alert.source === 'alertmanager' ? { silenceable: true } : {}) };
+  return {
+    summary: alert.annotations.summary,
+    description: alert.annotations.description,
+    links,
+    labels: alert.labels,
+    source: alert.source,
+    ...(silences && alert.source === 'alertmanager' ? { silenceable: true } : {}),
+  };
 }

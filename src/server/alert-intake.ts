@@ -75,7 +75,9 @@ export class AlertIntake {
   /** Handles a delivery's alerts in one store transaction: one commit per delivery, not several per alert. */
   accept(alerts: IncomingAlert[], source: IncidentSource = 'webhook'): AlertOutcome[] {
     const { store } = this.options;
-    return store.transaction ? store.transaction(() => this.acceptEach(alerts, source)) : this.acceptEach(alerts, source);
+    return store.transaction
+      ? store.transaction(() => this.acceptEach(alerts, source))
+      : this.acceptEach(alerts, source);
   }
 
   private acceptEach(alerts: IncomingAlert[], source: IncidentSource): AlertOutcome[] {
@@ -85,7 +87,12 @@ export class AlertIntake {
         outcome = alert.status === 'resolved' ? this.resolve(alert) : this.fire(alert, source);
       } catch (error) {
         this.options.logger?.error({ err: error, fingerprint: alert.fingerprint }, 'alert could not be handled');
-        outcome = { fingerprint: alert.fingerprint, status: alert.status, result: 'ignored', reason: (error as Error).message };
+        outcome = {
+          fingerprint: alert.fingerprint,
+          status: alert.status,
+          result: 'ignored',
+          reason: (error as Error).message,
+        };
       }
       this.options.onOutcome?.(outcome, source);
       return outcome;
@@ -106,7 +113,12 @@ export class AlertIntake {
     const { engine, store, config } = this.options;
     const base = { fingerprint: alert.fingerprint, status: alert.status } as const;
     const service = this.serviceFor(alert);
-    if (!service) return { ...base, result: 'unmatched', reason: alert.service ? `unknown service "${alert.service}"` : 'no configured service matches its labels' };
+    if (!service)
+      return {
+        ...base,
+        result: 'unmatched',
+        reason: alert.service ? `unknown service "${alert.service}"` : 'no configured service matches its labels',
+      };
     const key = this.key(alert);
     if (key) {
       const prior = store.eventIncident(key);
@@ -117,15 +129,27 @@ export class AlertIntake {
       // A storm outlives its incident: alerts shortly after it closed (or while it waits, across a restart) are counted on it.
       const last = store.listIncidents({ service, limit: 1 })[0];
       const waiting = last?.status === 'open' && store.pendingApprovals().some((a) => a.incidentId === last.id);
-      const recent = last && (waiting || (last.status === 'closed' && Date.parse(last.closedAt ?? '') >= this.now() - config.monitor.groupWindow));
+      const recent =
+        last &&
+        (waiting ||
+          (last.status === 'closed' && Date.parse(last.closedAt ?? '') >= this.now() - config.monitor.groupWindow));
       if (last && recent) {
-        if (key && !store.claimEvent(key, last.id)) return { ...base, service, result: 'duplicate', incidentId: store.eventIncident(key) };
+        if (key && !store.claimEvent(key, last.id))
+          return { ...base, service, result: 'duplicate', incidentId: store.eventIncident(key) };
         store.incrementAlertCount(last.id);
         this.track(last.id, alert);
         return { ...base, service, result: 'grouped', incidentId: last.id };
       }
     }
-    const report = engine.heal({ service, source, summary: alert.summary, dedupeKey: key, security: this.isSecurity(alert), labels: alert.labels, context: alertContext(alert, Boolean(config.alertmanager)) });
+    const report = engine.heal({
+      service,
+      source,
+      summary: alert.summary,
+      dedupeKey: key,
+      security: this.isSecurity(alert),
+      labels: alert.labels,
+      context: alertContext(alert, Boolean(config.alertmanager)),
+    });
     report.catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'heal from an alert failed'));
     const incidentId = own(engine.openIncidents(), service) ?? (key ? store.eventIncident(key) : undefined);
     if (incidentId) this.track(incidentId, alert);
@@ -137,9 +161,14 @@ export class AlertIntake {
     const base = { fingerprint: alert.fingerprint, status: alert.status } as const;
     const service = this.serviceFor(alert);
     const key = this.key(alert);
-    const incidentId = key ? store.eventIncident(key) : service ? (own(engine.openIncidents(), service) ?? store.openIncidentFor(service)?.id) : undefined;
+    const incidentId = key
+      ? store.eventIncident(key)
+      : service
+        ? (own(engine.openIncidents(), service) ?? store.openIncidentFor(service)?.id)
+        : undefined;
     if (!incidentId) return { ...base, service, result: 'ignored', reason: 'no incident was opened for this alert' };
-    if (key && !store.claimEvent(`resolved:${alert.fingerprint}:${alert.startsAt}`, incidentId)) return { ...base, service, result: 'duplicate', incidentId };
+    if (key && !store.claimEvent(`resolved:${alert.fingerprint}:${alert.startsAt}`, incidentId))
+      return { ...base, service, result: 'duplicate', incidentId };
     const record = store.getIncident(incidentId);
     if (!record) return { ...base, service, result: 'ignored', reason: 'the incident is gone' };
     const stillFiring = this.firing.get(incidentId);
@@ -150,7 +179,9 @@ export class AlertIntake {
       return { ...base, service: record.service, result: 'resolved', incidentId };
     }
     if (stillFiring && stillFiring.size > 0) {
-      engine.note(incidentId, `One alert resolved (${alert.summary}); ${stillFiring.size} still firing`, { fingerprint: alert.fingerprint });
+      engine.note(incidentId, `One alert resolved (${alert.summary}); ${stillFiring.size} still firing`, {
+        fingerprint: alert.fingerprint,
+      });
       return { ...base, service: record.service, result: 'resolved', incidentId };
     }
     this.firing.delete(incidentId);
@@ -158,12 +189,18 @@ export class AlertIntake {
     const pending = store.pendingApprovals().filter((a) => a.incidentId === incidentId);
     if (!acted && pending.length > 0) {
       // healbot has not changed anything yet: the alert going away withdraws its request.
-      engine.note(incidentId, `The alert resolved by itself at ${at} before anyone approved; withdrawing the request, nothing was changed.`, { fingerprint: alert.fingerprint });
+      engine.note(
+        incidentId,
+        `The alert resolved by itself at ${at} before anyone approved; withdrawing the request, nothing was changed.`,
+        { fingerprint: alert.fingerprint },
+      );
       // The engine closes the incident, also when no run waits for the approval (after a restart).
       for (const approval of pending) void engine.decide(approval.id, RESOLVED_ALERT, 'deny');
       return { ...base, service: record.service, result: 'resolved', incidentId };
     }
-    engine.note(incidentId, `The alert resolved at ${at} while healbot was working on it.`, { fingerprint: alert.fingerprint });
+    engine.note(incidentId, `The alert resolved at ${at} while healbot was working on it.`, {
+      fingerprint: alert.fingerprint,
+    });
     return { ...base, service: record.service, result: 'resolved', incidentId };
   }
 }

@@ -114,7 +114,8 @@ function fromAlertmanagerShape(alerts: z.infer<typeof amAlert>[], source: AlertS
 /** Alertmanager webhook (version 4) → alerts. */
 export function parseAlertmanager(body: unknown): IncomingAlert[] {
   const parsed = alertmanagerSchema.safeParse(body);
-  if (!parsed.success) throw new PayloadError(`not an Alertmanager webhook payload (version 4): ${firstIssue(parsed.error)}`);
+  if (!parsed.success)
+    throw new PayloadError(`not an Alertmanager webhook payload (version 4): ${firstIssue(parsed.error)}`);
   return fromAlertmanagerShape(parsed.data.alerts, 'alertmanager');
 }
 

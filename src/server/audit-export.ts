@@ -10,7 +10,10 @@ export function parseSince(value: string, now: number = Date.now()): string {
   const back = parseDuration(value);
   if (back !== undefined && /[a-z]$/i.test(value.trim())) return new Date(now - back).toISOString();
   const at = Date.parse(value);
-  if (Number.isNaN(at)) throw new UsageError(`--since "${value}" is neither a time (2025-01-31T10:00:00Z) nor a duration back from now (30m, 1h, 7d)`);
+  if (Number.isNaN(at))
+    throw new UsageError(
+      `--since "${value}" is neither a time (2025-01-31T10:00:00Z) nor a duration back from now (30m, 1h, 7d)`,
+    );
   return new Date(at).toISOString();
 }
 
@@ -26,7 +29,20 @@ export function auditJsonLines(entries: AuditEntry[]): string {
 
 /** One readable line per entry. */
 export function auditText(entries: AuditEntry[]): string {
-  return entries
-    .map((e) => [e.at, e.service ?? '-', e.incidentId ?? '-', e.event, e.actor ? `by ${e.actor}` : '', Object.keys(e.detail).length > 0 ? JSON.stringify(e.detail) : ''].filter(Boolean).join('  '))
-    .join('\n') + (entries.length > 0 ? '\n' : '');
+  return (
+    entries
+      .map((e) =>
+        [
+          e.at,
+          e.service ?? '-',
+          e.incidentId ?? '-',
+          e.event,
+          e.actor ? `by ${e.actor}` : '',
+          Object.keys(e.detail).length > 0 ? JSON.stringify(e.detail) : '',
+        ]
+          .filter(Boolean)
+          .join('  '),
+      )
+      .join('\n') + (entries.length > 0 ? '\n' : '')
+  );
 }

@@ -39,7 +39,12 @@ const runEvent = z.object({
 
 const jobEvent = z.object({
   action: z.string(),
-  workflow_job: z.object({ run_id: z.number().int(), workflow_name: z.string().nullish(), head_branch: z.string().nullish(), conclusion: z.string().nullish() }),
+  workflow_job: z.object({
+    run_id: z.number().int(),
+    workflow_name: z.string().nullish(),
+    head_branch: z.string().nullish(),
+    conclusion: z.string().nullish(),
+  }),
   repository: z.object({ full_name: z.string() }),
 });
 
@@ -63,20 +68,31 @@ export function createGitHubWebhook(options: GitHubWebhookOptions) {
 
   const servicesFor = (repo: string, run: { name?: string | null; path?: string; head_branch?: string | null }) =>
     Object.entries(config.services)
-      .filter(([, service]) => service.github && service.github.repo.toLowerCase() === repo.toLowerCase() && watches(service.github, run))
+      .filter(
+        ([, service]) =>
+          service.github && service.github.repo.toLowerCase() === repo.toLowerCase() && watches(service.github, run),
+      )
       .map(([name]) => name);
 
   return async function githubWebhook(req: IncomingMessage, res: ServerResponse): Promise<number> {
     const secret = config.github?.webhookSecret;
-    if (!secret) throw new HttpError(503, 'github.webhookSecret is not configured: set it to the secret of the repository webhook');
+    if (!secret)
+      throw new HttpError(
+        503,
+        'github.webhookSecret is not configured: set it to the secret of the repository webhook',
+      );
     const raw = await readBody(req, limit);
     const signature = req.headers['x-hub-signature-256'];
     if (!verifyGitHubSignature(raw, typeof signature === 'string' ? signature : undefined, secret)) {
-      throw new HttpError(401, 'X-Hub-Signature-256 does not match the body: check that github.webhookSecret is the webhook secret');
+      throw new HttpError(
+        401,
+        'X-Hub-Signature-256 does not match the body: check that github.webhookSecret is the webhook secret',
+      );
     }
     const delivery = req.headers['x-github-delivery'];
     const event = req.headers['x-github-event'];
-    if (typeof delivery !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(delivery)) throw new HttpError(400, 'missing or malformed X-GitHub-Delivery header');
+    if (typeof delivery !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(delivery))
+      throw new HttpError(400, 'missing or malformed X-GitHub-Delivery header');
     if (typeof event !== 'string') throw new HttpError(400, 'missing X-GitHub-Event header');
     let body: unknown;
     try {
@@ -94,12 +110,24 @@ export function createGitHubWebhook(options: GitHubWebhookOptions) {
     }
     if (event === 'workflow_job') {
       const parsed = jobEvent.safeParse(body);
-      if (!parsed.success) throw new HttpError(400, `not a workflow_job payload: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`);
+      if (!parsed.success)
+        throw new HttpError(
+          400,
+          `not a workflow_job payload: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`,
+        );
       const job = parsed.data.workflow_job;
-      const services = servicesFor(parsed.data.repository.full_name, { name: job.workflow_name, head_branch: job.head_branch });
+      const services = servicesFor(parsed.data.repository.full_name, {
+        name: job.workflow_name,
+        head_branch: job.head_branch,
+      });
       for (const service of services) options.notify?.(service);
       // Failed jobs can be re-run only once their run completed: the workflow_run event opens the incident.
-      sendJson(res, 202, { delivery, event, services, ignored: 'a job event; the run opens the incident when it completes' });
+      sendJson(res, 202, {
+        delivery,
+        event,
+        services,
+        ignored: 'a job event; the run opens the incident when it completes',
+      });
       return 202;
     }
     if (event !== 'workflow_run') {
@@ -107,16 +135,30 @@ export function createGitHubWebhook(options: GitHubWebhookOptions) {
       return 202;
     }
     const parsed = runEvent.safeParse(body);
-    if (!parsed.success) throw new HttpError(400, `not a workflow_run payload: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`);
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        `not a workflow_run payload: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`,
+      );
     const { workflow_run: run, repository, action } = parsed.data;
     const services = servicesFor(repository.full_name, run);
     for (const service of services) options.notify?.(service);
     if (services.length === 0) {
-      sendJson(res, 202, { delivery, event, services, ignored: `no service watches ${repository.full_name} ${run.name ?? run.path ?? ''} on ${run.head_branch ?? '?'}` });
+      sendJson(res, 202, {
+        delivery,
+        event,
+        services,
+        ignored: `no service watches ${repository.full_name} ${run.name ?? run.path ?? ''} on ${run.head_branch ?? '?'}`,
+      });
       return 202;
     }
     if (action !== 'completed' || !run.conclusion || !FAILED.has(run.conclusion)) {
-      sendJson(res, 202, { delivery, event, services, ignored: `run ${run.id} is ${action}${run.conclusion ? ` (${run.conclusion})` : ''}; healbot acts on completed runs that failed or timed out` });
+      sendJson(res, 202, {
+        delivery,
+        event,
+        services,
+        ignored: `run ${run.id} is ${action}${run.conclusion ? ` (${run.conclusion})` : ''}; healbot acts on completed runs that failed or timed out`,
+      });
       return 202;
     }
     const attempt = run.run_attempt ?? 1;
@@ -124,8 +166,15 @@ export function createGitHubWebhook(options: GitHubWebhookOptions) {
     for (const service of services) {
       const summary = `CI · ${run.name ?? 'workflow'} on ${run.head_branch ?? '?'} ${run.conclusion === 'timed_out' ? 'timed out' : 'failed'} (run #${run.run_number ?? run.id}, attempt ${attempt})`;
       engine
-        .heal({ service, source: 'webhook', summary, dedupeKey: `github-run:${repository.full_name}:${run.id}:${attempt}:${service}` })
-        .catch((error: unknown) => logger.error({ service, delivery, err: redact(describeError(error)) }, 'heal from a GitHub delivery failed'));
+        .heal({
+          service,
+          source: 'webhook',
+          summary,
+          dedupeKey: `github-run:${repository.full_name}:${run.id}:${attempt}:${service}`,
+        })
+        .catch((error: unknown) =>
+          logger.error({ service, delivery, err: redact(describeError(error)) }, 'heal from a GitHub delivery failed'),
+        );
       incidents[service] = engine.openIncidents()[service];
     }
     sendJson(res, 202, { delivery, event, services, incidents });

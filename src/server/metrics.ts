@@ -33,16 +33,68 @@ export class HealbotMetrics {
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'healbot_' });
-    this.incidentsOpened = new Counter({ name: 'healbot_incidents_opened_total', help: 'Incidents opened, by service and source', labelNames: ['service', 'source'], registers });
-    this.healsAttempted = new Counter({ name: 'healbot_heals_attempted_total', help: 'Incidents in which healbot acted, by service and root cause', labelNames: ['service', 'root_cause'], registers });
-    this.healsSucceeded = new Counter({ name: 'healbot_heals_succeeded_total', help: 'Heals verified healthy, by service and root cause', labelNames: ['service', 'root_cause'], registers });
-    this.healsFailed = new Counter({ name: 'healbot_heals_failed_total', help: 'Heals that acted and did not restore health, by service and root cause', labelNames: ['service', 'root_cause'], registers });
-    this.outcomes = new Counter({ name: 'healbot_incident_outcomes_total', help: 'Closed incidents by outcome', labelNames: ['service', 'outcome'], registers });
-    this.remediations = new Counter({ name: 'healbot_remediation_runs_total', help: 'Runs of each runbook (runbook:<name>) and built-in action (action:<kind>), by service and result', labelNames: ['service', 'remediation', 'result'], registers });
-    this.timeToHeal = new Histogram({ name: 'healbot_time_to_heal_seconds', help: 'From the first failure signal (a Docker event, the first failing probe) to verified health', labelNames: ['service'], buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers });
-    this.probeLatency = new Histogram({ name: 'healbot_probe_duration_seconds', help: 'Probe latency', labelNames: ['service', 'probe', 'ok'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    this.alerts = new Counter({ name: 'healbot_alerts_received_total', help: 'Alerts received, by source and what became of them', labelNames: ['source', 'result'], registers });
-    this.httpRequests = new Counter({ name: 'healbot_http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'], registers });
+    this.incidentsOpened = new Counter({
+      name: 'healbot_incidents_opened_total',
+      help: 'Incidents opened, by service and source',
+      labelNames: ['service', 'source'],
+      registers,
+    });
+    this.healsAttempted = new Counter({
+      name: 'healbot_heals_attempted_total',
+      help: 'Incidents in which healbot acted, by service and root cause',
+      labelNames: ['service', 'root_cause'],
+      registers,
+    });
+    this.healsSucceeded = new Counter({
+      name: 'healbot_heals_succeeded_total',
+      help: 'Heals verified healthy, by service and root cause',
+      labelNames: ['service', 'root_cause'],
+      registers,
+    });
+    this.healsFailed = new Counter({
+      name: 'healbot_heals_failed_total',
+      help: 'Heals that acted and did not restore health, by service and root cause',
+      labelNames: ['service', 'root_cause'],
+      registers,
+    });
+    this.outcomes = new Counter({
+      name: 'healbot_incident_outcomes_total',
+      help: 'Closed incidents by outcome',
+      labelNames: ['service', 'outcome'],
+      registers,
+    });
+    this.remediations = new Counter({
+      name: 'healbot_remediation_runs_total',
+      help: 'Runs of each runbook (runbook:<name>) and built-in action (action:<kind>), by service and result',
+      labelNames: ['service', 'remediation', 'result'],
+      registers,
+    });
+    this.timeToHeal = new Histogram({
+      name: 'healbot_time_to_heal_seconds',
+      help: 'From the first failure signal (a Docker event, the first failing probe) to verified health',
+      labelNames: ['service'],
+      buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
+      registers,
+    });
+    this.probeLatency = new Histogram({
+      name: 'healbot_probe_duration_seconds',
+      help: 'Probe latency',
+      labelNames: ['service', 'probe', 'ok'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.alerts = new Counter({
+      name: 'healbot_alerts_received_total',
+      help: 'Alerts received, by source and what became of them',
+      labelNames: ['source', 'result'],
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: 'healbot_http_requests_total',
+      help: 'HTTP requests, by route and status',
+      labelNames: ['route', 'status'],
+      registers,
+    });
     new Gauge({
       name: 'healbot_breaker_open',
       help: '1 when the service breaker is open (no automatic attempts until /heal resume)',
@@ -55,7 +107,7 @@ export class HealbotMetrics {
     const lastProbes = this.lastProbes;
     new Gauge({
       name: 'healbot_service_healthy',
-      help: "1 when every probe of the service passed its last run, 0 when one failed (absent until one ran)",
+      help: '1 when every probe of the service passed its last run, 0 when one failed (absent until one ran)',
       labelNames: ['service'],
       registers,
       collect() {
@@ -69,7 +121,8 @@ export class HealbotMetrics {
       registers,
       collect() {
         const counts = new Map(options.services().map((service) => [service, 0]));
-        for (const { service } of options.pendingApprovals?.() ?? []) counts.set(service, (counts.get(service) ?? 0) + 1);
+        for (const { service } of options.pendingApprovals?.() ?? [])
+          counts.set(service, (counts.get(service) ?? 0) + 1);
         for (const [service, count] of counts) this.set({ service }, count);
       },
     });
@@ -95,8 +148,14 @@ export class HealbotMetrics {
           if (report.outcome === 'healed') this.healsSucceeded.inc(labels);
           else this.healsFailed.inc(labels);
         }
-        for (const run of remediationRuns(report)) this.remediations.inc({ service: run.service, remediation: run.remediation, result: run.ok ? 'ok' : 'failed' });
-        if (report.timeToHealMs !== undefined) this.timeToHeal.observe({ service: report.service }, report.timeToHealMs / 1000);
+        for (const run of remediationRuns(report))
+          this.remediations.inc({
+            service: run.service,
+            remediation: run.remediation,
+            result: run.ok ? 'ok' : 'failed',
+          });
+        if (report.timeToHealMs !== undefined)
+          this.timeToHeal.observe({ service: report.service }, report.timeToHealMs / 1000);
         break;
       }
       default:
@@ -130,6 +189,15 @@ export class HealbotMetrics {
 
 /** What a closed incident ran: its runbook as one run, or each built-in action. */
 function remediationRuns(report: HealReport): { service: string; remediation: string; ok: boolean }[] {
-  if (report.runbook) return [{ service: report.plan.find((s) => s.action !== 'manual')?.target ?? report.service, remediation: `runbook:${report.runbook.name}`, ok: report.outcome === 'healed' }];
-  return report.actions.filter((a) => a.action !== 'manual').map((a) => ({ service: a.target, remediation: `action:${a.action}`, ok: a.ok && report.outcome === 'healed' }));
+  if (report.runbook)
+    return [
+      {
+        service: report.plan.find((s) => s.action !== 'manual')?.target ?? report.service,
+        remediation: `runbook:${report.runbook.name}`,
+        ok: report.outcome === 'healed',
+      },
+    ];
+  return report.actions
+    .filter((a) => a.action !== 'manual')
+    .map((a) => ({ service: a.target, remediation: `action:${a.action}`, ok: a.ok && report.outcome === 'healed' }));
 }

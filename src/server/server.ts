@@ -69,15 +69,24 @@ export function incidentJson(record: IncidentRecord) {
   };
 }
 
-const healBody = z.strictObject({ service: z.string().min(1), by: z.string().min(1).max(100).optional(), dryRun: z.boolean().optional() });
+const healBody = z.strictObject({
+  service: z.string().min(1),
+  by: z.string().min(1).max(100).optional(),
+  dryRun: z.boolean().optional(),
+});
 /** `by` is still accepted for old clients, and ignored: authority comes from the credential. */
-const decisionBody = z.strictObject({ decision: z.enum(['approve', 'deny']), by: z.string().min(1).max(100).optional() });
+const decisionBody = z.strictObject({
+  decision: z.enum(['approve', 'deny']),
+  by: z.string().min(1).max(100).optional(),
+});
 
 /** Who called, as the bearer token proves it: the webhook token, or a named API credential. */
 type Caller = { door: 'webhook' } | { door: 'api'; name: string };
 
 const actorOf = (caller: Caller): Actor =>
-  caller.door === 'api' ? { platform: 'api', id: caller.name, display: `api:${caller.name}` } : { platform: 'webhook', id: 'server.token', display: 'the webhook token' };
+  caller.door === 'api'
+    ? { platform: 'api', id: caller.name, display: `api:${caller.name}` }
+    : { platform: 'webhook', id: 'server.token', display: 'the webhook token' };
 
 const WEBHOOKS: Record<string, (body: unknown) => IncomingAlert[]> = {
   alertmanager: parseAlertmanager,
@@ -92,7 +101,13 @@ function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new HttpError(400, `${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
 }
 
-const DECISION_STATUS: Record<string, number> = { not_found: 404, expired: 410, already_decided: 409, same_approver: 403, not_allowed: 403 };
+const DECISION_STATUS: Record<string, number> = {
+  not_found: 404,
+  expired: 410,
+  already_decided: 409,
+  same_approver: 403,
+  not_allowed: 403,
+};
 
 /**
  * healbot's HTTP server: alert webhooks, the token-protected API (heal, approvals, incidents,
@@ -108,15 +123,21 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const malformed = new LogLimiter();
   // Every answer passes the redactor on its way out, error messages too (a parser may quote the body).
   const send = (res: ServerResponse, status: number, body: unknown) => sendJson(res, status, redactDeep(body, redact));
-  const fail = (res: ServerResponse, error: HttpError) => sendError(res, new HttpError(error.status, redact(error.message), error.headers));
+  const fail = (res: ServerResponse, error: HttpError) =>
+    sendError(res, new HttpError(error.status, redact(error.message), error.headers));
   const failures = new LogLimiter();
 
   const apiTokens = config.server?.apiTokens ?? [];
   const requireToken = (req: IncomingMessage): Caller => {
     const credential = apiTokens.find((t) => hasBearerToken(req, t.token));
     if (credential) return { door: 'api', name: credential.name };
-    if (!token && apiTokens.length === 0) throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', { 'www-authenticate': 'Bearer', connection: 'close' });
-    if (!hasBearerToken(req, token)) throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer', connection: 'close' });
+    if (!token && apiTokens.length === 0)
+      throw new HttpError(401, 'server.token is not configured: set it to use webhooks and the API', {
+        'www-authenticate': 'Bearer',
+        connection: 'close',
+      });
+    if (!hasBearerToken(req, token))
+      throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer', connection: 'close' });
     return { door: 'webhook' };
   };
 
@@ -126,7 +147,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
       return kind === 'sentry' ? sentryWebhook(req, res, context) : logfireWebhook(req, res, url, context);
     }
     const parse = own(WEBHOOKS, kind);
-    if (!parse) throw new HttpError(404, `unknown webhook "${kind}"; use alertmanager, grafana, generic, sentry or logfire`);
+    if (!parse)
+      throw new HttpError(404, `unknown webhook "${kind}"; use alertmanager, grafana, generic, sentry or logfire`);
     requireToken(req);
     const body = await readJson(req, limit);
     let alerts: IncomingAlert[];
@@ -138,7 +160,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     const outcomes = intake.accept(alerts, 'webhook');
     if (kind === 'generic' && outcomes[0]?.result === 'unmatched') {
-      throw new HttpError(404, `unknown service "${alerts[0].service}"; known services: ${engine.services().join(', ')}`);
+      throw new HttpError(
+        404,
+        `unknown service "${alerts[0].service}"; known services: ${engine.services().join(', ')}`,
+      );
     }
     send(res, 202, { accepted: outcomes.length, alerts: outcomes });
     return 202;
@@ -146,7 +171,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
   function events(req: IncomingMessage, res: ServerResponse): number {
     requireToken(req);
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     res.write(': healbot incident events\n\n');
     streams.add(res);
     const unsubscribe = engine.subscribe((event) => {
@@ -164,7 +194,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
     return 200;
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<{ route: string; status: number }> {
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+  ): Promise<{ route: string; status: number }> {
     const method = req.method ?? 'GET';
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const expect = (m: string) => {
@@ -180,7 +214,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
       // A store that cannot take a write makes every heal and webhook fail: not ready.
       const storeWritable = store.writable?.() ?? true;
       const ok = loops.every((l) => l.ok) && storeWritable && reason === undefined;
-      send(res, ok ? 200 : 503, { ok, ...(reason ? { reason } : {}), store: storeWritable ? 'writable' : 'cannot be written', loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })) });
+      send(res, ok ? 200 : 503, {
+        ok,
+        ...(reason ? { reason } : {}),
+        store: storeWritable ? 'writable' : 'cannot be written',
+        loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })),
+      });
       return { route: path, status: ok ? 200 : 503 };
     }
     if (path === '/metrics') {
@@ -227,7 +266,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const service = url.searchParams.get('service') ?? undefined;
       const status = url.searchParams.get('status');
       const limitParam = Number(url.searchParams.get('limit') ?? 100);
-      const records = store.listIncidents({ service, status: status === 'open' || status === 'closed' ? status : undefined, limit: Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 1000) : 100 });
+      const records = store.listIncidents({
+        service,
+        status: status === 'open' || status === 'closed' ? status : undefined,
+        limit: Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 1000) : 100,
+      });
       send(res, 200, records.map(incidentJson));
       return { route: path, status: 200 };
     }
@@ -243,7 +286,19 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (path === '/api/approvals') {
       expect('GET');
       requireToken(req);
-      send(res, 200, store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals })));
+      send(
+        res,
+        200,
+        store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({
+          id,
+          incidentId,
+          service,
+          step,
+          expiresAt,
+          approvedBy,
+          requiredApprovals,
+        })),
+      );
       return { route: path, status: 200 };
     }
     const approval = /^\/api\/approvals\/([A-Za-z0-9_-]+)$/.exec(path);
@@ -256,8 +311,16 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const message =
         !result.ok && result.reason === 'not_allowed' && caller.door === 'webhook'
           ? 'the webhook token (server.token) can never approve or deny: use a named credential from server.apiTokens that is listed as an approver (api:<name>)'
-          : !result.ok ? result.message : undefined;
-      send(res, status, result.ok ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 } : { ok: false, reason: result.reason, error: message });
+          : !result.ok
+            ? result.message
+            : undefined;
+      send(
+        res,
+        status,
+        result.ok
+          ? { ok: true, decision: result.decision, by: result.by, waitingFor: result.waitingFor ?? 0 }
+          : { ok: false, reason: result.reason, error: message },
+      );
       return { route: '/api/approvals/:id', status };
     }
     throw new HttpError(404, `nothing at ${method} ${path}`);
@@ -282,17 +345,27 @@ export function createHttpServer(options: HttpServerOptions): Server {
               : undefined;
         if (http) fail(res, http);
         else {
-          failures.run((suppressed) => logger.error({ err: redact(describeError(error)), path: url.pathname, ...(suppressed ? { suppressed } : {}) }, 'request failed'));
+          failures.run((suppressed) =>
+            logger.error(
+              { err: redact(describeError(error)), path: url.pathname, ...(suppressed ? { suppressed } : {}) },
+              'request failed',
+            ),
+          );
           fail(res, new HttpError(500, 'healbot hit an internal error; see its log'));
         }
-        metrics.countRequest(url.pathname.startsWith('/api/') ? '/api' : url.pathname.startsWith('/webhooks/') ? '/webhooks' : 'other', http?.status ?? 500);
+        metrics.countRequest(
+          url.pathname.startsWith('/api/') ? '/api' : url.pathname.startsWith('/webhooks/') ? '/webhooks' : 'other',
+          http?.status ?? 500,
+        );
       },
     );
   });
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
-    malformed.run((suppressed) => logger.warn({ err: describeError(error), ...(suppressed ? { suppressed } : {}) }, 'malformed HTTP request'));
+    malformed.run((suppressed) =>
+      logger.warn({ err: describeError(error), ...(suppressed ? { suppressed } : {}) }, 'malformed HTTP request'),
+    );
   });
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;

@@ -30,13 +30,33 @@ export class AlertmanagerSilences implements Silencer {
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     const text = await res.text();
-    if (!res.ok) throw new AlertmanagerError(res.status, `Alertmanager answered ${res.status} to ${method} ${path}: ${text.slice(0, 200).trim()}`);
+    if (!res.ok)
+      throw new AlertmanagerError(
+        res.status,
+        `Alertmanager answered ${res.status} to ${method} ${path}: ${text.slice(0, 200).trim()}`,
+      );
     return text;
   }
 
-  async create(silence: { matchers: Record<string, string>; endsAt: Date; createdBy: string; comment: string }): Promise<string> {
-    const matchers = Object.entries(silence.matchers).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }));
-    const text = await this.call('POST', '/api/v2/silences', { matchers, startsAt: new Date().toISOString(), endsAt: silence.endsAt.toISOString(), createdBy: silence.createdBy, comment: silence.comment });
+  async create(silence: {
+    matchers: Record<string, string>;
+    endsAt: Date;
+    createdBy: string;
+    comment: string;
+  }): Promise<string> {
+    const matchers = Object.entries(silence.matchers).map(([name, value]) => ({
+      name,
+      value,
+      isRegex: false,
+      isEqual: true,
+    }));
+    const text = await this.call('POST', '/api/v2/silences', {
+      matchers,
+      startsAt: new Date().toISOString(),
+      endsAt: silence.endsAt.toISOString(),
+      createdBy: silence.createdBy,
+      comment: silence.comment,
+    });
     const id = (JSON.parse(text) as { silenceID?: string }).silenceID;
     if (!id) throw new AlertmanagerError(200, 'Alertmanager created a silence but returned no silenceID');
     return id;

@@ -1,7 +1,14 @@
 import { redactDeep, type Redactor } from '../redact.js';
 import type { Store } from './store.js';
 
-const WRITES = new Set<PropertyKey>(['saveIncident', 'updateIncident', 'saveApproval', 'transitionApproval', 'appendAudit', 'saveThread']);
+const WRITES = new Set<PropertyKey>([
+  'saveIncident',
+  'updateIncident',
+  'saveApproval',
+  'transitionApproval',
+  'appendAudit',
+  'saveThread',
+]);
 
 /**
  * The store behind a redactor: every record written passes through it first, so no secret
@@ -13,7 +20,12 @@ export function redactingStore(store: Store, redact: Redactor): Store {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
-      if (WRITES.has(property)) return (...args: unknown[]) => value.apply(target, args.map((arg) => redactDeep(arg, redact)));
+      if (WRITES.has(property))
+        return (...args: unknown[]) =>
+          value.apply(
+            target,
+            args.map((arg) => redactDeep(arg, redact)),
+          );
       return value.bind(target);
     },
   });

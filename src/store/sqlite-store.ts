@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS threads (incident_id TEXT NOT NULL, platform TEXT NOT
 const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
   (db) => {
     const columns = db.prepare('PRAGMA table_info(service_flags)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'breaker_reset_at')) db.exec('ALTER TABLE service_flags ADD COLUMN breaker_reset_at INTEGER');
+    if (!columns.some((c) => c.name === 'breaker_reset_at'))
+      db.exec('ALTER TABLE service_flags ADD COLUMN breaker_reset_at INTEGER');
   },
   (db) => db.exec('CREATE TABLE IF NOT EXISTS health (probe TEXT PRIMARY KEY, at INTEGER NOT NULL)'),
   (db) =>
@@ -38,19 +39,26 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
 /** The schema version this healbot writes. */
 export const SCHEMA_VERSION = 1 + MIGRATIONS.length;
 
-const MOVE_ASIDE = 'stop healbot, move the file aside (keep it: `sqlite3 FILE .recover` can save what is left) and start again for an empty store, or restore a backup';
+const MOVE_ASIDE =
+  'stop healbot, move the file aside (keep it: `sqlite3 FILE .recover` can save what is left) and start again for an empty store, or restore a backup';
 
 function openChecked(path: string): Database.Database {
   const file = path === ':memory:' ? undefined : path;
   if (file && existsSync(file) && statSync(file).size === 0 && !existsSync(`${file}-wal`)) {
     // healbot writes its schema as soon as it creates a file; an empty one was made by something else, or truncated.
-    throw new StoreError(file, 'is an empty file that healbot did not create (its history, approvals and breakers would be silently gone)', `remove it to start with an empty store, or restore the right file`);
+    throw new StoreError(
+      file,
+      'is an empty file that healbot did not create (its history, approvals and breakers would be silently gone)',
+      `remove it to start with an empty store, or restore the right file`,
+    );
   }
   if (file) mkdirSync(dirname(file), { recursive: true });
   let db: Database.Database | undefined;
   try {
     db = new Database(path);
-    const problems = (db.pragma('quick_check(5)') as { quick_check: string }[]).map((row) => row.quick_check).filter((line) => !line.startsWith('***'));
+    const problems = (db.pragma('quick_check(5)') as { quick_check: string }[])
+      .map((row) => row.quick_check)
+      .filter((line) => !line.startsWith('***'));
     if (problems[0] !== 'ok') throw new Error(`integrity check failed: ${problems[0] ?? 'unknown problem'}`);
     return db;
   } catch (error) {
@@ -58,8 +66,16 @@ function openChecked(path: string): Database.Database {
     if (!file) throw error;
     const lines = (error as Error).message.split('\n');
     const reason = `${lines.find((line) => line.trim() && !line.startsWith('***')) ?? lines[0]}`.trim();
-    if ((error as { code?: string }).code === 'SQLITE_CANTOPEN' || (error as { code?: string }).code === 'SQLITE_READONLY') {
-      throw new StoreError(file, `cannot be opened for writing (${reason})`, 'check that the directory exists and is writable by healbot, or set store.path elsewhere', { cause: error });
+    if (
+      (error as { code?: string }).code === 'SQLITE_CANTOPEN' ||
+      (error as { code?: string }).code === 'SQLITE_READONLY'
+    ) {
+      throw new StoreError(
+        file,
+        `cannot be opened for writing (${reason})`,
+        'check that the directory exists and is writable by healbot, or set store.path elsewhere',
+        { cause: error },
+      );
     }
     throw new StoreError(file, `is damaged (${reason})`, MOVE_ASIDE.replace('FILE', file), { cause: error });
   }
@@ -85,14 +101,20 @@ export class SqliteStore implements Store {
     } catch (error) {
       this.db.close();
       if (error instanceof StoreError || path === ':memory:') throw error;
-      throw new StoreError(path, `could not be prepared (${describeError(error)})`, MOVE_ASIDE.replace('FILE', path), { cause: error });
+      throw new StoreError(path, `could not be prepared (${describeError(error)})`, MOVE_ASIDE.replace('FILE', path), {
+        cause: error,
+      });
     }
   }
 
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new StoreError(this.path, `was written by a newer healbot (schema ${version}; this one knows up to ${SCHEMA_VERSION})`, 'upgrade healbot, or point store.path at another file');
+      throw new StoreError(
+        this.path,
+        `was written by a newer healbot (schema ${version}; this one knows up to ${SCHEMA_VERSION})`,
+        'upgrade healbot, or point store.path at another file',
+      );
     }
     if (version === SCHEMA_VERSION) return;
     this.db.transaction(() => {
@@ -115,8 +137,18 @@ export class SqliteStore implements Store {
 
   saveIncident(record: IncidentRecord & { dedupeKey?: string }): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO incidents (id, service, status, opened_at, closed_at, dedupe_key, data) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(record.id, record.service, record.status, record.openedAt, record.closedAt ?? null, record.dedupeKey ?? null, JSON.stringify(record));
+      .prepare(
+        'INSERT OR REPLACE INTO incidents (id, service, status, opened_at, closed_at, dedupe_key, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        record.id,
+        record.service,
+        record.status,
+        record.openedAt,
+        record.closedAt ?? null,
+        record.dedupeKey ?? null,
+        JSON.stringify(record),
+      );
   }
 
   updateIncident(id: string, patch: Partial<IncidentRecord>): void {
@@ -136,14 +168,16 @@ export class SqliteStore implements Store {
   listIncidents(filter: { service?: string; limit?: number; status?: 'open' | 'closed' } = {}): IncidentRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.service) (where.push('service = ?'), args.push(filter.service));
-    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    if (filter.service) where.push('service = ?'), args.push(filter.service);
+    if (filter.status) where.push('status = ?'), args.push(filter.status);
     const sql = `SELECT data FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, rowid DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map((r) => JSON.parse(r.data));
   }
 
   openIncidentFor(service: string): IncidentRecord | undefined {
-    const row = this.db.prepare("SELECT data FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1").get(service) as Row | undefined;
+    const row = this.db
+      .prepare("SELECT data FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1")
+      .get(service) as Row | undefined;
     return row ? JSON.parse(row.data) : undefined;
   }
 
@@ -153,16 +187,24 @@ export class SqliteStore implements Store {
   }
 
   claimEvent(key: string, incidentId?: string): boolean {
-    return this.db.prepare('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)').run(key, incidentId ?? null, new Date().toISOString()).changes === 1;
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)')
+        .run(key, incidentId ?? null, new Date().toISOString()).changes === 1
+    );
   }
 
   eventIncident(key: string): string | undefined {
-    const row = this.db.prepare('SELECT incident_id FROM events WHERE key = ?').get(key) as { incident_id: string | null } | undefined;
+    const row = this.db.prepare('SELECT incident_id FROM events WHERE key = ?').get(key) as
+      | { incident_id: string | null }
+      | undefined;
     return row?.incident_id ?? undefined;
   }
 
   saveApproval(record: ApprovalRecord): void {
-    this.db.prepare('INSERT OR REPLACE INTO approvals (id, status, data) VALUES (?, ?, ?)').run(record.id, record.status, JSON.stringify(record));
+    this.db
+      .prepare('INSERT OR REPLACE INTO approvals (id, status, data) VALUES (?, ?, ?)')
+      .run(record.id, record.status, JSON.stringify(record));
   }
 
   getApproval(id: string): ApprovalRecord | undefined {
@@ -171,11 +213,17 @@ export class SqliteStore implements Store {
   }
 
   transitionApproval(id: string, from: 'pending', to: ApprovalRecord): boolean {
-    return this.db.prepare('UPDATE approvals SET status = ?, data = ? WHERE id = ? AND status = ?').run(to.status, JSON.stringify(to), id, from).changes === 1;
+    return (
+      this.db
+        .prepare('UPDATE approvals SET status = ?, data = ? WHERE id = ? AND status = ?')
+        .run(to.status, JSON.stringify(to), id, from).changes === 1
+    );
   }
 
   pendingApprovals(): ApprovalRecord[] {
-    return (this.db.prepare("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) => JSON.parse(r.data));
+    return (this.db.prepare("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) =>
+      JSON.parse(r.data),
+    );
   }
 
   recordHealAttempt(service: string, at: number, ok: boolean): void {
@@ -183,16 +231,26 @@ export class SqliteStore implements Store {
   }
 
   healAttemptsSince(service: string, since: number): { at: number; ok: boolean }[] {
-    return (this.db.prepare('SELECT at, ok FROM heal_attempts WHERE service = ? AND at >= ? ORDER BY at').all(service, since) as { at: number; ok: number }[]).map((r) => ({ at: r.at, ok: r.ok === 1 }));
+    return (
+      this.db
+        .prepare('SELECT at, ok FROM heal_attempts WHERE service = ? AND at >= ? ORDER BY at')
+        .all(service, since) as { at: number; ok: number }[]
+    ).map((r) => ({ at: r.at, ok: r.ok === 1 }));
   }
 
   private flag(service: string, column: 'breaker_open' | 'paused'): boolean {
-    const row = this.db.prepare(`SELECT ${column} AS value FROM service_flags WHERE service = ?`).get(service) as { value: number } | undefined;
+    const row = this.db.prepare(`SELECT ${column} AS value FROM service_flags WHERE service = ?`).get(service) as
+      | { value: number }
+      | undefined;
     return row?.value === 1;
   }
 
   private setFlag(service: string, column: 'breaker_open' | 'paused', value: boolean): void {
-    this.db.prepare(`INSERT INTO service_flags (service, ${column}) VALUES (?, ?) ON CONFLICT(service) DO UPDATE SET ${column} = excluded.${column}`).run(service, value ? 1 : 0);
+    this.db
+      .prepare(
+        `INSERT INTO service_flags (service, ${column}) VALUES (?, ?) ON CONFLICT(service) DO UPDATE SET ${column} = excluded.${column}`,
+      )
+      .run(service, value ? 1 : 0);
   }
 
   isBreakerOpen(service: string): boolean {
@@ -205,12 +263,16 @@ export class SqliteStore implements Store {
 
   resetBreaker(service: string, at: number): void {
     this.db
-      .prepare('INSERT INTO service_flags (service, breaker_open, breaker_reset_at) VALUES (?, 0, ?) ON CONFLICT(service) DO UPDATE SET breaker_open = 0, breaker_reset_at = excluded.breaker_reset_at')
+      .prepare(
+        'INSERT INTO service_flags (service, breaker_open, breaker_reset_at) VALUES (?, 0, ?) ON CONFLICT(service) DO UPDATE SET breaker_open = 0, breaker_reset_at = excluded.breaker_reset_at',
+      )
       .run(service, at);
   }
 
   breakerResetAt(service: string): number | undefined {
-    const row = this.db.prepare('SELECT breaker_reset_at AS at FROM service_flags WHERE service = ?').get(service) as { at: number | null } | undefined;
+    const row = this.db.prepare('SELECT breaker_reset_at AS at FROM service_flags WHERE service = ?').get(service) as
+      | { at: number | null }
+      | undefined;
     return row?.at ?? undefined;
   }
 
@@ -223,11 +285,17 @@ export class SqliteStore implements Store {
   }
 
   recordRemediation(service: string, remediation: string, at: number, ok: boolean): void {
-    this.db.prepare('INSERT INTO remediations (service, remediation, at, ok) VALUES (?, ?, ?, ?)').run(service, remediation, at, ok ? 1 : 0);
+    this.db
+      .prepare('INSERT INTO remediations (service, remediation, at, ok) VALUES (?, ?, ?, ?)')
+      .run(service, remediation, at, ok ? 1 : 0);
   }
 
   remediationRuns(service: string, remediation: string, limit: number): { at: number; ok: boolean }[] {
-    const rows = this.db.prepare('SELECT at, ok FROM remediations WHERE service = ? AND remediation = ? ORDER BY at DESC, rowid DESC LIMIT ?').all(service, remediation, limit) as { at: number; ok: number }[];
+    const rows = this.db
+      .prepare(
+        'SELECT at, ok FROM remediations WHERE service = ? AND remediation = ? ORDER BY at DESC, rowid DESC LIMIT ?',
+      )
+      .all(service, remediation, limit) as { at: number; ok: number }[];
     return rows.map((r) => ({ at: r.at, ok: r.ok === 1 }));
   }
 
@@ -238,29 +306,42 @@ export class SqliteStore implements Store {
            (SELECT ok FROM remediations latest WHERE latest.service = r.service AND latest.remediation = r.remediation ORDER BY at DESC, rowid DESC LIMIT 1) AS lastOk
          FROM remediations r ${service ? 'WHERE service = ?' : ''} GROUP BY service, remediation ORDER BY service, remediation`,
       )
-      .all(...(service ? [service] : [])) as { service: string; remediation: string; runs: number; succeeded: number; lastAt: number; lastOk: number }[];
+      .all(...(service ? [service] : [])) as {
+      service: string;
+      remediation: string;
+      runs: number;
+      succeeded: number;
+      lastAt: number;
+      lastOk: number;
+    }[];
     return rows.map((r) => ({ ...r, lastOk: r.lastOk === 1 }));
   }
 
   appendAudit(entry: AuditEntry): void {
-    this.db.prepare('INSERT INTO audit (at, service, incident_id, data) VALUES (?, ?, ?, ?)').run(entry.at, entry.service ?? null, entry.incidentId ?? null, JSON.stringify(entry));
+    this.db
+      .prepare('INSERT INTO audit (at, service, incident_id, data) VALUES (?, ?, ?, ?)')
+      .run(entry.at, entry.service ?? null, entry.incidentId ?? null, JSON.stringify(entry));
   }
 
   listAudit(filter: { service?: string; since?: string } = {}): AuditEntry[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.service) (where.push('service = ?'), args.push(filter.service));
-    if (filter.since) (where.push('at >= ?'), args.push(filter.since));
+    if (filter.service) where.push('service = ?'), args.push(filter.service);
+    if (filter.since) where.push('at >= ?'), args.push(filter.since);
     const sql = `SELECT data FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`;
     return (this.db.prepare(sql).all(...args) as Row[]).map((r) => JSON.parse(r.data));
   }
 
   saveThread(incidentId: string, thread: StoredThread): void {
-    this.db.prepare('INSERT OR REPLACE INTO threads (incident_id, platform, data) VALUES (?, ?, ?)').run(incidentId, thread.platform, JSON.stringify(thread));
+    this.db
+      .prepare('INSERT OR REPLACE INTO threads (incident_id, platform, data) VALUES (?, ?, ?)')
+      .run(incidentId, thread.platform, JSON.stringify(thread));
   }
 
   getThread(incidentId: string, platform: string): StoredThread | undefined {
-    const row = this.db.prepare('SELECT data FROM threads WHERE incident_id = ? AND platform = ?').get(incidentId, platform) as Row | undefined;
+    const row = this.db
+      .prepare('SELECT data FROM threads WHERE incident_id = ? AND platform = ?')
+      .get(incidentId, platform) as Row | undefined;
     return row ? JSON.parse(row.data) : undefined;
   }
 

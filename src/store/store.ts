@@ -33,7 +33,15 @@ export interface StoredThread {
  * killed healbot loses nothing.
  */
 export interface Store {
-  saveIncident(record: IncidentRecord & { dedupeKey?: string; origin?: unknown; dryRun?: boolean; labels?: Record<string, string>; context?: unknown }): void;
+  saveIncident(
+    record: IncidentRecord & {
+      dedupeKey?: string;
+      origin?: unknown;
+      dryRun?: boolean;
+      labels?: Record<string, string>;
+      context?: unknown;
+    },
+  ): void;
   updateIncident(id: string, patch: Partial<IncidentRecord>): void;
   getIncident(id: string): (IncidentRecord & { origin?: unknown; context?: unknown }) | undefined;
   listIncidents(filter?: { service?: string; limit?: number; status?: 'open' | 'closed' }): IncidentRecord[];

@@ -4,7 +4,12 @@ import { classifyError, type ErrorClassification } from '../../src/classify/erro
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 
-const of = (category: ErrorClassification['category'], confidence: number): ErrorClassification => ({ category, confidence, language: 'python', reason: 'test' });
+const of = (category: ErrorClassification['category'], confidence: number): ErrorClassification => ({
+  category,
+  confidence,
+  language: 'python',
+  reason: 'test',
+});
 
 describe('the routing matrix', () => {
   it('has the design’s defaults: security blocks, timeout alerts, a dependency is healed, unknown and medium confidence open an issue, high confidence dispatches', () => {
@@ -15,7 +20,15 @@ describe('the routing matrix', () => {
     expect(route(of('unknown', 0.3))).toBe('issue');
     expect(route(of('null_reference', 0.92))).toBe('dispatch');
     expect(route(of('null_reference', 0.6))).toBe('issue');
-    expect(route(classifyError({ type: 'AttributeError', message: "'NoneType' object has no attribute 'id'", platform: 'python' }))).toBe('dispatch');
+    expect(
+      route(
+        classifyError({
+          type: 'AttributeError',
+          message: "'NoneType' object has no attribute 'id'",
+          platform: 'python',
+        }),
+      ),
+    ).toBe('dispatch');
   });
 
   it('consults configured routes first, by category, confidence and service, then falls back to the defaults', () => {
@@ -23,8 +36,15 @@ describe('the routing matrix', () => {
       { when: { category: ['null_reference', 'type_mismatch'], services: ['billing'] }, do: 'issue' },
       { when: { minConfidence: 0.99 }, do: 'heal' },
     ];
-    expect(chooseRoute(of('null_reference', 0.95), 'billing', routes)).toMatchObject({ route: { do: 'issue' }, index: 0, fromDefaults: false });
-    expect(chooseRoute(of('null_reference', 0.95), 'api', routes)).toMatchObject({ route: { do: 'dispatch' }, fromDefaults: true });
+    expect(chooseRoute(of('null_reference', 0.95), 'billing', routes)).toMatchObject({
+      route: { do: 'issue' },
+      index: 0,
+      fromDefaults: false,
+    });
+    expect(chooseRoute(of('null_reference', 0.95), 'api', routes)).toMatchObject({
+      route: { do: 'dispatch' },
+      fromDefaults: true,
+    });
     expect(chooseRoute(of('security', 0.995), 'api', routes).route.do).toBe('heal');
     expect(chooseRoute(of('security', 0.9), undefined, routes).route.do).toBe('block');
   });
@@ -60,11 +80,19 @@ describe('routing configuration', () => {
       }
       return [];
     };
-    expect(problems({ routes: [{ when: { category: 'oops' }, do: 'issue' }] })[0]).toMatch(/^routes\[0\]\.when\.category/);
+    expect(problems({ routes: [{ when: { category: 'oops' }, do: 'issue' }] })[0]).toMatch(
+      /^routes\[0\]\.when\.category/,
+    );
     expect(problems({ routes: [{ when: {}, do: 'reboot' }] })[0]).toMatch(/^routes\[0\]\.do/);
-    expect(problems({ routes: [{ when: { services: ['nope'] }, do: 'alert' }] })).toEqual(['routes[0].when.services[0]: unknown service "nope" (known: api)']);
-    expect(problems({ routes: [{ when: {}, do: 'dispatch' }] })).toEqual(['routes[0].do: dispatch needs github: { repo, token } to be configured']);
-    expect(problems({ sentry: { clientSecret: 'x', projects: { web: 'nope' } } })).toEqual(['sentry.projects.web: unknown service "nope" (known: api)']);
+    expect(problems({ routes: [{ when: { services: ['nope'] }, do: 'alert' }] })).toEqual([
+      'routes[0].when.services[0]: unknown service "nope" (known: api)',
+    ]);
+    expect(problems({ routes: [{ when: {}, do: 'dispatch' }] })).toEqual([
+      'routes[0].do: dispatch needs github: { repo, token } to be configured',
+    ]);
+    expect(problems({ sentry: { clientSecret: 'x', projects: { web: 'nope' } } })).toEqual([
+      'sentry.projects.web: unknown service "nope" (known: api)',
+    ]);
     expect(problems({ logfire: { secret: 'short' } })[0]).toMatch(/^logfire\.secret: must be at least 16 characters/);
   });
 });

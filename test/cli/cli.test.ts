@@ -44,7 +44,16 @@ describe('healbot CLI', () => {
   });
 
   it('check names the path of a wrong type', async () => {
-    const file = dir.write('types.yml', { services: { api: { probes: [{ name: 'a', http: 'http://x/' }, { name: 'b', http: 42 }] } } });
+    const file = dir.write('types.yml', {
+      services: {
+        api: {
+          probes: [
+            { name: 'a', http: 'http://x/' },
+            { name: 'b', http: 42 },
+          ],
+        },
+      },
+    });
     const result = await runCli(['check', '--config', file]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('services.api.probes[1].http');
@@ -90,7 +99,10 @@ describe('healbot CLI', () => {
     expect(result.json).toMatchObject({
       service: 'api',
       rootCause: { kind: 'service_unhealthy', layer: 'internal' },
-      probes: expect.arrayContaining([expect.objectContaining({ service: 'api', name: 'internal', ok: false, status: 503 }), expect.objectContaining({ service: 'db', name: 'internal', ok: true })]),
+      probes: expect.arrayContaining([
+        expect.objectContaining({ service: 'api', name: 'internal', ok: false, status: 503 }),
+        expect.objectContaining({ service: 'db', name: 'internal', ok: true }),
+      ]),
     });
     expect(typeof result.json.rootCause.confidence).toBe('number');
     expect(Array.isArray(result.json.rootCause.evidence)).toBe(true);

@@ -2,8 +2,21 @@ import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDir, runCli } from '../support/cli.js';
 import { LocalDnsServer } from '../support/dns-server.js';
-import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
-import { commands, ensureTestImage, freePort, removeTestContainers, runContainer, uniqueName, waitForContainer } from '../support/images.js';
+import {
+  dockerEngineUnavailableReason,
+  requireOrSkip,
+  startDockerEngine,
+  type DockerEngine,
+} from '../support/docker-engine.js';
+import {
+  commands,
+  ensureTestImage,
+  freePort,
+  removeTestContainers,
+  runContainer,
+  uniqueName,
+  waitForContainer,
+} from '../support/images.js';
 import { dependentReadiness, flakyServer, forwardingLayer, type Layer } from '../support/layers.js';
 
 /**
@@ -116,7 +129,10 @@ describe.skipIf(skip)('healbot CLI against a real Docker engine', () => {
     const { name, config } = await topology('slow');
     const diagnosis = await runCli(['diagnose', 'api', '--config', dir.write('s4.yml', config), '--json']);
     expect(diagnosis.json.rootCause.kind).toBe('service_unhealthy');
-    expect(diagnosis.json.probes.find((p: { name: string }) => p.name === 'internal')).toMatchObject({ ok: false, error: 'timed out' });
+    expect(diagnosis.json.probes.find((p: { name: string }) => p.name === 'internal')).toMatchObject({
+      ok: false,
+      error: 'timed out',
+    });
     expect(diagnosis.json.runtime.api.logs.join('\n')).toContain('serving in slow mode');
     expect(diagnosis.stdout).not.toContain('hunter2');
     const result = await runCli(['heal', 'api', '--config', dir.write('s4.yml', config), '--yes', '--json']);
@@ -135,7 +151,9 @@ describe.skipIf(skip)('healbot CLI against a real Docker engine', () => {
     const url = `http://127.0.0.1:${port}/cgi-bin/ready`;
     await expectEventually(async () => (await fetch(url).catch(() => undefined))?.status === 500);
     const config = {
-      services: { api: { docker: { container: name, host }, probes: [{ name: 'internal', http: url, timeoutMs: 1000 }] } },
+      services: {
+        api: { docker: { container: name, host }, probes: [{ name: 'internal', http: url, timeoutMs: 1000 }] },
+      },
       // Far longer than the test may take: only an early end lets it pass.
       healing: { verifyTimeout: '10m', unchangedChecks: 3 },
     };
@@ -150,7 +168,10 @@ describe.skipIf(skip)('healbot CLI against a real Docker engine', () => {
     const { config } = await topology('error');
     const result = await runCli(['diagnose', 'api', '--config', dir.write('s4b.yml', config), '--json']);
     expect(result.json.rootCause.kind).toBe('service_unhealthy');
-    expect(result.json.probes.find((p: { name: string }) => p.name === 'internal')).toMatchObject({ ok: false, status: 500 });
+    expect(result.json.probes.find((p: { name: string }) => p.name === 'internal')).toMatchObject({
+      ok: false,
+      status: 500,
+    });
   });
 
   it('scenario 5: every internal name fails to resolve → observer_blind, nothing is restarted', async () => {
@@ -169,7 +190,10 @@ describe.skipIf(skip)('healbot CLI against a real Docker engine', () => {
           ],
           dependsOn: ['db'],
         },
-        db: { docker: { container: name, host }, probes: [{ name: 'internal', tcp: 'postgres:5432', timeoutMs: 2000 }] },
+        db: {
+          docker: { container: name, host },
+          probes: [{ name: 'internal', tcp: 'postgres:5432', timeoutMs: 2000 }],
+        },
       },
     };
     const before = await started(name);
@@ -209,7 +233,11 @@ describe.skipIf(skip)('healbot CLI against a real Docker engine', () => {
     const config = {
       healing: { verifyTimeout: '20s' },
       services: {
-        api: { docker: { container: apiName, host }, probes: [{ name: 'internal', http: `${readiness.url}/ready` }], dependsOn: ['db'] },
+        api: {
+          docker: { container: apiName, host },
+          probes: [{ name: 'internal', http: `${readiness.url}/ready` }],
+          dependsOn: ['db'],
+        },
         db: { docker: { container: db, host }, probes: [{ name: 'internal', tcp: `127.0.0.1:${dbPort}` }] },
       },
     };

@@ -6,7 +6,11 @@ import { CLI, configDir, runCli } from '../support/cli.js';
 
 /** Starts `healbot serve`, waits for its startup line on stderr, stops it, and returns everything it wrote. */
 async function serveUntilStarted(args: string[]): Promise<string> {
-  const child = execa(process.execPath, [CLI, 'serve', ...args], { reject: false, stdin: 'ignore', env: { HEALING_ENABLED: 'true' } });
+  const child = execa(process.execPath, [CLI, 'serve', ...args], {
+    reject: false,
+    stdin: 'ignore',
+    env: { HEALING_ENABLED: 'true' },
+  });
   let stderr = '';
   await new Promise<void>((resolve) => {
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -60,7 +64,10 @@ describe('first-run errors say what to do', () => {
   });
 
   it('serve says in one line, exit 2, when --listen is nonsense or the port is taken', async () => {
-    const file = dir.write('ok.yml', { services: { api: {} }, server: { listen: '127.0.0.1:0', token: 'first-run-token-0123456789' } });
+    const file = dir.write('ok.yml', {
+      services: { api: {} },
+      server: { listen: '127.0.0.1:0', token: 'first-run-token-0123456789' },
+    });
     const nonsense = await runCli(['serve', '--config', file, '--listen', 'nonsense'], { timeoutMs: 30_000 });
     oneLine(nonsense);
     expect(nonsense.stderr).toContain('--listen must be host:port');
@@ -73,7 +80,13 @@ describe('first-run errors say what to do', () => {
     const none = await serveUntilStarted(['--config', dir.write('closed.yml', { services: { api: {} } })]);
     expect(none).toContain('healbot serve started; doors: none');
     expect(none).toContain('no door is open');
-    const open = await serveUntilStarted(['--config', dir.write('open.yml', { services: { api: {} }, server: { listen: '127.0.0.1:0', token: 'first-run-token-0123456789' } })]);
+    const open = await serveUntilStarted([
+      '--config',
+      dir.write('open.yml', {
+        services: { api: {} },
+        server: { listen: '127.0.0.1:0', token: 'first-run-token-0123456789' },
+      }),
+    ]);
     const started = open.split('\n').find((line) => line.includes('healbot serve started'))!;
     expect(JSON.parse(started).msg).toMatch(/doors: HTTP http:\/\/127\.0\.0\.1:\d+ /);
     expect(open).not.toContain('no door is open');
@@ -81,7 +94,12 @@ describe('first-run errors say what to do', () => {
 
   it('diagnose shows a runtime it cannot read, with lowered confidence, and --json keeps rootCause.layer as null', async () => {
     const file = dir.write('blind.yml', {
-      services: { api: { docker: { container: 'api', host: `unix://${dir.path('no-docker.sock')}` }, probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready` }] } },
+      services: {
+        api: {
+          docker: { container: 'api', host: `unix://${dir.path('no-docker.sock')}` },
+          probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready` }],
+        },
+      },
     });
     const text = await runCli(['diagnose', 'api', '--config', file]);
     expect(text.exitCode).toBe(0);
@@ -106,7 +124,9 @@ describe('first-run errors say what to do', () => {
   it('prints its version, and help mentions exit codes and HEALING_ENABLED', async () => {
     const version = await runCli(['--version']);
     expect(version.exitCode).toBe(0);
-    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    expect(version.stdout.trim()).toBe(
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
+    );
     for (const args of [['--help'], ['heal', '--help']]) {
       const help = await runCli(args);
       expect(help.exitCode).toBe(0);

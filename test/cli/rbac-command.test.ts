@@ -26,12 +26,18 @@ describe('healbot rbac', () => {
     const docs = parseAllDocuments(result.stdout).map((d) => d.toJS());
     expect(docs).toEqual(rbacManifests(parseConfig(raw, { HEALBOT_TOKEN: 'unset' }), { namespace: 'ops' }));
     expect(docs.filter((d) => d.kind === 'Role').map((d) => d.metadata.namespace)).toEqual(['batch', 'shop', 'ops']);
-    expect(docs.find((d) => d.kind === 'Role' && d.metadata.namespace === 'ops').rules[1].resourceNames).toEqual(['healbot-prod']);
+    expect(docs.find((d) => d.kind === 'Role' && d.metadata.namespace === 'ops').rules[1].resourceNames).toEqual([
+      'healbot-prod',
+    ]);
     expect(docs.filter((d) => d.kind === 'RoleBinding').every((d) => d.subjects[0].namespace === 'ops')).toBe(true);
   });
 
   it('refuses a bad config in one line naming the field, exit 2', async () => {
-    const result = await runCli(['rbac', '--config', dir.write('bad.yml', { services: { api: { kubernetes: { namespace: 'Shop!', deployment: 'api' } } } })]);
+    const result = await runCli([
+      'rbac',
+      '--config',
+      dir.write('bad.yml', { services: { api: { kubernetes: { namespace: 'Shop!', deployment: 'api' } } } }),
+    ]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain('services.api.kubernetes.namespace');

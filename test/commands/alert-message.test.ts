@@ -21,17 +21,29 @@ describe('recognizeAlert', () => {
       [],
       services,
     );
-    expect(alert).toEqual({ service: 'api', summary: '[FIRING:1] ApiDown api (http://api:8000/ready prod)', firing: true });
+    expect(alert).toEqual({
+      service: 'api',
+      summary: '[FIRING:1] ApiDown api (http://api:8000/ready prod)',
+      firing: true,
+    });
   });
 
   it('reads the service label from Grafana notifications', () => {
-    const alert = recognizeAlert({ text: '**[FIRING:1]** HighErrorRate (service=proxy severity=critical)' }, [], services);
+    const alert = recognizeAlert(
+      { text: '**[FIRING:1]** HighErrorRate (service=proxy severity=critical)' },
+      [],
+      services,
+    );
     expect(alert?.service).toBe('proxy');
     expect(alert?.firing).toBe(true);
   });
 
   it('reads a Grafana legacy [Alerting] message with a service field', () => {
-    const alert = recognizeAlert({ text: '', embeds: [{ title: '[Alerting] Latency', fields: [{ name: 'service', value: 'db' }] }] }, [], services);
+    const alert = recognizeAlert(
+      { text: '', embeds: [{ title: '[Alerting] Latency', fields: [{ name: 'service', value: 'db' }] }] },
+      [],
+      services,
+    );
     expect(alert?.service).toBe('db');
   });
 
@@ -45,7 +57,10 @@ describe('recognizeAlert', () => {
   });
 
   it('marks resolved Alertmanager notifications as not firing', () => {
-    expect(recognizeAlert({ text: '[RESOLVED] ApiDown api' }, [], services)).toMatchObject({ service: 'api', firing: false });
+    expect(recognizeAlert({ text: '[RESOLVED] ApiDown api' }, [], services)).toMatchObject({
+      service: 'api',
+      firing: false,
+    });
   });
 
   it('keeps underscores in service names', () => {
@@ -55,7 +70,9 @@ describe('recognizeAlert', () => {
   it('never returns a service that is not configured', () => {
     expect(recognizeAlert({ text: '[FIRING:1] PaymentsDown payments' }, [], services)).toBeUndefined();
     expect(recognizeAlert({ text: '[FIRING:1] X (service=payments)' }, [], services)).toBeUndefined();
-    expect(recognizeAlert({ text: 'payments is slow' }, [{ pattern: 'slow', service: 'payments' }], services)).toBeUndefined();
+    expect(
+      recognizeAlert({ text: 'payments is slow' }, [{ pattern: 'slow', service: 'payments' }], services),
+    ).toBeUndefined();
   });
 
   it('does not guess when the headline names two services', () => {
@@ -67,7 +84,11 @@ describe('recognizeAlert', () => {
   });
 
   it('applies configured matchers before the built-in formats', () => {
-    const alert = recognizeAlert({ text: 'PagerDuty: checkout latency high' }, [{ pattern: 'checkout\\s+latency', service: 'api' }], services);
+    const alert = recognizeAlert(
+      { text: 'PagerDuty: checkout latency high' },
+      [{ pattern: 'checkout\\s+latency', service: 'api' }],
+      services,
+    );
     expect(alert).toEqual({ service: 'api', summary: 'PagerDuty: checkout latency high', firing: true });
   });
 
@@ -75,7 +96,13 @@ describe('recognizeAlert', () => {
     expect(() => compileMatchers([{ pattern: '(unclosed', service: 'api' }], 'slack.matchers')).toThrow(ConfigError);
     let caught: unknown;
     try {
-      compileMatchers([{ pattern: 'ok', service: 'api' }, { pattern: '[z-a]', service: 'api' }], 'slack.matchers');
+      compileMatchers(
+        [
+          { pattern: 'ok', service: 'api' },
+          { pattern: '[z-a]', service: 'api' },
+        ],
+        'slack.matchers',
+      );
     } catch (error) {
       caught = error;
     }

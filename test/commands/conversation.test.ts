@@ -22,7 +22,9 @@ class RecordingSurface implements ChatSurface {
 
 function events() {
   const listeners = new Set<(e: ProgressEvent) => void>();
-  const api = { subscribe: (l: (e: ProgressEvent) => void) => (listeners.add(l), () => listeners.delete(l)) } as unknown as HealbotApi;
+  const api = {
+    subscribe: (l: (e: ProgressEvent) => void) => (listeners.add(l), () => listeners.delete(l)),
+  } as unknown as HealbotApi;
   return { api, emit: (e: ProgressEvent) => listeners.forEach((l) => l(e)) };
 }
 
@@ -30,14 +32,22 @@ describe('IncidentConversations', () => {
   it('tells news about a finished incident in the thread it had', async () => {
     const { api, emit } = events();
     const surface = new RecordingSurface();
-    const saved = new Map<string, ThreadRef>([['inc_old', { platform: 'test', channel: 'C9', thread: 'T9', statusMessage: 'S9' }]]);
+    const saved = new Map<string, ThreadRef>([
+      ['inc_old', { platform: 'test', channel: 'C9', thread: 'T9', statusMessage: 'S9' }],
+    ]);
     const threads: ThreadStore = { getThread: (id) => saved.get(id), saveThread: (id, t) => void saved.set(id, t) };
     const conversations = new IncidentConversations(api, surface, { platform: 'test', threads });
     conversations.start();
     emit({ type: 'info', incidentId: 'inc_old', message: 'container api started; healbot did not cause it.' });
     emit({ type: 'info', incidentId: 'inc_unknown', message: 'ignored' });
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(surface.posts).toEqual([{ kind: 'reply', thread: 'T9', message: { text: 'container api started; healbot did not cause it.', tone: 'info' } }]);
+    expect(surface.posts).toEqual([
+      {
+        kind: 'reply',
+        thread: 'T9',
+        message: { text: 'container api started; healbot did not cause it.', tone: 'info' },
+      },
+    ]);
     await conversations.stop();
   });
 
@@ -45,9 +55,18 @@ describe('IncidentConversations', () => {
     const { api, emit } = events();
     const surface = new RecordingSurface();
     const saved = new Map<string, ThreadRef>();
-    const conversations = new IncidentConversations(api, surface, { platform: 'test', threads: { getThread: (id) => saved.get(id), saveThread: (id, t) => void saved.set(id, t) } });
+    const conversations = new IncidentConversations(api, surface, {
+      platform: 'test',
+      threads: { getThread: (id) => saved.get(id), saveThread: (id, t) => void saved.set(id, t) },
+    });
     conversations.start();
-    const incident = { id: 'inc_1', service: 'api', source: 'chat' as const, openedAt: new Date().toISOString(), origin: { platform: 'test', channel: 'C1' } };
+    const incident = {
+      id: 'inc_1',
+      service: 'api',
+      source: 'chat' as const,
+      openedAt: new Date().toISOString(),
+      origin: { platform: 'test', channel: 'C1' },
+    };
     emit({ type: 'started', incident });
     emit({ type: 'info', incidentId: 'inc_1', message: 'hello' });
     await conversations.idle();

@@ -104,14 +104,19 @@ describe('runCommand', () => {
     for (const text of ['approve 123', 'deny apr_XYZ', 'approve apr_1a2b3c4d5', 'approve ../apr_1a2b3c4d']) {
       const result = await run(text);
       expect(result.message.tone, text).toBe('error');
-      expect(result.message.text, text).toMatch(/is not an approval id \(like apr_1a2b3c4d\)\. Usage: `\/heal (approve|deny) <approval-id>`/);
+      expect(result.message.text, text).toMatch(
+        /is not an approval id \(like apr_1a2b3c4d\)\. Usage: `\/heal (approve|deny) <approval-id>`/,
+      );
     }
     expect((await run('approve')).message.text).toContain('name an approval id');
   });
 
   it('a well-formed id that does not exist says so', async () => {
     const result = await run('approve apr_deadbeef');
-    expect(result).toMatchObject({ visibility: 'ephemeral', message: { tone: 'error', text: 'There is no approval apr_deadbeef.' } });
+    expect(result).toMatchObject({
+      visibility: 'ephemeral',
+      message: { tone: 'error', text: 'There is no approval apr_deadbeef.' },
+    });
   });
 
   it('help lists every command with its usage', async () => {
@@ -120,7 +125,9 @@ describe('runCommand', () => {
       expect(result.message.text).toContain(definition.usage);
       expect(result.message.text).toContain(definition.description);
     }
-    expect(commandDefinitions.map((d) => d.name)).toEqual(expect.arrayContaining(['heal', 'diagnose', 'status', 'history', 'pause', 'resume', 'approve', 'deny', 'help']));
+    expect(commandDefinitions.map((d) => d.name)).toEqual(
+      expect.arrayContaining(['heal', 'diagnose', 'status', 'history', 'pause', 'resume', 'approve', 'deny', 'help']),
+    );
     expect(new Set(commands.map((c) => c.definition.name)).size).toBe(commands.length);
     expect((await run('')).message.text).toBe(result.message.text);
   });
@@ -136,7 +143,7 @@ describe('runCommand', () => {
   it('heal acknowledges at once and the incident runs on', async () => {
     const done = new Promise<ProgressEvent>((resolve) => {
       const off = bot.api.subscribe((event) => {
-        if (event.type === 'done') (off(), resolve(event));
+        if (event.type === 'done') off(), resolve(event);
       });
     });
     const result = await run('api');

@@ -18,9 +18,12 @@ describe('parseDuration', () => {
     expect(parseDuration(input)).toBe(ms);
   });
 
-  it.each(['soon', '5 minutes', '-1s', '1w', '', 's', Number.NaN, -1, Number.POSITIVE_INFINITY])('%j is not a duration', (input) => {
-    expect(parseDuration(input)).toBeUndefined();
-  });
+  it.each(['soon', '5 minutes', '-1s', '1w', '', 's', Number.NaN, -1, Number.POSITIVE_INFINITY])(
+    '%j is not a duration',
+    (input) => {
+      expect(parseDuration(input)).toBeUndefined();
+    },
+  );
 });
 
 describe('findCycle', () => {

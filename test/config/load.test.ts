@@ -56,7 +56,16 @@ describe('the issue example', () => {
 describe('errors name the path', () => {
   it('a wrong type in a probe names services.api.probes[1].http', () => {
     const error = configError(() =>
-      parseConfig(services({ api: { probes: [{ name: 'public', http: 'https://a.example/ready' }, { name: 'proxy', http: 42 }] } })),
+      parseConfig(
+        services({
+          api: {
+            probes: [
+              { name: 'public', http: 'https://a.example/ready' },
+              { name: 'proxy', http: 42 },
+            ],
+          },
+        }),
+      ),
     );
     expect(paths(error)).toContain('services.api.probes[1].http');
     expect(error.message).toContain('services.api.probes[1].http');
@@ -68,7 +77,9 @@ describe('errors name the path', () => {
   });
 
   it('a probe with two checks or none is refused', () => {
-    const two = configError(() => parseConfig(services({ api: { probes: [{ name: 'p', http: 'http://a/', tcp: 'a:1' }] } })));
+    const two = configError(() =>
+      parseConfig(services({ api: { probes: [{ name: 'p', http: 'http://a/', tcp: 'a:1' }] } })),
+    );
     expect(two.message).toMatch(/services\.api\.probes\[0\].*http and tcp/);
     const none = configError(() => parseConfig(services({ api: { probes: [{ name: 'p' }] } })));
     expect(none.message).toMatch(/needs one of http, tcp, dns or command/);
@@ -76,7 +87,10 @@ describe('errors name the path', () => {
 
   it('an unknown service in dependsOn names the index and the known services', () => {
     const error = configError(() => parseConfig(services({ api: { dependsOn: ['db'] }, web: {} })));
-    expect(error.problems).toContainEqual({ path: 'services.api.dependsOn[0]', message: 'unknown service "db" (known: api, web)' });
+    expect(error.problems).toContainEqual({
+      path: 'services.api.dependsOn[0]',
+      message: 'unknown service "db" (known: api, web)',
+    });
   });
 
   it('a dependency cycle prints the cycle a → b → a', () => {
@@ -86,7 +100,9 @@ describe('errors name the path', () => {
   });
 
   it('scenario 14: a longer cycle is named in full', () => {
-    const error = configError(() => parseConfig(services({ gate: { dependsOn: ['app'] }, app: { dependsOn: ['db'] }, db: { dependsOn: ['gate'] } })));
+    const error = configError(() =>
+      parseConfig(services({ gate: { dependsOn: ['app'] }, app: { dependsOn: ['db'] }, db: { dependsOn: ['gate'] } })),
+    );
     expect(error.message).toContain('gate → app → db → gate');
   });
 
@@ -96,19 +112,40 @@ describe('errors name the path', () => {
   });
 
   it('an acyclic diamond is accepted', () => {
-    const config = parseConfig(services({ web: { dependsOn: ['api', 'auth'] }, api: { dependsOn: ['db'] }, auth: { dependsOn: ['db'] }, db: {} }));
+    const config = parseConfig(
+      services({
+        web: { dependsOn: ['api', 'auth'] },
+        api: { dependsOn: ['db'] },
+        auth: { dependsOn: ['db'] },
+        db: {},
+      }),
+    );
     expect(config.services.web.dependsOn).toEqual(['api', 'auth']);
   });
 
   it('duplicate probe names are refused with both indexes', () => {
     const error = configError(() =>
-      parseConfig(services({ api: { probes: [{ name: 'ready', http: 'http://a/' }, { name: 'ready', tcp: 'a:80' }] } })),
+      parseConfig(
+        services({
+          api: {
+            probes: [
+              { name: 'ready', http: 'http://a/' },
+              { name: 'ready', tcp: 'a:80' },
+            ],
+          },
+        }),
+      ),
     );
-    expect(error.problems).toContainEqual({ path: 'services.api.probes[1].name', message: 'duplicate probe name "ready" (also probes[0])' });
+    expect(error.problems).toContainEqual({
+      path: 'services.api.probes[1].name',
+      message: 'duplicate probe name "ready" (also probes[0])',
+    });
   });
 
   it('a probe owner that is not a service is refused', () => {
-    const error = configError(() => parseConfig(services({ api: { probes: [{ name: 'proxy', http: 'http://a/', service: 'nginx' }] } })));
+    const error = configError(() =>
+      parseConfig(services({ api: { probes: [{ name: 'proxy', http: 'http://a/', service: 'nginx' }] } })),
+    );
     expect(paths(error)).toContain('services.api.probes[0].service');
   });
 
@@ -125,7 +162,9 @@ describe('errors name the path', () => {
   });
 
   it('two runtimes on one service are refused', () => {
-    const error = configError(() => parseConfig(services({ api: { docker: { container: 'a' }, command: { restart: ['true'] } } })));
+    const error = configError(() =>
+      parseConfig(services({ api: { docker: { container: 'a' }, command: { restart: ['true'] } } })),
+    );
     expect(error.message).toMatch(/docker and command/);
   });
 
@@ -160,12 +199,23 @@ describe('unsafe names are refused', () => {
   });
 
   it('kubernetes names too', () => {
-    const error = configError(() => parseConfig(services({ api: { kubernetes: { deployment: 'api$(x)', namespace: 'a b' } } })));
-    expect(paths(error)).toEqual(expect.arrayContaining(['services.api.kubernetes.deployment', 'services.api.kubernetes.namespace']));
+    const error = configError(() =>
+      parseConfig(services({ api: { kubernetes: { deployment: 'api$(x)', namespace: 'a b' } } })),
+    );
+    expect(paths(error)).toEqual(
+      expect.arrayContaining(['services.api.kubernetes.deployment', 'services.api.kubernetes.namespace']),
+    );
   });
 
   it('safe names with dots, dashes and underscores pass', () => {
-    const config = parseConfig(services({ 'api-v2.prod_1': { docker: { container: 'portfolio-backend_1.x' }, probes: [{ name: 'ready-1', http: 'http://a/' }] } }));
+    const config = parseConfig(
+      services({
+        'api-v2.prod_1': {
+          docker: { container: 'portfolio-backend_1.x' },
+          probes: [{ name: 'ready-1', http: 'http://a/' }],
+        },
+      }),
+    );
     expect(Object.keys(config.services)).toEqual(['api-v2.prod_1']);
   });
 });
@@ -215,7 +265,9 @@ slack:
 
   it('a missing variable names the variable and the path', () => {
     const error = configError(() => parseConfigText(text, { API_HOST: 'a.example' }));
-    expect(error.problems).toEqual([{ path: 'slack.botToken', message: 'environment variable SLACK_BOT_TOKEN is not set' }]);
+    expect(error.problems).toEqual([
+      { path: 'slack.botToken', message: 'environment variable SLACK_BOT_TOKEN is not set' },
+    ]);
   });
 
   it('the values are not interpreted as YAML or interpolated twice', () => {
@@ -227,7 +279,12 @@ slack:
 describe('durations', () => {
   it('accepts units and plain milliseconds', () => {
     const config = parseConfig({
-      services: { api: { probes: [{ name: 'p', http: 'http://a/', timeoutMs: '250ms' }], policy: { cooldown: '5m', breaker: { window: '1h' } } } },
+      services: {
+        api: {
+          probes: [{ name: 'p', http: 'http://a/', timeoutMs: '250ms' }],
+          policy: { cooldown: '5m', breaker: { window: '1h' } },
+        },
+      },
       healing: { verifyTimeout: '30s', approvalTimeout: 1500 },
       monitor: { interval: '1.5s' },
     });
@@ -241,7 +298,9 @@ describe('durations', () => {
 
   it('refuses a bad duration with its path and an example', () => {
     const error = configError(() => parseConfig({ services: { api: {} }, healing: { verifyTimeout: 'soon' } }));
-    expect(error.problems).toEqual([{ path: 'healing.verifyTimeout', message: '"soon" is not a duration (use e.g. 500ms, 30s, 5m, 1h)' }]);
+    expect(error.problems).toEqual([
+      { path: 'healing.verifyTimeout', message: '"soon" is not a duration (use e.g. 500ms, 30s, 5m, 1h)' },
+    ]);
   });
 
   it('refuses negative numbers', () => {
@@ -256,8 +315,18 @@ describe('policy defaults', () => {
       policy: { auto: ['start', 'restart'], cooldown: '30s', approvers: ['U0ONCALL'] },
       services: { api: { probes: [] }, db: { policy: { auto: [], twoApprovers: true } } },
     });
-    expect(config.services.api.policy).toEqual({ auto: ['start', 'restart'], approvers: ['U0ONCALL'], twoApprovers: false, cooldown: 30_000 });
-    expect(config.services.db.policy).toEqual({ auto: [], approvers: ['U0ONCALL'], twoApprovers: true, cooldown: 30_000 });
+    expect(config.services.api.policy).toEqual({
+      auto: ['start', 'restart'],
+      approvers: ['U0ONCALL'],
+      twoApprovers: false,
+      cooldown: 30_000,
+    });
+    expect(config.services.db.policy).toEqual({
+      auto: [],
+      approvers: ['U0ONCALL'],
+      twoApprovers: true,
+      cooldown: 30_000,
+    });
     expect(config.policy.auto).toEqual(['start', 'restart']);
   });
 

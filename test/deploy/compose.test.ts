@@ -17,7 +17,13 @@ const FILE = join(REPO_ROOT, 'examples/docker-compose.yml');
 const skip = !existsSync(COMPOSE) && requireOrSkip(`${COMPOSE} is missing (run .ci/install-compose.sh)`);
 const TOKEN = 'compose-test-token-0123456789abcdef';
 
-const composeConfig = (env: Record<string, string>) => execa(COMPOSE, ['-f', FILE, 'config'], { reject: false, extendEnv: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeout: 60_000 });
+const composeConfig = (env: Record<string, string>) =>
+  execa(COMPOSE, ['-f', FILE, 'config'], {
+    reject: false,
+    extendEnv: false,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    timeout: 60_000,
+  });
 
 interface ComposeService {
   image?: string;
@@ -31,11 +37,16 @@ describe.skipIf(skip)('examples/docker-compose.yml', () => {
   it('is valid for docker-compose, and puts the socket, config and state where healbot needs them', async () => {
     const result = await composeConfig({ HEALBOT_TOKEN: TOKEN, DOCKER_GID: '998' });
     expect(result.exitCode, result.stderr).toBe(0);
-    const { services, volumes } = parse(result.stdout) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+    const { services, volumes } = parse(result.stdout) as {
+      services: Record<string, ComposeService>;
+      volumes: Record<string, unknown>;
+    };
     const healbot = services.healbot;
     const mounts = (service: ComposeService) => (service.volumes ?? []).map((v) => v.split(':'));
 
-    const withSocket = Object.entries(services).filter(([, s]) => mounts(s).some(([source]) => source === '/var/run/docker.sock'));
+    const withSocket = Object.entries(services).filter(([, s]) =>
+      mounts(s).some(([source]) => source === '/var/run/docker.sock'),
+    );
     expect(withSocket.map(([name]) => name)).toEqual(['healbot']);
     expect(healbot.group_add).toEqual(['998']);
     expect(healbot.environment?.HEALBOT_TOKEN).toBe(TOKEN);
@@ -45,7 +56,9 @@ describe.skipIf(skip)('examples/docker-compose.yml', () => {
     expect(configPath).toBe('/etc/healbot/healbot.yml');
     expect(mounts(healbot)).toContainEqual([join(REPO_ROOT, 'examples/healbot.yml'), configPath, 'ro']);
 
-    const config = parseConfigText(readFileSync(join(REPO_ROOT, 'examples/healbot.yml'), 'utf8'), { HEALBOT_TOKEN: TOKEN });
+    const config = parseConfigText(readFileSync(join(REPO_ROOT, 'examples/healbot.yml'), 'utf8'), {
+      HEALBOT_TOKEN: TOKEN,
+    });
     const stateMount = mounts(healbot).find(([, target]) => target === dirname(config.store.path));
     expect(stateMount?.[0]).toBe('healbot-state');
     expect(volumes).toHaveProperty('healbot-state');
@@ -54,10 +67,13 @@ describe.skipIf(skip)('examples/docker-compose.yml', () => {
 
     // What healbot.yml watches and probes exists in the compose file.
     for (const [name, service] of Object.entries(config.services)) {
-      expect(Object.keys(services), `services.${name}.docker.labels`).toContain(service.docker?.labels?.['com.docker.compose.service']);
+      expect(Object.keys(services), `services.${name}.docker.labels`).toContain(
+        service.docker?.labels?.['com.docker.compose.service'],
+      );
       for (const probe of service.probes) {
         const url = typeof probe.http === 'string' ? probe.http : probe.http?.url;
-        if (url) expect(Object.keys(services), `services.${name}.probes.${probe.name}`).toContain(new URL(url).hostname);
+        if (url)
+          expect(Object.keys(services), `services.${name}.probes.${probe.name}`).toContain(new URL(url).hostname);
       }
     }
     expect(config.observer.canary.every((name) => name in services)).toBe(true);

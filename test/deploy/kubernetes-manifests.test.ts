@@ -13,7 +13,12 @@ import { rbacManifests } from '../../src/deploy/rbac.js';
 import { parseListen } from '../../src/serve.js';
 import { REPO_ROOT } from '../support/node-image.js';
 
-type Doc = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; file: string };
+type Doc = Record<string, any> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  file: string;
+};
 
 const DEPLOY = join(REPO_ROOT, 'deploy');
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
@@ -56,7 +61,12 @@ const INSTALLS = [
 ] as const;
 
 describe('every manifest under deploy/', () => {
-  const all = [DEPLOY, ...readdirSync(DEPLOY, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(DEPLOY, e.name))].flatMap(readDocs);
+  const all = [
+    DEPLOY,
+    ...readdirSync(DEPLOY, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(DEPLOY, e.name)),
+  ].flatMap(readDocs);
 
   it('has the apiVersion of its kind, a name, and a namespace exactly when the kind is namespaced', () => {
     expect(all.length).toBeGreaterThan(15);
@@ -87,13 +97,17 @@ describe('every manifest under deploy/', () => {
 for (const install of INSTALLS) {
   describe(`deploy/${install.dir}/`, () => {
     const docs = readDocs(join(DEPLOY, install.dir));
-    const find = (kind: string, name?: string) => docs.filter((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
+    const find = (kind: string, name?: string) =>
+      docs.filter((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
     const workload = find(install.workload)[0];
     const pod = workload.spec.template.spec;
     const container = pod.containers[0];
     const home = workload.metadata.namespace;
     const configMap = find('ConfigMap')[0];
-    const config: Config = parseConfigText(configMap.data['healbot.yml'], { HEALBOT_TOKEN: 'x'.repeat(32), POD_NAME: `${workload.metadata.name}-0` });
+    const config: Config = parseConfigText(configMap.data['healbot.yml'], {
+      HEALBOT_TOKEN: 'x'.repeat(32),
+      POD_NAME: `${workload.metadata.name}-0`,
+    });
 
     it('puts everything of its own in one Namespace it creates', () => {
       expect(find('Namespace').map((d) => d.metadata.name)).toEqual([home]);
@@ -110,9 +124,14 @@ for (const install of INSTALLS) {
 
     it('runs as the ServiceAccount the RBAC binds, as the image user, without privileges', () => {
       expect(find('ServiceAccount', pod.serviceAccountName)).toHaveLength(1);
-      for (const binding of find('RoleBinding')) expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: home }]);
+      for (const binding of find('RoleBinding'))
+        expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: home }]);
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: IMAGE_UID, fsGroup: IMAGE_UID });
-      expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(container.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
     });
 
     it('requires HEALBOT_TOKEN from the Secret the example defines', () => {
@@ -138,7 +157,9 @@ for (const install of INSTALLS) {
 
       const stateVolume = volumeFor(dirname(config.store.path));
       if (install.ha) {
-        expect(workload.spec.volumeClaimTemplates.map((t: { metadata: { name: string } }) => t.metadata.name)).toContain(stateVolume);
+        expect(
+          workload.spec.volumeClaimTemplates.map((t: { metadata: { name: string } }) => t.metadata.name),
+        ).toContain(stateVolume);
       } else {
         const claim = pod.volumes.find((v: { name: string }) => v.name === stateVolume).persistentVolumeClaim.claimName;
         expect(find('PersistentVolumeClaim', claim)).toHaveLength(1);
@@ -151,7 +172,8 @@ for (const install of INSTALLS) {
       expect(http, `a container port ${port} (server.listen)`).toBeDefined();
       expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: http.name });
       expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: http.name });
-      for (const service of find('Service')) expect(service.spec.ports.map((p: { targetPort: string }) => p.targetPort)).toContain(http.name);
+      for (const service of find('Service'))
+        expect(service.spec.ports.map((p: { targetPort: string }) => p.targetPort)).toContain(http.name);
     });
 
     it('uses the RBAC `healbot rbac` generates for its config', () => {
@@ -165,7 +187,10 @@ for (const install of INSTALLS) {
         expect(workload.spec.updateStrategy.type).toBe('RollingUpdate');
         expect(config.leaderElection).toMatchObject({ namespace: home, identity: `${workload.metadata.name}-0` });
         expect(configMap.data['healbot.yml']).toContain('identity: "${POD_NAME}"');
-        expect(container.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+        expect(container.env).toContainEqual({
+          name: 'POD_NAME',
+          valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+        });
         const governing = find('Service', workload.spec.serviceName)[0];
         expect(governing.spec.clusterIP).toBe('None');
         expect(find('PodDisruptionBudget')[0].spec.minAvailable).toBeLessThan(workload.spec.replicas);

@@ -32,7 +32,13 @@ function book(options: { now?: () => number; store?: SqliteStore } = {}) {
   const store = options.store ?? new SqliteStore(file);
   const orphans: ApprovalRecord[] = [];
   const expired: ApprovalRecord[] = [];
-  const approvals = new ApprovalBook(store, isAllowed, (r) => orphans.push(r), (r) => expired.push(r), options.now);
+  const approvals = new ApprovalBook(
+    store,
+    isAllowed,
+    (r) => orphans.push(r),
+    (r) => expired.push(r),
+    options.now,
+  );
   opened.push(approvals, store);
   return { store, approvals, orphans, expired };
 }
@@ -120,7 +126,11 @@ describe('ApprovalBook', () => {
     expect(approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: false, reason: 'same_approver' });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(settled).toBe(false);
-    expect(approvals.decide(req.id, bo, 'approve')).toMatchObject({ ok: true, decision: 'approved', by: ['@ana', '@bo'] });
+    expect(approvals.decide(req.id, bo, 'approve')).toMatchObject({
+      ok: true,
+      decision: 'approved',
+      by: ['@ana', '@bo'],
+    });
     await expect(waiting).resolves.toEqual({ decision: 'approved', by: ['@ana', '@bo'] });
     expect(store.getApproval(req.id)?.decidedBy).toBe('@ana and @bo');
   });
@@ -130,7 +140,10 @@ describe('ApprovalBook', () => {
     const second = book();
     const req = request();
     const waiting = first.approvals.wait(req);
-    const results = await Promise.all([Promise.resolve().then(() => first.approvals.decide(req.id, ana, 'approve')), Promise.resolve().then(() => second.approvals.decide(req.id, bo, 'deny'))]);
+    const results = await Promise.all([
+      Promise.resolve().then(() => first.approvals.decide(req.id, ana, 'approve')),
+      Promise.resolve().then(() => second.approvals.decide(req.id, bo, 'deny')),
+    ]);
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     expect(results.filter((r) => !r.ok)).toEqual([expect.objectContaining({ reason: 'already_decided' })]);
     const decision = await waiting;
@@ -148,7 +161,9 @@ describe('ApprovalBook', () => {
     after.approvals.restore();
     expect(after.store.pendingApprovals().map((r) => r.id)).toEqual([req.id]);
     expect(after.approvals.decide(req.id, bo, 'approve')).toMatchObject({ ok: true, decision: 'approved' });
-    expect(after.orphans).toEqual([expect.objectContaining({ id: req.id, status: 'approved', approvedBy: ['@bo'], step: req.step })]);
+    expect(after.orphans).toEqual([
+      expect.objectContaining({ id: req.id, status: 'approved', approvedBy: ['@bo'], step: req.step }),
+    ]);
   });
 
   it('a denial after a restart is not an orphan approval', () => {

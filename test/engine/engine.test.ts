@@ -24,7 +24,11 @@ const eve: Actor = { platform: 'slack', id: 'U_EVE', display: '@eve' };
 const operator: Actor = { platform: 'cli', id: 'root' };
 
 /** argv of a process that GETs `url` and exits 0 when it answered 2xx. */
-const fetchArgv = (url: string) => [node, '-e', `fetch(${JSON.stringify(url)}).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))`];
+const fetchArgv = (url: string) => [
+  node,
+  '-e',
+  `fetch(${JSON.stringify(url)}).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))`,
+];
 
 let dir: string;
 let target: HttpTarget;
@@ -80,18 +84,26 @@ function start(options: Options = {}) {
     events.push(event);
     if (event.type !== 'awaiting_approval') return;
     if (options.deny) setTimeout(() => void bot.api.decide(event.request.id, options.deny!, 'deny'), 5);
-    else if (options.approve !== false) setTimeout(() => void bot.api.decide(event.request.id, options.approve || ana, 'approve'), 5);
+    else if (options.approve !== false)
+      setTimeout(() => void bot.api.decide(event.request.id, options.approve || ana, 'approve'), 5);
   });
   return { bot, store, events, config };
 }
 
-const waitForEvent = (events: ProgressEvent[], type: ProgressEvent['type'], timeoutMs = 10_000): Promise<ProgressEvent> =>
+const waitForEvent = (
+  events: ProgressEvent[],
+  type: ProgressEvent['type'],
+  timeoutMs = 10_000,
+): Promise<ProgressEvent> =>
   new Promise((resolve, reject) => {
     const started = Date.now();
     const poll = () => {
       const found = events.find((e) => e.type === type);
       if (found) return resolve(found);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`no ${type} event within ${timeoutMs} ms; saw ${events.map((e) => e.type).join(', ')}`));
+      if (Date.now() - started > timeoutMs)
+        return reject(
+          new Error(`no ${type} event within ${timeoutMs} ms; saw ${events.map((e) => e.type).join(', ')}`),
+        );
       setTimeout(poll, 10);
     };
     poll();
@@ -112,7 +124,9 @@ describe('heal with approval', () => {
     expect(report.plan).toEqual([expect.objectContaining({ action: 'restart', target: 'api', risk: 'risky' })]);
     expect(report.outcome).toBe('healed');
     expect(report.approvedBy).toEqual(['@ana']);
-    expect(report.actions).toEqual([expect.objectContaining({ action: 'restart', target: 'api', ok: true, approvedBy: ['@ana'] })]);
+    expect(report.actions).toEqual([
+      expect.objectContaining({ action: 'restart', target: 'api', ok: true, approvedBy: ['@ana'] }),
+    ]);
     expect(report.actions[0].before?.status).toBe('running');
     expect(report.retried).toMatchObject({ name: 'internal', ok: true, status: 200 });
     expect(report.hops).toEqual([expect.objectContaining({ name: 'internal', ok: false, status: 500 })]);
@@ -123,7 +137,9 @@ describe('heal with approval', () => {
     const record = store.getIncident(report.incidentId);
     expect(record).toMatchObject({ status: 'closed', outcome: 'healed' });
     const audit = store.listAudit({ service: 'api' }).map((e) => e.event);
-    expect(audit).toEqual(expect.arrayContaining(['requested', 'planned', 'approval_requested', 'approved', 'action', 'outcome']));
+    expect(audit).toEqual(
+      expect.arrayContaining(['requested', 'planned', 'approval_requested', 'approved', 'action', 'outcome']),
+    );
     expect(audit.indexOf('approved')).toBeLessThan(audit.indexOf('action'));
     void events;
   });
@@ -132,9 +148,22 @@ describe('heal with approval', () => {
     const { bot, events } = start();
     const report = await bot.api.heal({ service: 'api', source: 'chat' });
     const types = events.map((e) => e.type);
-    const order: ProgressEvent['type'][] = ['started', 'finding', 'plan', 'awaiting_approval', 'approval', 'action_started', 'action_finished', 'verified', 'done'];
+    const order: ProgressEvent['type'][] = [
+      'started',
+      'finding',
+      'plan',
+      'awaiting_approval',
+      'approval',
+      'action_started',
+      'action_finished',
+      'verified',
+      'done',
+    ];
     const positions = order.map((type) => types.indexOf(type));
-    expect(positions.every((p) => p >= 0), `saw ${types.join(', ')}`).toBe(true);
+    expect(
+      positions.every((p) => p >= 0),
+      `saw ${types.join(', ')}`,
+    ).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(types[0]).toBe('started');
     expect(types.at(-1)).toBe('done');
@@ -157,14 +186,20 @@ describe('heal with approval', () => {
   it('an unauthorised actor is refused, the approval stays pending, and an approver can still decide', async () => {
     const { bot, store, events } = start({ approve: false });
     const healing = bot.api.heal({ service: 'api', source: 'chat' });
-    const asked = (await waitForEvent(events, 'awaiting_approval')) as Extract<ProgressEvent, { type: 'awaiting_approval' }>;
+    const asked = (await waitForEvent(events, 'awaiting_approval')) as Extract<
+      ProgressEvent,
+      { type: 'awaiting_approval' }
+    >;
     const refused = await bot.api.decide(asked.request.id, eve, 'approve');
     expect(refused).toMatchObject({ ok: false, reason: 'not_allowed' });
     expect(store.getApproval(asked.request.id)?.status).toBe('pending');
     expect(store.listAudit({ service: 'api' }).find((e) => e.event === 'refused_not_allowed')?.actor).toBe('@eve');
     expect(target.controlCalls).toEqual([]);
 
-    const [a, b] = await Promise.all([bot.api.decide(asked.request.id, ana, 'approve'), bot.api.decide(asked.request.id, bo, 'deny')]);
+    const [a, b] = await Promise.all([
+      bot.api.decide(asked.request.id, ana, 'approve'),
+      bot.api.decide(asked.request.id, bo, 'deny'),
+    ]);
     expect([a.ok, b.ok]).toEqual([true, false]);
     expect(b).toMatchObject({ reason: 'already_decided' });
     expect((await healing).outcome).toBe('healed');
@@ -174,10 +209,16 @@ describe('heal with approval', () => {
   it('two approvers: the same person twice does not run the action', async () => {
     const { bot, events } = start({ approve: false, policy: { twoApprovers: true } });
     const healing = bot.api.heal({ service: 'api', source: 'chat' });
-    const asked = (await waitForEvent(events, 'awaiting_approval')) as Extract<ProgressEvent, { type: 'awaiting_approval' }>;
+    const asked = (await waitForEvent(events, 'awaiting_approval')) as Extract<
+      ProgressEvent,
+      { type: 'awaiting_approval' }
+    >;
     expect(asked.request.requiredApprovals).toBe(2);
     expect(await bot.api.decide(asked.request.id, ana, 'approve')).toMatchObject({ ok: true, waitingFor: 1 });
-    expect(await bot.api.decide(asked.request.id, ana, 'approve')).toMatchObject({ ok: false, reason: 'same_approver' });
+    expect(await bot.api.decide(asked.request.id, ana, 'approve')).toMatchObject({
+      ok: false,
+      reason: 'same_approver',
+    });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(target.controlCalls).toEqual([]);
     await bot.api.decide(asked.request.id, bo, 'approve');
@@ -190,7 +231,10 @@ describe('heal with approval', () => {
     const file = join(dir, 'restart.db');
     const first = start({ approve: false, storeFile: file });
     void first.bot.api.heal({ service: 'api', source: 'chat' });
-    const asked = (await waitForEvent(first.events, 'awaiting_approval')) as Extract<ProgressEvent, { type: 'awaiting_approval' }>;
+    const asked = (await waitForEvent(first.events, 'awaiting_approval')) as Extract<
+      ProgressEvent,
+      { type: 'awaiting_approval' }
+    >;
     await first.bot.close();
     bots.splice(bots.indexOf(first.bot), 1);
     first.store.close();
@@ -218,7 +262,9 @@ describe('gates', () => {
     expect(report.plan).toEqual([expect.objectContaining({ action: 'restart' })]);
     expect(report.actions).toEqual([]);
     expect(report.escalation).toContain('healing is disabled');
-    expect(events.find((e) => e.type === 'plan')).toMatchObject({ blockedBy: expect.stringContaining('healing is disabled') });
+    expect(events.find((e) => e.type === 'plan')).toMatchObject({
+      blockedBy: expect.stringContaining('healing is disabled'),
+    });
     expect(events.some((e) => e.type === 'action_started' || e.type === 'awaiting_approval')).toBe(false);
     expect(target.controlCalls).toEqual([]);
   });
@@ -307,7 +353,10 @@ describe('one incident per problem', () => {
 
   it('two concurrent heals of one service join one incident and restart once', async () => {
     const { bot, store } = start({ policy: { auto: ['restart'] } });
-    const [a, b] = await Promise.all([bot.api.heal({ service: 'api', source: 'chat' }), bot.api.heal({ service: 'api', source: 'alert' })]);
+    const [a, b] = await Promise.all([
+      bot.api.heal({ service: 'api', source: 'chat' }),
+      bot.api.heal({ service: 'api', source: 'alert' }),
+    ]);
     expect(a.incidentId).toBe(b.incidentId);
     expect(a.outcome).toBe('healed');
     expect(target.controlCalls).toEqual(['ok']);
@@ -388,7 +437,14 @@ describe('diagnosis', () => {
   });
 
   it('a probe that throws is a failed result, not a crash', async () => {
-    const broken: Probe = { name: 'broken', kind: 'command', timeoutMs: 1000, check: async () => { throw new Error('boom'); } };
+    const broken: Probe = {
+      name: 'broken',
+      kind: 'command',
+      timeoutMs: 1000,
+      check: async () => {
+        throw new Error('boom');
+      },
+    };
     expect(await runProbe('api', broken)).toMatchObject({ ok: false, error: 'boom', errorKind: 'other' });
   });
 
@@ -407,7 +463,10 @@ describe('decisions after a restart close the incident', () => {
     const file = join(dir, 'orphan.db');
     const first = start({ approve: false, storeFile: file });
     void first.bot.api.heal({ service: 'api', source: 'chat' });
-    const asked = (await waitForEvent(first.events, 'awaiting_approval')) as Extract<ProgressEvent, { type: 'awaiting_approval' }>;
+    const asked = (await waitForEvent(first.events, 'awaiting_approval')) as Extract<
+      ProgressEvent,
+      { type: 'awaiting_approval' }
+    >;
     await first.bot.close();
     bots.splice(bots.indexOf(first.bot), 1);
     first.store.close();
@@ -455,8 +514,17 @@ describe('gates apply to the service acted on', () => {
       healing: { verifyTimeout: '1s', approvers: ['U_ANA'] },
       oncall: ['<@U0ONCALL>'],
       services: {
-        api: { probes: [{ name: 'internal', http: target.readyUrl, timeoutMs: '1s' }], dependsOn: ['db'], command: { restart: fetchArgv(target.controlUrl('ok')), status: [node, '-e', 'process.exit(0)'] }, policy: { auto: ['restart', 'start'] } },
-        db: { probes: [{ name: 'internal', http: db.readyUrl, timeoutMs: '1s' }], command: { restart: fetchArgv(db.controlUrl('ok')), status: [node, '-e', 'process.exit(1)'] }, policy: { auto: ['restart', 'start'] } },
+        api: {
+          probes: [{ name: 'internal', http: target.readyUrl, timeoutMs: '1s' }],
+          dependsOn: ['db'],
+          command: { restart: fetchArgv(target.controlUrl('ok')), status: [node, '-e', 'process.exit(0)'] },
+          policy: { auto: ['restart', 'start'] },
+        },
+        db: {
+          probes: [{ name: 'internal', http: db.readyUrl, timeoutMs: '1s' }],
+          command: { restart: fetchArgv(db.controlUrl('ok')), status: [node, '-e', 'process.exit(1)'] },
+          policy: { auto: ['restart', 'start'] },
+        },
       },
     });
     const store = new SqliteStore(join(dir, 'deps.db'));

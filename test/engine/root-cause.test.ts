@@ -4,7 +4,16 @@ import type { Config } from '../../src/config/schema.js';
 import type { Observations, ServiceObservation } from '../../src/engine/observation.js';
 import { describeMemory, determineRootCause, observerBlindness } from '../../src/engine/root-cause.js';
 import { ROOT_CAUSE_KINDS, type ProbeResult, type RootCause, type RuntimeState } from '../../src/engine/types.js';
-import { dnsFail, observe as observeWith, OK, REFUSED, running, status, TIMEOUT, type ProbeOutcome } from '../support/observations.js';
+import {
+  dnsFail,
+  observe as observeWith,
+  OK,
+  REFUSED,
+  running,
+  status,
+  TIMEOUT,
+  type ProbeOutcome,
+} from '../support/observations.js';
 
 /**
  * The issue's topology: api behind a public edge and a proxy, depending on db. Every test
@@ -25,9 +34,18 @@ const config: Config = parseConfig({
   },
 });
 
-const observe = (service: string, outcomes: ProbeOutcome[], runtime?: RuntimeState, cfg: Config = config): ServiceObservation => observeWith(cfg, service, outcomes, runtime);
+const observe = (
+  service: string,
+  outcomes: ProbeOutcome[],
+  runtime?: RuntimeState,
+  cfg: Config = config,
+): ServiceObservation => observeWith(cfg, service, outcomes, runtime);
 
-function observations(api: ServiceObservation, db: ServiceObservation, extra: Partial<Observations> = {}): Observations {
+function observations(
+  api: ServiceObservation,
+  db: ServiceObservation,
+  extra: Partial<Observations> = {},
+): Observations {
   return { services: { api, db }, canaries: [], ...extra };
 }
 
@@ -35,13 +53,19 @@ const healthyDb = () => observe('db', [OK], running('postgres'));
 
 describe('healthy', () => {
   it('every layer and the runtime fine → healthy', () => {
-    const rc = determineRootCause('api', observations(observe('api', [OK, OK, OK], running('portfolio-backend')), healthyDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [OK, OK, OK], running('portfolio-backend')), healthyDb()),
+    );
     expect(rc).toMatchObject({ kind: 'healthy', service: 'api' });
   });
 });
 
 describe('scenario 1: public 502, proxy ok, internal ok', () => {
-  const rc = determineRootCause('api', observations(observe('api', [status(502), OK, OK], running('portfolio-backend')), healthyDb()));
+  const rc = determineRootCause(
+    'api',
+    observations(observe('api', [status(502), OK, OK], running('portfolio-backend')), healthyDb()),
+  );
 
   it('is layer_broken at the outermost failing layer, the public one', () => {
     expect(rc).toMatchObject({ kind: 'layer_broken', service: 'api', layer: 'public' });
@@ -64,14 +88,20 @@ describe('scenario 1: public 502, proxy ok, internal ok', () => {
         },
       },
     });
-    const cause = determineRootCause('api', { services: { api: observe('api', [status(502), OK], running('api'), cfg) }, canaries: [] });
+    const cause = determineRootCause('api', {
+      services: { api: observe('api', [status(502), OK], running('api'), cfg) },
+      canaries: [],
+    });
     expect(cause.summary).toContain('route for api.example.com to http://api:8000');
   });
 });
 
 describe('scenario 2: public and proxy 502, internal ok', () => {
   it('is layer_broken at the proxy: the innermost failing layer whose inner layers are healthy', () => {
-    const rc = determineRootCause('api', observations(observe('api', [status(502), status(502), OK], running('portfolio-backend')), healthyDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [status(502), status(502), OK], running('portfolio-backend')), healthyDb()),
+    );
     expect(rc).toMatchObject({ kind: 'layer_broken', layer: 'proxy' });
     expect(rc.summary).toContain('the proxy layer answers 502 while internal is healthy');
   });
@@ -79,40 +109,66 @@ describe('scenario 2: public and proxy 502, internal ok', () => {
 
 describe('scenario 3: the container has exited', () => {
   it('is service_down with the exit code', () => {
-    const rc = determineRootCause('api', observations(observe('api', [status(502), status(502), REFUSED], running('portfolio-backend', { status: 'exited', exitCode: 1 })), healthyDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(
+        observe(
+          'api',
+          [status(502), status(502), REFUSED],
+          running('portfolio-backend', { status: 'exited', exitCode: 1 }),
+        ),
+        healthyDb(),
+      ),
+    );
     expect(rc).toMatchObject({ kind: 'service_down', service: 'api' });
     expect(rc.summary).toContain('has exited (code 1)');
     expect(rc.evidence.some((e) => e.source === 'runtime' && e.detail.includes('exit code 1'))).toBe(true);
   });
 
   it('refused connections without a runtime are service_down too', () => {
-    const rc = determineRootCause('api', observations(observe('api', [status(502), status(502), REFUSED]), healthyDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [status(502), status(502), REFUSED]), healthyDb()),
+    );
     expect(rc).toMatchObject({ kind: 'service_down', layer: 'internal' });
   });
 });
 
 describe('scenario 4: running but not ready', () => {
   it('a probe timing out is service_unhealthy', () => {
-    const rc = determineRootCause('api', observations(observe('api', [status(504), status(504), TIMEOUT], running('portfolio-backend')), healthyDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [status(504), status(504), TIMEOUT], running('portfolio-backend')), healthyDb()),
+    );
     expect(rc).toMatchObject({ kind: 'service_unhealthy', layer: 'internal' });
     expect(rc.summary).toContain('times out while its container is running');
     expect(rc.confidence).toBeGreaterThanOrEqual(0.8);
   });
 
   it('a 5xx is service_unhealthy', () => {
-    const rc = determineRootCause('api', observations(observe('api', [status(502), status(502), status(500)], running('portfolio-backend')), healthyDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [status(502), status(502), status(500)], running('portfolio-backend')), healthyDb()),
+    );
     expect(rc).toMatchObject({ kind: 'service_unhealthy', layer: 'internal' });
     expect(rc.summary).toContain('answers 500');
   });
 
   it('probes fine but the runtime health check unhealthy is service_unhealthy', () => {
-    const rc = determineRootCause('api', observations(observe('api', [OK, OK, OK], running('portfolio-backend', { health: 'unhealthy' })), healthyDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [OK, OK, OK], running('portfolio-backend', { health: 'unhealthy' })), healthyDb()),
+    );
     expect(rc.kind).toBe('service_unhealthy');
   });
 });
 
 describe('scenario 5: healbot cannot resolve internal names', () => {
-  const blindApi = observe('api', [OK, dnsFail('portfolio-nginx'), dnsFail('portfolio-api.int')], running('portfolio-backend'));
+  const blindApi = observe(
+    'api',
+    [OK, dnsFail('portfolio-nginx'), dnsFail('portfolio-api.int')],
+    running('portfolio-backend'),
+  );
   const blindDb = observe('db', [dnsFail('postgres')], running('postgres'));
 
   it('is observer_blind even though the public URL answers, naming the names and the network', () => {
@@ -137,15 +193,29 @@ describe('scenario 5: healbot cannot resolve internal names', () => {
   });
 
   it('a single DNS failure of a name whose container is not running is not blindness', () => {
-    const rc = determineRootCause('api', observations(observe('api', [OK, OK, OK], running('portfolio-backend')), observe('db', [dnsFail('postgres')], running('postgres', { status: 'exited', exitCode: 0 }))));
+    const rc = determineRootCause(
+      'api',
+      observations(
+        observe('api', [OK, OK, OK], running('portfolio-backend')),
+        observe('db', [dnsFail('postgres')], running('postgres', { status: 'exited', exitCode: 0 })),
+      ),
+    );
     expect(rc.kind).not.toBe('observer_blind');
   });
 });
 
 describe('scenario 11: OOM-killed', () => {
   it('is oom_killed and the summary says the memory limit and usage', () => {
-    const state = running('portfolio-backend', { status: 'exited', exitCode: 137, oomKilled: true, memory: { limitBytes: 64 * 1024 ** 2, usageBytes: 63 * 1024 ** 2 } });
-    const rc = determineRootCause('api', observations(observe('api', [status(502), status(502), REFUSED], state), healthyDb()));
+    const state = running('portfolio-backend', {
+      status: 'exited',
+      exitCode: 137,
+      oomKilled: true,
+      memory: { limitBytes: 64 * 1024 ** 2, usageBytes: 63 * 1024 ** 2 },
+    });
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [status(502), status(502), REFUSED], state), healthyDb()),
+    );
     expect(rc.kind).toBe('oom_killed');
     expect(rc.summary).toContain('exit 137');
     expect(rc.summary).toContain('memory limit 64 MiB');
@@ -154,7 +224,9 @@ describe('scenario 11: OOM-killed', () => {
 
   it('describeMemory says when no limit is set', () => {
     expect(describeMemory({ runtime: 'docker', target: 'a', status: 'exited' })).toBe('no memory limit set');
-    expect(describeMemory({ runtime: 'docker', target: 'a', status: 'exited', memory: { limitBytes: 2 * 1024 ** 3 } })).toBe('memory limit 2.0 GiB');
+    expect(
+      describeMemory({ runtime: 'docker', target: 'a', status: 'exited', memory: { limitBytes: 2 * 1024 ** 3 } }),
+    ).toBe('memory limit 2.0 GiB');
   });
 });
 
@@ -162,26 +234,40 @@ describe('scenario 12: a dependency is down', () => {
   const downDb = () => observe('db', [REFUSED], running('postgres', { status: 'exited', exitCode: 1 }));
 
   it('is dependency_down with layer = the dependency and its own cause underneath', () => {
-    const rc = determineRootCause('api', observations(observe('api', [status(503), status(503), status(503)], running('portfolio-backend')), downDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [status(503), status(503), status(503)], running('portfolio-backend')), downDb()),
+    );
     expect(rc).toMatchObject({ kind: 'dependency_down', service: 'api', layer: 'db' });
     expect(rc.underlying).toMatchObject({ kind: 'service_down', service: 'db' });
     expect(rc.summary).toContain('its dependency db is down');
   });
 
   it('also when the dependent still answers', () => {
-    const rc = determineRootCause('api', observations(observe('api', [OK, OK, OK], running('portfolio-backend')), downDb()));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [OK, OK, OK], running('portfolio-backend')), downDb()),
+    );
     expect(rc).toMatchObject({ kind: 'dependency_down', layer: 'db' });
   });
 
   it('a dependency that cannot be observed at all is not blamed', () => {
-    const rc = determineRootCause('api', observations(observe('api', [status(503), status(503), status(503)], running('portfolio-backend')), { service: 'db', probes: [], dependsOn: [] }));
+    const rc = determineRootCause(
+      'api',
+      observations(observe('api', [status(503), status(503), status(503)], running('portfolio-backend')), {
+        service: 'db',
+        probes: [],
+        dependsOn: [],
+      }),
+    );
     expect(rc.kind).toBe('service_unhealthy');
     expect(rc.service).toBe('api');
   });
 });
 
 describe('other runtime states', () => {
-  const with500 = (state: RuntimeState) => determineRootCause('api', observations(observe('api', [status(502), status(502), REFUSED], state), healthyDb()));
+  const with500 = (state: RuntimeState) =>
+    determineRootCause('api', observations(observe('api', [status(502), status(502), REFUSED], state), healthyDb()));
 
   it('restarting is crash_loop', () => {
     const rc = with500(running('portfolio-backend', { status: 'restarting', exitCode: 2, restartCount: 7 }));
@@ -201,7 +287,12 @@ describe('other runtime states', () => {
   });
 
   it('an unreadable runtime caps the confidence and shows in the evidence', () => {
-    const rc = with500({ runtime: 'docker', target: '?', status: 'unknown', error: 'connect EACCES /var/run/docker.sock' });
+    const rc = with500({
+      runtime: 'docker',
+      target: '?',
+      status: 'unknown',
+      error: 'connect EACCES /var/run/docker.sock',
+    });
     expect(rc.confidence).toBeLessThanOrEqual(0.5);
     expect(rc.evidence.map((e) => e.detail).join('\n')).toContain('EACCES');
   });
@@ -221,7 +312,17 @@ describe('unknown', () => {
 
 describe('the vocabulary', () => {
   it('every kind the generic rules produce is in ROOT_CAUSE_KINDS', () => {
-    const produced: RootCause['kind'][] = ['healthy', 'layer_broken', 'service_down', 'service_unhealthy', 'crash_loop', 'oom_killed', 'dependency_down', 'observer_blind', 'unknown'];
+    const produced: RootCause['kind'][] = [
+      'healthy',
+      'layer_broken',
+      'service_down',
+      'service_unhealthy',
+      'crash_loop',
+      'oom_killed',
+      'dependency_down',
+      'observer_blind',
+      'unknown',
+    ];
     for (const kind of produced) expect(ROOT_CAUSE_KINDS).toContain(kind);
   });
 });
@@ -238,7 +339,10 @@ describe('layer_broken with non-HTTP layers', () => {
         },
       },
     });
-    const rc = determineRootCause('api', { services: { api: observe('api', [status(502), OK], running('api'), cfg) }, canaries: [] });
+    const rc = determineRootCause('api', {
+      services: { api: observe('api', [status(502), OK], running('api'), cfg) },
+      canaries: [],
+    });
     expect(rc).toMatchObject({ kind: 'layer_broken', layer: 'public' });
     expect(rc.summary).toContain('no working route for api.example.com to api:8000');
     expect(rc.summary).not.toContain('null');
@@ -255,7 +359,10 @@ describe('layer_broken with non-HTTP layers', () => {
         },
       },
     });
-    const rc = determineRootCause('db', { services: { db: observe('db', [REFUSED, OK], running('postgres'), cfg) }, canaries: [] });
+    const rc = determineRootCause('db', {
+      services: { db: observe('db', [REFUSED, OK], running('postgres'), cfg) },
+      canaries: [],
+    });
     expect(rc).toMatchObject({ kind: 'layer_broken', layer: 'pooler' });
     expect(rc.summary).toContain('for pgbouncer to postgres:5432');
   });

@@ -35,7 +35,11 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
   const workspace = useDockerWorkspace(engine, 'runbooks');
 
   /** An exited container that said `line`, a healbot with `runbooks` for it, and every progress event. */
-  async function setup(label: string, runbooks: unknown[], options: { line?: string; approve?: boolean; extra?: Record<string, unknown>; stopped?: boolean } = {}) {
+  async function setup(
+    label: string,
+    runbooks: unknown[],
+    options: { line?: string; approve?: boolean; extra?: Record<string, unknown>; stopped?: boolean } = {},
+  ) {
     const { docker, host, dir, bots } = workspace;
     const container = uniqueName(`runbook-${label}`);
     const line = options.line ?? 'write /data/x: No space left on device';
@@ -55,7 +59,8 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     const events: ProgressEvent[] = [];
     bot.api.subscribe((event) => {
       events.push(event);
-      if (event.type === 'awaiting_approval' && options.approve !== false) setTimeout(() => void bot.api.decide(event.request.id, ana, 'approve'), 5);
+      if (event.type === 'awaiting_approval' && options.approve !== false)
+        setTimeout(() => void bot.api.decide(event.request.id, ana, 'approve'), 5);
     });
     const journal = join(workspace.dir, `${label}.log`);
     const lines = () => (existsSync(journal) ? readFileSync(journal, 'utf8').trim().split('\n') : []);
@@ -84,13 +89,21 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
 
     expect(lines()).toEqual([`one ${container}`, 'two', 'undo one']);
     expect(report.outcome).toBe('failed');
-    expect(report.runbook).toMatchObject({ name: 'free-disk', completed: ['one'], failedStep: { name: 'two' }, undone: ['one (by undo-one)'], rollbackFailed: [] });
+    expect(report.runbook).toMatchObject({
+      name: 'free-disk',
+      completed: ['one'],
+      failedStep: { name: 'two' },
+      undone: ['one (by undo-one)'],
+      rollbackFailed: [],
+    });
     expect(report.runbook?.verified).toBeUndefined();
     expect(events.some((e) => e.type === 'verified')).toBe(false);
     expect(report.summary).toContain('step two failed (two exited 3');
     expect(report.summary).toContain('verification was not run; rolled back one (by undo-one)');
     expect(report.summary).not.toMatch(/healthy again|verified/);
-    const info = events.filter((e): e is Extract<ProgressEvent, { type: 'info' }> => e.type === 'info').map((e) => e.message);
+    const info = events
+      .filter((e): e is Extract<ProgressEvent, { type: 'info' }> => e.type === 'info')
+      .map((e) => e.message);
     expect(info.some((m) => m.includes('rolled back one (by undo-one)'))).toBe(true);
 
     // The plan showed every step, and one approval covered the runbook.
@@ -98,7 +111,9 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     expect(report.plan[0].reason).toContain(`one ${container}`);
     const asked = events.filter((e) => e.type === 'awaiting_approval');
     expect(asked).toHaveLength(1);
-    expect(asked[0]).toMatchObject({ request: { step: { action: 'runbook', target: 'api', params: { runbook: 'free-disk' } } } });
+    expect(asked[0]).toMatchObject({
+      request: { step: { action: 'runbook', target: 'api', params: { runbook: 'free-disk' } } },
+    });
 
     // Each step is audited with its output, redacted.
     const steps = bot.store.listAudit({ service: 'api' }).filter((e) => e.event === 'runbook_step');
@@ -108,7 +123,9 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
       ['rollback', 'undo-one', true],
     ]);
     expect(JSON.stringify(steps)).not.toContain('hunter2');
-    expect(JSON.stringify(events.filter((e) => e.type === 'plan' || e.type === 'awaiting_approval'))).not.toContain('hunter2');
+    expect(JSON.stringify(events.filter((e) => e.type === 'plan' || e.type === 'awaiting_approval'))).not.toContain(
+      'hunter2',
+    );
     expect(steps[1].detail.output).toContain('vacuum failed: password=[REDACTED]');
   });
 
@@ -146,7 +163,12 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
       },
     ]);
     const evil = `$(touch ${marker})`;
-    const report = await bot.api.heal({ service: 'api', source: 'alert', summary: evil, labels: { team: 'web', service: 'api', note: evil, container: evil } });
+    const report = await bot.api.heal({
+      service: 'api',
+      source: 'alert',
+      summary: evil,
+      labels: { team: 'web', service: 'api', note: evil, container: evil },
+    });
     expect(existsSync(marker)).toBe(false);
     expect(lines()[0]).toBe(`api ${container}`);
     expect(JSON.stringify(report.plan)).not.toContain('touch');
@@ -182,11 +204,15 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     expect(lines()).toEqual([`migrate ${container}`, 'schema ok']);
     expect((await workspace.docker.getContainer(container).inspect()).State.Running).toBe(true);
     expect(report.runbook).toMatchObject({ completed: ['migrate', 'start'], verified: true, undone: [] });
-    expect(report.summary).toMatch(/runbook migrate-then-start ran migrate, start; verified after approval by @ana; healthy again in \d+\.\d s/);
+    expect(report.summary).toMatch(
+      /runbook migrate-then-start ran migrate, start; verified after approval by @ana; healthy again in \d+\.\d s/,
+    );
     expect(bot.store.remediationStats('api')).toEqual([
       expect.objectContaining({ remediation: 'runbook:migrate-then-start', runs: 1, succeeded: 1, lastOk: true }),
     ]);
-    expect(await metrics.text()).toContain('healbot_remediation_runs_total{service="api",remediation="runbook:migrate-then-start",result="ok"} 1');
+    expect(await metrics.text()).toContain(
+      'healbot_remediation_runs_total{service="api",remediation="runbook:migrate-then-start",result="ok"} 1',
+    );
     const history = await runCommand(bot.api, { actor: ana, text: 'history api' });
     expect(history.message.text).toContain('runbook migrate-then-start on *api*: 1 of 1 worked (last run worked)');
   });
@@ -195,7 +221,14 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     const journal = join(workspace.dir, 'rates.log');
     const { bot, lines } = await setup(
       'rates',
-      [{ name: 'flaky', when: { kinds: ['service_down'] }, manualAfterFailures: 2, steps: [{ name: 'try', risk: 'safe', command: note(journal, 'try', 1) }] }],
+      [
+        {
+          name: 'flaky',
+          when: { kinds: ['service_down'] },
+          manualAfterFailures: 2,
+          steps: [{ name: 'try', risk: 'safe', command: note(journal, 'try', 1) }],
+        },
+      ],
       { extra: { breaker: { threshold: 10 } } },
     );
     expect((await bot.api.heal({ service: 'api', source: 'chat' })).outcome).toBe('failed');
@@ -205,6 +238,8 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     expect(third.outcome).toBe('escalated');
     expect(third.plan).toEqual([expect.objectContaining({ action: 'manual', risk: 'manual' })]);
     expect(third.plan[0].reason).toContain('runbook flaky failed 2 of its last 2 runs on api');
-    expect(bot.store.remediationStats('api')).toEqual([expect.objectContaining({ remediation: 'runbook:flaky', runs: 2, succeeded: 0, lastOk: false })]);
+    expect(bot.store.remediationStats('api')).toEqual([
+      expect.objectContaining({ remediation: 'runbook:flaky', runs: 2, succeeded: 0, lastOk: false }),
+    ]);
   });
 });

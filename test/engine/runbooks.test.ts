@@ -34,10 +34,19 @@ afterEach(async () => {
 });
 
 function start(file: string) {
-  const fix = [node, '-e', `fetch(${JSON.stringify(target.controlUrl('ok'))}).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))`];
+  const fix = [
+    node,
+    '-e',
+    `fetch(${JSON.stringify(target.controlUrl('ok'))}).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))`,
+  ];
   const config = parseConfig({
     healing: { verifyTimeout: '3s', approvers: ['U_ANA'] },
-    services: { api: { command: { restart: [node, '-e', 'process.exit(0)'] }, probes: [{ name: 'internal', http: target.readyUrl, timeoutMs: '1s' }] } },
+    services: {
+      api: {
+        command: { restart: [node, '-e', 'process.exit(0)'] },
+        probes: [{ name: 'internal', http: target.readyUrl, timeoutMs: '1s' }],
+      },
+    },
     runbooks: [{ name: 'team-web', when: { labels: { team: 'web' } }, steps: [{ name: 'flip', command: fix }] }],
   });
   const store = new SqliteStore(file);
@@ -63,7 +72,13 @@ describe('a runbook approved after healbot restarted', () => {
     const file = join(dir, 'healbot.db');
     const first = start(file);
     void first.bot.api.heal({ service: 'api', source: 'webhook', labels: { team: 'web' } });
-    const asked = await until(() => first.events.find((e): e is Extract<ProgressEvent, { type: 'awaiting_approval' }> => e.type === 'awaiting_approval'), 'approval request');
+    const asked = await until(
+      () =>
+        first.events.find(
+          (e): e is Extract<ProgressEvent, { type: 'awaiting_approval' }> => e.type === 'awaiting_approval',
+        ),
+      'approval request',
+    );
     expect(asked.request.step).toMatchObject({ action: 'runbook', params: { runbook: 'team-web' } });
     await first.bot.close();
     first.store.close();
@@ -71,8 +86,16 @@ describe('a runbook approved after healbot restarted', () => {
 
     const second = start(file);
     expect(await second.bot.api.decide(asked.request.id, ana, 'approve')).toMatchObject({ ok: true });
-    const done = await until(() => second.events.find((e): e is Extract<ProgressEvent, { type: 'done' }> => e.type === 'done'), 'done event');
-    expect(done.report).toMatchObject({ incidentId: asked.incidentId, outcome: 'healed', approvedBy: ['@ana'], runbook: { name: 'team-web', completed: ['flip'], verified: true } });
+    const done = await until(
+      () => second.events.find((e): e is Extract<ProgressEvent, { type: 'done' }> => e.type === 'done'),
+      'done event',
+    );
+    expect(done.report).toMatchObject({
+      incidentId: asked.incidentId,
+      outcome: 'healed',
+      approvedBy: ['@ana'],
+      runbook: { name: 'team-web', completed: ['flip'], verified: true },
+    });
     expect(second.events.some((e) => e.type === 'awaiting_approval')).toBe(false);
     expect(target.controlCalls).toEqual(['ok']);
   });
@@ -86,7 +109,16 @@ describe('a runbook approved after healbot restarted', () => {
     expect(report.runbook).toBeUndefined();
     expect(report.actions).toEqual([expect.objectContaining({ action: 'restart', ok: true })]);
     expect(report.outcome).toBe('failed');
-    expect(store.remediationStats()).toEqual([{ service: 'api', remediation: 'action:restart', runs: 1, succeeded: 0, lastOk: false, lastAt: expect.any(Number) }]);
+    expect(store.remediationStats()).toEqual([
+      {
+        service: 'api',
+        remediation: 'action:restart',
+        runs: 1,
+        succeeded: 0,
+        lastOk: false,
+        lastAt: expect.any(Number),
+      },
+    ]);
     expect(target.controlCalls).toEqual([]);
   });
 });

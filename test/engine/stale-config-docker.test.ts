@@ -22,13 +22,22 @@ describe.skipIf(skip)('stale configuration on a real Docker engine', () => {
     const scratch = join(dir, 'scratch.db');
     for (const file of [envFile, mounted, scratch]) writeFileSync(file, 'v1\n');
     const name = uniqueName('stale');
-    await runContainer(docker, { name, cmd: commands.hang(['up']), stopSignal: 'SIGKILL', binds: [`${mounted}:/etc/app.conf:ro`, `${scratch}:/data/scratch.db`] });
+    await runContainer(docker, {
+      name,
+      cmd: commands.hang(['up']),
+      stopSignal: 'SIGKILL',
+      binds: [`${mounted}:/etc/app.conf:ro`, `${scratch}:/data/scratch.db`],
+    });
     const { State } = await waitForContainer(docker, name, (info) => info.State.Running);
-    const config = parseConfig({ services: { api: { docker: { container: name, host, configFiles: [envFile] } } }, healing: { approvers: ['U_ANA'], verifyTimeout: '5s' } });
+    const config = parseConfig({
+      services: { api: { docker: { container: name, host, configFiles: [envFile] } } },
+      healing: { approvers: ['U_ANA'], verifyTimeout: '5s' },
+    });
     const bot = createHealbot(config, { storePath: ':memory:' });
     bots.push(bot);
     bot.api.subscribe((event) => {
-      if (event.type === 'awaiting_approval') void bot.api.decide(event.request.id, { platform: 'slack', id: 'U_ANA', display: '@ana' }, 'approve');
+      if (event.type === 'awaiting_approval')
+        void bot.api.decide(event.request.id, { platform: 'slack', id: 'U_ANA', display: '@ana' }, 'approve');
     });
 
     expect((await bot.api.diagnose('api')).rootCause.kind).toBe('healthy');
@@ -54,11 +63,17 @@ describe.skipIf(skip)('stale configuration on a real Docker engine', () => {
     const name = uniqueName('watched');
     await runContainer(docker, { name, cmd: commands.hang(['up']), stopSignal: 'SIGKILL' });
     await waitForContainer(docker, name, (info) => info.State.Running);
-    const config = parseConfig({ services: { api: { docker: { container: name, host, configFiles: [envFile] } }, other: { docker: { container: name, host } } } });
+    const config = parseConfig({
+      services: {
+        api: { docker: { container: name, host, configFiles: [envFile] } },
+        other: { docker: { container: name, host } },
+      },
+    });
     const bot = createHealbot(config, { storePath: ':memory:' });
     bots.push(bot);
     bot.api.subscribe((event) => {
-      if (event.type === 'awaiting_approval') void bot.api.decide(event.request.id, { platform: 'cli', id: 'root' }, 'deny');
+      if (event.type === 'awaiting_approval')
+        void bot.api.decide(event.request.id, { platform: 'cli', id: 'root' }, 'deny');
     });
     const watch = new ConfigWatch({ config, sensors: bot.sensors, engine: bot.engine });
     expect(watch.services).toEqual(['api']);
@@ -70,8 +85,12 @@ describe.skipIf(skip)('stale configuration on a real Docker engine', () => {
     const incident = bot.store.listIncidents({ service: 'api' })[0];
     expect(incident).toMatchObject({ source: 'monitor' });
     const deadline = Date.now() + 10_000;
-    while (bot.store.getIncident(incident.id)?.status !== 'closed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(bot.store.getIncident(incident.id)).toMatchObject({ outcome: 'denied', rootCause: { kind: 'stale_config' } });
+    while (bot.store.getIncident(incident.id)?.status !== 'closed' && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(bot.store.getIncident(incident.id)).toMatchObject({
+      outcome: 'denied',
+      rootCause: { kind: 'stale_config' },
+    });
     // The restart was denied: the same change is not reported twice.
     expect(await watch.tick()).toEqual([]);
     expect(bot.store.listIncidents({ service: 'api' })).toHaveLength(1);

@@ -51,7 +51,12 @@ const RESOURCES: Record<string, ResourceInfo> = {
   '/events': { group: '', version: 'v1', kind: 'Event', namespaced: true },
   'apps/deployments': { group: 'apps', version: 'v1', kind: 'Deployment', namespaced: true },
   'apps/replicasets': { group: 'apps', version: 'v1', kind: 'ReplicaSet', namespaced: true },
-  'autoscaling/horizontalpodautoscalers': { group: 'autoscaling', version: 'v2', kind: 'HorizontalPodAutoscaler', namespaced: true },
+  'autoscaling/horizontalpodautoscalers': {
+    group: 'autoscaling',
+    version: 'v2',
+    kind: 'HorizontalPodAutoscaler',
+    namespaced: true,
+  },
   'coordination.k8s.io/leases': { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', namespaced: true },
 };
 
@@ -119,7 +124,8 @@ export class ObjectStore extends EventEmitter<{ change: [key: string, event: Wat
     }
     next.metadata = { ...next.metadata };
     next.metadata.uid = previous?.metadata.uid ?? next.metadata.uid ?? randomUUID();
-    next.metadata.creationTimestamp = previous?.metadata.creationTimestamp ?? next.metadata.creationTimestamp ?? new Date().toISOString();
+    next.metadata.creationTimestamp =
+      previous?.metadata.creationTimestamp ?? next.metadata.creationTimestamp ?? new Date().toISOString();
     if (resource === 'apps/deployments') {
       const specChanged = previous === undefined || JSON.stringify(previous.spec) !== JSON.stringify(next.spec);
       next.metadata.generation = (previous?.metadata.generation ?? 0) + (specChanged ? 1 : 0);
@@ -151,7 +157,10 @@ export interface ApiServerOptions {
 }
 
 /** Parses `a=b,c!=d,e` label selectors (equality-based and existence; set-based `in`/`notin` too). */
-export function matchesLabelSelector(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
+export function matchesLabelSelector(
+  labels: Record<string, string> | undefined,
+  selector: string | undefined,
+): boolean {
   if (!selector) return true;
   const have = labels ?? {};
   const terms = selector.match(/[^,(]+(\([^)]*\))?/g) ?? [];
@@ -191,7 +200,8 @@ function matchesFieldSelector(object: KubeObject, selector: string | undefined):
 /** RFC 7386 JSON merge patch. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
-  const out: KubeObject = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as KubeObject) } : {};
+  const out: KubeObject =
+    target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as KubeObject) } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
     else out[key] = mergePatch(out[key], value);
@@ -218,7 +228,8 @@ export function strategicMergePatch(target: unknown, patch: unknown): unknown {
     return out;
   }
   if (patch === null || typeof patch !== 'object') return patch;
-  const out: KubeObject = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as KubeObject) } : {};
+  const out: KubeObject =
+    target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as KubeObject) } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
     else out[key] = strategicMergePatch(out[key], value);
@@ -238,7 +249,8 @@ export function jsonPatch(target: KubeObject, operations: unknown): KubeObject {
     if (parts.length === 0) throw new HttpProblem(400, 'BadRequest', 'json patch path must not be empty');
     let parent: KubeObject = doc;
     for (const part of parts.slice(0, -1)) {
-      if (parent[part] === undefined || parent[part] === null) throw new HttpProblem(422, 'Invalid', `doc is missing path: "${op.path}"`);
+      if (parent[part] === undefined || parent[part] === null)
+        throw new HttpProblem(422, 'Invalid', `doc is missing path: "${op.path}"`);
       parent = parent[part];
     }
     const last = parts[parts.length - 1];
@@ -248,16 +260,19 @@ export function jsonPatch(target: KubeObject, operations: unknown): KubeObject {
         else parent[last] = op.value;
         break;
       case 'replace':
-        if (!(last in parent)) throw new HttpProblem(422, 'Invalid', `replace operation does not apply: doc is missing key: ${op.path}`);
+        if (!(last in parent))
+          throw new HttpProblem(422, 'Invalid', `replace operation does not apply: doc is missing key: ${op.path}`);
         parent[last] = op.value;
         break;
       case 'remove':
-        if (!(last in parent)) throw new HttpProblem(422, 'Invalid', `remove operation does not apply: doc is missing key: ${op.path}`);
+        if (!(last in parent))
+          throw new HttpProblem(422, 'Invalid', `remove operation does not apply: doc is missing key: ${op.path}`);
         if (Array.isArray(parent)) parent.splice(Number(last), 1);
         else delete parent[last];
         break;
       case 'test':
-        if (JSON.stringify(parent[last]) !== JSON.stringify(op.value)) throw new HttpProblem(422, 'Invalid', `testing value ${op.path} failed`);
+        if (JSON.stringify(parent[last]) !== JSON.stringify(op.value))
+          throw new HttpProblem(422, 'Invalid', `testing value ${op.path} failed`);
         break;
       default:
         throw new HttpProblem(400, 'BadRequest', `unsupported json patch operation "${String(op.op)}"`);
@@ -269,7 +284,11 @@ export function jsonPatch(target: KubeObject, operations: unknown): KubeObject {
 const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
 
 /** Parses an API path into its parts, or undefined when it is not a resource path. */
-export function parseApiPath(method: string, path: string, query: Record<string, string>): RequestAttributes | undefined {
+export function parseApiPath(
+  method: string,
+  path: string,
+  query: Record<string, string>,
+): RequestAttributes | undefined {
   const core = /^\/api\/(v1)(\/.*)?$/.exec(path);
   const named = /^\/apis\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
   let apiGroup: string, version: string, rest: string;
@@ -370,7 +389,8 @@ export class FakeApiServer {
       const body = await readBody(req);
       const key = `${attributes.apiGroup}/${attributes.resource}`;
       const info = RESOURCES[key];
-      if (!info || info.version !== attributes.version) throw new HttpProblem(404, 'NotFound', 'the server could not find the requested resource');
+      if (!info || info.version !== attributes.version)
+        throw new HttpProblem(404, 'NotFound', 'the server could not find the requested resource');
       if (this.authorize && !this.authorize(attributes)) throw forbidden(attributes);
       await this.dispatch(attributes, key, info, body, req, res);
     } catch (error) {
@@ -392,9 +412,21 @@ export class FakeApiServer {
     }
   }
 
-  private async dispatch(a: RequestAttributes, key: string, info: ResourceInfo, body: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async dispatch(
+    a: RequestAttributes,
+    key: string,
+    info: ResourceInfo,
+    body: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     const groupResource = info.group ? `${a.resource}.${info.group}` : a.resource;
-    const notFound = (name: string) => new HttpProblem(404, 'NotFound', `${groupResource} "${name}" not found`, { name, group: info.group, kind: a.resource });
+    const notFound = (name: string) =>
+      new HttpProblem(404, 'NotFound', `${groupResource} "${name}" not found`, {
+        name,
+        group: info.group,
+        kind: a.resource,
+      });
     if (a.subresource) return this.subresource(a, key, body, res, notFound);
     switch (a.verb) {
       case 'get': {
@@ -416,9 +448,17 @@ export class FakeApiServer {
       case 'create': {
         const object = parseJson(body);
         object.metadata = { ...object.metadata, namespace: a.namespace };
-        if (!object.metadata.name) throw new HttpProblem(422, 'Invalid', `${info.kind} "" is invalid: metadata.name: Required value: name is required`);
+        if (!object.metadata.name)
+          throw new HttpProblem(
+            422,
+            'Invalid',
+            `${info.kind} "" is invalid: metadata.name: Required value: name is required`,
+          );
         if (this.store.get(key, a.namespace, object.metadata.name)) {
-          throw new HttpProblem(409, 'AlreadyExists', `${groupResource} "${object.metadata.name}" already exists`, { name: object.metadata.name, kind: a.resource });
+          throw new HttpProblem(409, 'AlreadyExists', `${groupResource} "${object.metadata.name}" already exists`, {
+            name: object.metadata.name,
+            kind: a.resource,
+          });
         }
         delete object.metadata.resourceVersion;
         validate(key, object);
@@ -428,8 +468,10 @@ export class FakeApiServer {
         const object = parseJson(body);
         const current = this.store.get(key, a.namespace, a.name!);
         if (!current) throw notFound(a.name!);
-        if (object.metadata?.name !== a.name) throw new HttpProblem(400, 'BadRequest', 'the name of the object does not match the name on the URL');
-        if (object.metadata?.resourceVersion && object.metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict(groupResource, a.name!);
+        if (object.metadata?.name !== a.name)
+          throw new HttpProblem(400, 'BadRequest', 'the name of the object does not match the name on the URL');
+        if (object.metadata?.resourceVersion && object.metadata.resourceVersion !== current.metadata.resourceVersion)
+          throw conflict(groupResource, a.name!);
         object.metadata = { ...object.metadata, namespace: a.namespace, uid: current.metadata.uid };
         if (key === 'apps/deployments') object.status = current.status;
         validate(key, object);
@@ -439,8 +481,14 @@ export class FakeApiServer {
         const current = this.store.get(key, a.namespace, a.name!);
         if (!current) throw notFound(a.name!);
         const patched = applyPatch(current, a.contentType, body);
-        if (patched.metadata?.resourceVersion && patched.metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict(groupResource, a.name!);
-        patched.metadata = { ...patched.metadata, name: current.metadata.name, namespace: current.metadata.namespace, uid: current.metadata.uid };
+        if (patched.metadata?.resourceVersion && patched.metadata.resourceVersion !== current.metadata.resourceVersion)
+          throw conflict(groupResource, a.name!);
+        patched.metadata = {
+          ...patched.metadata,
+          name: current.metadata.name,
+          namespace: current.metadata.namespace,
+          uid: current.metadata.uid,
+        };
         if (key === 'apps/deployments') patched.status = current.status;
         validate(key, patched);
         return sendJson(res, 200, this.store.put(key, patched));
@@ -462,25 +510,46 @@ export class FakeApiServer {
         }
         if (key === '/pods') return sendJson(res, 200, current);
         this.store.remove(key, a.namespace, a.name!);
-        return sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: a.name, kind: a.resource, uid: current.metadata.uid } });
+        return sendJson(res, 200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name: a.name, kind: a.resource, uid: current.metadata.uid },
+        });
       }
       default:
         throw new HttpProblem(405, 'MethodNotAllowed', `${a.verb} is not supported on ${groupResource}`);
     }
   }
 
-  private async subresource(a: RequestAttributes, key: string, body: string, res: ServerResponse, notFound: (name: string) => HttpProblem): Promise<void> {
+  private async subresource(
+    a: RequestAttributes,
+    key: string,
+    body: string,
+    res: ServerResponse,
+    notFound: (name: string) => HttpProblem,
+  ): Promise<void> {
     const current = this.store.get(key, a.namespace, a.name!);
     if (!current) throw notFound(a.name!);
     if (key === '/pods' && a.subresource === 'log' && a.verb === 'get') {
       const containers: KubeObject[] = current.spec?.containers ?? [];
       const container = a.query.container ?? (containers.length === 1 ? containers[0].name : undefined);
       if (!container) {
-        throw new HttpProblem(400, 'BadRequest', `a container name must be specified for pod ${a.name}, choose one of: [${containers.map((c) => c.name).join(' ')}]`);
+        throw new HttpProblem(
+          400,
+          'BadRequest',
+          `a container name must be specified for pod ${a.name}, choose one of: [${containers.map((c) => c.name).join(' ')}]`,
+        );
       }
       const previous = a.query.previous === 'true';
       const lines = this.logs.get(`${a.namespace}/${a.name}/${container}${previous ? '/previous' : ''}`);
-      if (!lines && previous) throw new HttpProblem(400, 'BadRequest', `previous terminated container "${container}" in pod "${a.name}" not found`);
+      if (!lines && previous)
+        throw new HttpProblem(
+          400,
+          'BadRequest',
+          `previous terminated container "${container}" in pod "${a.name}" not found`,
+        );
       const tail = a.query.tailLines ? Number(a.query.tailLines) : undefined;
       const selected = tail === undefined ? (lines ?? []) : (lines ?? []).slice(-tail);
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -491,7 +560,13 @@ export class FakeApiServer {
       const toScale = (d: KubeObject) => ({
         kind: 'Scale',
         apiVersion: 'autoscaling/v1',
-        metadata: { name: d.metadata.name, namespace: d.metadata.namespace, uid: d.metadata.uid, resourceVersion: d.metadata.resourceVersion, creationTimestamp: d.metadata.creationTimestamp },
+        metadata: {
+          name: d.metadata.name,
+          namespace: d.metadata.namespace,
+          uid: d.metadata.uid,
+          resourceVersion: d.metadata.resourceVersion,
+          creationTimestamp: d.metadata.creationTimestamp,
+        },
         spec: { replicas: d.spec?.replicas ?? 1 },
         status: { replicas: d.status?.replicas ?? 0, selector: selectorString(d.spec?.selector?.matchLabels ?? {}) },
       });
@@ -499,19 +574,34 @@ export class FakeApiServer {
       let scale: KubeObject;
       if (a.verb === 'update') {
         scale = parseJson(body);
-        if (scale.metadata?.resourceVersion && scale.metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict('deployments.apps', a.name!);
+        if (scale.metadata?.resourceVersion && scale.metadata.resourceVersion !== current.metadata.resourceVersion)
+          throw conflict('deployments.apps', a.name!);
       } else if (a.verb === 'patch') {
         scale = applyPatch(toScale(current), a.contentType, body);
       } else throw new HttpProblem(405, 'MethodNotAllowed', `${a.verb} is not supported on deployments/scale`);
       const replicas = scale.spec?.replicas;
       if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
-        throw new HttpProblem(422, 'Invalid', `Scale.autoscaling "${a.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`);
+        throw new HttpProblem(
+          422,
+          'Invalid',
+          `Scale.autoscaling "${a.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
+        );
       }
       current.spec = { ...current.spec, replicas };
       // Server-side field management: the scale subresource's writer now owns spec.replicas.
       const manager = a.fieldManager ?? 'unknown';
-      const others = (current.metadata.managedFields ?? []).filter((f: KubeObject) => !(f.manager === manager && f.subresource === 'scale'));
-      const entry = { manager, operation: 'Update', apiVersion: 'autoscaling/v1', time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } }, subresource: 'scale' };
+      const others = (current.metadata.managedFields ?? []).filter(
+        (f: KubeObject) => !(f.manager === manager && f.subresource === 'scale'),
+      );
+      const entry = {
+        manager,
+        operation: 'Update',
+        apiVersion: 'autoscaling/v1',
+        time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+        subresource: 'scale',
+      };
       current.metadata = { ...current.metadata, managedFields: [...others, entry] };
       return sendJson(res, 200, toScale(this.store.put(key, current)));
     }
@@ -521,13 +611,20 @@ export class FakeApiServer {
   private select(key: string, namespace: string | undefined, query: Record<string, string>): KubeObject[] {
     return this.store
       .list(key, namespace)
-      .filter((o) => matchesLabelSelector(o.metadata?.labels, query.labelSelector) && matchesFieldSelector(o, query.fieldSelector))
+      .filter(
+        (o) =>
+          matchesLabelSelector(o.metadata?.labels, query.labelSelector) && matchesFieldSelector(o, query.fieldSelector),
+      )
       .sort((x, y) => String(x.metadata.name).localeCompare(String(y.metadata.name)));
   }
 
   private watch(key: string, a: RequestAttributes, req: IncomingMessage, res: ServerResponse): void {
-    const matches = (o: KubeObject) => (a.namespace === undefined || o.metadata?.namespace === a.namespace) && matchesLabelSelector(o.metadata?.labels, a.query.labelSelector) && matchesFieldSelector(o, a.query.fieldSelector);
-    const from = a.query.resourceVersion && a.query.resourceVersion !== '0' ? Number(a.query.resourceVersion) : undefined;
+    const matches = (o: KubeObject) =>
+      (a.namespace === undefined || o.metadata?.namespace === a.namespace) &&
+      matchesLabelSelector(o.metadata?.labels, a.query.labelSelector) &&
+      matchesFieldSelector(o, a.query.fieldSelector);
+    const from =
+      a.query.resourceVersion && a.query.resourceVersion !== '0' ? Number(a.query.resourceVersion) : undefined;
     const history = this.store.history;
     if (from !== undefined && history.length > 0 && from < history[0].version - 1) {
       throw new HttpProblem(410, 'Expired', `too old resource version: ${from} (${history[0].version - 1})`);
@@ -575,7 +672,12 @@ function forbidden(a: RequestAttributes): HttpProblem {
 }
 
 function conflict(groupResource: string, name: string): HttpProblem {
-  return new HttpProblem(409, 'Conflict', `Operation cannot be fulfilled on ${groupResource} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name });
+  return new HttpProblem(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${groupResource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    { name },
+  );
 }
 
 function validate(key: string, object: KubeObject): void {
@@ -583,7 +685,11 @@ function validate(key: string, object: KubeObject): void {
     for (const field of ['acquireTime', 'renewTime'] as const) {
       const value = object.spec?.[field];
       if (value !== undefined && value !== null && !MICRO_TIME.test(String(value))) {
-        throw new HttpProblem(400, 'BadRequest', `Lease in version "v1" cannot be handled as a Lease: parsing time "${String(value)}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse`);
+        throw new HttpProblem(
+          400,
+          'BadRequest',
+          `Lease in version "v1" cannot be handled as a Lease: parsing time "${String(value)}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse`,
+        );
       }
     }
   }
@@ -600,7 +706,11 @@ function applyPatch(current: KubeObject, contentType: string | undefined, body: 
     case 'application/json-patch+json':
       return jsonPatch(current, patch);
     default:
-      throw new HttpProblem(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+      throw new HttpProblem(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+      );
   }
 }
 

@@ -86,7 +86,12 @@ export class DeploymentController {
   createDeployment(spec: DeploymentSpec): KubeObject {
     const container = spec.container ?? 'app';
     return this.server.store.put(DEPLOYMENTS, {
-      metadata: { name: spec.name, namespace: spec.namespace, labels: spec.labels, annotations: spec.annotations ?? {} },
+      metadata: {
+        name: spec.name,
+        namespace: spec.namespace,
+        labels: spec.labels,
+        annotations: spec.annotations ?? {},
+      },
       spec: {
         replicas: spec.replicas,
         selector: { matchLabels: spec.labels },
@@ -136,7 +141,13 @@ export class DeploymentController {
     if (!victim) throw new Error(`no pod of ${key} to delete`);
     victim.metadata.deletionTimestamp = new Date().toISOString();
     this.server.store.put(PODS, victim);
-    this.event(namespace, { kind: 'Pod', name: victim.metadata.name }, 'Normal', 'Killing', `Stopping container ${victim.spec.containers[0].name}`);
+    this.event(
+      namespace,
+      { kind: 'Pod', name: victim.metadata.name },
+      'Normal',
+      'Killing',
+      `Stopping container ${victim.spec.containers[0].name}`,
+    );
     return victim.metadata.name as string;
   }
 
@@ -165,7 +176,11 @@ export class DeploymentController {
     return this.server.store
       .list(PODS, deployment.metadata.namespace)
       .filter((p) => matchesLabelSelector(p.metadata.labels, selector))
-      .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || String(a.metadata.name).localeCompare(String(b.metadata.name)));
+      .sort(
+        (a, b) =>
+          String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) ||
+          String(a.metadata.name).localeCompare(String(b.metadata.name)),
+      );
   }
 
   private schedule(): void {
@@ -204,11 +219,23 @@ export class DeploymentController {
     if (current.length < desired) {
       const from = current.length;
       for (let i = current.length; i < desired; i++) this.createPod(d, hash);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rsName} to ${desired} from ${from}`);
+      this.event(
+        namespace,
+        { kind: 'Deployment', name: d.metadata.name },
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled up replica set ${rsName} to ${desired} from ${from}`,
+      );
     } else if (current.length > desired) {
       const from = current.length;
       for (const pod of current.slice(desired)) this.terminate(pod, key);
-      this.event(namespace, { kind: 'Deployment', name: d.metadata.name }, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rsName} to ${desired} from ${from}`);
+      this.event(
+        namespace,
+        { kind: 'Deployment', name: d.metadata.name },
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled down replica set ${rsName} to ${desired} from ${from}`,
+      );
     }
     const currentReady = current.filter(isReady).length;
     if (old.length > 0 && (currentReady >= desired || desired === 0)) {
@@ -226,8 +253,16 @@ export class DeploymentController {
       availableReplicas: ready,
       unavailableReplicas: Math.max(0, desired - ready),
       conditions: [
-        { type: 'Available', status: ready >= desired ? 'True' : 'False', reason: ready >= desired ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable' },
-        { type: 'Progressing', status: 'True', reason: updated.length === desired && ready === desired ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated' },
+        {
+          type: 'Available',
+          status: ready >= desired ? 'True' : 'False',
+          reason: ready >= desired ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+        },
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: updated.length === desired && ready === desired ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+        },
       ],
     };
     const fresh = this.server.store.get(DEPLOYMENTS, namespace, d.metadata.name);
@@ -245,7 +280,9 @@ export class DeploymentController {
    */
   private syncReplicaSets(d: KubeObject, hash: string, desired: number, pods: KubeObject[]): void {
     const namespace: string = d.metadata.namespace;
-    const owned = this.server.store.list(REPLICASETS, namespace).filter((rs) => rs.metadata.ownerReferences?.some((o: KubeObject) => o.uid === d.metadata.uid));
+    const owned = this.server.store
+      .list(REPLICASETS, namespace)
+      .filter((rs) => rs.metadata.ownerReferences?.some((o: KubeObject) => o.uid === d.metadata.uid));
     const revisionOf = (rs: KubeObject) => Number(rs.metadata.annotations?.[REVISION_ANNOTATION] ?? 0);
     const latest = Math.max(0, ...owned.map(revisionOf));
     const name = `${d.metadata.name}-${hash}`;
@@ -257,8 +294,25 @@ export class DeploymentController {
       : [
           ...owned,
           {
-            metadata: { name, namespace, labels: template.metadata.labels, annotations: {}, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name, uid: d.metadata.uid, controller: true }] },
-            spec: { selector: { matchLabels: { ...d.spec.selector?.matchLabels, 'pod-template-hash': hash } }, template },
+            metadata: {
+              name,
+              namespace,
+              labels: template.metadata.labels,
+              annotations: {},
+              ownerReferences: [
+                {
+                  apiVersion: 'apps/v1',
+                  kind: 'Deployment',
+                  name: d.metadata.name,
+                  uid: d.metadata.uid,
+                  controller: true,
+                },
+              ],
+            },
+            spec: {
+              selector: { matchLabels: { ...d.spec.selector?.matchLabels, 'pod-template-hash': hash } },
+              template,
+            },
           },
         ];
     for (const rs of sets) {
@@ -269,7 +323,8 @@ export class DeploymentController {
       const isCurrent = rs.metadata.name === name;
       next.spec.replicas = isCurrent ? desired : mine.length;
       next.status = { replicas: mine.length, readyReplicas: ready, availableReplicas: ready };
-      if (isCurrent && (revisionOf(rs) === 0 || revisionOf(rs) < latest)) next.metadata.annotations = { ...next.metadata.annotations, [REVISION_ANNOTATION]: String(latest + 1) };
+      if (isCurrent && (revisionOf(rs) === 0 || revisionOf(rs) < latest))
+        next.metadata.annotations = { ...next.metadata.annotations, [REVISION_ANNOTATION]: String(latest + 1) };
       if (canonical(next) !== canonical(rs)) this.server.store.put(REPLICASETS, next);
     }
   }
@@ -283,7 +338,15 @@ export class DeploymentController {
         namespace: d.metadata.namespace,
         labels: { ...template.metadata?.labels, 'pod-template-hash': hash },
         annotations: { ...template.metadata?.annotations },
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${d.metadata.name}-${hash}`, controller: true, uid: d.metadata.uid }],
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: `${d.metadata.name}-${hash}`,
+            controller: true,
+            uid: d.metadata.uid,
+          },
+        ],
       },
       spec: structuredClone(template.spec),
       status: {
@@ -299,7 +362,13 @@ export class DeploymentController {
         })),
       },
     });
-    this.event(d.metadata.namespace, { kind: 'Pod', name }, 'Normal', 'Scheduled', `Successfully assigned ${d.metadata.namespace}/${name} to node-1`);
+    this.event(
+      d.metadata.namespace,
+      { kind: 'Pod', name },
+      'Normal',
+      'Scheduled',
+      `Successfully assigned ${d.metadata.namespace}/${name} to node-1`,
+    );
     const key = `${d.metadata.namespace}/${d.metadata.name}`;
     if (!this.holds.has(key)) this.later(this.options.startMs ?? 20, () => this.runKubelet(pod, d));
   }
@@ -309,8 +378,17 @@ export class DeploymentController {
     if (!fresh || fresh.metadata.deletionTimestamp) return;
     fresh.metadata.deletionTimestamp = new Date().toISOString();
     this.server.store.put(PODS, fresh);
-    this.event(pod.metadata.namespace, { kind: 'Pod', name: pod.metadata.name }, 'Normal', 'Killing', `Stopping container ${pod.spec.containers[0].name}`);
-    if (!this.holds.has(deploymentKey)) this.later(this.server.podTerminationMs, () => this.server.store.remove(PODS, pod.metadata.namespace, pod.metadata.name));
+    this.event(
+      pod.metadata.namespace,
+      { kind: 'Pod', name: pod.metadata.name },
+      'Normal',
+      'Killing',
+      `Stopping container ${pod.spec.containers[0].name}`,
+    );
+    if (!this.holds.has(deploymentKey))
+      this.later(this.server.podTerminationMs, () =>
+        this.server.store.remove(PODS, pod.metadata.namespace, pod.metadata.name),
+      );
   }
 
   /** What the kubelet would report for this pod under the Deployment's current fault. */
@@ -328,52 +406,103 @@ export class DeploymentController {
     let phase = 'Running';
     let ready = true;
     fresh.status.containerStatuses = containers.map((c) => {
-      const base = { name: c.name, image: c.image, imageID: '', restartCount: 0, started: true, ready: true, state: running as KubeObject, lastState: {} as KubeObject };
+      const base = {
+        name: c.name,
+        image: c.image,
+        imageID: '',
+        restartCount: 0,
+        started: true,
+        ready: true,
+        state: running as KubeObject,
+        lastState: {} as KubeObject,
+      };
       switch (fault?.kind) {
         case 'crash_loop': {
           const exitCode = fault.exitCode ?? 1;
-          this.server.setLogs(namespace, name, c.name, fault.logs ?? ['starting api', `fatal: cannot connect to database password=hunter2`], true);
+          this.server.setLogs(
+            namespace,
+            name,
+            c.name,
+            fault.logs ?? ['starting api', `fatal: cannot connect to database password=hunter2`],
+            true,
+          );
           this.server.setLogs(namespace, name, c.name, []);
-          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${name}_${namespace}(${fresh.metadata.uid})`);
+          this.event(
+            namespace,
+            { kind: 'Pod', name },
+            'Warning',
+            'BackOff',
+            `Back-off restarting failed container ${c.name} in pod ${name}_${namespace}(${fresh.metadata.uid})`,
+          );
           ready = false;
           return {
             ...base,
             ready: false,
             started: false,
             restartCount: fault.restarts ?? 5,
-            state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 5m0s restarting failed container=${c.name} pod=${name}_${namespace}(${fresh.metadata.uid})` } },
+            state: {
+              waiting: {
+                reason: 'CrashLoopBackOff',
+                message: `back-off 5m0s restarting failed container=${c.name} pod=${name}_${namespace}(${fresh.metadata.uid})`,
+              },
+            },
             lastState: { terminated: { exitCode, reason: 'Error', startedAt: now, finishedAt: now } },
           };
         }
         case 'oom_killed':
           this.server.setLogs(namespace, name, c.name, ['loading catalogue into memory'], true);
-          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${name}_${namespace}(${fresh.metadata.uid})`);
+          this.event(
+            namespace,
+            { kind: 'Pod', name },
+            'Warning',
+            'BackOff',
+            `Back-off restarting failed container ${c.name} in pod ${name}_${namespace}(${fresh.metadata.uid})`,
+          );
           ready = false;
           return {
             ...base,
             ready: false,
             started: false,
             restartCount: fault.restarts ?? 3,
-            state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=${c.name}` } },
+            state: {
+              waiting: { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=${c.name}` },
+            },
             lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: now, finishedAt: now } },
           };
         case 'image_pull': {
           const reason = fault.reason ?? 'ImagePullBackOff';
           const message = fault.message ?? `Back-off pulling image "${c.image}"`;
-          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'Failed', `Failed to pull image "${c.image}": rpc error: code = NotFound desc = failed to pull and unpack image "${c.image}": not found`);
+          this.event(
+            namespace,
+            { kind: 'Pod', name },
+            'Warning',
+            'Failed',
+            `Failed to pull image "${c.image}": rpc error: code = NotFound desc = failed to pull and unpack image "${c.image}": not found`,
+          );
           phase = 'Pending';
           ready = false;
           return { ...base, ready: false, started: false, state: { waiting: { reason, message } } };
         }
         case 'not_ready':
-          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'Unhealthy', 'Readiness probe failed: HTTP probe failed with statuscode: 503');
+          this.event(
+            namespace,
+            { kind: 'Pod', name },
+            'Warning',
+            'Unhealthy',
+            'Readiness probe failed: HTTP probe failed with statuscode: 503',
+          );
           ready = false;
           return { ...base, ready: false };
         case 'config_error':
           this.event(namespace, { kind: 'Pod', name }, 'Warning', 'Failed', `Error: ${fault.message}`);
           phase = 'Pending';
           ready = false;
-          return { ...base, ready: false, started: false, state: { waiting: { reason: 'CreateContainerConfigError', message: fault.message } } };
+          return {
+            ...base,
+            ready: false,
+            started: false,
+            state: { waiting: { reason: 'CreateContainerConfigError', message: fault.message } },
+          };
         case 'pending':
           phase = 'Pending';
           ready = false;
@@ -394,18 +523,49 @@ export class DeploymentController {
     const namespace: string = service.metadata.namespace;
     const pods = this.server.store
       .list(PODS, namespace)
-      .filter((p) => matchesLabelSelector(p.metadata.labels, selectorString(selector)) && !p.metadata.deletionTimestamp && p.status?.podIP);
-    const address = (p: KubeObject) => ({ ip: p.status.podIP, targetRef: { kind: 'Pod', name: p.metadata.name, namespace } });
+      .filter(
+        (p) =>
+          matchesLabelSelector(p.metadata.labels, selectorString(selector)) &&
+          !p.metadata.deletionTimestamp &&
+          p.status?.podIP,
+      );
+    const address = (p: KubeObject) => ({
+      ip: p.status.podIP,
+      targetRef: { kind: 'Pod', name: p.metadata.name, namespace },
+    });
     const addresses = pods.filter(isReady).map(address);
     const notReadyAddresses = pods.filter((p) => !isReady(p)).map(address);
-    const ports = (service.spec.ports as KubeObject[] | undefined)?.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })) ?? [];
-    const subsets = addresses.length + notReadyAddresses.length === 0 ? [] : [{ ...(addresses.length ? { addresses } : {}), ...(notReadyAddresses.length ? { notReadyAddresses } : {}), ports }];
+    const ports =
+      (service.spec.ports as KubeObject[] | undefined)?.map((p) => ({
+        name: p.name,
+        port: p.targetPort,
+        protocol: p.protocol,
+      })) ?? [];
+    const subsets =
+      addresses.length + notReadyAddresses.length === 0
+        ? []
+        : [
+            {
+              ...(addresses.length ? { addresses } : {}),
+              ...(notReadyAddresses.length ? { notReadyAddresses } : {}),
+              ports,
+            },
+          ];
     const existing = this.server.store.get('/endpoints', namespace, service.metadata.name);
     if (existing && JSON.stringify(existing.subsets ?? []) === JSON.stringify(subsets)) return;
-    this.server.store.put('/endpoints', { metadata: { name: service.metadata.name, namespace, labels: service.metadata.labels }, subsets });
+    this.server.store.put('/endpoints', {
+      metadata: { name: service.metadata.name, namespace, labels: service.metadata.labels },
+      subsets,
+    });
   }
 
-  private event(namespace: string, involved: { kind: string; name: string }, type: string, reason: string, message: string): void {
+  private event(
+    namespace: string,
+    involved: { kind: string; name: string },
+    type: string,
+    reason: string,
+    message: string,
+  ): void {
     const now = new Date().toISOString();
     this.server.store.put('/events', {
       metadata: { name: `${involved.name}.${randomBytes(8).toString('hex')}`, namespace },
@@ -422,5 +582,8 @@ export class DeploymentController {
 }
 
 function isReady(pod: KubeObject): boolean {
-  return (pod.status?.conditions as KubeObject[] | undefined)?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return (
+    (pod.status?.conditions as KubeObject[] | undefined)?.some((c) => c.type === 'Ready' && c.status === 'True') ??
+    false
+  );
 }

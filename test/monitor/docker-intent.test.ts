@@ -1,7 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentRecord } from '../../src/engine/api.js';
-import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
-import { commands, execIn, freePort, removeTestContainers, runContainer, uniqueName, waitForContainer } from '../support/images.js';
+import {
+  dockerEngineUnavailableReason,
+  requireOrSkip,
+  startDockerEngine,
+  type DockerEngine,
+} from '../support/docker-engine.js';
+import {
+  commands,
+  execIn,
+  freePort,
+  removeTestContainers,
+  runContainer,
+  uniqueName,
+  waitForContainer,
+} from '../support/images.js';
 import { startTestBot, waitFor, type TestBot } from '../serve/harness.js';
 
 const engine: DockerEngine | undefined = await startDockerEngine();
@@ -18,13 +31,26 @@ afterAll(async () => {
  */
 describe.skipIf(skip)('Docker healing respects intent', () => {
   let bot: TestBot;
-  const names = { stopped: uniqueName('intent-stop'), stubborn: uniqueName('intent-stubborn'), killed: uniqueName('intent-kill'), crashed: uniqueName('intent-crash'), paused: uniqueName('intent-pause'), downed: uniqueName('intent-down') };
+  const names = {
+    stopped: uniqueName('intent-stop'),
+    stubborn: uniqueName('intent-stubborn'),
+    killed: uniqueName('intent-kill'),
+    crashed: uniqueName('intent-crash'),
+    paused: uniqueName('intent-pause'),
+    downed: uniqueName('intent-down'),
+  };
 
   beforeAll(async () => {
-    for (const name of Object.values(names)) await runContainer(engine!.docker, { name, cmd: name === names.stubborn ? commands.hang() : commands.serviceLike() });
+    for (const name of Object.values(names))
+      await runContainer(engine!.docker, {
+        name,
+        cmd: name === names.stubborn ? commands.hang() : commands.serviceLike(),
+      });
     bot = await startTestBot({
       policy: { auto: ['start', 'restart', 'unpause'] },
-      services: Object.fromEntries(Object.entries(names).map(([service, name]) => [service, { docker: { container: name, host: engine!.host } }])),
+      services: Object.fromEntries(
+        Object.entries(names).map(([service, name]) => [service, { docker: { container: name, host: engine!.host } }]),
+      ),
       healing: { verifyTimeout: '20s' },
     });
   });
@@ -32,7 +58,11 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
 
   const audit = () => bot.bot.store.listAudit();
   const closedIncident = (service: string) =>
-    waitFor(() => bot.bot.store.listIncidents({ service, status: 'closed' })[0] as IncidentRecord | undefined, `a closed incident for ${service}`, 30_000);
+    waitFor(
+      () => bot.bot.store.listIncidents({ service, status: 'closed' })[0] as IncidentRecord | undefined,
+      `a closed incident for ${service}`,
+      30_000,
+    );
   const actions = (service: string) => audit().filter((e) => e.service === service && e.event === 'action');
   const running = async (name: string) => (await engine!.docker.getContainer(name).inspect()).State;
 
@@ -61,7 +91,9 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     await engine!.docker.getContainer(names.killed).kill();
     const incident = await closedIncident('killed');
     expect(incident.outcome).toBe('healed');
-    expect(incident.summary).toMatch(/started killed automatically; healthy again in \d+\.\d s from the first failure signal/);
+    expect(incident.summary).toMatch(
+      /started killed automatically; healthy again in \d+\.\d s from the first failure signal/,
+    );
     expect(actions('killed').map((e) => (e.detail.step as { action: string }).action)).toEqual(['start']);
     expect((await running(names.killed)).Running).toBe(true);
   });
@@ -104,7 +136,11 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
       }
     });
     try {
-      const report = await bot.bot.api.heal({ service: 'stopped', source: 'chat', requestedBy: { platform: 'console', id: 'ana', display: '@ana' } });
+      const report = await bot.bot.api.heal({
+        service: 'stopped',
+        source: 'chat',
+        requestedBy: { platform: 'console', id: 'ana', display: '@ana' },
+      });
       expect(events).toEqual(['start stopped risky']);
       expect(report.plan[0]).toEqual(expect.objectContaining({ action: 'start', askFirst: true }));
       expect(report.outcome).toBe('healed');
@@ -123,7 +159,11 @@ describe.skipIf(skip)('Docker follow-ups are driven by events', () => {
 
   beforeAll(async () => {
     // Its health check never passes: every restart turns unhealthy again after one 300 ms check.
-    await runContainer(engine!.docker, { name: broken, cmd: commands.serviceLike(), healthcheck: { test: ['/bin/busybox', 'cat', '/tmp/never'], intervalMs: 300, retries: 1 } });
+    await runContainer(engine!.docker, {
+      name: broken,
+      cmd: commands.serviceLike(),
+      healthcheck: { test: ['/bin/busybox', 'cat', '/tmp/never'], intervalMs: 300, retries: 1 },
+    });
     bot = await startTestBot({
       policy: { auto: ['start', 'restart'] },
       breaker: { threshold: 2, window: '1h' },
@@ -145,7 +185,16 @@ describe.skipIf(skip)('Docker follow-ups are driven by events', () => {
     const [third, second, first] = incidents;
     expect(first.outcome).toBe('failed');
     expect(first.summary).toMatch(/health check fails again/);
-    expect(bot.bot.store.listAudit().some((e) => e.incidentId === first.id && e.event === 'info' && /after healbot's action: the fix did not hold/.test(String(e.detail.message)))).toBe(true);
+    expect(
+      bot.bot.store
+        .listAudit()
+        .some(
+          (e) =>
+            e.incidentId === first.id &&
+            e.event === 'info' &&
+            /after healbot's action: the fix did not hold/.test(String(e.detail.message)),
+        ),
+    ).toBe(true);
     const requested = bot.bot.store.listAudit().find((e) => e.incidentId === second.id && e.event === 'requested');
     expect(String(requested?.detail.summary)).toMatch(/turned unhealthy .* again after healbot's restart/);
     expect(second.outcome).toBe('failed');
@@ -163,12 +212,20 @@ describe.skipIf(skip)('monitoring respects a stop made before healbot started', 
   beforeAll(async () => {
     const port = await freePort();
     const serve = commands.readyServer(port).join(' ');
-    await runContainer(engine!.docker, { name, cmd: ['/bin/busybox', 'sh', '-c', `trap "exit 0" TERM; ${serve} & wait`] });
+    await runContainer(engine!.docker, {
+      name,
+      cmd: ['/bin/busybox', 'sh', '-c', `trap "exit 0" TERM; ${serve} & wait`],
+    });
     await waitForContainer(engine!.docker, name, (info) => info.State.Running);
     await engine!.docker.getContainer(name).stop({ t: 5 });
     bot = await startTestBot({
       policy: { auto: ['start', 'restart'] },
-      services: { web: { docker: { container: name, host: engine!.host }, probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }] } },
+      services: {
+        web: {
+          docker: { container: name, host: engine!.host },
+          probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }],
+        },
+      },
       // No grouping window: only the stop on purpose keeps the second round from opening another incident.
       monitor: { dockerEvents: false, groupWindow: 1 },
     });
@@ -177,10 +234,16 @@ describe.skipIf(skip)('monitoring respects a stop made before healbot started', 
 
   it('opens one incident that changes nothing, and no more while the container stays stopped', async () => {
     expect(await bot.monitor.tick()).toEqual(['web']);
-    const incident = await waitFor(() => bot.bot.store.listIncidents({ service: 'web', status: 'closed' })[0], 'the monitoring incident to close', 20_000);
+    const incident = await waitFor(
+      () => bot.bot.store.listIncidents({ service: 'web', status: 'closed' })[0],
+      'the monitoring incident to close',
+      20_000,
+    );
     expect(incident.source).toBe('monitor');
     expect(incident.outcome).toBe('not_needed');
-    expect(incident.summary).toMatch(/stopped through the Docker API \(docker stop at .*healbot will not start it unasked/);
+    expect(incident.summary).toMatch(
+      /stopped through the Docker API \(docker stop at .*healbot will not start it unasked/,
+    );
     expect((await engine!.docker.getContainer(name).inspect()).State.Running).toBe(false);
     expect(await bot.monitor.tick()).toEqual(['web']);
     expect(bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
@@ -196,7 +259,12 @@ describe.skipIf(skip)('a container that appears after startup', () => {
   beforeAll(async () => {
     port = await freePort();
     bot = await startTestBot({
-      services: { late: { docker: { container: name, host: engine!.host }, probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/cgi-bin/ready`, timeoutMs: 1000 }] } },
+      services: {
+        late: {
+          docker: { container: name, host: engine!.host },
+          probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/cgi-bin/ready`, timeoutMs: 1000 }],
+        },
+      },
       healing: { enabled: false },
     });
   });
@@ -204,15 +272,37 @@ describe.skipIf(skip)('a container that appears after startup', () => {
 
   it('is picked up from its start event: the next failing round opens an incident at once, not after the group window', async () => {
     expect(await bot.monitor.tick()).toEqual(['late']);
-    const missing = await waitFor(() => bot.bot.store.listIncidents({ service: 'late', status: 'closed' })[0], 'the first incident', 20_000);
+    const missing = await waitFor(
+      () => bot.bot.store.listIncidents({ service: 'late', status: 'closed' })[0],
+      'the first incident',
+      20_000,
+    );
     expect(missing.summary).toMatch(/does not exist/);
     // Created only now, and broken: it answers 500.
     await runContainer(engine!.docker, { name, cmd: commands.failingServer(port) });
-    await waitFor(() => bot.bot.store.listAudit().some((e) => e.service === 'late' && e.event === 'info' && e.detail.action === 'start'), 'the start to be seen', 20_000);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/cgi-bin/ready`).catch(() => undefined))?.status === 500, 'the server to answer');
+    await waitFor(
+      () =>
+        bot.bot.store
+          .listAudit()
+          .some((e) => e.service === 'late' && e.event === 'info' && e.detail.action === 'start'),
+      'the start to be seen',
+      20_000,
+    );
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${port}/cgi-bin/ready`).catch(() => undefined))?.status === 500,
+      'the server to answer',
+    );
     expect(await bot.monitor.tick()).toEqual(['late']);
-    const second = await waitFor(() => bot.bot.store.listIncidents({ service: 'late' }).find((i) => i.id !== missing.id), 'a second incident within the group window', 20_000);
+    const second = await waitFor(
+      () => bot.bot.store.listIncidents({ service: 'late' }).find((i) => i.id !== missing.id),
+      'a second incident within the group window',
+      20_000,
+    );
     expect(second.source).toBe('monitor');
-    await waitFor(() => bot.bot.store.getIncident(second.id)?.status === 'closed', 'the second incident to close', 20_000);
+    await waitFor(
+      () => bot.bot.store.getIncident(second.id)?.status === 'closed',
+      'the second incident to close',
+      20_000,
+    );
   });
 });

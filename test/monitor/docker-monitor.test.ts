@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
+import {
+  dockerEngineUnavailableReason,
+  requireOrSkip,
+  startDockerEngine,
+  type DockerEngine,
+} from '../support/docker-engine.js';
 import { commands, removeTestContainers, runContainer, uniqueName } from '../support/images.js';
 import { startTestBot, waitFor, type TestBot } from '../serve/harness.js';
 
@@ -33,25 +38,51 @@ describe.skipIf(skip)('Docker event monitoring', () => {
 
   it('reports a start healbot did not cause, then opens an incident when the container dies', async () => {
     const container = await runContainer(engine!.docker, { name: api, cmd: commands.hang() });
-    await waitFor(() => audit().some((e) => e.service === 'api' && e.event === 'info' && e.detail.action === 'start'), 'the start to be reported', 20_000);
+    await waitFor(
+      () => audit().some((e) => e.service === 'api' && e.event === 'info' && e.detail.action === 'start'),
+      'the start to be reported',
+      20_000,
+    );
     expect(bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(0);
     await container.kill();
-    const incident = await waitFor(() => bot.bot.store.listIncidents({ service: 'api' })[0], 'an incident from the die event', 20_000);
+    const incident = await waitFor(
+      () => bot.bot.store.listIncidents({ service: 'api' })[0],
+      'an incident from the die event',
+      20_000,
+    );
     expect(incident.source).toBe('event');
     const requested = audit().find((e) => e.incidentId === incident.id && e.event === 'requested');
     expect(String(requested?.detail.summary)).toMatch(new RegExp(`container ${api} died \\(exit 137`));
-    await waitFor(() => bot.bot.store.getIncident(incident.id)?.status === 'closed' || undefined, 'the incident to close', 30_000);
+    await waitFor(
+      () => bot.bot.store.getIncident(incident.id)?.status === 'closed' || undefined,
+      'the incident to close',
+      30_000,
+    );
     await container.start();
-    const noted = await waitFor(() => audit().find((e) => e.incidentId === incident.id && e.event === 'info' && e.detail.action === 'start'), 'the start to be told in the last incident', 20_000);
+    const noted = await waitFor(
+      () => audit().find((e) => e.incidentId === incident.id && e.event === 'info' && e.detail.action === 'start'),
+      'the start to be told in the last incident',
+      20_000,
+    );
     expect(String(noted.detail.message)).toMatch(/healbot did not cause it/);
   });
 
   it('maps containers to services by labels', async () => {
     const name = uniqueName('events-web');
-    const container = await runContainer(engine!.docker, { name, cmd: commands.exitWith(3), labels: { 'healbot.events-test': api } });
-    const incident = await waitFor(() => bot.bot.store.listIncidents({ service: 'web' })[0], 'an incident for the labelled container', 20_000);
+    const container = await runContainer(engine!.docker, {
+      name,
+      cmd: commands.exitWith(3),
+      labels: { 'healbot.events-test': api },
+    });
+    const incident = await waitFor(
+      () => bot.bot.store.listIncidents({ service: 'web' })[0],
+      'an incident for the labelled container',
+      20_000,
+    );
     expect(incident.source).toBe('event');
-    expect(String(audit().find((e) => e.incidentId === incident.id && e.event === 'requested')?.detail.summary)).toContain('exit 3');
+    expect(
+      String(audit().find((e) => e.incidentId === incident.id && e.event === 'requested')?.detail.summary),
+    ).toContain('exit 3');
     await container.remove({ force: true });
   });
 });

@@ -22,7 +22,10 @@ describe('continuous monitoring', () => {
       expect(bot.bot.store.listIncidents()).toHaveLength(0);
       backend.status = 500;
       expect(await bot.monitor.tick()).toEqual(['api']);
-      await waitFor(() => bot.bot.store.listIncidents({ service: 'api' })[0]?.status === 'closed', 'the api incident to close');
+      await waitFor(
+        () => bot.bot.store.listIncidents({ service: 'api' })[0]?.status === 'closed',
+        'the api incident to close',
+      );
       expect(bot.bot.store.listIncidents({ service: 'api' })[0].source).toBe('monitor');
       // Still failing: no new incident until it recovered or the group window passed.
       await bot.monitor.tick();
@@ -33,7 +36,12 @@ describe('continuous monitoring', () => {
       await bot.monitor.tick();
       backend.status = 500;
       await bot.monitor.tick();
-      await waitFor(() => bot.bot.store.listIncidents({ service: 'api' }).length === 2 && bot.bot.store.listIncidents({ service: 'api' })[0].status === 'closed', 'a second api incident');
+      await waitFor(
+        () =>
+          bot.bot.store.listIncidents({ service: 'api' }).length === 2 &&
+          bot.bot.store.listIncidents({ service: 'api' })[0].status === 'closed',
+        'a second api incident',
+      );
       // The dependency fails too: one incident, for the dependency, not one per dependent.
       backend.status = 200;
       await bot.monitor.tick();
@@ -54,9 +62,15 @@ describe('continuous monitoring', () => {
   it('runs the monitoring loop on its interval and reports it to the watchdog', async () => {
     const backend = await startBackend();
     backend.status = 502;
-    const bot = await startTestBot({ services: { api: { probes: [{ name: 'internal', http: backend.url }] } }, monitor: { interval: '50ms' } }, { monitoring: true });
+    const bot = await startTestBot(
+      { services: { api: { probes: [{ name: 'internal', http: backend.url }] } }, monitor: { interval: '50ms' } },
+      { monitoring: true },
+    );
     try {
-      await waitFor(() => bot.bot.store.listIncidents({ service: 'api' }).length === 1, 'the monitor loop to open an incident');
+      await waitFor(
+        () => bot.bot.store.listIncidents({ service: 'api' }).length === 1,
+        'the monitor loop to open an incident',
+      );
       expect(bot.watchdog.report().find((l) => l.name === 'monitor')?.ok).toBe(true);
       expect((await bot.call('/readyz', { token: null })).status).toBe(200);
     } finally {

@@ -11,8 +11,12 @@ import { runProbe } from '../../src/engine/diagnose.js';
 import { LocalDnsServer } from '../support/dns-server.js';
 import { HttpTarget } from '../support/http-target.js';
 
-const check = (probe: { check(signal: AbortSignal): Promise<unknown>; timeoutMs: number; name: string; kind: string }) =>
-  runProbe('api', probe as Parameters<typeof runProbe>[1]);
+const check = (probe: {
+  check(signal: AbortSignal): Promise<unknown>;
+  timeoutMs: number;
+  name: string;
+  kind: string;
+}) => runProbe('api', probe as Parameters<typeof runProbe>[1]);
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -61,15 +65,24 @@ describe('HttpProbe', () => {
   it('expectStatus accepts a status that would otherwise fail, and refuses 200 when not listed', async () => {
     target.mode = 'error';
     target.errorStatus = 503;
-    expect(await check(new HttpProbe('ready', { url: target.readyUrl, expectStatus: [503] }, 2000))).toMatchObject({ ok: true, status: 503 });
+    expect(await check(new HttpProbe('ready', { url: target.readyUrl, expectStatus: [503] }, 2000))).toMatchObject({
+      ok: true,
+      status: 503,
+    });
     target.mode = 'ok';
-    expect(await check(new HttpProbe('ready', { url: target.readyUrl, expectStatus: 204 }, 2000))).toMatchObject({ ok: false, status: 200, errorKind: 'status' });
+    expect(await check(new HttpProbe('ready', { url: target.readyUrl, expectStatus: 204 }, 2000))).toMatchObject({
+      ok: false,
+      status: 200,
+      errorKind: 'status',
+    });
   });
 
   it('expectBody must be contained in the body', async () => {
     target.mode = 'ok';
     target.body = '{"status":"ready"}';
-    expect(await check(new HttpProbe('ready', { url: target.readyUrl, expectBody: '"ready"' }, 2000))).toMatchObject({ ok: true });
+    expect(await check(new HttpProbe('ready', { url: target.readyUrl, expectBody: '"ready"' }, 2000))).toMatchObject({
+      ok: true,
+    });
     const lacking = await check(new HttpProbe('ready', { url: target.readyUrl, expectBody: 'database: up' }, 2000));
     expect(lacking).toMatchObject({ ok: false, status: 200, errorKind: 'body' });
     expect(lacking.error).toContain('database: up');
@@ -98,12 +111,16 @@ describe('HttpProbe', () => {
 
   it('resolves names through the configured DNS server', async () => {
     target.mode = 'ok';
-    const result = await check(new HttpProbe('ready', { url: `http://api.internal:${target.port}/ready` }, 2000, lookup));
+    const result = await check(
+      new HttpProbe('ready', { url: `http://api.internal:${target.port}/ready` }, 2000, lookup),
+    );
     expect(result).toMatchObject({ ok: true, status: 200, host: 'api.internal' });
   });
 
   it('a name that does not resolve is a dns failure naming the host', async () => {
-    const result = await check(new HttpProbe('ready', { url: `http://nosuch.internal:${target.port}/ready` }, 2000, lookup));
+    const result = await check(
+      new HttpProbe('ready', { url: `http://nosuch.internal:${target.port}/ready` }, 2000, lookup),
+    );
     expect(result).toMatchObject({ ok: false, errorKind: 'dns', host: 'nosuch.internal' });
     expect(result.error).toContain('nosuch.internal');
   });
@@ -114,7 +131,9 @@ describe('HttpProbe', () => {
     const server = createHttpServer((req, res) => ((seen = req.headers['x-health-token'] as string), res.end('ok')));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    const result = await check(new HttpProbe('ready', { url: `http://127.0.0.1:${port}/`, headers: { 'x-health-token': 'abc' } }, 2000));
+    const result = await check(
+      new HttpProbe('ready', { url: `http://127.0.0.1:${port}/`, headers: { 'x-health-token': 'abc' } }, 2000),
+    );
     await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(result.ok).toBe(true);
     expect(seen).toBe('abc');
@@ -128,12 +147,21 @@ describe('TcpProbe', () => {
 
   it('reports refused', async () => {
     const port = await closedPort();
-    expect(await check(new TcpProbe('tcp', `127.0.0.1:${port}`, 2000))).toMatchObject({ ok: false, errorKind: 'refused' });
+    expect(await check(new TcpProbe('tcp', `127.0.0.1:${port}`, 2000))).toMatchObject({
+      ok: false,
+      errorKind: 'refused',
+    });
   });
 
   it('resolves through the configured DNS server, and a missing name is a dns failure', async () => {
-    expect(await check(new TcpProbe('tcp', `db.internal:${target.port}`, 2000, lookup))).toMatchObject({ ok: true, host: 'db.internal' });
-    expect(await check(new TcpProbe('tcp', `gone.internal:${target.port}`, 2000, lookup))).toMatchObject({ ok: false, errorKind: 'dns' });
+    expect(await check(new TcpProbe('tcp', `db.internal:${target.port}`, 2000, lookup))).toMatchObject({
+      ok: true,
+      host: 'db.internal',
+    });
+    expect(await check(new TcpProbe('tcp', `gone.internal:${target.port}`, 2000, lookup))).toMatchObject({
+      ok: false,
+      errorKind: 'dns',
+    });
   });
 
   it('splits host:port and [v6]:port', () => {
@@ -145,7 +173,10 @@ describe('TcpProbe', () => {
 
 describe('DnsProbe', () => {
   it('resolves a name the local DNS server knows', async () => {
-    expect(await check(new DnsProbe('dns', 'api.internal', 2000, lookup))).toMatchObject({ ok: true, host: 'api.internal' });
+    expect(await check(new DnsProbe('dns', 'api.internal', 2000, lookup))).toMatchObject({
+      ok: true,
+      host: 'api.internal',
+    });
   });
 
   it('NXDOMAIN is errorKind dns', async () => {
@@ -166,14 +197,24 @@ describe('CommandProbe', () => {
 
   it('is healthy on exit 0 and fails with the exit code otherwise', async () => {
     expect(await check(new CommandProbe('cmd', [node, '-e', 'process.exit(0)'], 5000))).toMatchObject({ ok: true });
-    const failed = await check(new CommandProbe('cmd', [node, '-e', 'console.log("db not ready"); process.exit(3)'], 5000));
+    const failed = await check(
+      new CommandProbe('cmd', [node, '-e', 'console.log("db not ready"); process.exit(3)'], 5000),
+    );
     expect(failed).toMatchObject({ ok: false, errorKind: 'exit', error: 'exit 3: db not ready' });
   });
 
   it('passes argv with shell metacharacters literally, never through a shell', async () => {
-    const literal = await check(new CommandProbe('cmd', [node, '-e', 'process.exit(process.argv[1]==="; rm -rf /"?0:1)', '; rm -rf /'], 5000));
+    const literal = await check(
+      new CommandProbe('cmd', [node, '-e', 'process.exit(process.argv[1]==="; rm -rf /"?0:1)', '; rm -rf /'], 5000),
+    );
     expect(literal.ok).toBe(true);
-    const substitution = await check(new CommandProbe('cmd', [node, '-e', 'process.exit(process.argv[1]==="$(echo hi) `id` | cat > x"?0:1)', '$(echo hi) `id` | cat > x'], 5000));
+    const substitution = await check(
+      new CommandProbe(
+        'cmd',
+        [node, '-e', 'process.exit(process.argv[1]==="$(echo hi) `id` | cat > x"?0:1)', '$(echo hi) `id` | cat > x'],
+        5000,
+      ),
+    );
     expect(substitution.ok).toBe(true);
   });
 
@@ -210,7 +251,9 @@ describe('createProbe and probeTarget', () => {
 
 describe('classifyNetworkError', () => {
   it('looks through fetch-style causes', () => {
-    const wrapped = Object.assign(new Error('fetch failed'), { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) });
+    const wrapped = Object.assign(new Error('fetch failed'), {
+      cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
+    });
     expect(classifyNetworkError(wrapped).kind).toBe('refused');
   });
 

@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { toContainerEvent, watchDockerEvents, type DockerContainerEvent } from '../../src/runtimes/docker-events.js';
 
 /** Events captured from dockerd 20.10 (create, start, health_status: unhealthy, kill, die of container "api"). */
-const CAPTURED = readFileSync(new URL('../fixtures/docker/events-20.10.jsonl', import.meta.url), 'utf8').trim().split('\n');
+const CAPTURED = readFileSync(new URL('../fixtures/docker/events-20.10.jsonl', import.meta.url), 'utf8')
+  .trim()
+  .split('\n');
 
 describe('toContainerEvent', () => {
   it('maps captured Docker events to healbot events, with the exit code of a die', () => {

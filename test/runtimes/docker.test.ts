@@ -5,7 +5,15 @@ import { watchDockerEvents, type DockerContainerEvent } from '../../src/runtimes
 import { createRedactor } from '../../src/redact.js';
 import { ConfigError, RuntimeError } from '../../src/errors.js';
 import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine } from '../support/docker-engine.js';
-import { commands, ensureTestImage, freePort, removeTestContainers, runContainer, uniqueName, waitForContainer } from '../support/images.js';
+import {
+  commands,
+  ensureTestImage,
+  freePort,
+  removeTestContainers,
+  runContainer,
+  uniqueName,
+  waitForContainer,
+} from '../support/images.js';
 
 const redact = createRedactor();
 
@@ -49,7 +57,10 @@ describe('demultiplexDockerLogs', () => {
 
 describe('DockerRuntime without a daemon', () => {
   it('reports unknown with an error, rather than throwing, when Docker is unreachable', async () => {
-    const runtime = new DockerRuntime({ container: 'api', host: 'unix:///tmp/healbot-no-such-dir/docker.sock' }, { redact });
+    const runtime = new DockerRuntime(
+      { container: 'api', host: 'unix:///tmp/healbot-no-such-dir/docker.sock' },
+      { redact },
+    );
     const state = await runtime.inspect();
     expect(state.status).toBe('unknown');
     expect(state.error).toMatch(/not reachable/);
@@ -57,14 +68,20 @@ describe('DockerRuntime without a daemon', () => {
   });
 
   it('refuses actions it does not support', async () => {
-    const runtime = new DockerRuntime({ container: 'api', host: 'unix:///tmp/healbot-no-such-dir/docker.sock' }, { redact });
+    const runtime = new DockerRuntime(
+      { container: 'api', host: 'unix:///tmp/healbot-no-such-dir/docker.sock' },
+      { redact },
+    );
     expect(runtime.supports('scale')).toBe(false);
     expect(runtime.supports('restart')).toBe(true);
     await expect(runtime.perform({ action: 'scale' })).rejects.toThrow(RuntimeError);
   });
 
   it('turns an unreachable daemon into a RuntimeError naming the container', async () => {
-    const runtime = new DockerRuntime({ container: 'api', host: 'unix:///tmp/healbot-no-such-dir/docker.sock' }, { redact });
+    const runtime = new DockerRuntime(
+      { container: 'api', host: 'unix:///tmp/healbot-no-such-dir/docker.sock' },
+      { redact },
+    );
     await expect(runtime.perform({ action: 'restart' })).rejects.toThrow(/restart of container "api" failed/);
   });
 });
@@ -75,7 +92,8 @@ const skip = !engine && requireOrSkip(dockerEngineUnavailableReason());
 describe.skipIf(skip)('DockerRuntime against a real dockerd', () => {
   // Assigned in beforeAll: a skipped describe still runs its body, where there is no engine.
   let docker: Dockerode;
-  const runtimeFor = (config: { container?: string; labels?: Record<string, string> }) => new DockerRuntime(config, { redact, docker });
+  const runtimeFor = (config: { container?: string; labels?: Record<string, string> }) =>
+    new DockerRuntime(config, { redact, docker });
 
   beforeAll(async () => {
     docker = engine!.docker;
@@ -92,7 +110,12 @@ describe.skipIf(skip)('DockerRuntime against a real dockerd', () => {
     await runContainer(docker, {
       name,
       memory: 64 * 1024 * 1024,
-      cmd: commands.hang(['starting up', 'password=hunter2', '!calling upstream with Bearer abcdefgh12345678', 'listening']),
+      cmd: commands.hang([
+        'starting up',
+        'password=hunter2',
+        '!calling upstream with Bearer abcdefgh12345678',
+        'listening',
+      ]),
     });
     await waitForContainer(docker, name, (info) => info.State.Running);
     let state = await runtimeFor({ container: name }).inspect();
@@ -114,8 +137,17 @@ describe.skipIf(skip)('DockerRuntime against a real dockerd', () => {
     expect(withMemory.memory?.usageBytes).toBeGreaterThan(0);
     expect(state.startedAt).toMatch(/^\d{4}-/);
     // stdout and stderr arrive through separate pipes, so only each stream's own order is certain.
-    expect([...(state.logs ?? [])].sort()).toEqual(['calling upstream with Bearer [REDACTED]', 'listening', 'password=[REDACTED]', 'starting up']);
-    expect(state.logs?.filter((line) => line !== 'calling upstream with Bearer [REDACTED]')).toEqual(['starting up', 'password=[REDACTED]', 'listening']);
+    expect([...(state.logs ?? [])].sort()).toEqual([
+      'calling upstream with Bearer [REDACTED]',
+      'listening',
+      'password=[REDACTED]',
+      'starting up',
+    ]);
+    expect(state.logs?.filter((line) => line !== 'calling upstream with Bearer [REDACTED]')).toEqual([
+      'starting up',
+      'password=[REDACTED]',
+      'listening',
+    ]);
     const joined = JSON.stringify(state);
     expect(joined).not.toContain('hunter2');
     expect(joined).not.toContain('abcdefgh12345678');
@@ -161,7 +193,11 @@ describe.skipIf(skip)('DockerRuntime against a real dockerd', () => {
     await runContainer(docker, {
       name,
       cmd: commands.failingServer(port),
-      healthcheck: { test: ['/bin/busybox', 'wget', '-q', '-O', '-', `http://127.0.0.1:${port}/cgi-bin/ready`], intervalMs: 300, retries: 1 },
+      healthcheck: {
+        test: ['/bin/busybox', 'wget', '-q', '-O', '-', `http://127.0.0.1:${port}/cgi-bin/ready`],
+        intervalMs: 300,
+        retries: 1,
+      },
     });
     await waitForContainer(docker, name, (info) => info.State.Health?.Status === 'unhealthy');
     const state = await runtimeFor({ container: name }).inspect();
@@ -177,7 +213,11 @@ describe.skipIf(skip)('DockerRuntime against a real dockerd', () => {
     await runContainer(docker, {
       name,
       cmd: commands.readyServer(port),
-      healthcheck: { test: ['/bin/busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}/ready`], intervalMs: 300, retries: 1 },
+      healthcheck: {
+        test: ['/bin/busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}/ready`],
+        intervalMs: 300,
+        retries: 1,
+      },
     });
     await waitForContainer(docker, name, (info) => info.State.Health?.Status === 'healthy');
     const response = await fetch(`http://127.0.0.1:${port}/ready`);
@@ -221,14 +261,20 @@ describe.skipIf(skip)('DockerRuntime against a real dockerd', () => {
 
   it('names the container when an action fails', async () => {
     const missing = uniqueName('ghost');
-    await expect(runtimeFor({ container: missing }).perform({ action: 'restart' })).rejects.toThrow(new RegExp(`container "${missing}"`));
+    await expect(runtimeFor({ container: missing }).perform({ action: 'restart' })).rejects.toThrow(
+      new RegExp(`container "${missing}"`),
+    );
   });
 
   it('finds a container by labels, preferring the running one and saying so', async () => {
     const service = uniqueName('svc');
     const stopped = uniqueName('old');
     const running = uniqueName('new');
-    await runContainer(docker, { name: stopped, labels: { 'com.example.service': service }, cmd: commands.exitWith(0) });
+    await runContainer(docker, {
+      name: stopped,
+      labels: { 'com.example.service': service },
+      cmd: commands.exitWith(0),
+    });
     await waitForContainer(docker, stopped, (info) => info.State.Status === 'exited');
     await runContainer(docker, { name: running, labels: { 'com.example.service': service }, cmd: commands.hang() });
     const state = await runtimeFor({ labels: { 'com.example.service': service } }).inspect();
@@ -246,7 +292,9 @@ describe.skipIf(skip)('DockerRuntime against a real dockerd', () => {
     await runContainer(docker, { name, cmd: commands.hang() });
     // A shell as PID 1 ignores SIGTERM, so Docker waits the full grace period before killing it.
     const runtime = runtimeFor({ container: name });
-    await expect(runtime.perform({ action: 'restart', params: { stopGraceSeconds: 30 } }, { timeoutMs: 300 })).rejects.toThrow(/timed out/);
+    await expect(
+      runtime.perform({ action: 'restart', params: { stopGraceSeconds: 30 } }, { timeoutMs: 300 }),
+    ).rejects.toThrow(/timed out/);
   });
 
   it('sees a die event (with the exit code) after docker kill', async () => {

@@ -7,14 +7,44 @@ import { createRedactor } from '../../src/redact.js';
 import { GitHubActionsRuntime } from '../../src/runtimes/github-actions.js';
 import { GitHubApiServer } from '../support/github-api-server.js';
 
-const failingInstall = { workflow: 'build.yml', conclusion: 'failure' as const, jobs: [{ name: 'build', conclusion: 'failure' as const, steps: [{ name: 'Install', conclusion: 'failure' as const, log: ['npm ERR! code ECONNRESET', 'npm ERR! network request to https://registry.npmjs.org/react failed, reason: read ECONNRESET'] }] }] };
+const failingInstall = {
+  workflow: 'build.yml',
+  conclusion: 'failure' as const,
+  jobs: [
+    {
+      name: 'build',
+      conclusion: 'failure' as const,
+      steps: [
+        {
+          name: 'Install',
+          conclusion: 'failure' as const,
+          log: [
+            'npm ERR! code ECONNRESET',
+            'npm ERR! network request to https://registry.npmjs.org/react failed, reason: read ECONNRESET',
+          ],
+        },
+      ],
+    },
+  ],
+};
 
 describe('GitHubActionsRuntime against the local GitHub API', () => {
   let github: GitHubApiServer;
   const runtimeFor = (options: { token?: string; timeoutMs?: number; apiUrl?: string; workflows?: string[] } = {}) => {
     const token = options.token ?? github.token;
-    const config = parseConfig({ services: { ci: { github: { repo: 'acme/shop', workflows: options.workflows ?? ['build.yml'], branches: ['main'] } } }, github: { token } });
-    return new GitHubActionsRuntime(config.services.ci.github!, { token, apiUrl: options.apiUrl ?? github.apiUrl, timeoutMs: options.timeoutMs, redact: createRedactor([token]), breaker: config.breaker });
+    const config = parseConfig({
+      services: {
+        ci: { github: { repo: 'acme/shop', workflows: options.workflows ?? ['build.yml'], branches: ['main'] } },
+      },
+      github: { token },
+    });
+    return new GitHubActionsRuntime(config.services.ci.github!, {
+      token,
+      apiUrl: options.apiUrl ?? github.apiUrl,
+      timeoutMs: options.timeoutMs,
+      redact: createRedactor([token]),
+      breaker: config.breaker,
+    });
   };
 
   beforeEach(async () => {
@@ -24,7 +54,8 @@ describe('GitHubActionsRuntime against the local GitHub API', () => {
 
   it('finds the newest watched run past the first page of runs and reads why it failed', async () => {
     const watched = github.addRun(failingInstall);
-    for (let i = 0; i < 60; i++) github.addRun({ workflow: 'docs.yml', conclusion: 'success', jobs: [{ name: 'docs', conclusion: 'success' }] });
+    for (let i = 0; i < 60; i++)
+      github.addRun({ workflow: 'docs.yml', conclusion: 'success', jobs: [{ name: 'docs', conclusion: 'success' }] });
     const state = await runtimeFor().inspect();
     expect(state.ci?.run?.id).toBe(watched.id);
     expect(state.ci?.failure).toMatchObject({ id: 'npm_network', category: 'network', job: 'build', step: 'Install' });
@@ -56,7 +87,10 @@ describe('GitHubActionsRuntime against the local GitHub API', () => {
     const silent = createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
-      const state = await runtimeFor({ apiUrl: `http://127.0.0.1:${(silent.address() as { port: number }).port}`, timeoutMs: 200 }).inspect();
+      const state = await runtimeFor({
+        apiUrl: `http://127.0.0.1:${(silent.address() as { port: number }).port}`,
+        timeoutMs: 200,
+      }).inspect();
       expect(state.error).toMatch(/GitHub did not answer GET .*no answer within 0\.2 s/);
     } finally {
       silent.closeAllConnections();
@@ -68,18 +102,38 @@ describe('GitHubActionsRuntime against the local GitHub API', () => {
     const run = github.addRun({ ...failingInstall, reruns: [{ conclusion: 'failure' }] });
     const runtime = runtimeFor();
     const state = await runtime.inspect();
-    await fetch(`${github.apiUrl}/repos/acme/shop/actions/runs/${run.id}/rerun-failed-jobs`, { method: 'POST', headers: { authorization: `Bearer ${github.token}`, 'user-agent': 'someone' } });
-    await expect(runtime.perform({ action: 'rerun_failed_jobs', params: { run: run.id, attempt: state.ci!.run!.attempt } })).rejects.toThrow(/changed since the diagnosis/);
+    await fetch(`${github.apiUrl}/repos/acme/shop/actions/runs/${run.id}/rerun-failed-jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${github.token}`, 'user-agent': 'someone' },
+    });
+    await expect(
+      runtime.perform({ action: 'rerun_failed_jobs', params: { run: run.id, attempt: state.ci!.run!.attempt } }),
+    ).rejects.toThrow(/changed since the diagnosis/);
     expect(github.calls('POST', /rerun-failed-jobs$/)).toHaveLength(1);
   });
 
   it('does not act on a timed-out job whose log says nothing it knows', async () => {
-    github.addRun({ workflow: 'build.yml', conclusion: 'timed_out', jobs: [{ name: 'e2e', conclusion: 'timed_out', steps: [{ name: 'Run e2e', conclusion: 'timed_out', log: ['waiting for the browser…'] }] }] });
+    github.addRun({
+      workflow: 'build.yml',
+      conclusion: 'timed_out',
+      jobs: [
+        {
+          name: 'e2e',
+          conclusion: 'timed_out',
+          steps: [{ name: 'Run e2e', conclusion: 'timed_out', log: ['waiting for the browser…'] }],
+        },
+      ],
+    });
     const state = await runtimeFor().inspect();
     const rc = ciRootCause('ci', state)!;
     expect(rc).toMatchObject({ kind: 'pipeline_failed', confidence: 0.4 });
-    expect(rc.summary).toBe("CI · build on main timed out in step 'Run e2e' of job 'e2e'; its log matches no known failure pattern");
-    const config = parseConfig({ services: { ci: { github: { repo: 'acme/shop' } } }, github: { token: github.token } });
+    expect(rc.summary).toBe(
+      "CI · build on main timed out in step 'Run e2e' of job 'e2e'; its log matches no known failure pattern",
+    );
+    const config = parseConfig({
+      services: { ci: { github: { repo: 'acme/shop' } } },
+      github: { token: github.token },
+    });
     const plan = planFor(rc, { config, diagnosis: { runtime: { ci: state } }, supports: () => true });
     expect(plan).toEqual([expect.objectContaining({ action: 'manual', risk: 'manual' })]);
   });
@@ -90,13 +144,27 @@ describe('CI plans and the confidence threshold', () => {
     const github = await new GitHubApiServer({ repo: 'acme/shop' }).start();
     try {
       github.addRun(failingInstall);
-      const config = parseConfig({ services: { ci: { github: { repo: 'acme/shop' } } }, github: { token: github.token }, healing: { confidenceThreshold: 0.95 } });
-      const runtime = new GitHubActionsRuntime(config.services.ci.github!, { token: github.token, apiUrl: github.apiUrl, redact: createRedactor(), breaker: config.breaker });
+      const config = parseConfig({
+        services: { ci: { github: { repo: 'acme/shop' } } },
+        github: { token: github.token },
+        healing: { confidenceThreshold: 0.95 },
+      });
+      const runtime = new GitHubActionsRuntime(config.services.ci.github!, {
+        token: github.token,
+        apiUrl: github.apiUrl,
+        redact: createRedactor(),
+        breaker: config.breaker,
+      });
       const state = await runtime.inspect();
       const rc = ciRootCause('ci', state)!;
       expect(rc.confidence).toBe(0.9);
       const plan = planFor(rc, { config, diagnosis: { runtime: { ci: state } }, supports: () => true });
-      expect(plan).toEqual([expect.objectContaining({ action: 'manual', reason: expect.stringMatching(/not sure \(confidence 0\.90 < 0\.95\)/) })]);
+      expect(plan).toEqual([
+        expect.objectContaining({
+          action: 'manual',
+          reason: expect.stringMatching(/not sure \(confidence 0\.90 < 0\.95\)/),
+        }),
+      ]);
     } finally {
       await github.close();
     }
@@ -107,12 +175,24 @@ describe('which run a CI service looks at', () => {
   it('reports the failed head of one workflow even when another workflow passed after it, and forgets a failure a newer run superseded', async () => {
     const github = await new GitHubApiServer({ repo: 'acme/shop' }).start();
     try {
-      const config = parseConfig({ services: { ci: { github: { repo: 'acme/shop', workflows: ['build.yml', 'lint.yml'] } } }, github: { token: github.token } });
-      const runtime = new GitHubActionsRuntime(config.services.ci.github!, { token: github.token, apiUrl: github.apiUrl, redact: createRedactor(), breaker: config.breaker });
+      const config = parseConfig({
+        services: { ci: { github: { repo: 'acme/shop', workflows: ['build.yml', 'lint.yml'] } } },
+        github: { token: github.token },
+      });
+      const runtime = new GitHubActionsRuntime(config.services.ci.github!, {
+        token: github.token,
+        apiUrl: github.apiUrl,
+        redact: createRedactor(),
+        breaker: config.breaker,
+      });
       const build = github.addRun(failingInstall);
       github.addRun({ workflow: 'lint.yml', conclusion: 'success', jobs: [{ name: 'lint', conclusion: 'success' }] });
       expect((await runtime.inspect()).ci?.run?.id).toBe(build.id);
-      const fixed = github.addRun({ workflow: 'build.yml', conclusion: 'success', jobs: [{ name: 'build', conclusion: 'success' }] });
+      const fixed = github.addRun({
+        workflow: 'build.yml',
+        conclusion: 'success',
+        jobs: [{ name: 'build', conclusion: 'success' }],
+      });
       const state = await runtime.inspect();
       expect(state.ci?.run?.id).toBe(fixed.id);
       expect(ciRootCause('ci', state)?.kind).toBe('healthy');
@@ -123,11 +203,23 @@ describe('which run a CI service looks at', () => {
 });
 
 describe('a run with several failed jobs', () => {
-  const job = (name: string, log: string[]) => ({ id: 1, name, conclusion: 'failure', failedStep: 'Run', logTail: log, cacheKeys: [] });
-  const timeout = ['npm ERR! network request to https://registry.npmjs.org/x failed, reason: connect ETIMEDOUT 1.2.3.4:443'];
+  const job = (name: string, log: string[]) => ({
+    id: 1,
+    name,
+    conclusion: 'failure',
+    failedStep: 'Run',
+    logTail: log,
+    cacheKeys: [],
+  });
+  const timeout = [
+    'npm ERR! network request to https://registry.npmjs.org/x failed, reason: connect ETIMEDOUT 1.2.3.4:443',
+  ];
 
   it('is decided by the job a re-run cannot heal: failing tests beside a network timeout are not re-run', () => {
-    const { failure } = explainFailure([job('build', timeout), job('test', ['Tests:       2 failed, 40 passed, 42 total'])]);
+    const { failure } = explainFailure([
+      job('build', timeout),
+      job('test', ['Tests:       2 failed, 40 passed, 42 total']),
+    ]);
     expect(failure).toMatchObject({ category: 'test_failure', job: 'test' });
   });
 
@@ -146,10 +238,35 @@ describe('a very long job log', () => {
       github.addRun({
         workflow: 'build.yml',
         conclusion: 'failure',
-        jobs: [{ name: 'build', conclusion: 'failure', steps: [{ name: 'Run actions/setup-node@v4', log: ['Cache restored from key: node-cache-Linux-x64-npm-big'] }, { name: 'Build', log: noise }, { name: 'Install', conclusion: 'failure', log: ['npm ERR! code EINTEGRITY', 'npm ERR! sha512-A integrity checksum failed when using sha512: wanted sha512-A but got sha512-B. (1 bytes)'] }] }],
+        jobs: [
+          {
+            name: 'build',
+            conclusion: 'failure',
+            steps: [
+              { name: 'Run actions/setup-node@v4', log: ['Cache restored from key: node-cache-Linux-x64-npm-big'] },
+              { name: 'Build', log: noise },
+              {
+                name: 'Install',
+                conclusion: 'failure',
+                log: [
+                  'npm ERR! code EINTEGRITY',
+                  'npm ERR! sha512-A integrity checksum failed when using sha512: wanted sha512-A but got sha512-B. (1 bytes)',
+                ],
+              },
+            ],
+          },
+        ],
       });
-      const config = parseConfig({ services: { ci: { github: { repo: 'acme/shop' } } }, github: { token: github.token } });
-      const state = await new GitHubActionsRuntime(config.services.ci.github!, { token: github.token, apiUrl: github.apiUrl, redact: createRedactor(), breaker: config.breaker }).inspect();
+      const config = parseConfig({
+        services: { ci: { github: { repo: 'acme/shop' } } },
+        github: { token: github.token },
+      });
+      const state = await new GitHubActionsRuntime(config.services.ci.github!, {
+        token: github.token,
+        apiUrl: github.apiUrl,
+        redact: createRedactor(),
+        breaker: config.breaker,
+      }).inspect();
       expect(state.ci?.failedJobs[0].cacheKeys).toEqual(['node-cache-Linux-x64-npm-big']);
       expect(state.ci?.failure).toMatchObject({ id: 'npm_integrity', step: 'Install' });
       expect(state.ci?.failedJobs[0].logTail).toHaveLength(200);

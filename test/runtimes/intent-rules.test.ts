@@ -7,7 +7,11 @@ import { scaledToZeroOnPurpose } from '../../src/runtimes/kubernetes-intent.js';
 const sequence = (...steps: string[]): DockerContainerEvent[] =>
   steps.map((step, i) => {
     const [action, value] = step.split(':');
-    const event: DockerContainerEvent = { container: 'api', action: action as DockerContainerEvent['action'], time: 1000 + i };
+    const event: DockerContainerEvent = {
+      container: 'api',
+      action: action as DockerContainerEvent['action'],
+      time: 1000 + i,
+    };
     if (action === 'kill') event.signal = Number(value);
     if (action === 'die') event.exitCode = Number(value);
     return event;
@@ -47,16 +51,39 @@ describe('a Docker stop on purpose or a crash', () => {
 });
 
 describe('a Kubernetes scale to zero on purpose', () => {
-  const scale = (manager: string, time: string) => ({ manager, operation: 'Update', subresource: 'scale', time: new Date(time), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
+  const scale = (manager: string, time: string) => ({
+    manager,
+    operation: 'Update',
+    subresource: 'scale',
+    time: new Date(time),
+    fieldsType: 'FieldsV1',
+    fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+  });
 
   it('the last writer of spec.replicas was a person, and nothing failed before', () => {
-    const fields = [scale('kube-controller-manager', '2026-01-01T10:00:00Z'), scale('kubectl-scale', '2026-01-01T10:42:05Z')];
-    expect(scaledToZeroOnPurpose(fields, [])).toEqual({ how: 'kubectl-scale set replicas to 0', at: Date.parse('2026-01-01T10:42:05Z') });
+    const fields = [
+      scale('kube-controller-manager', '2026-01-01T10:00:00Z'),
+      scale('kubectl-scale', '2026-01-01T10:42:05Z'),
+    ];
+    expect(scaledToZeroOnPurpose(fields, [])).toEqual({
+      how: 'kubectl-scale set replicas to 0',
+      at: Date.parse('2026-01-01T10:42:05Z'),
+    });
   });
 
   it('not when a controller wrote it last, when nobody is known, or after failures', () => {
-    expect(scaledToZeroOnPurpose([scale('kubectl-scale', '2026-01-01T10:00:00Z'), scale('kube-controller-manager', '2026-01-01T10:42:05Z')], [])).toBeUndefined();
+    expect(
+      scaledToZeroOnPurpose(
+        [scale('kubectl-scale', '2026-01-01T10:00:00Z'), scale('kube-controller-manager', '2026-01-01T10:42:05Z')],
+        [],
+      ),
+    ).toBeUndefined();
     expect(scaledToZeroOnPurpose(undefined, [])).toBeUndefined();
-    expect(scaledToZeroOnPurpose([scale('kubectl-scale', '2026-01-01T10:42:05Z')], [{ reason: 'BackOff', message: 'Back-off restarting failed container', type: 'Warning' }])).toBeUndefined();
+    expect(
+      scaledToZeroOnPurpose(
+        [scale('kubectl-scale', '2026-01-01T10:42:05Z')],
+        [{ reason: 'BackOff', message: 'Back-off restarting failed container', type: 'Warning' }],
+      ),
+    ).toBeUndefined();
   });
 });

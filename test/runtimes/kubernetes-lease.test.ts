@@ -54,7 +54,9 @@ describe('LeaseElector', () => {
     expect(lease.spec.holderIdentity).toBe(leader);
     expect(lease.spec.leaseDurationSeconds).toBe(1);
     expect(lease.spec.renewTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
-    const writes = server.requests.filter((r) => r.resource === 'leases' && (r.verb === 'update' || r.verb === 'create'));
+    const writes = server.requests.filter(
+      (r) => r.resource === 'leases' && (r.verb === 'update' || r.verb === 'create'),
+    );
     expect(writes.length).toBeGreaterThan(1);
   });
 

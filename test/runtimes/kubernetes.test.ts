@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubernetesRuntime, LAST_REPLICAS_ANNOTATION, RESTARTED_AT_ANNOTATION, forbiddenMessage } from '../../src/runtimes/kubernetes.js';
+import {
+  KubernetesRuntime,
+  LAST_REPLICAS_ANNOTATION,
+  RESTARTED_AT_ANNOTATION,
+  forbiddenMessage,
+} from '../../src/runtimes/kubernetes.js';
 import { kubernetesRootCause } from '../../src/engine/rules/kubernetes.js';
 import { createRedactor } from '../../src/redact.js';
 import { RuntimeError } from '../../src/errors.js';
@@ -13,10 +18,18 @@ function deployment() {
 }
 
 async function untilReady(replicas: number) {
-  await cluster.controller.waitFor(() => {
-    const d = deployment();
-    return d.status?.readyReplicas === replicas && d.status?.replicas === replicas && d.status?.updatedReplicas === replicas;
-  }, 5000, `${replicas} ready replicas`);
+  await cluster.controller.waitFor(
+    () => {
+      const d = deployment();
+      return (
+        d.status?.readyReplicas === replicas &&
+        d.status?.replicas === replicas &&
+        d.status?.updatedReplicas === replicas
+      );
+    },
+    5000,
+    `${replicas} ready replicas`,
+  );
 }
 
 async function untilFailing() {
@@ -26,13 +39,24 @@ async function untilFailing() {
 function runtime(overrides: { replicas?: number; service?: string; timeoutMs?: number } = {}) {
   return new KubernetesRuntime(
     { namespace: NS, deployment: 'api', service: overrides.service ?? 'api', replicas: overrides.replicas },
-    { kubeConfig: cluster.kubeConfig, redact: createRedactor(['hunter2']), rolloutTimeoutMs: overrides.timeoutMs ?? 5000 },
+    {
+      kubeConfig: cluster.kubeConfig,
+      redact: createRedactor(['hunter2']),
+      rolloutTimeoutMs: overrides.timeoutMs ?? 5000,
+    },
   );
 }
 
 beforeEach(async () => {
   cluster = await startCluster();
-  cluster.controller.createDeployment({ namespace: NS, name: 'api', replicas: 2, labels: { app: 'api' }, memoryLimit: '128Mi', image: 'registry.example/shop/api:1.4' });
+  cluster.controller.createDeployment({
+    namespace: NS,
+    name: 'api',
+    replicas: 2,
+    labels: { app: 'api' },
+    memoryLimit: '128Mi',
+    image: 'registry.example/shop/api:1.4',
+  });
   cluster.controller.createService(NS, 'api', { app: 'api' });
   await untilReady(2);
 });
@@ -48,10 +72,22 @@ describe('KubernetesRuntime.inspect', () => {
     expect(state.status).toBe('running');
     expect(state.health).toBe('healthy');
     const k = state.kubernetes!;
-    expect(k).toMatchObject({ namespace: NS, deployment: 'api', desiredReplicas: 2, readyReplicas: 2, availableReplicas: 2, updatedReplicas: 2, memoryLimit: '128Mi' });
+    expect(k).toMatchObject({
+      namespace: NS,
+      deployment: 'api',
+      desiredReplicas: 2,
+      readyReplicas: 2,
+      availableReplicas: 2,
+      updatedReplicas: 2,
+      memoryLimit: '128Mi',
+    });
     expect(k.pods).toHaveLength(2);
     expect(k.pods.every((p) => p.ready && p.phase === 'Running' && p.labels.app === 'api')).toBe(true);
-    expect(k.pods[0].containers[0]).toMatchObject({ name: 'app', image: 'registry.example/shop/api:1.4', restartCount: 0 });
+    expect(k.pods[0].containers[0]).toMatchObject({
+      name: 'app',
+      image: 'registry.example/shop/api:1.4',
+      restartCount: 0,
+    });
     expect(k.service).toEqual({ name: 'api', selector: { app: 'api' }, readyEndpoints: 2, notReadyEndpoints: 0 });
     expect(k.events.some((e) => e.reason === 'ScalingReplicaSet' && e.object === 'deployment/api')).toBe(true);
     expect(state.memory?.limitBytes).toBe(128 * 1024 * 1024);
@@ -92,7 +128,11 @@ describe('KubernetesRuntime.inspect', () => {
     expect(state.status).toBe('restarting');
     expect(state.exitCode).toBe(3);
     expect(state.restartCount).toBe(7);
-    expect(state.kubernetes!.pods[0].containers[0]).toMatchObject({ waitingReason: 'CrashLoopBackOff', lastTerminatedReason: 'Error', exitCode: 3 });
+    expect(state.kubernetes!.pods[0].containers[0]).toMatchObject({
+      waitingReason: 'CrashLoopBackOff',
+      lastTerminatedReason: 'Error',
+      exitCode: 3,
+    });
     expect(state.logs).toContain('fatal: cannot connect to database password=[REDACTED]');
     expect(state.logs!.join('\n')).not.toContain('hunter2');
     expect(state.kubernetes!.events.some((e) => e.reason === 'BackOff')).toBe(true);
@@ -126,7 +166,11 @@ describe('KubernetesRuntime.inspect', () => {
 
   it('scenario 9: a Service whose selector matches no pod is no_endpoints showing selector and labels', async () => {
     cluster.controller.createService(NS, 'api', { app: 'api-v2' });
-    await cluster.controller.waitFor(() => cluster.server.store.get('/endpoints', NS, 'api')?.subsets?.length === 0, 5000, 'empty endpoints');
+    await cluster.controller.waitFor(
+      () => cluster.server.store.get('/endpoints', NS, 'api')?.subsets?.length === 0,
+      5000,
+      'empty endpoints',
+    );
     const state = await runtime().inspect();
     expect(state.kubernetes!.service).toMatchObject({ selector: { app: 'api-v2' }, readyEndpoints: 0 });
     const cause = kubernetesRootCause('api', state, []);
@@ -137,7 +181,11 @@ describe('KubernetesRuntime.inspect', () => {
 
   it('scenario 10: a pod terminating while its replacement starts is recreating', async () => {
     const victim = cluster.controller.beginRecreation(NS, 'api');
-    await cluster.controller.waitFor(() => cluster.controller.podsOf(deployment()).length === 3, 5000, 'a replacement pod');
+    await cluster.controller.waitFor(
+      () => cluster.controller.podsOf(deployment()).length === 3,
+      5000,
+      'a replacement pod',
+    );
     const state = await runtime().inspect();
     const pods = state.kubernetes!.pods;
     expect(pods.find((p) => p.name === victim)?.deleting).toBe(true);
@@ -151,7 +199,10 @@ describe('KubernetesRuntime.inspect', () => {
   });
 
   it('a deployment that does not exist is missing, not an error thrown', async () => {
-    const state = await new KubernetesRuntime({ namespace: NS, deployment: 'nope' }, { kubeConfig: cluster.kubeConfig }).inspect();
+    const state = await new KubernetesRuntime(
+      { namespace: NS, deployment: 'nope' },
+      { kubeConfig: cluster.kubeConfig },
+    ).inspect();
     expect(state.status).toBe('missing');
     expect(state.error).toContain('"nope" not found');
   });
@@ -174,7 +225,9 @@ describe('KubernetesRuntime.inspect', () => {
 
   it('a 403 on an action names the subresource', async () => {
     cluster.server.authorize = (a) => a.subresource !== 'scale';
-    await expect(runtime().perform({ action: 'scale', params: { replicas: 3 } })).rejects.toThrow('forbidden: healbot cannot "patch" "deployments/scale" in namespace "shop"');
+    await expect(runtime().perform({ action: 'scale', params: { replicas: 3 } })).rejects.toThrow(
+      'forbidden: healbot cannot "patch" "deployments/scale" in namespace "shop"',
+    );
   });
 });
 
@@ -195,7 +248,12 @@ describe('KubernetesRuntime.perform', () => {
     await r.perform({ action: 'scale', params: { replicas: lastKnown } });
     const d = deployment();
     expect(d.spec.replicas).toBe(2);
-    expect(d.status).toMatchObject({ readyReplicas: 2, updatedReplicas: 2, availableReplicas: 2, observedGeneration: d.metadata.generation });
+    expect(d.status).toMatchObject({
+      readyReplicas: 2,
+      updatedReplicas: 2,
+      availableReplicas: 2,
+      observedGeneration: d.metadata.generation,
+    });
     const scaleCalls = cluster.server.requests.filter((q) => q.subresource === 'scale');
     expect(scaleCalls.every((q) => q.verb === 'patch' && q.contentType === 'application/merge-patch+json')).toBe(true);
     expect(cluster.server.requests.some((q) => q.verb === 'watch' && q.resource === 'deployments')).toBe(true);
@@ -204,12 +262,20 @@ describe('KubernetesRuntime.perform', () => {
   it('rollout_restart patches the restartedAt annotation as a strategic merge patch and replaces every pod', async () => {
     const before = cluster.controller.podsOf(deployment()).map((p) => p.metadata.name);
     const now = new Date('2030-01-02T03:04:05.000Z');
-    const r = new KubernetesRuntime({ namespace: NS, deployment: 'api' }, { kubeConfig: cluster.kubeConfig, now: () => now, rolloutTimeoutMs: 5000 });
+    const r = new KubernetesRuntime(
+      { namespace: NS, deployment: 'api' },
+      { kubeConfig: cluster.kubeConfig, now: () => now, rolloutTimeoutMs: 5000 },
+    );
     await r.perform({ action: 'rollout_restart' });
     const d = deployment();
     expect(d.spec.template.metadata.annotations[RESTARTED_AT_ANNOTATION]).toBe('2030-01-02T03:04:05.000Z');
     expect(d.spec.template.spec.containers[0].image).toBe('registry.example/shop/api:1.4');
-    const patch = cluster.server.requests.find((q) => q.verb === 'patch' && q.resource === 'deployments' && q.contentType === 'application/strategic-merge-patch+json');
+    const patch = cluster.server.requests.find(
+      (q) =>
+        q.verb === 'patch' &&
+        q.resource === 'deployments' &&
+        q.contentType === 'application/strategic-merge-patch+json',
+    );
     expect(patch).toBeDefined();
     expect(d.status.readyReplicas).toBe(2);
     await cluster.controller.waitFor(() => cluster.controller.podsOf(deployment()).length === 2, 5000, 'old pods gone');
@@ -221,7 +287,9 @@ describe('KubernetesRuntime.perform', () => {
     cluster.controller.setFault(NS, 'api', { kind: 'crash_loop' });
     await untilFailing();
     const r = runtime({ timeoutMs: 300 });
-    await expect(r.perform({ action: 'rollout_restart' })).rejects.toThrow(/timed out after 0 s waiting for deployment "api" in namespace "shop" to roll out \(ready 0\/2/);
+    await expect(r.perform({ action: 'rollout_restart' })).rejects.toThrow(
+      /timed out after 0 s waiting for deployment "api" in namespace "shop" to roll out \(ready 0\/2/,
+    );
   });
 
   it('delete_pod deletes the named pod and waits for its replacement', async () => {
@@ -230,20 +298,28 @@ describe('KubernetesRuntime.perform', () => {
     const names = cluster.controller.podsOf(deployment()).map((p) => p.metadata.name);
     expect(names).not.toContain(victim);
     expect(deployment().status.readyReplicas).toBe(2);
-    expect(cluster.server.requests.some((q) => q.verb === 'delete' && q.resource === 'pods' && q.name === victim)).toBe(true);
+    expect(cluster.server.requests.some((q) => q.verb === 'delete' && q.resource === 'pods' && q.name === victim)).toBe(
+      true,
+    );
   });
 
   it('delete_pod refuses a pod that belongs to another workload', async () => {
     cluster.controller.createDeployment({ namespace: NS, name: 'db', replicas: 1, labels: { app: 'db' } });
-    await cluster.controller.waitFor(() => cluster.server.store.get('apps/deployments', NS, 'db')?.status?.readyReplicas === 1);
+    await cluster.controller.waitFor(
+      () => cluster.server.store.get('apps/deployments', NS, 'db')?.status?.readyReplicas === 1,
+    );
     const [dbPod] = cluster.controller.podsOf(cluster.server.store.get('apps/deployments', NS, 'db')!);
-    await expect(runtime().perform({ action: 'delete_pod', params: { pod: dbPod.metadata.name } })).rejects.toThrow(/does not belong to deployment "api"/);
+    await expect(runtime().perform({ action: 'delete_pod', params: { pod: dbPod.metadata.name } })).rejects.toThrow(
+      /does not belong to deployment "api"/,
+    );
     expect(cluster.server.requests.some((q) => q.verb === 'delete')).toBe(false);
   });
 
   it('a rollout that never completes is a RuntimeError after the timeout', async () => {
     cluster.controller.setFault(NS, 'api', { kind: 'image_pull' });
-    const error = await runtime().perform({ action: 'scale', params: { replicas: 3 } }, { timeoutMs: 300 }).catch((e: unknown) => e);
+    const error = await runtime()
+      .perform({ action: 'scale', params: { replicas: 3 } }, { timeoutMs: 300 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RuntimeError);
     expect(String((error as Error).message)).toContain('to roll out');
   });

@@ -16,7 +16,13 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
   let alertmanager: Alertmanager;
   const dir = mkdtempSync(join(tmpdir(), 'healbot-am-'));
   const journal = join(dir, 'runbook.log');
-  const append = (line: string) => [process.execPath, '-e', 'require("fs").appendFileSync(process.argv[1], process.argv[2] + "\\n")', journal, line];
+  const append = (line: string) => [
+    process.execPath,
+    '-e',
+    'require("fs").appendFileSync(process.argv[1], process.argv[2] + "\\n")',
+    journal,
+    line,
+  ];
 
   beforeAll(async () => {
     backend = await startBackend();
@@ -49,8 +55,15 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
   it('turns many alerts per service into one incident per service, counting every alert', async () => {
     const startsAt = new Date().toISOString();
     const alerts = [
-      ...Array.from({ length: 60 }, (_, i) => ({ labels: { alertname: 'HighErrorRate', service: 'api', instance: `api-${i}` }, annotations: { summary: `api instance ${i} is failing` }, startsAt })),
-      ...Array.from({ length: 15 }, (_, i) => ({ labels: { alertname: 'Down', job: 'web', instance: `web-${i}` }, startsAt })),
+      ...Array.from({ length: 60 }, (_, i) => ({
+        labels: { alertname: 'HighErrorRate', service: 'api', instance: `api-${i}` },
+        annotations: { summary: `api instance ${i} is failing` },
+        startsAt,
+      })),
+      ...Array.from({ length: 15 }, (_, i) => ({
+        labels: { alertname: 'Down', job: 'web', instance: `web-${i}` },
+        startsAt,
+      })),
       { labels: { alertname: 'Down', service: 'not-configured' }, startsAt },
     ];
     // Two pushes, and the first again: Alertmanager merges what it already has.
@@ -58,7 +71,13 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
     await alertmanager.pushAlerts(alerts.slice(40));
     await alertmanager.pushAlerts(alerts.slice(0, 10));
     const store = bot.bot.store;
-    await waitFor(() => store.listIncidents({ service: 'api' })[0]?.alertCount === 60 && store.listIncidents({ service: 'web' })[0]?.alertCount === 15, `all alerts to arrive (${alertmanager.output()})`, 20_000);
+    await waitFor(
+      () =>
+        store.listIncidents({ service: 'api' })[0]?.alertCount === 60 &&
+        store.listIncidents({ service: 'web' })[0]?.alertCount === 15,
+      `all alerts to arrive (${alertmanager.output()})`,
+      20_000,
+    );
     expect(store.listIncidents({ service: 'api' })).toHaveLength(1);
     expect(store.listIncidents({ service: 'web' })).toHaveLength(1);
     expect(store.listIncidents()).toHaveLength(2);
@@ -73,23 +92,47 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
     const startsAt = new Date(Date.now() - 60_000).toISOString();
     // Alertmanager resolves an alert whose endsAt has passed and tells receivers (send_resolved).
     const before = bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length;
-    await alertmanager.pushAlerts([{ labels: { alertname: 'Late', service: 'web' }, startsAt, endsAt: new Date(Date.now() - 1000).toISOString() }]);
+    await alertmanager.pushAlerts([
+      { labels: { alertname: 'Late', service: 'web' }, startsAt, endsAt: new Date(Date.now() - 1000).toISOString() },
+    ]);
     await alertmanager.pushAlerts([{ labels: { alertname: 'Flap', service: 'web' }, startsAt }]);
-    await waitFor(() => bot.bot.store.getIncident(incident.id)!.alertCount >= 16, 'the late alert to be counted on the closed incident', 20_000);
+    await waitFor(
+      () => bot.bot.store.getIncident(incident.id)!.alertCount >= 16,
+      'the late alert to be counted on the closed incident',
+      20_000,
+    );
     expect(bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
-    await alertmanager.pushAlerts([{ labels: { alertname: 'Flap', service: 'web' }, startsAt, endsAt: new Date().toISOString() }]);
-    await waitFor(() => bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length > before, 'the resolution to be noted', 20_000);
+    await alertmanager.pushAlerts([
+      { labels: { alertname: 'Flap', service: 'web' }, startsAt, endsAt: new Date().toISOString() },
+    ]);
+    await waitFor(
+      () => bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length > before,
+      'the resolution to be noted',
+      20_000,
+    );
   });
 
   it("matches a runbook on an alert's labels, and never puts alert text into its commands", async () => {
     const marker = join(dir, 'pwned');
     const evil = `$(touch ${marker})`;
-    await alertmanager.pushAlerts([{ labels: { alertname: 'JobsDown', service: 'jobs', team: 'web', note: evil }, annotations: { summary: evil }, startsAt: new Date().toISOString() }]);
-    await waitFor(() => existsSync(journal) && readFileSync(journal, 'utf8').includes('undone'), `the runbook to run and roll back (${alertmanager.output()})`, 20_000);
+    await alertmanager.pushAlerts([
+      {
+        labels: { alertname: 'JobsDown', service: 'jobs', team: 'web', note: evil },
+        annotations: { summary: evil },
+        startsAt: new Date().toISOString(),
+      },
+    ]);
+    await waitFor(
+      () => existsSync(journal) && readFileSync(journal, 'utf8').includes('undone'),
+      `the runbook to run and roll back (${alertmanager.output()})`,
+      20_000,
+    );
     expect(readFileSync(journal, 'utf8').trim().split('\n')).toEqual(['jobs', 'undone jobs']);
     expect(existsSync(marker)).toBe(false);
     const incident = bot.bot.store.listIncidents({ service: 'jobs' })[0];
     await waitFor(() => bot.bot.store.getIncident(incident.id)?.status === 'closed', 'the jobs incident to close');
-    expect(bot.bot.store.getIncident(incident.id)?.summary).toContain('runbook web-team ran record, then verification failed');
+    expect(bot.bot.store.getIncident(incident.id)?.summary).toContain(
+      'runbook web-team ran record, then verification failed',
+    );
   });
 });

@@ -56,10 +56,18 @@ class Workloads {
 
   /** A `command` service whose probe is `/ready/<key>` and whose restart POSTs `/__heal/<key>`; argv only, no shell. */
   service(key: string) {
-    const fetchArgv = (init: string) => [process.execPath, '-e', `fetch(process.argv[1]${init}).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))`];
+    const fetchArgv = (init: string) => [
+      process.execPath,
+      '-e',
+      `fetch(process.argv[1]${init}).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))`,
+    ];
     return {
       probes: [{ name: 'ready', http: this.url('ready', key), timeoutMs: 2000 }],
-      command: { restart: [...fetchArgv(",{method:'POST'}"), this.url('__heal', key)], status: [...fetchArgv(''), this.url('running', key)], timeoutMs: 10_000 },
+      command: {
+        restart: [...fetchArgv(",{method:'POST'}"), this.url('__heal', key)],
+        status: [...fetchArgv(''), this.url('running', key)],
+        timeoutMs: 10_000,
+      },
     };
   }
 
@@ -106,9 +114,21 @@ describe('healbot serve with Slack over HTTP', () => {
   beforeAll(async () => {
     slack = await new SlackApiServer().start();
     config = {
-      services: { api: workloads.service('s-api'), web: workloads.service('s-web'), worker: workloads.service('s-worker'), billing: workloads.service('s-billing') },
+      services: {
+        api: workloads.service('s-api'),
+        web: workloads.service('s-web'),
+        worker: workloads.service('s-worker'),
+        billing: workloads.service('s-billing'),
+      },
       healing: { verifyTimeout: 5000, actionTimeout: 10_000, approvalTimeout: '10m' },
-      slack: { mode: 'http', botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: slack.apiUrl, alertChannels: [ALERTS], approvers: [ONCALL] },
+      slack: {
+        mode: 'http',
+        botToken: BOT_TOKEN,
+        signingSecret: SIGNING_SECRET,
+        apiUrl: slack.apiUrl,
+        alertChannels: [ALERTS],
+        approvers: [ONCALL],
+      },
     };
     await start();
   });
@@ -152,7 +172,9 @@ describe('healbot serve with Slack over HTTP', () => {
   const text = (call: RecordedCall) => JSON.stringify(call.body);
   const posts = (channel: string) => slack.callsOf('chat.postMessage').filter((c) => c.body.channel === channel);
   const hasApproveButton = (call: RecordedCall) =>
-    (call.body.blocks as { type: string; elements?: { action_id?: string }[] }[] | undefined)?.some((b) => b.type === 'actions' && b.elements?.some((e) => e.action_id === 'healbot_approve')) ?? false;
+    (call.body.blocks as { type: string; elements?: { action_id?: string }[] }[] | undefined)?.some(
+      (b) => b.type === 'actions' && b.elements?.some((e) => e.action_id === 'healbot_approve'),
+    ) ?? false;
 
   interface PostedApproval {
     call: RecordedCall;
@@ -167,36 +189,79 @@ describe('healbot serve with Slack over HTTP', () => {
     return waitFor(() => {
       const call = posts(channel).find((c) => hasApproveButton(c) && text(c).includes(`restart ${service}`));
       if (!call) return undefined;
-      const actions = (call.body.blocks as { type: string; elements: { action_id: string; value: string }[] }[]).find((b) => b.type === 'actions')!;
-      return { call, ts: call.response!.ts as string, thread: call.body.thread_ts as string, channel, approvalId: actions.elements.find((e) => e.action_id === 'healbot_approve')!.value };
+      const actions = (call.body.blocks as { type: string; elements: { action_id: string; value: string }[] }[]).find(
+        (b) => b.type === 'actions',
+      )!;
+      return {
+        call,
+        ts: call.response!.ts as string,
+        thread: call.body.thread_ts as string,
+        channel,
+        approvalId: actions.elements.find((e) => e.action_id === 'healbot_approve')!.value,
+      };
     }, `the approval request for ${service} in ${channel}`);
   }
 
   let clicks = 0;
   /** A block_actions payload for a click on the approval message, as Slack posts it (form field `payload`). */
-  function click(approval: PostedApproval, user: string, action: 'healbot_approve' | 'healbot_deny' = 'healbot_approve'): Promise<number> {
+  function click(
+    approval: PostedApproval,
+    user: string,
+    action: 'healbot_approve' | 'healbot_deny' = 'healbot_approve',
+  ): Promise<number> {
     clicks += 1;
     const payload = {
       type: 'block_actions',
       user: { id: user, username: 'oncall', name: 'oncall', team_id: 'T0001' },
       api_app_id: 'A123456',
       token: 'gIkuvaNzQIHg97ATvDxqgjtO',
-      container: { type: 'message', message_ts: approval.ts, channel_id: approval.channel, is_ephemeral: false, thread_ts: approval.thread },
+      container: {
+        type: 'message',
+        message_ts: approval.ts,
+        channel_id: approval.channel,
+        is_ephemeral: false,
+        thread_ts: approval.thread,
+      },
       trigger_id: `12466734323.1395872398.click${clicks}`,
       team: { id: 'T0001', domain: 'example' },
       enterprise: null,
       is_enterprise_install: false,
       channel: { id: approval.channel, name: 'ops' },
-      message: { type: 'message', user: slack.botUserId, bot_id: slack.botId, ts: approval.ts, thread_ts: approval.thread, text: approval.call.body.text, blocks: approval.call.body.blocks },
+      message: {
+        type: 'message',
+        user: slack.botUserId,
+        bot_id: slack.botId,
+        ts: approval.ts,
+        thread_ts: approval.thread,
+        text: approval.call.body.text,
+        blocks: approval.call.body.blocks,
+      },
       state: { values: {} },
       response_url: slack.responseUrl(`click-${clicks}`),
-      actions: [{ action_id: action, block_id: 'healbot_approval', text: { type: 'plain_text', text: 'Approve', emoji: true }, value: approval.approvalId, style: 'primary', type: 'button', action_ts: `${Math.floor(Date.now() / 1000)}.000000` }],
+      actions: [
+        {
+          action_id: action,
+          block_id: 'healbot_approval',
+          text: { type: 'plain_text', text: 'Approve', emoji: true },
+          value: approval.approvalId,
+          style: 'primary',
+          type: 'button',
+          action_ts: `${Math.floor(Date.now() / 1000)}.000000`,
+        },
+      ],
     };
     return deliver(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), FORM);
   }
 
   it('refuses an unsigned request with 401 and does nothing', async () => {
-    const form = new URLSearchParams({ command: '/heal', text: 'api', user_id: 'U0MALLORY', channel_id: OPS, response_url: slack.responseUrl('forged'), trigger_id: 'forged.1' }).toString();
+    const form = new URLSearchParams({
+      command: '/heal',
+      text: 'api',
+      user_id: 'U0MALLORY',
+      channel_id: OPS,
+      response_url: slack.responseUrl('forged'),
+      trigger_id: 'forged.1',
+    }).toString();
     expect(await deliver(form, FORM, false)).toBe(401);
     await pause(100);
     expect(slack.calls.some((c) => c.url === '/response/forged')).toBe(false);
@@ -212,7 +277,10 @@ describe('healbot serve with Slack over HTTP', () => {
     workloads.break('s-api');
     const { status, responseId } = await slash('api');
     expect(status).toBe(200);
-    const ack = await waitFor(() => slack.calls.find((c) => c.url === `/response/${responseId}`), 'the reply to the slash command');
+    const ack = await waitFor(
+      () => slack.calls.find((c) => c.url === `/response/${responseId}`),
+      'the reply to the slash command',
+    );
     // Only the asker sees the acknowledgement; the channel sees the thread.
     expect(ack.body.response_type).toBe('ephemeral');
     expect(text(ack)).toContain('Healing *api*');
@@ -229,7 +297,12 @@ describe('healbot serve with Slack over HTTP', () => {
     expect(diagnosis?.body.thread_ts).toBe(thread);
     expect(text(diagnosis!)).toContain('service unhealthy');
     expect(posts(OPS).indexOf(diagnosis!)).toBeLessThan(posts(OPS).indexOf(apiApproval.call));
-    const buttons = (apiApproval.call.body.blocks as { type: string; elements?: { action_id: string; value: string; text: { text: string } }[] }[]).find((b) => b.type === 'actions')!.elements!;
+    const buttons = (
+      apiApproval.call.body.blocks as {
+        type: string;
+        elements?: { action_id: string; value: string; text: { text: string } }[];
+      }[]
+    ).find((b) => b.type === 'actions')!.elements!;
     expect(buttons.map((b) => [b.action_id, b.text.text])).toEqual([
       ['healbot_approve', 'Approve'],
       ['healbot_deny', 'Deny'],
@@ -237,24 +310,38 @@ describe('healbot serve with Slack over HTTP', () => {
     expect(buttons.every((b) => b.value === apiApproval.approvalId)).toBe(true);
     expect(text(apiApproval.call)).toContain(ONCALL);
     // Every post after the status message is a reply in its thread.
-    expect(posts(OPS).slice(1).every((c) => c.body.thread_ts === thread)).toBe(true);
+    expect(
+      posts(OPS)
+        .slice(1)
+        .every((c) => c.body.thread_ts === thread),
+    ).toBe(true);
     expect(workloads.restarts('s-api')).toBe(0);
   });
 
   it('runs the restart once when the on-call clicks Approve, marks the approval message, and ends the thread with a summary', async () => {
     // Someone who is not an approver clicks first: refused, privately, and nothing runs.
     expect(await click(apiApproval, 'U0INTERN')).toBe(200);
-    const refusal = await waitFor(() => slack.callsOf('chat.postEphemeral').find((c) => c.body.user === 'U0INTERN'), 'the refusal');
+    const refusal = await waitFor(
+      () => slack.callsOf('chat.postEphemeral').find((c) => c.body.user === 'U0INTERN'),
+      'the refusal',
+    );
     expect(refusal.body.text).toContain('not an approver for api');
     expect(workloads.restarts('s-api')).toBe(0);
 
     expect(await click(apiApproval, ONCALL)).toBe(200);
-    const marked = await waitFor(() => slack.callsOf('chat.update').find((c) => c.body.ts === apiApproval.ts), 'the approval message to be updated');
+    const marked = await waitFor(
+      () => slack.callsOf('chat.update').find((c) => c.body.ts === apiApproval.ts),
+      'the approval message to be updated',
+    );
     expect(marked.body.channel).toBe(OPS);
     expect(marked.body.text).toContain(`Approved by <@${ONCALL}>`);
     expect(JSON.stringify(marked.body.blocks)).not.toContain('healbot_approve');
 
-    const summary = await waitFor(() => posts(OPS).find((c) => text(c).includes('healthy again in')), 'the summary', 15_000);
+    const summary = await waitFor(
+      () => posts(OPS).find((c) => text(c).includes('healthy again in')),
+      'the summary',
+      15_000,
+    );
     expect(summary.body.thread_ts).toBe(apiApproval.thread);
     expect(text(summary)).toContain('api: healed');
     expect(posts(OPS).at(-1)).toBe(summary);
@@ -262,10 +349,19 @@ describe('healbot serve with Slack over HTTP', () => {
     const [incident] = bot.bot.store.listIncidents({ service: 'api' });
     expect(incident).toMatchObject({ status: 'closed', outcome: 'healed' });
     // The status message at the top of the thread was edited to the outcome.
-    await waitFor(() => slack.callsOf('chat.update').some((c) => c.body.ts === apiApproval.thread && text(c).includes('healed')), 'the status message to show the outcome');
+    await waitFor(
+      () => slack.callsOf('chat.update').some((c) => c.body.ts === apiApproval.thread && text(c).includes('healed')),
+      'the status message to show the outcome',
+    );
     // A late second click changes nothing.
     expect(await click(apiApproval, ONCALL)).toBe(200);
-    await waitFor(() => slack.callsOf('chat.postEphemeral').find((c) => c.body.user === ONCALL && String(c.body.text).includes('already approved')), 'the "already decided" answer');
+    await waitFor(
+      () =>
+        slack
+          .callsOf('chat.postEphemeral')
+          .find((c) => c.body.user === ONCALL && String(c.body.text).includes('already approved')),
+      'the "already decided" answer',
+    );
     expect(workloads.restarts('s-api')).toBe(1);
   });
 
@@ -299,10 +395,15 @@ describe('healbot serve with Slack over HTTP', () => {
       type: 'event_callback',
       event_id: 'Ev0SERVEWEB1',
       event_time: 1700000100,
-      authorizations: [{ enterprise_id: null, team_id: 'T0001', user_id: slack.botUserId, is_bot: true, is_enterprise_install: false }],
+      authorizations: [
+        { enterprise_id: null, team_id: 'T0001', user_id: slack.botUserId, is_bot: true, is_enterprise_install: false },
+      ],
     };
     expect(await deliver(JSON.stringify(event), 'application/json')).toBe(200);
-    const diagnosis = await waitFor(() => posts(ALERTS).find((c) => text(c).includes('Diagnosis:')), 'the diagnosis of web');
+    const diagnosis = await waitFor(
+      () => posts(ALERTS).find((c) => text(c).includes('Diagnosis:')),
+      'the diagnosis of web',
+    );
     expect(diagnosis.body.thread_ts).toBe(event.event.ts);
     expect(text(diagnosis)).toContain('web');
     // The status message also sits in the alert's thread: nothing is posted at the channel's top level.
@@ -313,12 +414,22 @@ describe('healbot serve with Slack over HTTP', () => {
 
   it('opens a thread in the default alert channel for a webhook alert', async () => {
     workloads.break('s-worker');
-    const response = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'worker', summary: 'worker queue is stuck', severity: 'critical', id: 'serve-chat-1' } });
+    const response = await bot.call('/webhooks/generic', {
+      method: 'POST',
+      json: { service: 'worker', summary: 'worker queue is stuck', severity: 'critical', id: 'serve-chat-1' },
+    });
     expect(response.status).toBe(202);
     expect((await json(response)).alerts[0]).toMatchObject({ service: 'worker', result: 'opened' });
-    const root = await waitFor(() => posts(ALERTS).find((c) => c.body.thread_ts === undefined && text(c).includes('healbot · worker')), 'the worker thread');
+    const root = await waitFor(
+      () => posts(ALERTS).find((c) => c.body.thread_ts === undefined && text(c).includes('healbot · worker')),
+      'the worker thread',
+    );
     const thread = root.response!.ts as string;
-    const diagnosis = await waitFor(() => posts(ALERTS).find((c) => c.body.thread_ts === thread && text(c).includes('Diagnosis:')), 'the worker diagnosis', 15_000);
+    const diagnosis = await waitFor(
+      () => posts(ALERTS).find((c) => c.body.thread_ts === thread && text(c).includes('Diagnosis:')),
+      'the worker diagnosis',
+      15_000,
+    );
     expect(text(diagnosis)).toContain('worker');
   });
 
@@ -338,16 +449,30 @@ describe('healbot serve with Slack over HTTP', () => {
     expect(workloads.restarts('s-billing')).toBe(0);
 
     expect(await click(before, ONCALL)).toBe(200);
-    const marked = await waitFor(() => slack.callsOf('chat.update').find((c) => c.body.ts === before.ts), 'the old approval message to be updated');
+    const marked = await waitFor(
+      () => slack.callsOf('chat.update').find((c) => c.body.ts === before.ts),
+      'the old approval message to be updated',
+    );
     expect(marked.body.text).toContain(`Approved by <@${ONCALL}>`);
-    const summary = await waitFor(() => posts(OPS).find((c) => c.body.thread_ts === before.thread && text(c).includes('healthy again in')), 'the summary in the old thread', 15_000);
+    const summary = await waitFor(
+      () => posts(OPS).find((c) => c.body.thread_ts === before.thread && text(c).includes('healthy again in')),
+      'the summary in the old thread',
+      15_000,
+    );
     expect(text(summary)).toContain('billing: healed');
     expect(workloads.restarts('s-billing')).toBe(1);
     // The status message the first run posted is the one edited to the outcome.
-    await waitFor(() => slack.callsOf('chat.update').some((c) => c.body.ts === before.thread && text(c).includes('healed')), 'the old status message to show the outcome');
+    await waitFor(
+      () => slack.callsOf('chat.update').some((c) => c.body.ts === before.thread && text(c).includes('healed')),
+      'the old status message to show the outcome',
+    );
     // The resumed incident kept talking in its thread rather than opening a new one.
-    expect(posts(OPS).filter((c) => c.body.thread_ts === undefined && text(c).includes('healbot · billing'))).toHaveLength(1);
-    expect(bot.bot.store.listIncidents({ service: 'billing' })).toEqual([expect.objectContaining({ status: 'closed', outcome: 'healed' })]);
+    expect(
+      posts(OPS).filter((c) => c.body.thread_ts === undefined && text(c).includes('healbot · billing')),
+    ).toHaveLength(1);
+    expect(bot.bot.store.listIncidents({ service: 'billing' })).toEqual([
+      expect.objectContaining({ status: 'closed', outcome: 'healed' }),
+    ]);
   });
 
   it('says plainly that an approval expired while serve was down, and runs nothing', async () => {
@@ -358,16 +483,27 @@ describe('healbot serve with Slack over HTTP', () => {
     await start({ now: () => Date.now() + 11 * 60_000 });
 
     expect(await click(waiting, ONCALL)).toBe(200);
-    const answer = await waitFor(() => slack.callsOf('chat.postEphemeral').find((c) => c.body.user === ONCALL && String(c.body.text).includes(waiting.approvalId)), 'the answer to the late click');
+    const answer = await waitFor(
+      () =>
+        slack
+          .callsOf('chat.postEphemeral')
+          .find((c) => c.body.user === ONCALL && String(c.body.text).includes(waiting.approvalId)),
+      'the answer to the late click',
+    );
     expect(answer.body.text).toContain('expired');
     expect(answer.body.text).toContain('nothing was done');
     expect(answer.body.thread_ts).toBe(waiting.thread);
-    const expired = await waitFor(() => slack.callsOf('chat.update').find((c) => c.body.ts === waiting.ts), 'the approval message to show it expired');
+    const expired = await waitFor(
+      () => slack.callsOf('chat.update').find((c) => c.body.ts === waiting.ts),
+      'the approval message to show it expired',
+    );
     expect(String(expired.body.text)).toMatch(/^Expired, nothing was done/);
     expect(JSON.stringify(expired.body.blocks ?? '')).not.toContain('healbot_approve');
     await pause(200);
     expect(workloads.restarts('s-web')).toBe(0);
-    expect(bot.bot.store.listIncidents({ service: 'web' })).toEqual([expect.objectContaining({ status: 'closed', outcome: 'escalated' })]);
+    expect(bot.bot.store.listIncidents({ service: 'web' })).toEqual([
+      expect.objectContaining({ status: 'closed', outcome: 'escalated' }),
+    ]);
   });
 
   it('never sent a secret to Slack and logged no errors', () => {
@@ -400,7 +536,14 @@ describe('healbot serve with Discord', () => {
       {
         services: { api: workloads.service('d-api'), web: workloads.service('d-web') },
         healing: { verifyTimeout: 5000, actionTimeout: 10_000 },
-        discord: { token: DISCORD_TOKEN, applicationId: discord.applicationId, guildId: discord.guildId, apiUrl: discord.apiUrl, alertChannels: [ALERTS_CHANNEL], approverRoles: [SRE_ROLE] },
+        discord: {
+          token: DISCORD_TOKEN,
+          applicationId: discord.applicationId,
+          guildId: discord.guildId,
+          apiUrl: discord.apiUrl,
+          alertChannels: [ALERTS_CHANNEL],
+          approverRoles: [SRE_ROLE],
+        },
       },
       { storePath: `${dir.path}/healbot.db` },
     );
@@ -412,7 +555,9 @@ describe('healbot serve with Discord', () => {
   });
 
   const ofInteraction = (interaction: { id: string; token: string }) =>
-    discord.calls.filter((c) => c.route.includes(`/interactions/${interaction.id}/`) || c.route.includes(`/${interaction.token}`));
+    discord.calls.filter(
+      (c) => c.route.includes(`/interactions/${interaction.id}/`) || c.route.includes(`/${interaction.token}`),
+    );
 
   it('identifies on the gateway and registers /heal for the guild when serve starts', () => {
     expect(discord.identifies).toHaveLength(1);
@@ -431,21 +576,34 @@ describe('healbot serve with Discord', () => {
     workloads.break('d-api');
     const command = discord.slashCommand('heal', { service: 'api' });
     discord.dispatch('INTERACTION_CREATE', command);
-    const edit = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${command.token}/messages/@original`));
-    expect(ofInteraction(command)[0]).toMatchObject({ route: `/interactions/${command.id}/${command.token}/callback`, body: { type: 5, data: { flags: EPHEMERAL } } });
+    const edit = await discord.waitForCall(
+      (c) => c.method === 'PATCH' && c.route.includes(`${command.token}/messages/@original`),
+    );
+    expect(ofInteraction(command)[0]).toMatchObject({
+      route: `/interactions/${command.id}/${command.token}/callback`,
+      body: { type: 5, data: { flags: EPHEMERAL } },
+    });
     expect(edit.body.content).toContain('Healing **api**');
 
     // The conversation: a status message in the command's channel, a thread started on it.
-    const threadCall = await discord.waitForCall((c) => c.method === 'POST' && /^\/channels\/\d+\/messages\/\d+\/threads$/.test(c.route));
+    const threadCall = await discord.waitForCall(
+      (c) => c.method === 'POST' && /^\/channels\/\d+\/messages\/\d+\/threads$/.test(c.route),
+    );
     expect(threadCall.route.startsWith(`/channels/${OPS_CHANNEL}/messages/`)).toBe(true);
     expect(threadCall.body.name).toContain('api');
     const thread = threadCall.route.split('/')[4];
-    await discord.waitForCall((c) => c.method === 'POST' && c.route === `/channels/${thread}/messages` && JSON.stringify(c.body).includes('Diagnosis'));
+    await discord.waitForCall(
+      (c) =>
+        c.method === 'POST' &&
+        c.route === `/channels/${thread}/messages` &&
+        JSON.stringify(c.body).includes('Diagnosis'),
+    );
 
     const approval = await waitFor(() => {
       for (const message of discord.messages.values()) {
         const buttons = message.components?.[0]?.components as { custom_id: string; label: string }[] | undefined;
-        if (message.channel_id === thread && buttons?.some((b) => b.custom_id.startsWith('healbot:approve:'))) return { message, buttons };
+        if (message.channel_id === thread && buttons?.some((b) => b.custom_id.startsWith('healbot:approve:')))
+          return { message, buttons };
       }
       return undefined;
     }, 'the approval message in the thread');
@@ -457,21 +615,32 @@ describe('healbot serve with Discord', () => {
     // A member without the approver role is refused, privately, and nothing runs.
     const refused = discord.buttonClick(`healbot:approve:${approvalId}`, approval.message.id, DEV);
     discord.dispatch('INTERACTION_CREATE', refused);
-    const refusal = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${refused.token}`);
+    const refusal = await discord.waitForCall(
+      (c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${refused.token}`,
+    );
     expect(refusal.body.flags).toBe(EPHEMERAL);
     expect(refusal.body.content).toContain('not an approver for api');
 
     const approved = discord.buttonClick(`healbot:approve:${approvalId}`, approval.message.id, SRE);
     discord.dispatch('INTERACTION_CREATE', approved);
-    const decided = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${approved.token}/messages/@original`));
+    const decided = await discord.waitForCall(
+      (c) => c.method === 'PATCH' && c.route.includes(`${approved.token}/messages/@original`),
+    );
     expect(ofInteraction(approved)[0].body).toEqual({ type: 6 });
     expect(decided.body.components).toEqual([]);
     expect(JSON.stringify(decided.body.embeds)).toContain(`Approved by <@${SRE.id}>`);
 
-    const summary = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/channels/${thread}/messages` && JSON.stringify(c.body).includes('healthy again in'));
+    const summary = await discord.waitForCall(
+      (c) =>
+        c.method === 'POST' &&
+        c.route === `/channels/${thread}/messages` &&
+        JSON.stringify(c.body).includes('healthy again in'),
+    );
     expect(JSON.stringify(summary.body)).toContain('healed');
     expect(workloads.restarts('d-api')).toBe(1);
-    expect(bot.bot.store.listIncidents({ service: 'api' })).toEqual([expect.objectContaining({ status: 'closed', outcome: 'healed' })]);
+    expect(bot.bot.store.listIncidents({ service: 'api' })).toEqual([
+      expect.objectContaining({ status: 'closed', outcome: 'healed' }),
+    ]);
   });
 
   it('never sent a secret to Discord and logged no errors', () => {

@@ -38,11 +38,25 @@ describe('a crash in the middle of an action is told, not hidden', () => {
     services: {
       svc: {
         command: {
-          restart: [node, '-e', `require('fs').appendFileSync(${JSON.stringify(runs)}, process.pid + '\\n'); setTimeout(() => {}, 120000)`],
+          restart: [
+            node,
+            '-e',
+            `require('fs').appendFileSync(${JSON.stringify(runs)}, process.pid + '\\n'); setTimeout(() => {}, 120000)`,
+          ],
           status: [node, '-e', 'process.exit(3)'],
           timeoutMs: '2m',
         },
-        probes: [{ name: 'internal', timeoutMs: '1m', command: [node, '-e', `(function wait() { if (require('fs').existsSync(${JSON.stringify(gate)})) process.exit(1); setTimeout(wait, 20); })()`] }],
+        probes: [
+          {
+            name: 'internal',
+            timeoutMs: '1m',
+            command: [
+              node,
+              '-e',
+              `(function wait() { if (require('fs').existsSync(${JSON.stringify(gate)})) process.exit(1); setTimeout(wait, 20); })()`,
+            ],
+          },
+        ],
         policy: { auto: ['start'] },
       },
     },
@@ -53,8 +67,15 @@ describe('a crash in the middle of an action is told, not hidden', () => {
     const file = join(dir.path, 'healbot.yml');
     writeFileSync(file, stringify(config));
     writeFileSync(gate, '');
-    const heal = execa(node, [CLI, 'heal', 'svc', '--config', file, '--yes'], { reject: false, env: { HEALING_ENABLED: 'true' } });
-    const started = await waitFor(() => existsSync(runs) && readFileSync(runs, 'utf8').trim(), 'the restart to start', 30_000);
+    const heal = execa(node, [CLI, 'heal', 'svc', '--config', file, '--yes'], {
+      reject: false,
+      env: { HEALING_ENABLED: 'true' },
+    });
+    const started = await waitFor(
+      () => existsSync(runs) && readFileSync(runs, 'utf8').trim(),
+      'the restart to start',
+      30_000,
+    );
     pids.push(Number(started));
     heal.kill('SIGKILL');
     expect((await heal).signal).toBe('SIGKILL');
@@ -73,17 +94,31 @@ describe('a crash in the middle of an action is told, not hidden', () => {
       }
     })();
     writeFileSync(gate, '');
-    await waitFor(() => seen.includes('Diagnosed again after the restart'), 'the new diagnosis on the event stream', 20_000);
+    await waitFor(
+      () => seen.includes('Diagnosed again after the restart'),
+      'the new diagnosis on the event stream',
+      20_000,
+    );
     controller.abort();
     await reading;
 
     const [incident] = bot.bot.store.listIncidents({ service: 'svc' });
     expect(incident).toMatchObject({ status: 'closed', outcome: 'failed' });
-    expect(incident.summary).toMatch(/^healbot stopped \(crashed or was killed\) during start svc, started at \S+; whether it finished is unknown and it is not re-run\. Run \/heal svc to decide again$/);
-    const trail = bot.bot.store.listAudit().filter((e) => e.incidentId === incident.id).map((e) => e.event);
+    expect(incident.summary).toMatch(
+      /^healbot stopped \(crashed or was killed\) during start svc, started at \S+; whether it finished is unknown and it is not re-run\. Run \/heal svc to decide again$/,
+    );
+    const trail = bot.bot.store
+      .listAudit()
+      .filter((e) => e.incidentId === incident.id)
+      .map((e) => e.event);
     expect(trail).toEqual(['requested', 'planned', 'action_started', 'interrupted', 'info']);
-    expect(bot.bot.store.listAudit().find((e) => e.event === 'interrupted')?.detail.step).toMatchObject({ action: 'start', target: 'svc' });
-    expect(seen).toMatch(/event: info\ndata: .*healbot stopped \(crashed or was killed\) during start svc.*Diagnosed again after the restart: .*Nothing was re-run; \/heal svc decides again\./);
+    expect(bot.bot.store.listAudit().find((e) => e.event === 'interrupted')?.detail.step).toMatchObject({
+      action: 'start',
+      target: 'svc',
+    });
+    expect(seen).toMatch(
+      /event: info\ndata: .*healbot stopped \(crashed or was killed\) during start svc.*Diagnosed again after the restart: .*Nothing was re-run; \/heal svc decides again\./,
+    );
     expect(readFileSync(runs, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 });

@@ -35,7 +35,7 @@ async function silentCluster(): Promise<KubeConfig> {
 function nextReport(service: string): Promise<HealReport> {
   return new Promise((resolve) => {
     const stop = bot!.bot.api.subscribe((event) => {
-      if (event.type === 'done' && event.report.service === service) (stop(), resolve(event.report));
+      if (event.type === 'done' && event.report.service === service) stop(), resolve(event.report);
     });
   });
 }
@@ -47,7 +47,9 @@ describe('a deadline on every call', () => {
     bot = await startTestBot(
       {
         healing: { actionTimeout: '2s', verifyTimeout: '5s' },
-        services: { api: { kubernetes: { namespace: NS, deployment: 'api', replicas: 2 }, policy: { auto: ['scale'] } } },
+        services: {
+          api: { kubernetes: { namespace: NS, deployment: 'api', replicas: 2 }, policy: { auto: ['scale'] } },
+        },
       },
       { kubeConfigFor: () => kubeConfig },
     );
@@ -55,11 +57,15 @@ describe('a deadline on every call', () => {
     const failed = nextReport('api');
     expect((await bot.call('/api/heal', { method: 'POST', json: { service: 'api' } })).status).toBe(202);
     const report = await failed;
-    expect(report.outcome, report.summary).toBe("failed");
+    expect(report.outcome, report.summary).toBe('failed');
     expect(report.actions).toHaveLength(1);
-    expect(report.actions[0].error).toBe('Kubernetes API did not answer within 2 s (patch deployments/scale "api" in namespace "shop")');
+    expect(report.actions[0].error).toBe(
+      'Kubernetes API did not answer within 2 s (patch deployments/scale "api" in namespace "shop")',
+    );
     expect(report.summary.split('\n')).toHaveLength(1);
-    expect(proxy!.swallowed).toEqual([expect.stringMatching(/^PATCH \/apis\/apps\/v1\/namespaces\/shop\/deployments\/api\/scale/)]);
+    expect(proxy!.swallowed).toEqual([
+      expect.stringMatching(/^PATCH \/apis\/apps\/v1\/namespaces\/shop\/deployments\/api\/scale/),
+    ]);
     await waitFor(() => Object.keys(bot!.bot.engine.openIncidents()).length === 0, 'the incident to let go of api');
 
     proxy!.silent = () => false;
@@ -72,7 +78,10 @@ describe('a deadline on every call', () => {
     const kubeConfig = await silentCluster();
     const service = countedService(dir.path, 'worker', { auto: ['start', 'restart'] });
     bot = await startTestBot(
-      { leaderElection: { namespace: 'healbot', identity: 'replica-a', leaseDuration: '2s' }, services: { worker: service.config } },
+      {
+        leaderElection: { namespace: 'healbot', identity: 'replica-a', leaseDuration: '2s' },
+        services: { worker: service.config },
+      },
       { kubeConfigFor: () => kubeConfig, onLostLeadership: () => undefined },
     );
     expect((await bot.call('/readyz')).status).toBe(200);
@@ -81,13 +90,17 @@ describe('a deadline on every call', () => {
       const res = await bot!.call('/readyz');
       return res.status === 503 ? ((await res.json()) as { reason?: string }) : undefined;
     }, '/readyz to turn 503');
-    expect(body.reason).toMatch(/^could not renew the Lease "healbot" within 2 s \(Kubernetes API did not answer within [\d.]+ s \((get|update) leases "healbot" in namespace "healbot"\)\): this replica stopped acting$/);
+    expect(body.reason).toMatch(
+      /^could not renew the Lease "healbot" within 2 s \(Kubernetes API did not answer within [\d.]+ s \((get|update) leases "healbot" in namespace "healbot"\)\): this replica stopped acting$/,
+    );
 
     const report = nextReport('worker');
     expect((await bot.call('/api/heal', { method: 'POST', json: { service: 'worker' } })).status).toBe(202);
     const done = await report;
     expect(done.outcome).toBe('escalated');
-    expect(done.summary).toMatch(/could not renew the Lease "healbot" within 2 s .*: this replica stopped acting; nothing was done here$/i);
+    expect(done.summary).toMatch(
+      /could not renew the Lease "healbot" within 2 s .*: this replica stopped acting; nothing was done here$/i,
+    );
     expect(done.actions).toEqual([]);
     expect(service.runs()).toBe(0);
   });

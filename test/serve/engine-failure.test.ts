@@ -43,15 +43,26 @@ describe('an engine failure is told and escalated', () => {
 
   it('ends failed with the reason, names the on-call, and opens the GitHub issue after two rate-limited attempts', async () => {
     github.rateLimit({ times: 2, retryAfter: 0, match: /\/issues$/ });
-    const done = new Promise<HealReport>((resolve) => bot.bot.api.subscribe((e) => e.type === 'done' && resolve(e.report)));
+    const done = new Promise<HealReport>((resolve) =>
+      bot.bot.api.subscribe((e) => e.type === 'done' && resolve(e.report)),
+    );
     expect((await bot.call('/api/heal', { method: 'POST', json: { service: 'broken' } })).status).toBe(202);
     const report = await done;
-    expect(report, JSON.stringify(report)).toMatchObject({ outcome: 'failed', internalError: 'the state file is corrupt', escalation: '<@U0ONCALL>' });
-    expect(report.summary).toMatch(/^healbot failed while handling broken \(incident inc_[0-9a-f]+\): the state file is corrupt$/);
+    expect(report, JSON.stringify(report)).toMatchObject({
+      outcome: 'failed',
+      internalError: 'the state file is corrupt',
+      escalation: '<@U0ONCALL>',
+    });
+    expect(report.summary).toMatch(
+      /^healbot failed while handling broken \(incident inc_[0-9a-f]+\): the state file is corrupt$/,
+    );
     await waitFor(() => github.issues.length === 1, 'the GitHub issue', 20_000);
     expect(github.calls('POST', /\/issues$/)).toHaveLength(3);
     expect(github.issues[0].title).toBe('healbot: broken needs a human (unknown)');
-    const audit = await waitFor(() => bot.bot.store.listAudit({ service: 'broken' }).find((e) => e.event === 'github_issue'), 'the audit entry');
+    const audit = await waitFor(
+      () => bot.bot.store.listAudit({ service: 'broken' }).find((e) => e.event === 'github_issue'),
+      'the audit entry',
+    );
     expect(audit.detail.attempts).toBe(3);
   });
 });

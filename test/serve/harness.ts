@@ -14,7 +14,13 @@ export const TOKEN = 'test-token-0123456789abcdef';
 export const API_TOKEN = 'api-token-ops-0123456789abcdef';
 
 /** An HTTP backend on 127.0.0.1 whose /ready answers `status` (changeable). */
-export async function startBackend(): Promise<{ url: string; port: number; status: number; server: Server; close(): Promise<void> }> {
+export async function startBackend(): Promise<{
+  url: string;
+  port: number;
+  status: number;
+  server: Server;
+  close(): Promise<void>;
+}> {
   const backend = {
     status: 200,
     url: '',
@@ -44,7 +50,10 @@ export function countedService(dir: string, name: string, policy: Record<string,
     file,
     runs: () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0),
     config: {
-      command: { restart: [node, '-e', `require('fs').appendFileSync(${JSON.stringify(file)}, 'restart\\n')`], status: [node, '-e', exists] },
+      command: {
+        restart: [node, '-e', `require('fs').appendFileSync(${JSON.stringify(file)}, 'restart\\n')`],
+        status: [node, '-e', exists],
+      },
       probes: [{ name: 'internal', command: [node, '-e', exists] }],
       policy,
     },
@@ -65,9 +74,18 @@ export interface TestBot extends RunningHealbot {
 
 /** An in-process `healbot serve` on a free loopback port, logs captured. */
 export async function startTestBot(raw: Record<string, unknown>, options: ServeOptions = {}): Promise<TestBot> {
-  const config = parseConfig({ server: { listen: '127.0.0.1:0', token: TOKEN, apiTokens: [{ name: 'ops', token: API_TOKEN }] }, ...raw });
+  const config = parseConfig({
+    server: { listen: '127.0.0.1:0', token: TOKEN, apiTokens: [{ name: 'ops', token: API_TOKEN }] },
+    ...raw,
+  });
   const logs: string[] = [];
-  const running = await startServe(config, { console: false, monitoring: false, logWrite: (line) => logs.push(line), logLevel: 'debug', ...options });
+  const running = await startServe(config, {
+    console: false,
+    monitoring: false,
+    logWrite: (line) => logs.push(line),
+    logLevel: 'debug',
+    ...options,
+  });
   const url = running.url!;
   return {
     ...running,
@@ -98,7 +116,15 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 }
 
 /** An Alertmanager webhook payload (version 4) with the given alerts. */
-export function alertmanagerPayload(alerts: { labels: Record<string, string>; status?: 'firing' | 'resolved'; fingerprint?: string; startsAt?: string; summary?: string }[]) {
+export function alertmanagerPayload(
+  alerts: {
+    labels: Record<string, string>;
+    status?: 'firing' | 'resolved';
+    fingerprint?: string;
+    startsAt?: string;
+    summary?: string;
+  }[],
+) {
   return {
     version: '4',
     groupKey: '{}:{alertname="test"}',

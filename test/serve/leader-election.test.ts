@@ -43,26 +43,41 @@ describe('healbot serve with leader election', () => {
       running.push(bot);
       return bot;
     });
-    const standby = await waitFor(async () => (await fetch(`http://127.0.0.1:${portB}/readyz`).catch(() => undefined)) || undefined, 'the standby to answer');
+    const standby = await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${portB}/readyz`).catch(() => undefined)) || undefined,
+      'the standby to answer',
+    );
     expect(standby.status).toBe(200);
     expect(await standby.json()).toEqual({ ok: true, standby: true, leader: 'replica-a' });
     expect((await fetch(`http://127.0.0.1:${portB}/healthz`)).status).toBe(200);
-    const webhook = await fetch(`http://127.0.0.1:${portB}/webhooks/generic`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"service":"api"}' });
+    const webhook = await fetch(`http://127.0.0.1:${portB}/webhooks/generic`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: '{"service":"api"}',
+    });
     expect(webhook.status).toBe(503);
     expect(webhook.headers.get('retry-after')).toBe('5');
-    expect(await webhook.json()).toMatchObject({ standby: true, leader: 'replica-a', error: expect.stringContaining('replica-a leads') });
+    expect(await webhook.json()).toMatchObject({
+      standby: true,
+      leader: 'replica-a',
+      error: expect.stringContaining('replica-a leads'),
+    });
     const leader = await fetch(`http://127.0.0.1:${portA}/readyz`);
     expect(leader.status).toBe(200);
     expect(await leader.json()).not.toHaveProperty('standby');
     expect(bStarted).toBe(false);
-    expect(cluster.server.store.get('coordination.k8s.io/leases', 'healbot', 'healbot')?.spec.holderIdentity).toBe('replica-a');
+    expect(cluster.server.store.get('coordination.k8s.io/leases', 'healbot', 'healbot')?.spec.holderIdentity).toBe(
+      'replica-a',
+    );
 
     await a.close();
     running.splice(running.indexOf(a), 1);
     const bot = await b;
     expect(bStarted).toBe(true);
     expect((await fetch(`http://127.0.0.1:${portB}/readyz`)).status).toBe(200);
-    expect(cluster.server.store.get('coordination.k8s.io/leases', 'healbot', 'healbot')?.spec.holderIdentity).toBe('replica-b');
+    expect(cluster.server.store.get('coordination.k8s.io/leases', 'healbot', 'healbot')?.spec.holderIdentity).toBe(
+      'replica-b',
+    );
     expect(bot.url).toBe(`http://127.0.0.1:${portB}`);
     await backend.close();
     dir.cleanup();

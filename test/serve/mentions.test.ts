@@ -18,7 +18,10 @@ describe('mentions on Slack', () => {
   beforeAll(async () => {
     slack = await new SlackApiServer().start();
     const script = `${dir.path}/loud.cjs`;
-    writeFileSync(script, `console.error(${JSON.stringify(`upstream says <!everyone> & <@U0CEO> > all`)}); process.exit(Number(process.argv[2]));`);
+    writeFileSync(
+      script,
+      `console.error(${JSON.stringify(`upstream says <!everyone> & <@U0CEO> > all`)}); process.exit(Number(process.argv[2]));`,
+    );
     const node = process.execPath;
     bot = await startTestBot({
       services: {
@@ -29,7 +32,14 @@ describe('mentions on Slack', () => {
       },
       healing: { verifyTimeout: 1000, approvalTimeout: '10m', approvers: ['api:ops'] },
       oncall: ['<!subteam^S0ONCALL>'],
-      slack: { mode: 'http', botToken: 'xoxb-1111111111-2222222222-mentionsTEST', signingSecret: 'mentions-signing-secret-0123456789', apiUrl: slack.apiUrl, alertChannels: ['C0ALERTS'], approvers: ['U0ANA'] },
+      slack: {
+        mode: 'http',
+        botToken: 'xoxb-1111111111-2222222222-mentionsTEST',
+        signingSecret: 'mentions-signing-secret-0123456789',
+        apiUrl: slack.apiUrl,
+        alertChannels: ['C0ALERTS'],
+        approvers: ['U0ANA'],
+      },
     });
   });
   afterAll(async () => {
@@ -39,14 +49,28 @@ describe('mentions on Slack', () => {
   });
 
   it('posts outside text escaped and mentions only the approvers and the on-call', async () => {
-    const alert = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'loud', summary: `${HOSTILE.join(' ')} db on fire` } });
+    const alert = await bot.call('/webhooks/generic', {
+      method: 'POST',
+      json: { service: 'loud', summary: `${HOSTILE.join(' ')} db on fire` },
+    });
     expect(alert.status).toBe(202);
     const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request');
-    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: '<!channel>' } });
+    const decided = await bot.call(`/api/approvals/${approval.id}`, {
+      method: 'POST',
+      token: API_TOKEN,
+      json: { decision: 'approve', by: '<!channel>' },
+    });
     expect(decided.status).toBe(200);
-    const heal = await bot.call('/api/heal', { method: 'POST', json: { service: 'loud', by: '<!here>', dryRun: true } });
+    const heal = await bot.call('/api/heal', {
+      method: 'POST',
+      json: { service: 'loud', by: '<!here>', dryRun: true },
+    });
     expect(heal.status).toBe(202);
-    await waitFor(() => bot.bot.store.listIncidents().every((r) => r.status === 'closed') && bot.bot.store.listIncidents().length === 2, 'both incidents to close');
+    await waitFor(
+      () =>
+        bot.bot.store.listIncidents().every((r) => r.status === 'closed') && bot.bot.store.listIncidents().length === 2,
+      'both incidents to close',
+    );
     await waitFor(() => slack.everythingSent().includes('S0ONCALL'), 'the escalation on Slack');
     await new Promise((resolve) => setTimeout(resolve, 300));
 

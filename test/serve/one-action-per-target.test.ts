@@ -1,7 +1,19 @@
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
-import { ensureTestImage, freePort, removeTestContainers, runContainer, uniqueName, waitForContainer } from '../support/images.js';
+import {
+  dockerEngineUnavailableReason,
+  requireOrSkip,
+  startDockerEngine,
+  type DockerEngine,
+} from '../support/docker-engine.js';
+import {
+  ensureTestImage,
+  freePort,
+  removeTestContainers,
+  runContainer,
+  uniqueName,
+  waitForContainer,
+} from '../support/images.js';
 import { flakyServer, forwardingLayer, type Layer } from '../support/layers.js';
 import { startTestBot, type TestBot } from './harness.js';
 
@@ -37,7 +49,8 @@ describe.skipIf(skip)('one action per target', () => {
     await runContainer(docker, { name: db, cmd: flakyServer(port, 'error') });
     await waitForContainer(docker, db, (info) => info.State.Running);
     const dbUrl = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100 && !(await fetch(`${dbUrl}/cgi-bin/ready`).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && !(await fetch(`${dbUrl}/cgi-bin/ready`).catch(() => undefined)); i++)
+      await new Promise((r) => setTimeout(r, 50));
     const api = await forwardingLayer(() => dbUrl);
     const web = await forwardingLayer(() => dbUrl);
     layers.push(api, web);
@@ -45,7 +58,11 @@ describe.skipIf(skip)('one action per target', () => {
       healing: { verifyTimeout: '30s', actionTimeout: '30s' },
       monitor: { dockerEvents: false },
       services: {
-        db: { docker: { container: db, host }, probes: [{ name: 'internal', http: `${dbUrl}/cgi-bin/ready`, timeoutMs: 1000 }], policy: { auto: ['restart'] } },
+        db: {
+          docker: { container: db, host },
+          probes: [{ name: 'internal', http: `${dbUrl}/cgi-bin/ready`, timeoutMs: 1000 }],
+          policy: { auto: ['restart'] },
+        },
         api: { probes: [{ name: 'internal', http: `${api.url}/cgi-bin/ready`, timeoutMs: 2000 }], dependsOn: ['db'] },
         web: { probes: [{ name: 'internal', http: `${web.url}/cgi-bin/ready`, timeoutMs: 2000 }], dependsOn: ['db'] },
       },
@@ -68,7 +85,11 @@ describe.skipIf(skip)('one action per target', () => {
     await all;
 
     const until = Math.ceil(Date.now() / 1000) + 1;
-    const stream = (await docker.getEvents({ since: since as unknown as number, until, filters: { container: [db], event: ['start'] } })) as unknown as NodeJS.ReadableStream;
+    const stream = (await docker.getEvents({
+      since: since as unknown as number,
+      until,
+      filters: { container: [db], event: ['start'] },
+    })) as unknown as NodeJS.ReadableStream;
     let text = '';
     for await (const chunk of stream) text += chunk.toString();
     const starts = text.split('\n').filter(Boolean);

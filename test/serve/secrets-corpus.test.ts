@@ -15,7 +15,11 @@ import { runCli } from '../support/cli.js';
 import { json } from '../support/http.js';
 import { API_TOKEN, startTestBot, tempDir, TOKEN, waitFor, type TestBot } from './harness.js';
 
-const PEM_BODY = ['MIIEpAIBAAKCAQEAzLeakedPemLineOne0000000000000000000000000000000', 'PemLineTwoLeakedAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'PemLineThreeLeakedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=='];
+const PEM_BODY = [
+  'MIIEpAIBAAKCAQEAzLeakedPemLineOne0000000000000000000000000000000',
+  'PemLineTwoLeakedAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+  'PemLineThreeLeakedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB==',
+];
 
 /** Text that outside systems print, and the secret inside each that must never leave healbot. */
 const PRINTED: { text: string; secret: string }[] = [
@@ -24,12 +28,21 @@ const PRINTED: { text: string; secret: string }[] = [
   { text: 'slack xoxb-7777777777-8888888888-leakedBOTtoken', secret: 'xoxb-7777777777-8888888888-leakedBOTtoken' },
   { text: 'socket xapp-1-A777-888-leakedAPPtoken', secret: 'xapp-1-A777-888-leakedAPPtoken' },
   { text: 'push with ghp_LeakedGitHubToken0123456789abcdefghij', secret: 'ghp_LeakedGitHubToken0123456789abcdefghij' },
-  { text: 'pat github_pat_11LEAKED0_abcdefghijklmnopqrstuvwxyz', secret: 'github_pat_11LEAKED0_abcdefghijklmnopqrstuvwxyz' },
+  {
+    text: 'pat github_pat_11LEAKED0_abcdefghijklmnopqrstuvwxyz',
+    secret: 'github_pat_11LEAKED0_abcdefghijklmnopqrstuvwxyz',
+  },
   { text: 'jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsZWFrZWQifQ.c2lnbmF0dXJlTGVha2Vk', secret: 'eyJzdWIiOiJsZWFrZWQifQ' },
   { text: 'Authorization: Bearer bearerLeak0123456789', secret: 'bearerLeak0123456789' },
   { text: 'Proxy-Authorization: Basic dXNlcjpsZWFrZWRwYXNz', secret: 'dXNlcjpsZWFrZWRwYXNz' },
-  { text: 'posting to https://hooks.slack.com/services/T000LEAK/B000LEAK/slackHookSecret123', secret: 'slackHookSecret123' },
-  { text: 'posting to https://discord.com/api/webhooks/123456789012345678/discordHookSecret_abc', secret: 'discordHookSecret_abc' },
+  {
+    text: 'posting to https://hooks.slack.com/services/T000LEAK/B000LEAK/slackHookSecret123',
+    secret: 'slackHookSecret123',
+  },
+  {
+    text: 'posting to https://discord.com/api/webhooks/123456789012345678/discordHookSecret_abc',
+    secret: 'discordHookSecret_abc',
+  },
   { text: 'stripe sk_live_stripeLeak0123456789', secret: 'sk_live_stripeLeak0123456789' },
   { text: 'stripe restricted rk_live_restrictedLeak01234', secret: 'rk_live_restrictedLeak01234' },
   { text: 'maps AIzaSyLeakedGoogleKey_0123456789abcdefg', secret: 'AIzaSyLeakedGoogleKey_0123456789abcdefg' },
@@ -42,8 +55,14 @@ const PRINTED: { text: string; secret: string }[] = [
   { text: 'DB_PASSWORD=hunter2leak started', secret: 'hunter2leak' },
   { text: 'GET /x?api_key=apikeyLeak999&x=1', secret: 'apikeyLeak999' },
   { text: '{"client_secret": "clientSecretLeak77"}', secret: 'clientSecretLeak77' },
-  { text: `bot MTAxLeakedDiscordBotTok0.GhLeak.abcdefghijklmnopqrstuvwxyz0123`, secret: 'abcdefghijklmnopqrstuvwxyz0123' },
-  { text: `-----BEGIN RSA PRIVATE KEY-----\n${PEM_BODY.join('\n')}\n-----END RSA PRIVATE KEY-----`, secret: PEM_BODY[1] },
+  {
+    text: `bot MTAxLeakedDiscordBotTok0.GhLeak.abcdefghijklmnopqrstuvwxyz0123`,
+    secret: 'abcdefghijklmnopqrstuvwxyz0123',
+  },
+  {
+    text: `-----BEGIN RSA PRIVATE KEY-----\n${PEM_BODY.join('\n')}\n-----END RSA PRIVATE KEY-----`,
+    secret: PEM_BODY[1],
+  },
 ];
 
 /**
@@ -78,7 +97,9 @@ describe('secrets never leave healbot, through any door', () => {
       req.on('data', (d) => (body += d));
       req.on('end', () => {
         githubBodies.push(body);
-        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ number: 7, html_url: 'https://ghe.example/acme/ops/issues/7' }));
+        res
+          .writeHead(201, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ number: 7, html_url: 'https://ghe.example/acme/ops/issues/7' }));
       });
     });
     await new Promise<void>((resolve) => github.listen(0, '127.0.0.1', resolve));
@@ -108,8 +129,18 @@ process.exit(1);`,
       services: {
         leaky: {
           probes: [
-            ...PROBE_GROUPS.map((group, i) => ({ name: `p${i}`, command: leak('probe', group.join(',')), timeoutMs: 10_000 })),
-            { name: 'hdr', http: { url: `http://watch:${configured.probeUrlPassword}@127.0.0.1:1/ready`, headers: { 'x-api-key': configured.probeHeader } } },
+            ...PROBE_GROUPS.map((group, i) => ({
+              name: `p${i}`,
+              command: leak('probe', group.join(',')),
+              timeoutMs: 10_000,
+            })),
+            {
+              name: 'hdr',
+              http: {
+                url: `http://watch:${configured.probeUrlPassword}@127.0.0.1:1/ready`,
+                headers: { 'x-api-key': configured.probeHeader },
+              },
+            },
           ],
           command: { restart: leak('restart'), status: leak('status'), logs: leak('logs'), timeoutMs: 10_000 },
         },
@@ -117,11 +148,24 @@ process.exit(1);`,
       healing: { verifyTimeout: 2000, actionTimeout: 10_000, approvalTimeout: '10m', approvers: ['api:ops'] },
       heartbeat: { url: configured.heartbeat, interval: '1h' },
       github: { repo: 'acme/ops', token: configured.githubToken, apiUrl: githubUrl },
-      slack: { mode: 'http', botToken: configured.botToken, signingSecret: configured.signingSecret, apiUrl: slack.apiUrl, alertChannels: ['C0ALERTS'], approvers: ['U0ANA'] },
+      slack: {
+        mode: 'http',
+        botToken: configured.botToken,
+        signingSecret: configured.signingSecret,
+        apiUrl: slack.apiUrl,
+        alertChannels: ['C0ALERTS'],
+        approvers: ['U0ANA'],
+      },
       store: { path: storePath },
     };
     configFile = `${dir.path}/healbot.json`;
-    writeFileSync(configFile, JSON.stringify({ ...raw, server: { listen: '127.0.0.1:0', token: TOKEN, apiTokens: [{ name: 'ops', token: API_TOKEN }] } }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        ...raw,
+        server: { listen: '127.0.0.1:0', token: TOKEN, apiTokens: [{ name: 'ops', token: API_TOKEN }] },
+      }),
+    );
     bot = await startTestBot(raw);
     const stream = await fetch(`${bot.url}/api/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
     void (async () => {
@@ -138,7 +182,14 @@ process.exit(1);`,
     dir.cleanup();
   });
 
-  const secrets = () => [...PRINTED.map((p) => p.secret), ...PEM_BODY, ...Object.values(configured), TOKEN, 'cookieLeakOne', 'correct horse'];
+  const secrets = () => [
+    ...PRINTED.map((p) => p.secret),
+    ...PEM_BODY,
+    ...Object.values(configured),
+    TOKEN,
+    'cookieLeakOne',
+    'correct horse',
+  ];
 
   function leaksIn(door: string, text: string): string[] {
     return secrets()
@@ -148,17 +199,39 @@ process.exit(1);`,
 
   it('plants at least 30 secrets, and none comes out of any door', async () => {
     expect(secrets().length).toBeGreaterThanOrEqual(30);
-    const alert = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'leaky', summary: `db down: ${PRINTED[0].text} ${PRINTED[11].text}`, severity: 'critical' } });
+    const alert = await bot.call('/webhooks/generic', {
+      method: 'POST',
+      json: { service: 'leaky', summary: `db down: ${PRINTED[0].text} ${PRINTED[11].text}`, severity: 'critical' },
+    });
     expect(alert.status).toBe(202);
     const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request', 30_000);
     const approvals = await (await bot.call('/api/approvals')).text();
-    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: 'ana password="correct horse battery staple"' } });
+    const decided = await bot.call(`/api/approvals/${approval.id}`, {
+      method: 'POST',
+      token: API_TOKEN,
+      json: { decision: 'approve', by: 'ana password="correct horse battery staple"' },
+    });
     expect(decided.status).toBe(200);
     await waitFor(() => bot.bot.store.listIncidents()[0]?.status === 'closed', 'the incident to close', 30_000);
     await waitFor(() => githubBodies.length > 0, 'the GitHub issue', 30_000);
     // A Slack slash command reads history back through chat.
-    const form = new URLSearchParams({ command: '/heal', text: 'history leaky', user_id: 'U0ANA', channel_id: 'C0OPS', team_id: 'T1', response_url: slack.responseUrl('hist'), trigger_id: 't' }).toString();
-    const slash = await fetch(`${bot.url}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...signSlackRequest(form, configured.signingSecret) }, body: form });
+    const form = new URLSearchParams({
+      command: '/heal',
+      text: 'history leaky',
+      user_id: 'U0ANA',
+      channel_id: 'C0OPS',
+      team_id: 'T1',
+      response_url: slack.responseUrl('hist'),
+      trigger_id: 't',
+    }).toString();
+    const slash = await fetch(`${bot.url}/slack/events`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...signSlackRequest(form, configured.signingSecret),
+      },
+      body: form,
+    });
     expect(slash.status).toBe(200);
     await waitFor(() => slack.calls.some((c) => c.url.includes('/response/hist')), 'the history reply');
     await waitFor(() => sse.join('').includes('event: done'), 'the done event on the stream');
@@ -181,7 +254,8 @@ process.exit(1);`,
     expect(slack.calls.map((c) => c.raw).join('\n')).toContain('REDACTED');
 
     await bot.close();
-    for (const file of readdirSync(dir.path).filter((f) => f.startsWith('healbot.db'))) leaks.push(...leaksIn(`store file ${file}`, readFileSync(`${dir.path}/${file}`, 'latin1')));
+    for (const file of readdirSync(dir.path).filter((f) => f.startsWith('healbot.db')))
+      leaks.push(...leaksIn(`store file ${file}`, readFileSync(`${dir.path}/${file}`, 'latin1')));
     const audit = await runCli(['audit', '--config', configFile, '--json']);
     expect(audit.exitCode).toBe(0);
     expect(audit.stdout).toContain('approval_requested');
@@ -195,18 +269,29 @@ process.exit(1);`,
     const asJson = await runCli(['diagnose', 'leaky', '--config', cliConfig, '--json']);
     const heal = await runCli(['heal', 'leaky', '--config', cliConfig, '--yes']);
     expect(asJson.json.runtime.leaky.logs.length).toBeGreaterThan(5);
-    leaks.push(...leaksIn('healbot diagnose', text.stdout + text.stderr), ...leaksIn('healbot diagnose --json', asJson.stdout + asJson.stderr), ...leaksIn('healbot heal', heal.stdout + heal.stderr));
+    leaks.push(
+      ...leaksIn('healbot diagnose', text.stdout + text.stderr),
+      ...leaksIn('healbot diagnose --json', asJson.stdout + asJson.stderr),
+      ...leaksIn('healbot heal', heal.stdout + heal.stderr),
+    );
 
     // The console chat: serve with no chat platform, a scripted terminal.
     const input = new PassThrough();
     let consoleText = '';
-    const consoleBot = await startTestBot({ ...raw, slack: undefined, github: undefined, store: undefined }, { console: true, input, output: (t) => (consoleText += t) });
+    const consoleBot = await startTestBot(
+      { ...raw, slack: undefined, github: undefined, store: undefined },
+      { console: true, input, output: (t) => (consoleText += t) },
+    );
     try {
       input.write('/heal diagnose leaky\n');
       input.write('/heal leaky\n');
       await waitFor(() => /Approval needed|approve/i.test(consoleText), 'the console approval prompt', 30_000);
       input.write('y\n');
-      await waitFor(() => consoleBot.bot.store.listIncidents()[0]?.status === 'closed', 'the console incident to close', 30_000);
+      await waitFor(
+        () => consoleBot.bot.store.listIncidents()[0]?.status === 'closed',
+        'the console incident to close',
+        30_000,
+      );
     } finally {
       await consoleBot.close();
     }

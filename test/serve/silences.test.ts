@@ -36,16 +36,32 @@ describe.skipIf(skip)('silencing an Alertmanager alert from its thread', () => {
     backend = await startBackend();
     backend.status = 503;
     const port = await freePort();
-    alertmanager = await startAlertmanager({ webhookUrl: `http://127.0.0.1:${port}/webhooks/alertmanager`, token: TOKEN });
+    alertmanager = await startAlertmanager({
+      webhookUrl: `http://127.0.0.1:${port}/webhooks/alertmanager`,
+      token: TOKEN,
+    });
     bot = await startTestBot(
-      { services: { api: { probes: [{ name: 'internal', http: backend.url }] } }, healing: { approvers: ['U0ONCALL'] }, alertmanager: { url: alertmanager.url } },
+      {
+        services: { api: { probes: [{ name: 'internal', http: backend.url }] } },
+        healing: { approvers: ['U0ONCALL'] },
+        alertmanager: { url: alertmanager.url },
+      },
       { listen: `127.0.0.1:${port}` },
     );
     bot.bot.engine.subscribe((event) => {
       if (event.type === 'started') started.push(event.incident);
       if (event.type === 'info') notes.push(event.message);
     });
-    await alertmanager.pushAlerts([{ labels, annotations: { summary: 'api answers 5xx', description: 'More than 5% of api requests failed for 5 minutes.', runbook_url: 'https://runbooks.example.com/api-5xx' } }]);
+    await alertmanager.pushAlerts([
+      {
+        labels,
+        annotations: {
+          summary: 'api answers 5xx',
+          description: 'More than 5% of api requests failed for 5 minutes.',
+          runbook_url: 'https://runbooks.example.com/api-5xx',
+        },
+      },
+    ]);
   });
   afterAll(async () => {
     await alertmanager?.stop();
@@ -56,8 +72,18 @@ describe.skipIf(skip)('silencing an Alertmanager alert from its thread', () => {
   const silences = async (): Promise<ApiSilence[]> => json(await fetch(`${alertmanager.url}/api/v2/silences`));
 
   it('starts the thread with the alert’s context and offers Silence 1h / 4h / 24h', async () => {
-    const incident = await waitFor(() => started.find((i) => i.source === 'webhook'), 'the alert to open an incident', 20_000);
-    expect(incident.context).toMatchObject({ summary: 'api answers 5xx', description: 'More than 5% of api requests failed for 5 minutes.', labels, source: 'alertmanager', silenceable: true });
+    const incident = await waitFor(
+      () => started.find((i) => i.source === 'webhook'),
+      'the alert to open an incident',
+      20_000,
+    );
+    expect(incident.context).toMatchObject({
+      summary: 'api answers 5xx',
+      description: 'More than 5% of api requests failed for 5 minutes.',
+      labels,
+      source: 'alertmanager',
+      silenceable: true,
+    });
     expect(incident.context!.links[0]).toEqual({ label: 'Runbook', url: 'https://runbooks.example.com/api-5xx' });
     const message = contextMessage(incident.context!, incident.id);
     expect(message.buttons?.map((b) => [b.label, b.value])).toEqual([
@@ -80,10 +106,16 @@ describe.skipIf(skip)('silencing an Alertmanager alert from its thread', () => {
     const before = Date.now();
     const reply = await runCommand(bot.bot.api, { actor: ONCALL, text: `silence ${incident.id} 4h` });
     expect(reply.visibility).toBe('channel');
-    expect(reply.message.text).toMatch(/^Silenced by <@U0ONCALL> until \d{4}-\d\d-\d\d \d\d:\d\d UTC \(Alertmanager silence `[0-9a-f-]+`\)\.$/);
+    expect(reply.message.text).toMatch(
+      /^Silenced by <@U0ONCALL> until \d{4}-\d\d-\d\d \d\d:\d\d UTC \(Alertmanager silence `[0-9a-f-]+`\)\.$/,
+    );
     const [silence] = await silences();
     expect(silence.status.state).toBe('active');
-    expect(silence.matchers.map((m) => [m.name, m.value, m.isRegex, m.isEqual]).sort()).toEqual(Object.entries(labels).map(([k, v]) => [k, v, false, true]).sort());
+    expect(silence.matchers.map((m) => [m.name, m.value, m.isRegex, m.isEqual]).sort()).toEqual(
+      Object.entries(labels)
+        .map(([k, v]) => [k, v, false, true])
+        .sort(),
+    );
     expect(silence.createdBy).toBe('healbot for <@U0ONCALL>');
     const hours = (Date.parse(silence.endsAt) - before) / 3_600_000;
     expect(hours).toBeGreaterThan(3.99);

@@ -30,7 +30,11 @@ describe('the store has one owner', () => {
       services: {
         slow: {
           command: {
-            restart: [node, '-e', `require('fs').writeFileSync(${JSON.stringify(started)}, ''); (function wait() { if (!require('fs').existsSync(${JSON.stringify(release)})) setTimeout(wait, 20); })()`],
+            restart: [
+              node,
+              '-e',
+              `require('fs').writeFileSync(${JSON.stringify(started)}, ''); (function wait() { if (!require('fs').existsSync(${JSON.stringify(release)})) setTimeout(wait, 20); })()`,
+            ],
             status: [node, '-e', 'process.exit(3)'],
           },
           policy: { auto: ['start', 'restart'] },
@@ -39,7 +43,9 @@ describe('the store has one owner', () => {
       },
     };
     bot = await startTestBot(config);
-    const { incidentId } = (await (await bot.call('/api/heal', { method: 'POST', json: { service: 'slow' } })).json()) as { incidentId: string };
+    const { incidentId } = (await (
+      await bot.call('/api/heal', { method: 'POST', json: { service: 'slow' } })
+    ).json()) as { incidentId: string };
     await waitFor(() => existsSync(started), 'serve to be in the middle of its action');
     const file = join(dir.path, 'healbot.yml');
     writeFileSync(file, stringify(config));
@@ -57,7 +63,10 @@ describe('the store has one owner', () => {
     expect(readFileSync(`${join(dir.path, 'healbot.db')}.owner`, 'utf8')).toBe(String(process.pid));
 
     writeFileSync(release, '');
-    const closed = await waitFor(() => bot!.bot.store.getIncident(incidentId)?.status === 'closed' && bot!.bot.store.getIncident(incidentId), 'serve to finish its own incident');
+    const closed = await waitFor(
+      () => bot!.bot.store.getIncident(incidentId)?.status === 'closed' && bot!.bot.store.getIncident(incidentId),
+      'serve to finish its own incident',
+    );
     expect(closed.summary).not.toMatch(/restarted while this incident was running/);
   });
 });

@@ -5,7 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/node-image.js';
-import { API_TOKEN, countedService, startBackend, startTestBot, tempDir, waitFor, type TestBot } from '../serve/harness.js';
+import {
+  API_TOKEN,
+  countedService,
+  startBackend,
+  startTestBot,
+  tempDir,
+  waitFor,
+  type TestBot,
+} from '../serve/harness.js';
 
 interface Panel {
   title: string;
@@ -14,7 +22,9 @@ interface Panel {
   panels?: Panel[];
 }
 
-const dashboard = JSON.parse(readFileSync(`${REPO_ROOT}/examples/grafana-dashboard.json`, 'utf8')) as { panels: Panel[] };
+const dashboard = JSON.parse(readFileSync(`${REPO_ROOT}/examples/grafana-dashboard.json`, 'utf8')) as {
+  panels: Panel[];
+};
 const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
 const queries = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 
@@ -29,7 +39,8 @@ function exportedSeries(text: string): Set<string> {
   return names;
 }
 
-const gauge = (text: string, name: string, service: string) => new RegExp(`^${name}\\{service="${service}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+const gauge = (text: string, name: string, service: string) =>
+  new RegExp(`^${name}\\{service="${service}"\\} (\\d+)$`, 'm').exec(text)?.[1];
 
 describe('dashboard metrics', () => {
   const dir = tempDir();
@@ -40,7 +51,11 @@ describe('dashboard metrics', () => {
 
   beforeAll(async () => {
     backend = await startBackend();
-    bot = await startTestBot({ services: { web: { probes: [{ name: 'internal', http: backend.url }] }, gated: approvalsOf.config }, monitor: { groupWindow: 0 }, healing: { approvers: ['api:ops'] } });
+    bot = await startTestBot({
+      services: { web: { probes: [{ name: 'internal', http: backend.url }] }, gated: approvalsOf.config },
+      monitor: { groupWindow: 0 },
+      healing: { approvers: ['api:ops'] },
+    });
   });
 
   afterAll(async () => {
@@ -56,7 +71,11 @@ describe('dashboard metrics', () => {
     const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request');
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'gated')).toBe('1');
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'web')).toBe('0');
-    const denied = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'deny' } });
+    const denied = await bot.call(`/api/approvals/${approval.id}`, {
+      method: 'POST',
+      token: API_TOKEN,
+      json: { decision: 'deny' },
+    });
     expect(denied.status).toBe(200);
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'gated')).toBe('0');
   });
@@ -85,7 +104,16 @@ describe('dashboard metrics', () => {
 
   it('covers health, approvals, incidents, outcomes, root causes, time to heal, breakers and probe latency', () => {
     const all = queries.map((q) => q.expr).join('\n');
-    for (const series of ['healbot_service_healthy', 'healbot_pending_approvals', 'healbot_incidents_opened_total', 'healbot_incident_outcomes_total', 'healbot_heals_succeeded_total', 'healbot_time_to_heal_seconds_bucket', 'healbot_breaker_open', 'healbot_probe_duration_seconds_bucket']) {
+    for (const series of [
+      'healbot_service_healthy',
+      'healbot_pending_approvals',
+      'healbot_incidents_opened_total',
+      'healbot_incident_outcomes_total',
+      'healbot_heals_succeeded_total',
+      'healbot_time_to_heal_seconds_bucket',
+      'healbot_breaker_open',
+      'healbot_probe_duration_seconds_bucket',
+    ]) {
       expect(all).toContain(series);
     }
     expect(all).toMatch(/by \(root_cause\)/);

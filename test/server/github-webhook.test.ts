@@ -13,9 +13,17 @@ describe('POST /webhooks/github', () => {
     bot = undefined;
   });
 
-  const post = (body: string, headers: Record<string, string>) => fetch(`${bot!.url}/webhooks/github`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+  const post = (body: string, headers: Record<string, string>) =>
+    fetch(`${bot!.url}/webhooks/github`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
   const start = (github: Record<string, unknown> = { token: 'ghp_x', webhookSecret: SECRET }) =>
-    startTestBot({ services: { ci: { github: { repo: 'acme/shop', workflows: ['build.yml'] } } }, github: { apiUrl: 'http://127.0.0.1:9', ...github } });
+    startTestBot({
+      services: { ci: { github: { repo: 'acme/shop', workflows: ['build.yml'] } } },
+      github: { apiUrl: 'http://127.0.0.1:9', ...github },
+    });
 
   it('answers every bad delivery with one clear line and opens nothing', async () => {
     bot = await start();
@@ -25,18 +33,49 @@ describe('POST /webhooks/github', () => {
     expect((await json(noDelivery)).error).toBe('missing or malformed X-GitHub-Delivery header');
     expect((await post(good, { 'x-github-event': 'ping', 'x-github-delivery': 'd-1' })).status).toBe(401);
     const bad = '{"action":';
-    const malformed = await post(bad, { 'x-hub-signature-256': sign(bad), 'x-github-event': 'workflow_run', 'x-github-delivery': 'd-2' });
+    const malformed = await post(bad, {
+      'x-hub-signature-256': sign(bad),
+      'x-github-event': 'workflow_run',
+      'x-github-delivery': 'd-2',
+    });
     expect(malformed.status).toBe(400);
     expect((await json(malformed)).error).toMatch(/^malformed JSON/);
-    const notARun = JSON.stringify({ action: 'completed', workflow_run: { id: 'seven' }, repository: { full_name: 'acme/shop' } });
-    const wrongShape = await post(notARun, { 'x-hub-signature-256': sign(notARun), 'x-github-event': 'workflow_run', 'x-github-delivery': 'd-3' });
+    const notARun = JSON.stringify({
+      action: 'completed',
+      workflow_run: { id: 'seven' },
+      repository: { full_name: 'acme/shop' },
+    });
+    const wrongShape = await post(notARun, {
+      'x-hub-signature-256': sign(notARun),
+      'x-github-event': 'workflow_run',
+      'x-github-delivery': 'd-3',
+    });
     expect(wrongShape.status).toBe(400);
     expect((await json(wrongShape)).error).toMatch(/^not a workflow_run payload: workflow_run\.id/);
     expect((await fetch(`${bot.url}/webhooks/github`)).status).toBe(405);
-    const ping = await post(good, { 'x-hub-signature-256': sign(good), 'x-github-event': 'ping', 'x-github-delivery': 'd-4' });
+    const ping = await post(good, {
+      'x-hub-signature-256': sign(good),
+      'x-github-event': 'ping',
+      'x-github-delivery': 'd-4',
+    });
     expect(ping.status).toBe(200);
-    const elsewhere = JSON.stringify({ action: 'completed', workflow_run: { id: 7, name: 'build', path: '.github/workflows/build.yml', head_branch: 'main', conclusion: 'failure', status: 'completed' }, repository: { full_name: 'someone/else' } });
-    const ignored = await post(elsewhere, { 'x-hub-signature-256': sign(elsewhere), 'x-github-event': 'workflow_run', 'x-github-delivery': 'd-5' });
+    const elsewhere = JSON.stringify({
+      action: 'completed',
+      workflow_run: {
+        id: 7,
+        name: 'build',
+        path: '.github/workflows/build.yml',
+        head_branch: 'main',
+        conclusion: 'failure',
+        status: 'completed',
+      },
+      repository: { full_name: 'someone/else' },
+    });
+    const ignored = await post(elsewhere, {
+      'x-hub-signature-256': sign(elsewhere),
+      'x-github-event': 'workflow_run',
+      'x-github-delivery': 'd-5',
+    });
     expect(ignored.status).toBe(202);
     expect((await json(ignored)).ignored).toMatch(/no service watches someone\/else/);
     expect(bot.bot.store.listIncidents({})).toHaveLength(0);
@@ -45,7 +84,11 @@ describe('POST /webhooks/github', () => {
   it('refuses deliveries until a webhook secret is configured', async () => {
     bot = await start({ token: 'ghp_x' });
     const body = '{}';
-    const res = await post(body, { 'x-hub-signature-256': sign(body), 'x-github-event': 'ping', 'x-github-delivery': 'd-1' });
+    const res = await post(body, {
+      'x-hub-signature-256': sign(body),
+      'x-github-event': 'ping',
+      'x-github-delivery': 'd-1',
+    });
     expect(res.status).toBe(503);
     expect((await json(res)).error).toMatch(/github\.webhookSecret is not configured/);
   });

@@ -14,7 +14,11 @@ function random(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] };
+  return {
+    next,
+    int: (n: number) => Math.floor(next() * n),
+    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)],
+  };
 }
 
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
@@ -46,10 +50,35 @@ function hostileBody(rnd: ReturnType<typeof random>): Buffer {
       const body: Record<string, unknown> = {};
       for (const key of PROTO_KEYS) body[key] = rnd.pick([{ polluted: true }, 'api', 1, null, []]);
       Object.defineProperty(body, '__proto__', { value: { service: 'api' }, enumerable: true });
-      return Buffer.from(JSON.stringify({ ...body, service, labels: { __proto__: 'x', constructor: 'y' }, alerts: [{ status: 'firing', labels: { constructor: { a: 1 } } }] }));
+      return Buffer.from(
+        JSON.stringify({
+          ...body,
+          service,
+          labels: { __proto__: 'x', constructor: 'y' },
+          alerts: [{ status: 'firing', labels: { constructor: { a: 1 } } }],
+        }),
+      );
     }
     case 3:
-      return Buffer.from(JSON.stringify(rnd.pick([null, 1, 'str', true, [], [1, 2], { service: 1 }, { service: ['api'] }, { alerts: 'x' }, { alerts: [1] }, { decision: 7 }, { state: {} }, { service: 'api', dryRun: 'yes' }])));
+      return Buffer.from(
+        JSON.stringify(
+          rnd.pick([
+            null,
+            1,
+            'str',
+            true,
+            [],
+            [1, 2],
+            { service: 1 },
+            { service: ['api'] },
+            { alerts: 'x' },
+            { alerts: [1] },
+            { decision: 7 },
+            { state: {} },
+            { service: 'api', dryRun: 'yes' },
+          ]),
+        ),
+      );
     case 4:
       return Buffer.from(JSON.stringify({ service, summary: 'x'.repeat(rnd.pick([10_000, 500_000, 1_100_000])) }));
     case 5: {
@@ -62,7 +91,12 @@ function hostileBody(rnd: ReturnType<typeof random>): Buffer {
       return Buffer.from(text.slice(0, rnd.int(text.length)));
     }
     case 7:
-      return Buffer.from(JSON.stringify(alertmanagerPayload([{ labels: { service: 'api', [rnd.pick(PROTO_KEYS)]: 'x' } }])).replace('"service":"api"', `"service":${rnd.pick(['1', 'true', 'null', '[]', '{}', '"api"'])}`));
+      return Buffer.from(
+        JSON.stringify(alertmanagerPayload([{ labels: { service: 'api', [rnd.pick(PROTO_KEYS)]: 'x' } }])).replace(
+          '"service":"api"',
+          `"service":${rnd.pick(['1', 'true', 'null', '[]', '{}', '"api"'])}`,
+        ),
+      );
     default:
       return Buffer.from(rnd.pick(valid));
   }
@@ -88,11 +122,25 @@ const ENDPOINTS = [
 /** Sends one request with raw bytes and an arbitrary content type; resolves with the status, or 0 when the server closed the connection. */
 function send(port: number, method: string, path: string, body: Buffer, token: string | undefined): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, method, path, agent: false, headers: { 'content-type': 'application/json', 'content-length': body.length, ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': body.length,
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', () => resolve(0));
     req.end(method === 'GET' ? undefined : body);
   });
@@ -125,10 +173,17 @@ describe('hostile input through the HTTP server', () => {
   it('refuses alert labels that are not strings, naming the label, instead of recursing into them', async () => {
     const deep = '['.repeat(10_000) + ']'.repeat(10_000);
     const body = `{"version":"4","alerts":[{"status":"firing","labels":{"service":"api","deep":${deep}},"annotations":{}}]}`;
-    const res = await bot.call('/webhooks/alertmanager', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const res = await bot.call('/webhooks/alertmanager', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
     expect((await json(res)).error).toMatch(/alerts\.0\.labels\.deep: must be a string/);
-    const numbers = await bot.call('/webhooks/alertmanager', { method: 'POST', json: { alerts: [{ status: 'firing', labels: { service: 'db', port: 5432, page: true } }] } });
+    const numbers = await bot.call('/webhooks/alertmanager', {
+      method: 'POST',
+      json: { alerts: [{ status: 'firing', labels: { service: 'db', port: 5432, page: true } }] },
+    });
     expect(numbers.status).toBe(202);
   });
 
@@ -137,7 +192,9 @@ describe('hostile input through the HTTP server', () => {
     let answer = '';
     socket.on('data', (d) => (answer += d.toString()));
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.write('POST /api/heal HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{');
+    socket.write(
+      'POST /api/heal HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{',
+    );
     // Keeps trickling one byte every 100 ms until the server hangs up; on the old code that lasted minutes.
     const trickle = setInterval(() => socket.writable && socket.write(' '), 100);
     await closed;
@@ -172,14 +229,17 @@ describe('hostile input through the HTTP server', () => {
         const token = rnd.int(10) === 0 ? rnd.pick(['wrong', '', TOKEN + 'x']) : TOKEN;
         const status = await send(port, method, path, body, token);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        if (status >= 500) failures.push(`#${i} ${method} ${path} → ${status}: ${body.subarray(0, 120).toString('latin1')}`);
+        if (status >= 500)
+          failures.push(`#${i} ${method} ${path} → ${status}: ${body.subarray(0, 120).toString('latin1')}`);
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
     await waitFor(() => Object.keys(bot.bot.engine.openIncidents()).length === 0, 'incidents to settle', 30_000);
     global.gc?.();
     const rssAfter = process.memoryUsage().rss;
-    console.log(`fuzz: ${total} requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}, rss ${Math.round(rssBefore / 2 ** 20)} MiB → ${Math.round(rssAfter / 2 ** 20)} MiB`);
+    console.log(
+      `fuzz: ${total} requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}, rss ${Math.round(rssBefore / 2 ** 20)} MiB → ${Math.round(rssAfter / 2 ** 20)} MiB`,
+    );
     expect(failures).toEqual([]);
     expect(statuses.get(0) ?? 0).toBe(0);
     expect((await bot.call('/healthz')).status).toBe(200);

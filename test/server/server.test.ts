@@ -1,7 +1,17 @@
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { json } from '../support/http.js';
-import { alertmanagerPayload, API_TOKEN, countedService, startBackend, startTestBot, tempDir, TOKEN, waitFor, type TestBot } from '../serve/harness.js';
+import {
+  alertmanagerPayload,
+  API_TOKEN,
+  countedService,
+  startBackend,
+  startTestBot,
+  tempDir,
+  TOKEN,
+  waitFor,
+  type TestBot,
+} from '../serve/harness.js';
 
 /** Sends raw bytes and returns whatever comes back before the server closes or `ms` pass. */
 function rawRequest(port: number, bytes: string, ms = 1000): Promise<string> {
@@ -34,7 +44,10 @@ describe('healbot serve HTTP server', () => {
         api: { probes: [{ name: 'internal', http: backend.url }] },
         worker: worker.config,
         db: db.config,
-        cache: { probes: [{ name: 'internal', http: backend.url }], alerts: [{ labels: { team: 'storage', component: 'redis' } }] },
+        cache: {
+          probes: [{ name: 'internal', http: backend.url }],
+          alerts: [{ labels: { team: 'storage', component: 'redis' } }],
+        },
       },
       healing: { approvalTimeout: '1m', verifyTimeout: '5s', approvers: ['api:ops'] },
       store: { path: `${dir.path}/healbot.db` },
@@ -67,7 +80,12 @@ describe('healbot serve HTTP server', () => {
   });
 
   it('answers malformed, truncated, empty and oversized bodies with a 4xx one-line error and stays up', async () => {
-    const post = (body: string, headers: Record<string, string> = {}) => bot.call('/webhooks/alertmanager', { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      bot.call('/webhooks/alertmanager', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', ...headers },
+      });
     const malformed = await post('{"alerts": [');
     expect(malformed.status).toBe(400);
     const error = (await json(malformed)).error as string;
@@ -82,13 +100,20 @@ describe('healbot serve HTTP server', () => {
     expect(oversized.status).toBe(413);
     // A client that promises more than it sends and hangs up.
     const port = Number(new URL(bot.url).port);
-    await rawRequest(port, `POST /webhooks/alertmanager HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"alerts":[`, 100);
+    await rawRequest(
+      port,
+      `POST /webhooks/alertmanager HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"alerts":[`,
+      100,
+    );
     // A request that is not HTTP at all.
     expect(await rawRequest(port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1.1 400/);
     expect((await bot.call('/healthz', { token: null })).status).toBe(200);
     expect(bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(0);
     // …and nothing was lost: a good delivery right after still opens its incident.
-    const ok = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'api' }, fingerprint: 'after-bad' }]) });
+    const ok = await bot.call('/webhooks/alertmanager', {
+      method: 'POST',
+      json: alertmanagerPayload([{ labels: { service: 'api' }, fingerprint: 'after-bad' }]),
+    });
     expect(ok.status).toBe(202);
     expect((await json(ok)).alerts[0]).toMatchObject({ service: 'api', result: 'opened' });
   });
@@ -109,7 +134,10 @@ describe('healbot serve HTTP server', () => {
       ['cache', 'opened'],
       [undefined, 'unmatched'],
     ]);
-    const generic = await bot.call('/webhooks/generic', { method: 'POST', json: { service: 'nope', summary: 'x', severity: 'critical' } });
+    const generic = await bot.call('/webhooks/generic', {
+      method: 'POST',
+      json: { service: 'nope', summary: 'x', severity: 'critical' },
+    });
     expect(generic.status).toBe(404);
     expect((await json(generic)).error).toMatch(/unknown service "nope".*api/);
     // The worker heals by itself (auto restart): its restart ran once.
@@ -124,13 +152,24 @@ describe('healbot serve HTTP server', () => {
     const storm = Array.from({ length: 40 }, (_, batch) =>
       bot.call('/webhooks/alertmanager', {
         method: 'POST',
-        json: alertmanagerPayload(Array.from({ length: 25 }, (_, i) => ({ labels: { service: 'api', instance: `i${i}` }, fingerprint: `storm-${batch}-${i}`, startsAt: '2025-03-01T00:00:00Z' }))),
+        json: alertmanagerPayload(
+          Array.from({ length: 25 }, (_, i) => ({
+            labels: { service: 'api', instance: `i${i}` },
+            fingerprint: `storm-${batch}-${i}`,
+            startsAt: '2025-03-01T00:00:00Z',
+          })),
+        ),
       }),
     );
     const answers = await Promise.all(storm);
     expect(answers.every((r) => r.status === 202)).toBe(true);
     // The same delivery again (Alertmanager retries): nothing new.
-    const again = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'api' }, fingerprint: 'storm-0-0', startsAt: '2025-03-01T00:00:00Z' }]) });
+    const again = await bot.call('/webhooks/alertmanager', {
+      method: 'POST',
+      json: alertmanagerPayload([
+        { labels: { service: 'api' }, fingerprint: 'storm-0-0', startsAt: '2025-03-01T00:00:00Z' },
+      ]),
+    });
     expect((await json(again)).alerts[0].result).toBe('duplicate');
     await waitFor(() => incidents('api').every((i) => i.status === 'closed'), 'api incidents to close');
     const opened = incidents('api').length - before;
@@ -143,9 +182,15 @@ describe('healbot serve HTTP server', () => {
     const sec = countedService(dir.path, 'sec', { auto: ['restart', 'start'] });
     const secure = await startTestBot({ services: { sec: sec.config }, healing: { verifyTimeout: '5s' } });
     try {
-      const res = await secure.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'sec', security: 'true' } }]) });
+      const res = await secure.call('/webhooks/alertmanager', {
+        method: 'POST',
+        json: alertmanagerPayload([{ labels: { service: 'sec', security: 'true' } }]),
+      });
       const incidentId = (await json(res)).alerts[0].incidentId;
-      const done = await waitFor(() => secure.bot.store.getIncident(incidentId)?.status === 'closed' && secure.bot.store.getIncident(incidentId), 'security incident to close');
+      const done = await waitFor(
+        () => secure.bot.store.getIncident(incidentId)?.status === 'closed' && secure.bot.store.getIncident(incidentId),
+        'security incident to close',
+      );
       expect(done.outcome).toBe('escalated');
       expect(done.actions ?? []).toHaveLength(0);
       expect(sec.runs()).toBe(0);
@@ -155,15 +200,33 @@ describe('healbot serve HTTP server', () => {
   });
 
   it('closes an incident healbot did not act on when its alert resolves', async () => {
-    const res = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'db' }, fingerprint: 'db-1', startsAt: '2025-04-01T00:00:00Z' }]) });
+    const res = await bot.call('/webhooks/alertmanager', {
+      method: 'POST',
+      json: alertmanagerPayload([{ labels: { service: 'db' }, fingerprint: 'db-1', startsAt: '2025-04-01T00:00:00Z' }]),
+    });
     const incidentId = (await json(res)).alerts[0].incidentId as string;
-    await waitFor(() => bot.bot.store.pendingApprovals().some((a) => a.incidentId === incidentId), 'the approval request');
-    const resolved = await bot.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([{ labels: { service: 'db' }, fingerprint: 'db-1', startsAt: '2025-04-01T00:00:00Z', status: 'resolved' }]) });
+    await waitFor(
+      () => bot.bot.store.pendingApprovals().some((a) => a.incidentId === incidentId),
+      'the approval request',
+    );
+    const resolved = await bot.call('/webhooks/alertmanager', {
+      method: 'POST',
+      json: alertmanagerPayload([
+        { labels: { service: 'db' }, fingerprint: 'db-1', startsAt: '2025-04-01T00:00:00Z', status: 'resolved' },
+      ]),
+    });
     expect((await json(resolved)).alerts[0]).toMatchObject({ result: 'resolved', incidentId });
-    const closed = await waitFor(() => bot.bot.store.getIncident(incidentId)?.status === 'closed' && bot.bot.store.getIncident(incidentId), 'the incident to close');
+    const closed = await waitFor(
+      () => bot.bot.store.getIncident(incidentId)?.status === 'closed' && bot.bot.store.getIncident(incidentId),
+      'the incident to close',
+    );
     expect(closed.actions ?? []).toHaveLength(0);
     expect(db.runs()).toBe(0);
-    expect(bot.bot.store.listAudit({ service: 'db' }).some((e) => e.event === 'info' && String(e.detail.message).includes('resolved'))).toBe(true);
+    expect(
+      bot.bot.store
+        .listAudit({ service: 'db' })
+        .some((e) => e.event === 'info' && String(e.detail.message).includes('resolved')),
+    ).toBe(true);
   });
 
   it('starts heals, lists incidents, takes approvals and streams progress over the API', async () => {
@@ -185,16 +248,46 @@ describe('healbot serve HTTP server', () => {
     const started = await bot.call('/api/heal', { method: 'POST', json: { service: 'db', by: 'ana' } });
     expect(started.status).toBe(202);
     const { incidentId } = await json(started);
-    const approval = await waitFor(async () => ((await json(await bot.call('/api/approvals'))) as { id: string; incidentId: string }[]).find((a) => a.incidentId === incidentId), 'a pending approval');
+    const approval = await waitFor(
+      async () =>
+        ((await json(await bot.call('/api/approvals'))) as { id: string; incidentId: string }[]).find(
+          (a) => a.incidentId === incidentId,
+        ),
+      'a pending approval',
+    );
     const wrong = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', json: { decision: 'maybe' } });
     expect(wrong.status).toBe(400);
-    const decided = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: 'ana' } });
+    const decided = await bot.call(`/api/approvals/${approval.id}`, {
+      method: 'POST',
+      token: API_TOKEN,
+      json: { decision: 'approve', by: 'ana' },
+    });
     expect(await json(decided)).toMatchObject({ ok: true, decision: 'approved' });
-    const twice = await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'approve', by: 'bob' } });
+    const twice = await bot.call(`/api/approvals/${approval.id}`, {
+      method: 'POST',
+      token: API_TOKEN,
+      json: { decision: 'approve', by: 'bob' },
+    });
     expect(twice.status).toBe(409);
-    await waitFor(async () => (await json(await bot.call(`/api/incidents/${incidentId}`))).status === 'closed', 'the heal to finish');
+    await waitFor(
+      async () => (await json(await bot.call(`/api/incidents/${incidentId}`))).status === 'closed',
+      'the heal to finish',
+    );
     const one = await json(await bot.call(`/api/incidents/${incidentId}`));
-    expect(Object.keys(one)).toEqual(expect.arrayContaining(['id', 'service', 'status', 'openedAt', 'closedAt', 'alertCount', 'rootCause', 'plan', 'actions', 'outcome']));
+    expect(Object.keys(one)).toEqual(
+      expect.arrayContaining([
+        'id',
+        'service',
+        'status',
+        'openedAt',
+        'closedAt',
+        'alertCount',
+        'rootCause',
+        'plan',
+        'actions',
+        'outcome',
+      ]),
+    );
     expect(one).toMatchObject({ id: incidentId, service: 'db', outcome: 'healed', alertCount: 1 });
     expect(one.actions[0]).toMatchObject({ ok: true, approvedBy: ['api:ops'] });
     expect(db.runs()).toBe(1);
@@ -202,7 +295,10 @@ describe('healbot serve HTTP server', () => {
     expect(list.map((i: { id: string }) => i.id)).toContain(incidentId);
     expect((await bot.call('/api/incidents/inc_nothere')).status).toBe(404);
 
-    await waitFor(() => seen.includes('event: done') && seen.includes(incidentId), 'the SSE stream to carry the incident');
+    await waitFor(
+      () => seen.includes('event: done') && seen.includes(incidentId),
+      'the SSE stream to carry the incident',
+    );
     expect(seen).toMatch(/event: started\ndata: \{/);
     expect(seen).toContain('event: awaiting_approval');
     expect(seen).not.toContain(TOKEN);

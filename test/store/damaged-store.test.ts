@@ -10,7 +10,15 @@ import { startTestBot } from '../serve/harness.js';
 function healthyStoreFile(path: string): void {
   const store = new SqliteStore(path);
   for (let i = 0; i < 200; i += 1) {
-    store.saveIncident({ id: `inc_${i}`, service: 'api', status: 'closed', source: 'cli', openedAt: new Date(0).toISOString(), alertCount: 1, summary: 'x'.repeat(500) });
+    store.saveIncident({
+      id: `inc_${i}`,
+      service: 'api',
+      status: 'closed',
+      source: 'cli',
+      openedAt: new Date(0).toISOString(),
+      alertCount: 1,
+      summary: 'x'.repeat(500),
+    });
   }
   store.close();
 }
@@ -19,7 +27,12 @@ describe('a damaged store is named, not guessed', () => {
   const dir = configDir();
   afterAll(() => dir.cleanup());
 
-  const configFor = (name: string, storePath: string) => dir.write(`${name}.yml`, { services: { api: {} }, store: { path: storePath }, server: { listen: '127.0.0.1:0', token: 'damaged-store-token-0123456789' } });
+  const configFor = (name: string, storePath: string) =>
+    dir.write(`${name}.yml`, {
+      services: { api: {} },
+      store: { path: storePath },
+      server: { listen: '127.0.0.1:0', token: 'damaged-store-token-0123456789' },
+    });
 
   const expectNamed = (result: { exitCode: number; stderr: string }, path: string, problem: RegExp) => {
     expect(result.exitCode).toBe(2);
@@ -45,7 +58,9 @@ describe('a damaged store is named, not guessed', () => {
     healthyStoreFile(path);
     truncateSync(path, Math.floor(statSync(path).size / 3));
     // diagnose never opens the store (it changes nothing); heal does.
-    const result = await runCli(['heal', 'api', '--dry-run', '--config', configFor('truncated', path)], { timeoutMs: 30_000 });
+    const result = await runCli(['heal', 'api', '--dry-run', '--config', configFor('truncated', path)], {
+      timeoutMs: 30_000,
+    });
     expectNamed(result, path, /is damaged/);
   });
 
@@ -69,8 +84,18 @@ describe('a damaged store is named, not guessed', () => {
       CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, service TEXT, incident_id TEXT, data TEXT NOT NULL);
       CREATE TABLE threads (incident_id TEXT NOT NULL, platform TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (incident_id, platform));
     `);
-    const record = { id: 'inc_old', service: 'api', status: 'closed', source: 'cli', openedAt: '2025-01-01T00:00:00.000Z', alertCount: 1, summary: 'from the old schema' };
-    old.prepare('INSERT INTO incidents (id, service, status, opened_at, data) VALUES (?, ?, ?, ?, ?)').run(record.id, record.service, record.status, record.openedAt, JSON.stringify(record));
+    const record = {
+      id: 'inc_old',
+      service: 'api',
+      status: 'closed',
+      source: 'cli',
+      openedAt: '2025-01-01T00:00:00.000Z',
+      alertCount: 1,
+      summary: 'from the old schema',
+    };
+    old
+      .prepare('INSERT INTO incidents (id, service, status, opened_at, data) VALUES (?, ?, ?, ?, ?)')
+      .run(record.id, record.service, record.status, record.openedAt, JSON.stringify(record));
     old.prepare('INSERT INTO service_flags (service, breaker_open) VALUES (?, 1)').run('api');
     old.close();
 

@@ -46,26 +46,47 @@ const approval = (over: Partial<ApprovalRecord> = {}): ApprovalRecord => ({
 describe('SqliteStore', () => {
   it('keeps everything across a reopen of the same file (creating its directory)', () => {
     const first = open();
-    first.saveIncident({ id: 'inc_1', service: 'api', status: 'open', source: 'cli', openedAt: '2025-01-01T00:00:00.000Z', alertCount: 1 });
+    first.saveIncident({
+      id: 'inc_1',
+      service: 'api',
+      status: 'open',
+      source: 'cli',
+      openedAt: '2025-01-01T00:00:00.000Z',
+      alertCount: 1,
+    });
     first.updateIncident('inc_1', { status: 'closed', outcome: 'healed', summary: 'restarted api' });
     first.saveApproval(approval());
     first.recordHealAttempt('api', 1000, true);
     first.setBreakerOpen('api', true);
     first.setPaused('db', true);
-    first.appendAudit({ at: '2025-01-01T00:00:01.000Z', incidentId: 'inc_1', service: 'api', event: 'action', actor: '@ana', detail: { ok: true } });
+    first.appendAudit({
+      at: '2025-01-01T00:00:01.000Z',
+      incidentId: 'inc_1',
+      service: 'api',
+      event: 'action',
+      actor: '@ana',
+      detail: { ok: true },
+    });
     first.saveThread('inc_1', { platform: 'slack', channel: 'C1', thread: '1.2', statusMessage: '1.2' });
     first.claimEvent('alert-1', 'inc_1');
     first.close();
 
     const second = open();
-    expect(second.getIncident('inc_1')).toMatchObject({ status: 'closed', outcome: 'healed', summary: 'restarted api', alertCount: 1 });
+    expect(second.getIncident('inc_1')).toMatchObject({
+      status: 'closed',
+      outcome: 'healed',
+      summary: 'restarted api',
+      alertCount: 1,
+    });
     expect(second.getApproval('apr_00000001')?.status).toBe('pending');
     expect(second.pendingApprovals()).toHaveLength(1);
     expect(second.healAttemptsSince('api', 0)).toEqual([{ at: 1000, ok: true }]);
     expect(second.isBreakerOpen('api')).toBe(true);
     expect(second.isPaused('api')).toBe(false);
     expect(second.isPaused('db')).toBe(true);
-    expect(second.listAudit({ service: 'api' })).toEqual([expect.objectContaining({ event: 'action', actor: '@ana', detail: { ok: true } })]);
+    expect(second.listAudit({ service: 'api' })).toEqual([
+      expect.objectContaining({ event: 'action', actor: '@ana', detail: { ok: true } }),
+    ]);
     expect(second.getThread('inc_1', 'slack')?.thread).toBe('1.2');
     expect(second.claimEvent('alert-1')).toBe(false);
     expect(second.eventIncident('alert-1')).toBe('inc_1');
@@ -89,17 +110,30 @@ describe('SqliteStore', () => {
   it('transitionApproval moves a pending approval only once', () => {
     const store = open();
     store.saveApproval(approval());
-    expect(store.transitionApproval('apr_00000001', 'pending', approval({ status: 'approved', decidedBy: '@ana' }))).toBe(true);
-    expect(store.transitionApproval('apr_00000001', 'pending', approval({ status: 'denied', decidedBy: '@bo' }))).toBe(false);
+    expect(
+      store.transitionApproval('apr_00000001', 'pending', approval({ status: 'approved', decidedBy: '@ana' })),
+    ).toBe(true);
+    expect(store.transitionApproval('apr_00000001', 'pending', approval({ status: 'denied', decidedBy: '@bo' }))).toBe(
+      false,
+    );
     expect(store.getApproval('apr_00000001')).toMatchObject({ status: 'approved', decidedBy: '@ana' });
     expect(store.pendingApprovals()).toEqual([]);
-    expect(store.transitionApproval('apr_missing', 'pending', approval({ id: 'apr_missing', status: 'approved' }))).toBe(false);
+    expect(
+      store.transitionApproval('apr_missing', 'pending', approval({ id: 'apr_missing', status: 'approved' })),
+    ).toBe(false);
   });
 
   it('lists incidents newest first, filtered by service and status, limited', () => {
     const store = open();
     for (let i = 1; i <= 4; i++) {
-      store.saveIncident({ id: `inc_${i}`, service: i % 2 ? 'api' : 'db', status: i === 4 ? 'open' : 'closed', source: 'cli', openedAt: `2025-01-0${i}T00:00:00.000Z`, alertCount: 1 });
+      store.saveIncident({
+        id: `inc_${i}`,
+        service: i % 2 ? 'api' : 'db',
+        status: i === 4 ? 'open' : 'closed',
+        source: 'cli',
+        openedAt: `2025-01-0${i}T00:00:00.000Z`,
+        alertCount: 1,
+      });
     }
     expect(store.listIncidents().map((r) => r.id)).toEqual(['inc_4', 'inc_3', 'inc_2', 'inc_1']);
     expect(store.listIncidents({ service: 'api' }).map((r) => r.id)).toEqual(['inc_3', 'inc_1']);
@@ -111,7 +145,14 @@ describe('SqliteStore', () => {
 
   it('incrementAlertCount counts joined alerts', () => {
     const store = open();
-    store.saveIncident({ id: 'inc_1', service: 'api', status: 'open', source: 'alert', openedAt: '2025-01-01T00:00:00.000Z', alertCount: 1 });
+    store.saveIncident({
+      id: 'inc_1',
+      service: 'api',
+      status: 'open',
+      source: 'alert',
+      openedAt: '2025-01-01T00:00:00.000Z',
+      alertCount: 1,
+    });
     store.incrementAlertCount('inc_1');
     store.incrementAlertCount('inc_1');
     expect(store.getIncident('inc_1')?.alertCount).toBe(3);

@@ -15,7 +15,14 @@ export const ALERTMANAGER_PATH = '/usr/bin/prometheus-alertmanager';
 export interface Alertmanager {
   url: string;
   /** POST /api/v2/alerts */
-  pushAlerts(alerts: { labels: Record<string, string>; annotations?: Record<string, string>; startsAt?: string; endsAt?: string }[]): Promise<void>;
+  pushAlerts(
+    alerts: {
+      labels: Record<string, string>;
+      annotations?: Record<string, string>;
+      startsAt?: string;
+      endsAt?: string;
+    }[],
+  ): Promise<void>;
   /** What it logged, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -23,7 +30,8 @@ export interface Alertmanager {
 
 /** Why Alertmanager cannot run here, or undefined when it can. */
 export function alertmanagerUnavailable(): string | undefined {
-  if (!existsSync(ALERTMANAGER_PATH)) return `Alertmanager is not installed at ${ALERTMANAGER_PATH} (run .ci/install-alertmanager.sh)`;
+  if (!existsSync(ALERTMANAGER_PATH))
+    return `Alertmanager is not installed at ${ALERTMANAGER_PATH} (run .ci/install-alertmanager.sh)`;
   return undefined;
 }
 
@@ -57,7 +65,14 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
       receivers: [
         {
           name: 'healbot',
-          webhook_configs: [{ url: options.webhookUrl, send_resolved: true, max_alerts: 0, http_config: { authorization: { type: 'Bearer', credentials: options.token } } }],
+          webhook_configs: [
+            {
+              url: options.webhookUrl,
+              send_resolved: true,
+              max_alerts: 0,
+              http_config: { authorization: { type: 'Bearer', credentials: options.token } },
+            },
+          ],
         },
       ],
     }),
@@ -65,7 +80,13 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
   let output = '';
   const child: ChildProcess = spawn(
     ALERTMANAGER_PATH,
-    [`--config.file=${configFile}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'],
+    [
+      `--config.file=${configFile}`,
+      `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.on('data', (d) => (output += d));
@@ -87,7 +108,10 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
       await stop();
       throw new Error(`Alertmanager exited at start: ${output.trim().split('\n').slice(-3).join(' | ')}`);
     }
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
@@ -100,7 +124,11 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
     output: () => output,
     stop,
     async pushAlerts(alerts) {
-      const res = await fetch(`${url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+      const res = await fetch(`${url}/api/v2/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alerts),
+      });
       if (!res.ok) throw new Error(`Alertmanager refused the alerts: ${res.status} ${await res.text()}`);
     },
   };

@@ -14,7 +14,10 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a user would: a real process, its own stdout, stderr and exit code. */
-export async function runCli(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const result = await execa(process.execPath, [CLI, ...args], {
     reject: false,
     env: { HEALING_ENABLED: 'true', ...options.env },
@@ -33,7 +36,11 @@ export async function runCli(args: string[], options: { env?: Record<string, str
 }
 
 /** A temporary directory holding config files, removed by `cleanup`. */
-export function configDir(): { write(name: string, config: unknown): string; path(name: string): string; cleanup(): void } {
+export function configDir(): {
+  write(name: string, config: unknown): string;
+  path(name: string): string;
+  cleanup(): void;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'healbot-cli-'));
   return {
     write(name, config) {

@@ -12,7 +12,18 @@
  *   describe.skipIf(skip)('…', () => { … });
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -83,7 +94,8 @@ export function engineDirectory(ownerPid = process.pid): string {
 /** Why dockerd cannot run here at all, found without starting it; undefined when it may. */
 export function dockerdUnavailable(): string | undefined {
   if (!existsSync(DOCKERD_PATH)) return `dockerd is not installed at ${DOCKERD_PATH} (run .ci/install-docker.sh)`;
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'dockerd needs root and these tests are not running as root';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return 'dockerd needs root and these tests are not running as root';
   return undefined;
 }
 
@@ -129,7 +141,12 @@ export async function startDockerEngine(): Promise<DockerEngine | undefined> {
     return undefined;
   }
   const docker = new Dockerode({ socketPath: launched.socket });
-  return { socket: launched.socket, host: `unix://${launched.socket}`, docker, stop: () => stopDockerd(launched, docker) };
+  return {
+    socket: launched.socket,
+    host: `unix://${launched.socket}`,
+    docker,
+    stop: () => stopDockerd(launched, docker),
+  };
 }
 
 /**
@@ -233,7 +250,10 @@ export async function stopDockerd(launched: LaunchedDockerd, docker?: Dockerode)
   if (isAlive(launched.pid)) {
     const client = docker ?? new Dockerode({ socketPath: launched.socket });
     try {
-      const containers = await client.listContainers({ all: true, abortSignal: AbortSignal.timeout(5_000) } as Dockerode.ContainerListOptions);
+      const containers = await client.listContainers({
+        all: true,
+        abortSignal: AbortSignal.timeout(5_000),
+      } as Dockerode.ContainerListOptions);
       await Promise.allSettled(containers.map((c) => client.getContainer(c.Id).remove({ force: true, v: true })));
     } catch {
       // Not answering: the signals below still stop it.
@@ -303,7 +323,8 @@ function processesInCgroup(name: string): number[] {
   const pids = new Set<number>();
   const walk = (path: string) => {
     try {
-      for (const line of readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n')) if (line.trim()) pids.add(Number(line));
+      for (const line of readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n'))
+        if (line.trim()) pids.add(Number(line));
     } catch {
       // not a cgroup directory
     }
@@ -344,7 +365,11 @@ function mountsUnder(dir: string): string[] {
 }
 
 /** Resolves true when GET /_ping answers 200, false once `timeoutMs` passed or `alive()` says the daemon died. */
-export async function waitForPing(socket: string, timeoutMs: number, alive: () => boolean = () => true): Promise<boolean> {
+export async function waitForPing(
+  socket: string,
+  timeoutMs: number,
+  alive: () => boolean = () => true,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await ping(socket)) return true;

@@ -185,7 +185,10 @@ interface Reply {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-const error = (status: number, message: string, extra: Record<string, unknown> = {}): Reply => ({ status, body: { message, documentation_url: DOCS, status: String(status), ...extra } });
+const error = (status: number, message: string, extra: Record<string, unknown> = {}): Reply => ({
+  status,
+  body: { message, documentation_url: DOCS, status: String(status), ...extra },
+});
 const notFound = () => error(404, 'Not Found');
 
 /**
@@ -216,7 +219,11 @@ export class GitHubApiServer {
 
   constructor(options: { repo?: string; token?: string } = {}) {
     [this.owner, this.repo] = (options.repo ?? 'octo-org/octo-repo').split('/');
-    this.tokens.set(options.token ?? 'ghp_healbotTestToken0123456789abcdefABCD', { actions: 'write', issues: 'write', contents: 'write' });
+    this.tokens.set(options.token ?? 'ghp_healbotTestToken0123456789abcdefABCD', {
+      actions: 'write',
+      issues: 'write',
+      contents: 'write',
+    });
   }
 
   /** The first token, with every permission. */
@@ -254,8 +261,15 @@ export class GitHubApiServer {
   }
 
   /** Answers the next `times` matching requests with a rate limit (403 with retry-after for secondary, 403 with x-ratelimit-remaining 0 for primary). */
-  rateLimit(options: { kind?: 'primary' | 'secondary'; times?: number; retryAfter?: number; match?: RegExp } = {}): void {
-    this.#limits.push({ kind: options.kind ?? 'secondary', times: options.times ?? 1, retryAfter: options.retryAfter ?? 1, match: options.match });
+  rateLimit(
+    options: { kind?: 'primary' | 'secondary'; times?: number; retryAfter?: number; match?: RegExp } = {},
+  ): void {
+    this.#limits.push({
+      kind: options.kind ?? 'secondary',
+      times: options.times ?? 1,
+      retryAfter: options.retryAfter ?? 1,
+      match: options.match,
+    });
   }
 
   /** Requests whose method and path match, e.g. `calls('POST', /rerun-failed-jobs$/)`. */
@@ -315,23 +329,53 @@ export class GitHubApiServer {
   }
 
   addCache(cache: { key: string; ref?: string; sizeInBytes?: number }): CacheRecord {
-    const record: CacheRecord = { id: this.#nextId(), ref: cache.ref ?? 'refs/heads/main', key: cache.key, version: randomBytes(32).toString('hex'), last_accessed_at: iso(this.#epoch), created_at: iso(this.#epoch - 3_600_000), size_in_bytes: cache.sizeInBytes ?? 1024 * 1024 };
+    const record: CacheRecord = {
+      id: this.#nextId(),
+      ref: cache.ref ?? 'refs/heads/main',
+      key: cache.key,
+      version: randomBytes(32).toString('hex'),
+      last_accessed_at: iso(this.#epoch),
+      created_at: iso(this.#epoch - 3_600_000),
+      size_in_bytes: cache.sizeInBytes ?? 1024 * 1024,
+    };
     this.caches.push(record);
     return record;
   }
 
   /** The `workflow_run` webhook payload for a run, built from GitHub's documented example. */
-  workflowRunPayload(run: RunRecord, action: 'requested' | 'in_progress' | 'completed' = 'completed'): Record<string, unknown> {
+  workflowRunPayload(
+    run: RunRecord,
+    action: 'requested' | 'in_progress' | 'completed' = 'completed',
+  ): Record<string, unknown> {
     const example = JSON.parse(readFileSync(join(FIXTURES, 'workflow-run-completed.json'), 'utf8'));
     const workflow = this.workflows.find((w) => w.id === run.workflow_id)!;
-    return { ...example, action, repository: { ...example.repository, ...this.#repository() }, workflow: { ...example.workflow, ...workflow }, workflow_run: { ...example.workflow_run, ...this.#runJson(run), repository: this.#repository(), head_repository: this.#repository() } };
+    return {
+      ...example,
+      action,
+      repository: { ...example.repository, ...this.#repository() },
+      workflow: { ...example.workflow, ...workflow },
+      workflow_run: {
+        ...example.workflow_run,
+        ...this.#runJson(run),
+        repository: this.#repository(),
+        head_repository: this.#repository(),
+      },
+    };
   }
 
   /** The `workflow_job` webhook payload for a job, built from GitHub's documented example. */
-  workflowJobPayload(job: JobRecord, action: 'queued' | 'in_progress' | 'completed' = 'completed'): Record<string, unknown> {
+  workflowJobPayload(
+    job: JobRecord,
+    action: 'queued' | 'in_progress' | 'completed' = 'completed',
+  ): Record<string, unknown> {
     const example = JSON.parse(readFileSync(join(FIXTURES, 'workflow-job-completed-failure.json'), 'utf8'));
     const run = this.runs.find((r) => r.id === job.run_id)!;
-    return { ...example, action, repository: { ...example.repository, ...this.#repository() }, workflow_job: { ...example.workflow_job, ...this.#jobJson(run, job) } };
+    return {
+      ...example,
+      action,
+      repository: { ...example.repository, ...this.#repository() },
+      workflow_job: { ...example.workflow_job, ...this.#jobJson(run, job) },
+    };
   }
 
   /**
@@ -343,7 +387,10 @@ export class GitHubApiServer {
     if (!this.webhook) throw new Error('GitHubApiServer.webhook is not set');
     const body = JSON.stringify(payload);
     const id = options.id ?? randomUUID();
-    const sign = (algorithm: string) => createHmac(algorithm, options.secret ?? this.webhook!.secret).update(body).digest('hex');
+    const sign = (algorithm: string) =>
+      createHmac(algorithm, options.secret ?? this.webhook!.secret)
+        .update(body)
+        .digest('hex');
     const headers = {
       'content-type': 'application/json',
       'user-agent': 'GitHub-Hookshot/044aadd',
@@ -367,7 +414,12 @@ export class GitHubApiServer {
   async redeliver(id: string): Promise<Delivery> {
     const original = this.deliveries.find((d) => d.id === id);
     if (!original || !this.webhook) throw new Error(`no delivery ${id}`);
-    const res = await fetch(this.webhook.url, { method: 'POST', headers: original.headers, body: original.body, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(this.webhook.url, {
+      method: 'POST',
+      headers: original.headers,
+      body: original.body,
+      signal: AbortSignal.timeout(10_000),
+    });
     const delivery: Delivery = { ...original, status: res.status, response: await res.text() };
     this.deliveries.push(delivery);
     return delivery;
@@ -394,7 +446,13 @@ export class GitHubApiServer {
   }
 
   #repository() {
-    return { name: this.repo, full_name: this.fullName, html_url: `https://github.com/${this.fullName}`, url: this.#api(), owner: { login: this.owner } };
+    return {
+      name: this.repo,
+      full_name: this.fullName,
+      html_url: `https://github.com/${this.fullName}`,
+      url: this.#api(),
+      owner: { login: this.owner },
+    };
   }
 
   #job(run: RunRecord, spec: JobSpec, startedAt: string): JobRecord {
@@ -409,7 +467,11 @@ export class GitHubApiServer {
       conclusion: spec.conclusion,
       started_at: iso(started),
       completed_at: iso(started + 120_000),
-      steps: [{ name: 'Set up job', conclusion: 'success' as Conclusion, log: ['Current runner version: \'2.321.0\''] }, ...steps, { name: 'Complete job', conclusion: 'success' as Conclusion, log: [] }].map((step, i) => ({
+      steps: [
+        { name: 'Set up job', conclusion: 'success' as Conclusion, log: ["Current runner version: '2.321.0'"] },
+        ...steps,
+        { name: 'Complete job', conclusion: 'success' as Conclusion, log: [] },
+      ].map((step, i) => ({
         name: step.name,
         status: 'completed' as RunStatus,
         conclusion: step.conclusion ?? 'success',
@@ -445,7 +507,8 @@ export class GitHubApiServer {
       rerun_url: `${api}/actions/runs/${run.id}/rerun`,
       cancel_url: `${api}/actions/runs/${run.id}/cancel`,
       workflow_url: `${api}/actions/workflows/${run.workflow_id}`,
-      previous_attempt_url: run.run_attempt > 1 ? `${api}/actions/runs/${run.id}/attempts/${run.run_attempt - 1}` : null,
+      previous_attempt_url:
+        run.run_attempt > 1 ? `${api}/actions/runs/${run.id}/attempts/${run.run_attempt - 1}` : null,
       created_at: run.created_at,
       updated_at: run.updated_at,
       run_started_at: run.run_started_at,
@@ -523,9 +586,24 @@ export class GitHubApiServer {
     run.conclusion = null;
     run.run_started_at = iso(Date.parse(run.updated_at) + 60_000);
     run.updated_at = run.run_started_at;
-    const specs = outcome.jobs ?? failed.map((j) => ({ name: j.name, conclusion: outcome.conclusion, steps: j.steps.slice(1, -1).map((s) => ({ name: s.name, conclusion: outcome.conclusion === 'success' ? ('success' as Conclusion) : s.conclusion ?? undefined, log: outcome.conclusion === 'success' ? [] : s.log })) }));
+    const specs =
+      outcome.jobs ??
+      failed.map((j) => ({
+        name: j.name,
+        conclusion: outcome.conclusion,
+        steps: j.steps.slice(1, -1).map((s) => ({
+          name: s.name,
+          conclusion: outcome.conclusion === 'success' ? ('success' as Conclusion) : (s.conclusion ?? undefined),
+          log: outcome.conclusion === 'success' ? [] : s.log,
+        })),
+      }));
     // A re-run creates new jobs (new ids) for the failed ones and keeps the passed ones.
-    const rerunJobs = specs.map((spec) => ({ ...this.#job(run, spec, run.run_started_at), status: 'queued' as RunStatus, conclusion: null, completed_at: null }));
+    const rerunJobs = specs.map((spec) => ({
+      ...this.#job(run, spec, run.run_started_at),
+      status: 'queued' as RunStatus,
+      conclusion: null,
+      completed_at: null,
+    }));
     run.jobs = [...run.jobs.filter((j) => !failed.includes(j)), ...rerunJobs];
     run.pending = outcome;
     run.readsLeft = outcome.readsInProgress ?? 1;
@@ -546,7 +624,10 @@ export class GitHubApiServer {
     if (page > 1) links.push(link(page - 1, 'prev'));
     if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
     if (page > 1) links.push(link(1, 'first'));
-    return { items: items.slice((page - 1) * perPage, page * perPage), headers: links.length ? { link: links.join(', ') } : {} };
+    return {
+      items: items.slice((page - 1) * perPage, page * perPage),
+      headers: links.length ? { link: links.join(', ') } : {},
+    };
   }
 
   #findWorkflow(idOrFile: string): WorkflowRecord | undefined {
@@ -561,7 +642,11 @@ export class GitHubApiServer {
       .filter((r) => !q.get('status') || r.status === q.get('status') || r.conclusion === q.get('status'))
       .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
     const { items, headers } = this.#page(url, filtered);
-    return { status: 200, body: { total_count: filtered.length, workflow_runs: items.map((r) => this.#runJson(r)) }, headers };
+    return {
+      status: 200,
+      body: { total_count: filtered.length, workflow_runs: items.map((r) => this.#runJson(r)) },
+      headers,
+    };
   }
 
   #permission(token: string | undefined, area: keyof TokenPermissions, need: Permission): Reply | undefined {
@@ -570,7 +655,13 @@ export class GitHubApiServer {
     return error(403, 'Resource not accessible by personal access token');
   }
 
-  #route(method: string, path: string, url: URL, body: Record<string, unknown> | undefined, token: string | undefined): Reply {
+  #route(
+    method: string,
+    path: string,
+    url: URL,
+    body: Record<string, unknown> | undefined,
+    token: string | undefined,
+  ): Reply {
     const read = (area: keyof TokenPermissions) => this.#permission(token, area, 'read');
     const write = (area: keyof TokenPermissions) => this.#permission(token, area, 'write');
     const base = `/repos/${this.owner}/${this.repo}`;
@@ -590,14 +681,24 @@ export class GitHubApiServer {
       if (denied) return denied;
       const workflow = this.#findWorkflow(decodeURIComponent(m[1]));
       if (!workflow) return notFound();
-      return m[2] ? this.#listRuns(url, this.runs.filter((r) => r.workflow_id === workflow.id)) : { status: 200, body: workflow };
+      return m[2]
+        ? this.#listRuns(
+            url,
+            this.runs.filter((r) => r.workflow_id === workflow.id),
+          )
+        : { status: 200, body: workflow };
     }
     if (method === 'GET' && rest === '/actions/runs') return read('actions') ?? this.#listRuns(url, this.runs);
     if ((m = /^\/actions\/runs\/(\d+)\/attempts\/(\d+)$/.exec(rest)) && method === 'GET') {
       const run = this.runs.find((r) => r.id === Number(m![1]));
       const attempt = Number(m[2]);
       if (!run || attempt < 1 || attempt > run.run_attempt) return notFound();
-      return read('actions') ?? { status: 200, body: attempt === run.run_attempt ? this.#runJson(run) : run.attempts[attempt - 1] };
+      return (
+        read('actions') ?? {
+          status: 200,
+          body: attempt === run.run_attempt ? this.#runJson(run) : run.attempts[attempt - 1],
+        }
+      );
     }
     if ((m = /^\/actions\/runs\/(\d+)(?:\/(jobs|rerun-failed-jobs|rerun))?$/.exec(rest))) {
       const run = this.runs.find((r) => r.id === Number(m![1]));
@@ -620,10 +721,17 @@ export class GitHubApiServer {
         const denied = read('actions');
         if (denied) return denied;
         const filter = url.searchParams.get('filter') ?? 'latest';
-        if (filter !== 'latest' && filter !== 'all') return error(422, 'Invalid request.\n\nNo subschema in "oneOf" matched.', { errors: [{ resource: 'Job', field: 'filter', code: 'invalid' }] });
+        if (filter !== 'latest' && filter !== 'all')
+          return error(422, 'Invalid request.\n\nNo subschema in "oneOf" matched.', {
+            errors: [{ resource: 'Job', field: 'filter', code: 'invalid' }],
+          });
         const jobs = run.jobs;
         const { items, headers } = this.#page(url, jobs);
-        return { status: 200, body: { total_count: jobs.length, jobs: items.map((j) => this.#jobJson(run, j)) }, headers };
+        return {
+          status: 200,
+          body: { total_count: jobs.length, jobs: items.map((j) => this.#jobJson(run, j)) },
+          headers,
+        };
       }
       if (method === 'POST' && m[2]) return write('actions') ?? this.#rerun(run, m[2] === 'rerun');
     }
@@ -645,7 +753,9 @@ export class GitHubApiServer {
         const denied = read('actions');
         if (denied) return denied;
         // Listing matches keys by prefix; deleting by key matches the key exactly.
-        const found = this.caches.filter((c) => (!key || c.key.startsWith(key)) && (!ref || c.ref === ref)).sort((a, b) => b.last_accessed_at.localeCompare(a.last_accessed_at));
+        const found = this.caches
+          .filter((c) => (!key || c.key.startsWith(key)) && (!ref || c.ref === ref))
+          .sort((a, b) => b.last_accessed_at.localeCompare(a.last_accessed_at));
         const { items, headers } = this.#page(url, found);
         return { status: 200, body: { total_count: found.length, actions_caches: items }, headers };
       }
@@ -673,18 +783,43 @@ export class GitHubApiServer {
         if (denied) return denied;
         const state = url.searchParams.get('state') ?? 'open';
         const labels = url.searchParams.get('labels')?.split(',').filter(Boolean) ?? [];
-        const found = this.issues.filter((i) => (state === 'all' || i.state === state) && labels.every((l) => i.labels.some((x) => x.name === l))).sort((a, b) => b.number - a.number);
+        const found = this.issues
+          .filter(
+            (i) => (state === 'all' || i.state === state) && labels.every((l) => i.labels.some((x) => x.name === l)),
+          )
+          .sort((a, b) => b.number - a.number);
         const { items, headers } = this.#page(url, found);
         return { status: 200, body: items.map((i) => this.#issueJson(i)), headers };
       }
       if (method === 'POST') {
         const denied = write('issues');
         if (denied) return denied;
-        if (typeof body?.title !== 'string' || body.title === '') return error(422, 'Validation Failed', { errors: [{ resource: 'Issue', code: 'missing_field', field: 'title' }] });
-        const labels = Array.isArray(body.labels) ? body.labels.map((l) => ({ id: this.#nextId(), name: String(typeof l === 'object' && l ? (l as { name: string }).name : l) })) : [];
-        const issue: IssueRecord = { id: this.#nextId(), number: this.issues.length + 1, title: body.title, body: typeof body.body === 'string' ? body.body : null, labels, state: 'open', comments: [], created_at: iso(Date.now()) };
+        if (typeof body?.title !== 'string' || body.title === '')
+          return error(422, 'Validation Failed', {
+            errors: [{ resource: 'Issue', code: 'missing_field', field: 'title' }],
+          });
+        const labels = Array.isArray(body.labels)
+          ? body.labels.map((l) => ({
+              id: this.#nextId(),
+              name: String(typeof l === 'object' && l ? (l as { name: string }).name : l),
+            }))
+          : [];
+        const issue: IssueRecord = {
+          id: this.#nextId(),
+          number: this.issues.length + 1,
+          title: body.title,
+          body: typeof body.body === 'string' ? body.body : null,
+          labels,
+          state: 'open',
+          comments: [],
+          created_at: iso(Date.now()),
+        };
         this.issues.push(issue);
-        return { status: 201, body: this.#issueJson(issue), headers: { location: `${this.#api()}/issues/${issue.number}` } };
+        return {
+          status: 201,
+          body: this.#issueJson(issue),
+          headers: { location: `${this.#api()}/issues/${issue.number}` },
+        };
       }
     }
     if ((m = /^\/issues\/(\d+)(\/comments)?$/.exec(rest))) {
@@ -708,7 +843,10 @@ export class GitHubApiServer {
       if (method === 'POST' && m[2]) {
         const denied = write('issues');
         if (denied) return denied;
-        if (typeof body?.body !== 'string' || body.body === '') return error(422, 'Validation Failed', { errors: [{ resource: 'IssueComment', code: 'missing_field', field: 'body' }] });
+        if (typeof body?.body !== 'string' || body.body === '')
+          return error(422, 'Validation Failed', {
+            errors: [{ resource: 'IssueComment', code: 'missing_field', field: 'body' }],
+          });
         const comment = { id: this.#nextId(), body: body.body, created_at: iso(Date.now()) };
         issue.comments.push(comment);
         return { status: 201, body: this.#commentJson(issue, comment) };
@@ -718,10 +856,15 @@ export class GitHubApiServer {
       const denied = write('contents');
       if (denied) return denied;
       const eventType = body?.event_type;
-      if (typeof eventType !== 'string' || eventType.length === 0 || eventType.length > 100) return error(422, 'Invalid request.\n\nFor \'properties/event_type\', nil is not a string.', { errors: [{ resource: 'Dispatch', code: 'invalid', field: 'event_type' }] });
+      if (typeof eventType !== 'string' || eventType.length === 0 || eventType.length > 100)
+        return error(422, "Invalid request.\n\nFor 'properties/event_type', nil is not a string.", {
+          errors: [{ resource: 'Dispatch', code: 'invalid', field: 'event_type' }],
+        });
       const payload = body?.client_payload;
-      if (payload !== undefined && (typeof payload !== 'object' || payload === null || Array.isArray(payload))) return error(422, 'Invalid request.\n\nFor \'properties/client_payload\', it is not an object.');
-      if (payload && Object.keys(payload).length > 10) return error(422, 'Invalid request.\n\nNo more than 10 properties are allowed; 11 were supplied.');
+      if (payload !== undefined && (typeof payload !== 'object' || payload === null || Array.isArray(payload)))
+        return error(422, "Invalid request.\n\nFor 'properties/client_payload', it is not an object.");
+      if (payload && Object.keys(payload).length > 10)
+        return error(422, 'Invalid request.\n\nNo more than 10 properties are allowed; 11 were supplied.');
       this.dispatches.push({ event_type: eventType, client_payload: payload as Record<string, unknown> | undefined });
       return { status: 204 };
     }
@@ -744,8 +887,15 @@ export class GitHubApiServer {
         return `${issue.title}\n${issue.body ?? ''}`.toLowerCase().includes(text);
       }),
     );
-    const { items, headers } = this.#page(url, found.sort((a, b) => b.number - a.number));
-    return { status: 200, body: { total_count: found.length, incomplete_results: false, items: items.map((i) => this.#issueJson(i)) }, headers };
+    const { items, headers } = this.#page(
+      url,
+      found.sort((a, b) => b.number - a.number),
+    );
+    return {
+      status: 200,
+      body: { total_count: found.length, incomplete_results: false, items: items.map((i) => this.#issueJson(i)) },
+      headers,
+    };
   }
 
   #issueJson(issue: IssueRecord) {
@@ -768,7 +918,15 @@ export class GitHubApiServer {
   }
 
   #commentJson(issue: IssueRecord, comment: { id: number; body: string; created_at: string }) {
-    return { id: comment.id, body: comment.body, html_url: `https://github.com/${this.fullName}/issues/${issue.number}#issuecomment-${comment.id}`, issue_url: `${this.#api()}/issues/${issue.number}`, user: { login: 'healbot[bot]', type: 'Bot' }, created_at: comment.created_at, updated_at: comment.created_at };
+    return {
+      id: comment.id,
+      body: comment.body,
+      html_url: `https://github.com/${this.fullName}/issues/${issue.number}#issuecomment-${comment.id}`,
+      issue_url: `${this.#api()}/issues/${issue.number}`,
+      user: { login: 'healbot[bot]', type: 'Bot' },
+      created_at: comment.created_at,
+      updated_at: comment.created_at,
+    };
   }
 
   #rateLimited(token: string, path: string): Reply | undefined {
@@ -776,10 +934,25 @@ export class GitHubApiServer {
     if (!limit) return undefined;
     limit.times -= 1;
     if (limit.kind === 'secondary') {
-      return { ...error(403, 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222:3333:44444444.'), headers: { 'retry-after': String(limit.retryAfter) } };
+      return {
+        ...error(
+          403,
+          'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222:3333:44444444.',
+        ),
+        headers: { 'retry-after': String(limit.retryAfter) },
+      };
     }
     this.#remaining.set(token, 0);
-    return { ...error(403, 'API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222:3333:44444444.'), headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + limit.retryAfter) } };
+    return {
+      ...error(
+        403,
+        'API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222:3333:44444444.',
+      ),
+      headers: {
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + limit.retryAfter),
+      },
+    };
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -790,8 +963,20 @@ export class GitHubApiServer {
     const path = url.pathname.replace(/^\/api\/v3(?=\/)/, '');
     const method = req.method ?? 'GET';
     const reply = this.#answer(req, method, path, url, raw);
-    this.requests.push({ method, path, query: Object.fromEntries(url.searchParams), headers: req.headers, body: reply.parsed, raw, status: reply.status, at: Date.now() });
-    const headers: Record<string, string> = { 'x-github-request-id': `${randomBytes(2).toString('hex').toUpperCase()}:${randomBytes(4).toString('hex').toUpperCase()}`, ...reply.headers };
+    this.requests.push({
+      method,
+      path,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      body: reply.parsed,
+      raw,
+      status: reply.status,
+      at: Date.now(),
+    });
+    const headers: Record<string, string> = {
+      'x-github-request-id': `${randomBytes(2).toString('hex').toUpperCase()}:${randomBytes(4).toString('hex').toUpperCase()}`,
+      ...reply.headers,
+    };
     if (reply.body === undefined || reply.status === 204 || reply.status === 302) {
       res.writeHead(reply.status, headers).end();
       return;
@@ -800,7 +985,9 @@ export class GitHubApiServer {
       res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(reply.body);
       return;
     }
-    res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(reply.body));
+    res
+      .writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...headers })
+      .end(JSON.stringify(reply.body));
   }
 
   #answer(req: IncomingMessage, method: string, path: string, url: URL, raw: string): Reply & { parsed?: unknown } {
@@ -808,7 +995,11 @@ export class GitHubApiServer {
       // The signed storage URL the job-logs endpoint redirects to: no GitHub token, an expiring signature.
       const blob = this.#blobs.get(url.searchParams.get('sig') ?? '');
       const jobId = Number(path.split('/').pop());
-      if (!blob || blob.jobId !== jobId || blob.expires < Date.now()) return { status: 403, body: '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message></Error>' };
+      if (!blob || blob.jobId !== jobId || blob.expires < Date.now())
+        return {
+          status: 403,
+          body: '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message></Error>',
+        };
       const job = this.runs.flatMap((r) => r.jobs).find((j) => j.id === jobId)!;
       return { status: 200, body: this.#logText(job) };
     }
@@ -833,8 +1024,16 @@ export class GitHubApiServer {
       };
     };
     const version = req.headers['x-github-api-version'];
-    if (typeof version === 'string' && !API_VERSIONS.has(version)) return { ...error(400, `API version '${version}' is not supported.`), parsed };
-    if (!req.headers['user-agent']) return { ...error(403, 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required).'), parsed };
+    if (typeof version === 'string' && !API_VERSIONS.has(version))
+      return { ...error(400, `API version '${version}' is not supported.`), parsed };
+    if (!req.headers['user-agent'])
+      return {
+        ...error(
+          403,
+          'Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required).',
+        ),
+        parsed,
+      };
     const auth = /^(?:Bearer|token) (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (!auth) return { ...error(401, 'Requires authentication'), parsed };
     if (!this.tokens.has(auth)) return { ...error(401, 'Bad credentials'), parsed };

@@ -6,11 +6,20 @@
  * Set HEALBOT_TEST_DOCKERD=off to do without (Docker tests then skip, or fail under CI=true).
  */
 import type { TestProject } from 'vitest/node';
-import { cleanLeftoverDockerds, dockerdUnavailable, engineDirectory, stopDockerdIn, type SharedDockerEngine } from './docker-engine.js';
+import {
+  cleanLeftoverDockerds,
+  dockerdUnavailable,
+  engineDirectory,
+  stopDockerdIn,
+  type SharedDockerEngine,
+} from './docker-engine.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = engineDirectory();
-  const unavailable = process.env.HEALBOT_TEST_DOCKERD === 'off' ? 'HEALBOT_TEST_DOCKERD=off: no dockerd for this run' : dockerdUnavailable();
+  const unavailable =
+    process.env.HEALBOT_TEST_DOCKERD === 'off'
+      ? 'HEALBOT_TEST_DOCKERD=off: no dockerd for this run'
+      : dockerdUnavailable();
   const shared: SharedDockerEngine = unavailable ? { unavailable } : { dir };
   if (!unavailable) {
     await cleanLeftoverDockerds();

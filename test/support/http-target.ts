@@ -61,7 +61,8 @@ export class HttpTarget {
     const url = new URL(req.url ?? '/', this.url);
     if (url.pathname === '/control') {
       const mode = url.searchParams.get('mode') as TargetMode | null;
-      if (mode !== 'ok' && mode !== 'error' && mode !== 'hang' && mode !== 'close') return void res.writeHead(400).end('bad mode\n');
+      if (mode !== 'ok' && mode !== 'error' && mode !== 'hang' && mode !== 'close')
+        return void res.writeHead(400).end('bad mode\n');
       this.mode = mode;
       const status = url.searchParams.get('status');
       if (status) this.errorStatus = Number(status);

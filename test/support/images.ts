@@ -5,7 +5,16 @@
  * that hangs. Every container uses the host network and carries the label `healbot.test=1`.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  copyFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { execa } from 'execa';
@@ -21,7 +30,8 @@ export const TEST_LABEL = 'healbot.test';
 const FILE_ID = randomBytes(4).toString('hex');
 
 /** A 500 answer from a CGI script, for the failing server. */
-const FAILING_CGI = '#!/bin/sh\nprintf "Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nbroken\\n"\n';
+const FAILING_CGI =
+  '#!/bin/sh\nprintf "Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nbroken\\n"\n';
 
 /**
  * Makes sure the test image exists in this engine, importing it when it does not. Returns its
@@ -34,7 +44,8 @@ export async function ensureTestImage(docker: Dockerode): Promise<string> {
   } catch {
     // not there yet
   }
-  if (!existsSync(BUSYBOX_PATH)) throw new Error(`${BUSYBOX_PATH} is missing: install Debian's busybox-static (.ci/install-docker.sh)`);
+  if (!existsSync(BUSYBOX_PATH))
+    throw new Error(`${BUSYBOX_PATH} is missing: install Debian's busybox-static (.ci/install-docker.sh)`);
   const root = mkdtempSync('/tmp/healbot-image-');
   try {
     const rootfs = join(root, 'rootfs');
@@ -151,7 +162,12 @@ export const commands = {
   },
   /** Grows a shell variable until the memory limit kills it (use with `memory`, e.g. 16 MiB). */
   allocateForever(): string[] {
-    return ['/bin/busybox', 'sh', '-c', 'x=$(/bin/busybox head -c 1000000000 /dev/zero | /bin/busybox tr "\\0" a); echo survived'];
+    return [
+      '/bin/busybox',
+      'sh',
+      '-c',
+      'x=$(/bin/busybox head -c 1000000000 /dev/zero | /bin/busybox tr "\\0" a); echo survived',
+    ];
   },
   /**
    * Keeps running; exits 0 on SIGTERM (a clean `docker stop`); exits 3 once `/tmp/crash`
@@ -182,7 +198,9 @@ export async function waitForContainer(
     if (predicate(last)) return last;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`container ${name} did not reach the expected state within ${timeoutMs} ms; last state: ${JSON.stringify(last?.State)}`);
+  throw new Error(
+    `container ${name} did not reach the expected state within ${timeoutMs} ms; last state: ${JSON.stringify(last?.State)}`,
+  );
 }
 
 /** Runs `cmd` inside a running container (`docker exec`) and waits for it to finish. */

@@ -43,14 +43,20 @@ export async function forwardingLayer(upstream: () => string): Promise<Layer> {
 }
 
 /** `/ready` answers 200 while `dependencyPort` accepts connections, else 503. */
-export async function dependentReadiness(dependencyPort: () => number): Promise<{ port: number; url: string; close(): Promise<void> }> {
+export async function dependentReadiness(
+  dependencyPort: () => number,
+): Promise<{ port: number; url: string; close(): Promise<void> }> {
   const server = createServer((_req, res) => {
     const socket = connect({ host: '127.0.0.1', port: dependencyPort() });
     socket.once('connect', () => (socket.destroy(), res.writeHead(200).end('ready\n')));
     socket.once('error', () => res.writeHead(503).end('database unreachable\n'));
   });
   const port = await listen(server);
-  return { port, url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
 }
 
 /**

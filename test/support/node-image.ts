@@ -4,7 +4,19 @@
  * uses (`ARG NODE_IMAGE=…`). Like the official `node:*-slim` images it holds node and npm in
  * /usr/local, a POSIX shell for `RUN` (busybox-static's) and the shared libraries `ldd` lists.
  */
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type Dockerode from 'dockerode';
 import { execa } from 'execa';
@@ -30,7 +42,12 @@ export function dockerfileBaseImage(dockerfile = join(REPO_ROOT, 'Dockerfile')):
 
 /** Runs the docker CLI against one engine (`host`: unix://…). */
 export function docker(host: string, args: string[], options: { timeoutMs?: number } = {}) {
-  return execa(DOCKER_CLI, ['-H', host, ...args], { reject: false, all: true, env: DOCKER_CLI_ENV, timeout: options.timeoutMs ?? 120_000 });
+  return execa(DOCKER_CLI, ['-H', host, ...args], {
+    reject: false,
+    all: true,
+    env: DOCKER_CLI_ENV,
+    timeout: options.timeoutMs ?? 120_000,
+  });
 }
 
 /**
@@ -63,7 +80,8 @@ function copyInto(root: string, path: string): void {
  */
 export async function ensureNodeBaseImage(host: string, name = dockerfileBaseImage()): Promise<string> {
   if ((await docker(host, ['image', 'inspect', name])).exitCode === 0) return name;
-  if (!existsSync(BUSYBOX_PATH)) throw new Error(`${BUSYBOX_PATH} is missing: install Debian's busybox-static (.ci/install-docker.sh)`);
+  if (!existsSync(BUSYBOX_PATH))
+    throw new Error(`${BUSYBOX_PATH} is missing: install Debian's busybox-static (.ci/install-docker.sh)`);
   const npmCli = realpathSync((await execa('which', ['npm'])).stdout.trim());
   const npmRoot = resolve(dirname(npmCli), '..');
   const root = mkdtempSync('/tmp/healbot-node-image-');
@@ -86,7 +104,17 @@ export async function ensureNodeBaseImage(host: string, name = dockerfileBaseIma
     chmodSync(join(rootfs, 'tmp'), 0o1777);
     const tarball = join(root, 'rootfs.tar');
     await execa('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tarball, '.']);
-    const imported = await docker(host, ['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', 'ENV HOME=/root', '--change', 'CMD ["node"]', tarball, name]);
+    const imported = await docker(host, [
+      'import',
+      '--change',
+      'ENV PATH=/usr/local/bin:/usr/bin:/bin',
+      '--change',
+      'ENV HOME=/root',
+      '--change',
+      'CMD ["node"]',
+      tarball,
+      name,
+    ]);
     if (imported.exitCode !== 0) throw new Error(`docker import of the Node base image failed: ${imported.all}`);
     return name;
   } finally {
@@ -95,7 +123,17 @@ export async function ensureNodeBaseImage(host: string, name = dockerfileBaseIma
 }
 
 /** What the image's build reads from a checkout (the .dockerignore allowlist, vendor/ aside). */
-const BUILD_CONTEXT = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'commands', 'adapters'];
+const BUILD_CONTEXT = [
+  'Dockerfile',
+  '.dockerignore',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'src',
+  'commands',
+  'adapters',
+];
 
 /**
  * `docker build` of the repository's Dockerfile, the air-gapped way the README describes: this
@@ -103,9 +141,26 @@ const BUILD_CONTEXT = ['Dockerfile', '.dockerignore', 'package.json', 'package-l
  * so the build asks no registry. The context is streamed as a tar; nothing is written to the checkout.
  */
 export async function buildHealbotImage(host: string, tag: string): Promise<{ ok: boolean; log: string }> {
-  if (!existsSync(join(REPO_ROOT, 'node_modules/typescript'))) return { ok: false, log: `${REPO_ROOT}/node_modules is missing or lacks dev dependencies: run npm ci` };
-  const tar = execa('tar', ['-C', REPO_ROOT, '-c', '--exclude=node_modules/.cache', '--transform=s,^node_modules,vendor/node_modules,', ...BUILD_CONTEXT, 'node_modules'], { buffer: false });
-  const build = await tar.pipe(DOCKER_CLI, ['-H', host, 'build', '--progress=plain', '--network', 'host', '-t', tag, '-'], { reject: false, all: true, env: DOCKER_CLI_ENV, timeout: 600_000 });
+  if (!existsSync(join(REPO_ROOT, 'node_modules/typescript')))
+    return { ok: false, log: `${REPO_ROOT}/node_modules is missing or lacks dev dependencies: run npm ci` };
+  const tar = execa(
+    'tar',
+    [
+      '-C',
+      REPO_ROOT,
+      '-c',
+      '--exclude=node_modules/.cache',
+      '--transform=s,^node_modules,vendor/node_modules,',
+      ...BUILD_CONTEXT,
+      'node_modules',
+    ],
+    { buffer: false },
+  );
+  const build = await tar.pipe(
+    DOCKER_CLI,
+    ['-H', host, 'build', '--progress=plain', '--network', 'host', '-t', tag, '-'],
+    { reject: false, all: true, env: DOCKER_CLI_ENV, timeout: 600_000 },
+  );
   return { ok: build.exitCode === 0, log: build.all ?? '' };
 }
 
@@ -117,7 +172,14 @@ export async function buildHealbotImage(host: string, tag: string): Promise<{ ok
  */
 export async function startHealbotContainer(
   docker: Dockerode,
-  options: { image: string; name: string; socket: string; configFile: string; env: Record<string, string>; labels?: Record<string, string> },
+  options: {
+    image: string;
+    name: string;
+    socket: string;
+    configFile: string;
+    env: Record<string, string>;
+    labels?: Record<string, string>;
+  },
 ): Promise<Dockerode.Container> {
   const container = await docker.createContainer({
     name: options.name,

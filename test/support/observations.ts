@@ -9,13 +9,34 @@ export type ProbeOutcome = Partial<ProbeResult> & { ok: boolean };
 export const OK: ProbeOutcome = { ok: true, status: 200 };
 export const REFUSED: ProbeOutcome = { ok: false, error: 'connection refused', errorKind: 'refused' };
 export const TIMEOUT: ProbeOutcome = { ok: false, error: 'timed out', errorKind: 'timeout' };
-export const status = (code: number): ProbeOutcome => ({ ok: false, status: code, error: `HTTP ${code}`, errorKind: 'status' });
-export const dnsFail = (host: string): ProbeOutcome => ({ ok: false, error: `cannot resolve ${host} (ENOTFOUND)`, errorKind: 'dns', host });
+export const status = (code: number): ProbeOutcome => ({
+  ok: false,
+  status: code,
+  error: `HTTP ${code}`,
+  errorKind: 'status',
+});
+export const dnsFail = (host: string): ProbeOutcome => ({
+  ok: false,
+  error: `cannot resolve ${host} (ENOTFOUND)`,
+  errorKind: 'dns',
+  host,
+});
 
-export const running = (target: string, over: Partial<RuntimeState> = {}): RuntimeState => ({ runtime: 'docker', target, status: 'running', networks: ['portfolio_default'], ...over });
+export const running = (target: string, over: Partial<RuntimeState> = {}): RuntimeState => ({
+  runtime: 'docker',
+  target,
+  status: 'running',
+  networks: ['portfolio_default'],
+  ...over,
+});
 
 /** What a diagnosis would have seen of `service`: its configured probes, in order, with these outcomes. */
-export function observe(config: Config, service: string, outcomes: ProbeOutcome[], runtime?: RuntimeState): ServiceObservation {
+export function observe(
+  config: Config,
+  service: string,
+  outcomes: ProbeOutcome[],
+  runtime?: RuntimeState,
+): ServiceObservation {
   const probes = config.services[service].probes.map((probeConfig, i) => ({
     config: probeConfig,
     target: probeTarget(probeConfig),

@@ -16,7 +16,10 @@ export interface SilentProxy {
   close(): Promise<void>;
 }
 
-export async function startSilentProxy(upstream: { port: number } | { socketPath: string }, listenOn: { socketPath?: string } = {}): Promise<SilentProxy> {
+export async function startSilentProxy(
+  upstream: { port: number } | { socketPath: string },
+  listenOn: { socketPath?: string } = {},
+): Promise<SilentProxy> {
   const sockets = new Set<Socket>();
   const proxy: SilentProxy = { address: '', silent: () => false, swallowed: [], close: async () => undefined };
   const server: Server = createServer((req, res) => {
@@ -25,7 +28,8 @@ export async function startSilentProxy(upstream: { port: number } | { socketPath
       req.resume();
       return;
     }
-    const target = 'port' in upstream ? { host: '127.0.0.1', port: upstream.port } : { socketPath: upstream.socketPath };
+    const target =
+      'port' in upstream ? { host: '127.0.0.1', port: upstream.port } : { socketPath: upstream.socketPath };
     const forward = request({ ...target, method: req.method, path: req.url, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);

@@ -54,7 +54,8 @@ export const BUILTIN_PATTERNS: readonly FailurePattern[] = [
   },
   {
     id: 'dns_failure',
-    match: /\bENOTFOUND\b|\bEAI_AGAIN\b|no such host|Name or service not known|could not translate host name|Temporary failure in name resolution|Could not resolve host|Name does not resolve/i,
+    match:
+      /\bENOTFOUND\b|\bEAI_AGAIN\b|no such host|Name or service not known|could not translate host name|Temporary failure in name resolution|Could not resolve host|Name does not resolve/i,
     subject: /(?:ENOTFOUND|EAI_AGAIN|lookup|host name|resolve host:?)\s+["']?([A-Za-z0-9_-][A-Za-z0-9_.-]*)/i,
     confidence: 0.8,
     advice: `the dependency name{subject} does not resolve: check that the dependency exists and shares its network; ${NO_RESTART}`,
@@ -70,14 +71,16 @@ export const BUILTIN_PATTERNS: readonly FailurePattern[] = [
   },
   {
     id: 'missing_config',
-    match: /(?:environment variable|env var|config(?:uration)? key|setting)\s+["'`]?([A-Za-z_][A-Za-z0-9_.]*)["'`]?\s+(?:is\s+)?(?:not set|missing|required|undefined|not defined|must be set)/i,
+    match:
+      /(?:environment variable|env var|config(?:uration)? key|setting)\s+["'`]?([A-Za-z_][A-Za-z0-9_.]*)["'`]?\s+(?:is\s+)?(?:not set|missing|required|undefined|not defined|must be set)/i,
     confidence: 0.85,
     advice: `set the missing setting{subject} in its environment or config file; ${NO_RESTART} until it is set`,
     restartHelps: false,
   },
   {
     id: 'missing_config',
-    match: /missing (?:required )?(?:environment variables?|env vars?|config(?:uration)? (?:keys?|values?)|settings?):?\s+["'`]?([A-Za-z_][A-Za-z0-9_.]*)|couldn't find key ([A-Za-z0-9_.-]+) in (?:ConfigMap|Secret)/i,
+    match:
+      /missing (?:required )?(?:environment variables?|env vars?|config(?:uration)? (?:keys?|values?)|settings?):?\s+["'`]?([A-Za-z_][A-Za-z0-9_.]*)|couldn't find key ([A-Za-z0-9_.-]+) in (?:ConfigMap|Secret)/i,
     confidence: 0.85,
     advice: `set the missing setting{subject} in its environment or config file; ${NO_RESTART} until it is set`,
     restartHelps: false,

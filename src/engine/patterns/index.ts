@@ -12,7 +12,13 @@ const compiled = new WeakMap<Config, readonly FailurePattern[]>();
 export function patternsFor(config: Config): readonly FailurePattern[] {
   let patterns = compiled.get(config);
   if (!patterns) {
-    const own = config.patterns.map((p) => ({ id: p.id, match: new RegExp(p.match, p.ignoreCase ? 'i' : ''), confidence: p.confidence, advice: p.advice, restartHelps: p.restartHelps }));
+    const own = config.patterns.map((p) => ({
+      id: p.id,
+      match: new RegExp(p.match, p.ignoreCase ? 'i' : ''),
+      confidence: p.confidence,
+      advice: p.advice,
+      restartHelps: p.restartHelps,
+    }));
     patterns = [...own, ...BUILTIN_PATTERNS];
     compiled.set(config, patterns);
   }
@@ -27,5 +33,7 @@ export function serviceNamedBy(subject: string | undefined, config: Config): str
   const host = subject?.replace(/:\d+$/, '');
   if (!host) return undefined;
   if (Object.hasOwn(config.services, host)) return host;
-  return Object.entries(config.services).find(([, s]) => s.docker?.container === host || s.kubernetes?.deployment === host || s.kubernetes?.service === host)?.[0];
+  return Object.entries(config.services).find(
+    ([, s]) => s.docker?.container === host || s.kubernetes?.deployment === host || s.kubernetes?.service === host,
+  )?.[0];
 }

@@ -55,7 +55,10 @@ const shorten = (line: string): string => {
  * The best match of `patterns` over `lines`: the highest confidence, and among equals the
  * latest line (the one closest to the failure). Undefined when nothing matches.
  */
-export function matchPatterns(lines: readonly ObservedLine[], patterns: readonly FailurePattern[]): PatternMatch | undefined {
+export function matchPatterns(
+  lines: readonly ObservedLine[],
+  patterns: readonly FailurePattern[],
+): PatternMatch | undefined {
   let best: PatternMatch | undefined;
   for (let index = lines.length - 1; index >= 0; index--) {
     const { text, source } = lines[index];
@@ -64,9 +67,19 @@ export function matchPatterns(lines: readonly ObservedLine[], patterns: readonly
       if (!(pattern.sources ?? DEFAULT_SOURCES).includes(source)) continue;
       const found = pattern.match.exec(text);
       if (!found) continue;
-      const subject = found.slice(1).find((group) => group !== undefined) ?? (pattern.subject ? pattern.subject.exec(text)?.[1] : undefined);
+      const subject =
+        found.slice(1).find((group) => group !== undefined) ??
+        (pattern.subject ? pattern.subject.exec(text)?.[1] : undefined);
       const advice = pattern.advice.replaceAll('{subject}', subject ? ` ${subject}` : '');
-      best = { id: pattern.id, confidence: pattern.confidence, line: shorten(text), source, advice, restartHelps: pattern.restartHelps, ...(subject ? { subject } : {}) };
+      best = {
+        id: pattern.id,
+        confidence: pattern.confidence,
+        line: shorten(text),
+        source,
+        advice,
+        restartHelps: pattern.restartHelps,
+        ...(subject ? { subject } : {}),
+      };
     }
   }
   return best;

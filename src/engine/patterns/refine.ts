@@ -1,9 +1,20 @@
 import type { ProbeResult, RootCause, RootCauseKind, RuntimeState } from '../types.js';
 import { BUILTIN_PATTERNS } from './builtin.js';
-import { matchPatterns, type FailurePattern, type LineSource, type ObservedLine, type PatternMatch } from './pattern.js';
+import {
+  matchPatterns,
+  type FailurePattern,
+  type LineSource,
+  type ObservedLine,
+  type PatternMatch,
+} from './pattern.js';
 
 /** Root causes a workload's own words can explain; the others (a broken layer, blindness) are not about its process. */
-const REFINABLE: ReadonlySet<RootCauseKind> = new Set(['service_down', 'service_unhealthy', 'crash_loop', 'oom_killed']);
+const REFINABLE: ReadonlySet<RootCauseKind> = new Set([
+  'service_down',
+  'service_unhealthy',
+  'crash_loop',
+  'oom_killed',
+]);
 
 /** Log lines looked at: the latest ones say why it stopped. */
 const LOG_LINES = 40;
@@ -14,7 +25,10 @@ export function observedLines(state: RuntimeState | undefined, probes: readonly 
   const add = (source: LineSource, texts: readonly (string | undefined)[]) => {
     for (const text of texts) if (text) lines.push({ text, source });
   };
-  add('probe', probes.filter((p) => !p.ok).map((p) => p.error));
+  add(
+    'probe',
+    probes.filter((p) => !p.ok).map((p) => p.error),
+  );
   add('events', state?.kubernetes?.events.map((e) => e.message) ?? []);
   add('pod status', state?.kubernetes?.pods.flatMap((pod) => pod.containers.map((c) => c.waitingMessage)) ?? []);
   add('health check', state?.healthLog ?? []);
@@ -39,7 +53,12 @@ export function describeMatch(match: PatternMatch): string {
  * Refines a root cause with the best pattern match over what the service said: the match joins
  * the evidence and the summary, and its advice says whether a restart helps. The kind stays.
  */
-export function refineWithPatterns(rc: RootCause, state: RuntimeState | undefined, probes: readonly ProbeResult[], patterns: readonly FailurePattern[] = BUILTIN_PATTERNS): RootCause {
+export function refineWithPatterns(
+  rc: RootCause,
+  state: RuntimeState | undefined,
+  probes: readonly ProbeResult[],
+  patterns: readonly FailurePattern[] = BUILTIN_PATTERNS,
+): RootCause {
   if (!REFINABLE.has(rc.kind) || state?.status === 'paused') return rc;
   const match = matchPatterns(observedLines(state, probes), patterns);
   if (!match) return rc;

@@ -3,7 +3,16 @@
  * zero, images that cannot be pulled, crash loops, OOM kills, Services that route nowhere, and
  * pods that are merely being recreated. Pure: state in, finding out.
  */
-import type { Evidence, KubernetesContainerState, KubernetesPodState, KubernetesRevision, KubernetesState, ProbeResult, RootCause, RuntimeState } from '../types.js';
+import type {
+  Evidence,
+  KubernetesContainerState,
+  KubernetesPodState,
+  KubernetesRevision,
+  KubernetesState,
+  ProbeResult,
+  RootCause,
+  RuntimeState,
+} from '../types.js';
 
 const IMAGE_PULL_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
 const STARTING_REASONS = new Set(['ContainerCreating', 'PodInitializing']);
@@ -21,7 +30,9 @@ interface FoundContainer {
 }
 
 function containersWhere(k: KubernetesState, predicate: (c: KubernetesContainerState) => boolean): FoundContainer[] {
-  return k.pods.filter((p) => !p.deleting).flatMap((pod) => pod.containers.filter(predicate).map((container) => ({ pod, container })));
+  return k.pods
+    .filter((p) => !p.deleting)
+    .flatMap((pod) => pod.containers.filter(predicate).map((container) => ({ pod, container })));
 }
 
 function deploymentEvidence(k: KubernetesState): Evidence {
@@ -32,7 +43,9 @@ function deploymentEvidence(k: KubernetesState): Evidence {
 }
 
 function containerEvidence({ pod, container: c }: FoundContainer): Evidence {
-  const bits = [`pod ${pod.name} (${pod.phase}${pod.ready ? ', ready' : ''}${pod.deleting ? ', terminating' : ''}) container ${c.name}`];
+  const bits = [
+    `pod ${pod.name} (${pod.phase}${pod.ready ? ', ready' : ''}${pod.deleting ? ', terminating' : ''}) container ${c.name}`,
+  ];
   if (c.image) bits.push(`image ${c.image}`);
   if (c.waitingReason) bits.push(`waiting: ${c.waitingReason}${c.waitingMessage ? ` (${c.waitingMessage})` : ''}`);
   if (c.terminatedReason) bits.push(`terminated: ${c.terminatedReason}`);
@@ -42,19 +55,30 @@ function containerEvidence({ pod, container: c }: FoundContainer): Evidence {
   return { source: 'runtime', detail: bits.join(', ') };
 }
 
-function eventEvidence(k: KubernetesState, filter: (e: KubernetesState['events'][number]) => boolean = () => true): Evidence[] {
+function eventEvidence(
+  k: KubernetesState,
+  filter: (e: KubernetesState['events'][number]) => boolean = () => true,
+): Evidence[] {
   return k.events
     .filter(filter)
     .slice(-5)
-    .map((e) => ({ source: 'runtime' as const, detail: `event ${e.type} ${e.reason}${e.object ? ` on ${e.object}` : ''}: ${e.message}` }));
+    .map((e) => ({
+      source: 'runtime' as const,
+      detail: `event ${e.type} ${e.reason}${e.object ? ` on ${e.object}` : ''}: ${e.message}`,
+    }));
 }
 
 function probeEvidence(probes: ProbeResult[]): Evidence[] {
-  return probes.map((p) => ({ source: 'probe' as const, detail: `${p.service}/${p.name} ${p.ok ? 'ok' : 'failed'}${p.status !== undefined ? ` (${p.status})` : ''}${p.error ? `: ${p.error}` : ''}` }));
+  return probes.map((p) => ({
+    source: 'probe' as const,
+    detail: `${p.service}/${p.name} ${p.ok ? 'ok' : 'failed'}${p.status !== undefined ? ` (${p.status})` : ''}${p.error ? `: ${p.error}` : ''}`,
+  }));
 }
 
 function logEvidence(state: RuntimeState): Evidence[] {
-  return state.logs && state.logs.length > 0 ? [{ source: 'runtime', detail: `last log lines:\n${state.logs.slice(-10).join('\n')}` }] : [];
+  return state.logs && state.logs.length > 0
+    ? [{ source: 'runtime', detail: `last log lines:\n${state.logs.slice(-10).join('\n')}` }]
+    : [];
 }
 
 const unique = <T>(values: T[]): T[] => [...new Set(values)];
@@ -65,11 +89,18 @@ const describeRevision = (r: KubernetesRevision) => `revision ${r.revision} (${r
  * A release that crashes on start: every pod of the newest revision fails while the revision
  * before it still serves. A restart would restart the same bad release; an undo fixes it.
  */
-function badRolloutCause(service: string, k: KubernetesState, base: Evidence[], state: RuntimeState): RootCause | undefined {
+function badRolloutCause(
+  service: string,
+  k: KubernetesState,
+  base: Evidence[],
+  state: RuntimeState,
+): RootCause | undefined {
   const { current, previous } = k.rollout ?? {};
   if (!current?.podTemplateHash || !previous || previous.availableReplicas === 0) return undefined;
   const fresh = k.pods.filter((p) => !p.deleting && p.labels['pod-template-hash'] === current.podTemplateHash);
-  const failing = fresh.filter((p) => p.containers.some((c) => c.waitingReason === 'CrashLoopBackOff' || c.lastTerminatedReason !== undefined));
+  const failing = fresh.filter((p) =>
+    p.containers.some((c) => c.waitingReason === 'CrashLoopBackOff' || c.lastTerminatedReason !== undefined),
+  );
   if (failing.length === 0 || fresh.some((p) => p.ready)) return undefined;
   const found = failing.flatMap((pod) => pod.containers.map((container) => ({ pod, container })));
   const codes = unique(found.map((f) => f.container.exitCode).filter((c): c is number => c !== undefined));
@@ -80,8 +111,14 @@ function badRolloutCause(service: string, k: KubernetesState, base: Evidence[], 
     confidence: 0.9,
     evidence: [
       ...base,
-      { source: 'runtime', detail: `new ${describeRevision(current)}: replica set ${current.replicaSet}, ${current.readyReplicas} ready` },
-      { source: 'runtime', detail: `previous ${describeRevision(previous)}: replica set ${previous.replicaSet}, ${previous.availableReplicas} available` },
+      {
+        source: 'runtime',
+        detail: `new ${describeRevision(current)}: replica set ${current.replicaSet}, ${current.readyReplicas} ready`,
+      },
+      {
+        source: 'runtime',
+        detail: `previous ${describeRevision(previous)}: replica set ${previous.replicaSet}, ${previous.availableReplicas} available`,
+      },
       ...found.slice(0, 3).map(containerEvidence),
       ...logEvidence(state),
     ],
@@ -92,7 +129,11 @@ function badRolloutCause(service: string, k: KubernetesState, base: Evidence[], 
  * Names a Kubernetes-specific root cause for `service`, or undefined when the cluster shows
  * nothing wrong (or nothing it can explain) and the generic rules should decide.
  */
-export function kubernetesRootCause(service: string, state: RuntimeState, probes: ProbeResult[]): RootCause | undefined {
+export function kubernetesRootCause(
+  service: string,
+  state: RuntimeState,
+  probes: ProbeResult[],
+): RootCause | undefined {
   const k = state.kubernetes;
   if (!k) return undefined;
   const where = `deployment ${k.namespace}/${k.deployment}`;
@@ -118,19 +159,29 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
   const pulls = containersWhere(k, (c) => c.waitingReason !== undefined && IMAGE_PULL_REASONS.has(c.waitingReason));
   if (pulls.length > 0) {
     const images = unique(pulls.map((p) => p.container.image ?? '(unknown image)'));
-    const pullEvents = k.events.filter((e) => e.type === 'Warning' && /pull/i.test(e.message) && e.reason !== 'BackOff');
-    const pullError = pullEvents.at(-1)?.message ?? pulls[0].container.waitingMessage ?? pulls[0].container.waitingReason;
+    const pullEvents = k.events.filter(
+      (e) => e.type === 'Warning' && /pull/i.test(e.message) && e.reason !== 'BackOff',
+    );
+    const pullError =
+      pullEvents.at(-1)?.message ?? pulls[0].container.waitingMessage ?? pulls[0].container.waitingReason;
     return {
       kind: 'image_pull_failed',
       service,
       summary: `${where} cannot pull image ${images.join(', ')} (${pulls[0].container.waitingReason}): ${pullError}. Fix the image reference or the registry credentials; restarting will not help`,
       confidence: 0.95,
-      evidence: [...base, ...pulls.slice(0, 3).map(containerEvidence), ...eventEvidence(k, (e) => /pull/i.test(e.message))],
+      evidence: [
+        ...base,
+        ...pulls.slice(0, 3).map(containerEvidence),
+        ...eventEvidence(k, (e) => /pull/i.test(e.message)),
+      ],
     };
   }
 
   // Not "starting": these pods wait for a fix to their spec, and the pod status says which (see the missing_config pattern).
-  const misconfigured = containersWhere(k, (c) => c.waitingReason !== undefined && CONTAINER_CONFIG_REASONS.has(c.waitingReason));
+  const misconfigured = containersWhere(
+    k,
+    (c) => c.waitingReason !== undefined && CONTAINER_CONFIG_REASONS.has(c.waitingReason),
+  );
   if (misconfigured.length > 0) {
     const first = misconfigured[0].container;
     return {
@@ -151,7 +202,9 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
   const probesFailing = probes.some((p) => !p.ok);
   if (ooms.length > 0 && (!rolloutHealthy || probesFailing || ooms.some((o) => !o.container.ready))) {
     const limit = k.memoryLimit ?? (state.memory?.limitBytes ? `${state.memory.limitBytes} bytes` : undefined);
-    const usage = state.memory?.usageBytes ? `last usage ${state.memory.usageBytes} bytes` : 'its usage reached the limit when it was killed';
+    const usage = state.memory?.usageBytes
+      ? `last usage ${state.memory.usageBytes} bytes`
+      : 'its usage reached the limit when it was killed';
     return {
       kind: 'oom_killed',
       service,
@@ -187,7 +240,8 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
       evidence: base,
     };
   }
-  const selects = (pod: KubernetesPodState) => svc !== undefined && Object.entries(svc.selector).every(([key, value]) => pod.labels[key] === value);
+  const selects = (pod: KubernetesPodState) =>
+    svc !== undefined && Object.entries(svc.selector).every(([key, value]) => pod.labels[key] === value);
   if (svc && Object.keys(svc.selector).length > 0 && live.length > 0 && !live.some(selects)) {
     return {
       kind: 'no_endpoints',
@@ -197,7 +251,9 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
       evidence: [
         ...base,
         { source: 'runtime', detail: `Service ${svc.name} selector: ${formatLabels(svc.selector)}` },
-        ...live.slice(0, 3).map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name} labels: ${formatLabels(p.labels)}` })),
+        ...live
+          .slice(0, 3)
+          .map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name} labels: ${formatLabels(p.labels)}` })),
         { source: 'runtime', detail: `endpoints: ${svc.readyEndpoints} ready, ${svc.notReadyEndpoints} not ready` },
       ],
     };
@@ -205,19 +261,35 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
 
   // Scenario 10: a pod is going away and its replacement is on its way; wait, do not act.
   const deleting = k.pods.filter((p) => p.deleting);
-  const starting = live.filter((p) => !p.ready && (p.phase === 'Pending' || p.containers.length === 0 || p.containers.some((c) => c.waitingReason !== undefined && STARTING_REASONS.has(c.waitingReason))));
+  const starting = live.filter(
+    (p) =>
+      !p.ready &&
+      (p.phase === 'Pending' ||
+        p.containers.length === 0 ||
+        p.containers.some((c) => c.waitingReason !== undefined && STARTING_REASONS.has(c.waitingReason))),
+  );
   // A pod the scheduler cannot place is not on its way: that is for the generic rules to report.
-  const unschedulable = k.events.some((e) => e.reason === 'FailedScheduling' && starting.some((p) => e.object === `pod/${p.name}`));
+  const unschedulable = k.events.some(
+    (e) => e.reason === 'FailedScheduling' && starting.some((p) => e.object === `pod/${p.name}`),
+  );
   if (!rolloutHealthy && !unschedulable && (starting.length > 0 || deleting.length > 0)) {
     const parts: string[] = [];
-    if (deleting.length > 0) parts.push(`${deleting.map((p) => p.name).join(', ')} ${deleting.length === 1 ? 'is' : 'are'} terminating`);
-    if (starting.length > 0) parts.push(`${starting.map((p) => p.name).join(', ')} ${starting.length === 1 ? 'is' : 'are'} starting`);
+    if (deleting.length > 0)
+      parts.push(`${deleting.map((p) => p.name).join(', ')} ${deleting.length === 1 ? 'is' : 'are'} terminating`);
+    if (starting.length > 0)
+      parts.push(`${starting.map((p) => p.name).join(', ')} ${starting.length === 1 ? 'is' : 'are'} starting`);
     return {
       kind: 'recreating',
       service,
       summary: `${where} is recreating pods: ${parts.join(' and ')} (ready ${k.readyReplicas}/${k.desiredReplicas}); wait for the replacement and verify, no action needed`,
       confidence: 0.8,
-      evidence: [...base, ...[...deleting, ...starting].map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name}: ${p.phase}${p.deleting ? `, terminating since ${p.deletionTimestamp ?? 'now'}` : ''}${p.ready ? ', ready' : ', not ready'}` }))],
+      evidence: [
+        ...base,
+        ...[...deleting, ...starting].map((p) => ({
+          source: 'runtime' as const,
+          detail: `pod ${p.name}: ${p.phase}${p.deleting ? `, terminating since ${p.deletionTimestamp ?? 'now'}` : ''}${p.ready ? ', ready' : ', not ready'}`,
+        })),
+      ],
     };
   }
 
@@ -231,8 +303,13 @@ export function kubernetesRootCause(service: string, state: RuntimeState, probes
       confidence: 0.85,
       evidence: [
         ...base,
-        { source: 'runtime', detail: `Service ${svc.name} selector: ${formatLabels(svc.selector)}; endpoints: ${svc.readyEndpoints} ready, ${svc.notReadyEndpoints} not ready` },
-        ...readySelected.slice(0, 3).map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name} labels: ${formatLabels(p.labels)}` })),
+        {
+          source: 'runtime',
+          detail: `Service ${svc.name} selector: ${formatLabels(svc.selector)}; endpoints: ${svc.readyEndpoints} ready, ${svc.notReadyEndpoints} not ready`,
+        },
+        ...readySelected
+          .slice(0, 3)
+          .map((p) => ({ source: 'runtime' as const, detail: `pod ${p.name} labels: ${formatLabels(p.labels)}` })),
       ],
     };
   }

@@ -65,7 +65,12 @@ class ProbeTarget {
 }
 
 /** `node -e` argv that fetches a URL and exits 0 only on a 2xx: no shell involved. */
-const fetchArgv = (url: string) => [process.execPath, '-e', 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))', url];
+const fetchArgv = (url: string) => [
+  process.execPath,
+  '-e',
+  'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))',
+  url,
+];
 
 /** A long log with secrets in it, as a crashing app would print. */
 const logsArgv = [
@@ -86,21 +91,30 @@ async function waitFor<T>(what: string, check: () => T | undefined | false, time
   for (;;) {
     const value = check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; Discord calls:\n${discord.describeCalls()}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; Discord calls:\n${discord.describeCalls()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
 const callsFor = (interaction: { id: string; token: string }) =>
-  discord.calls.filter((c) => c.route.includes(`/interactions/${interaction.id}/`) || c.route.includes(`/${interaction.token}`));
+  discord.calls.filter(
+    (c) => c.route.includes(`/interactions/${interaction.id}/`) || c.route.includes(`/${interaction.token}`),
+  );
 
 /** The approval message the conversation posted for a service, with its approval id. */
-async function approvalMessageFor(service: ServiceName): Promise<{ messageId: string; approvalId: string; channel: string }> {
+async function approvalMessageFor(
+  service: ServiceName,
+): Promise<{ messageId: string; approvalId: string; channel: string }> {
   return waitFor(`the approval message for ${service}`, () => {
     for (const message of discord.messages.values()) {
       const button = message.components?.[0]?.components?.find((c: any) => c.custom_id?.startsWith('healbot:approve:'));
       if (button && JSON.stringify(message.embeds).includes(service)) {
-        return { messageId: message.id, approvalId: button.custom_id.split(':')[2] as string, channel: message.channel_id };
+        return {
+          messageId: message.id,
+          approvalId: button.custom_id.split(':')[2] as string,
+          channel: message.channel_id,
+        };
       }
     }
     return undefined;
@@ -111,7 +125,9 @@ async function openIncidentFromSlashCommand(service: ServiceName, user = ANA): P
   target.running.set(service, false);
   const command = discord.slashCommand('heal', { service }, user);
   discord.dispatch('INTERACTION_CREATE', command);
-  const edit = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${command.token}/messages/@original`));
+  const edit = await discord.waitForCall(
+    (c) => c.method === 'PATCH' && c.route.includes(`${command.token}/messages/@original`),
+  );
   expect(edit.body.content).toContain(`Healing **${service}**`);
 }
 
@@ -123,8 +139,19 @@ beforeAll(async () => {
       SERVICES.map((service) => [
         service,
         {
-          command: { restart: fetchArgv(target.url('restart', service)), status: fetchArgv(target.url('running', service)), logs: logsArgv, timeoutMs: 10_000 },
-          probes: [{ name: 'ready', http: { url: target.url('ready', service), headers: { 'x-probe-token': PROBE_SECRET } }, timeoutMs: 2000 }],
+          command: {
+            restart: fetchArgv(target.url('restart', service)),
+            status: fetchArgv(target.url('running', service)),
+            logs: logsArgv,
+            timeoutMs: 10_000,
+          },
+          probes: [
+            {
+              name: 'ready',
+              http: { url: target.url('ready', service), headers: { 'x-probe-token': PROBE_SECRET } },
+              timeoutMs: 2000,
+            },
+          ],
         },
       ]),
     ),
@@ -144,9 +171,18 @@ beforeAll(async () => {
     config: config.discord!,
     api: healbot.api,
     redact: healbot.redact,
-    logger: { info() {}, warn() {}, debug() {}, error: (object, message) => adapterErrors.push(`${message} ${JSON.stringify(object)}`) },
+    logger: {
+      info() {},
+      warn() {},
+      debug() {},
+      error: (object, message) => adapterErrors.push(`${message} ${JSON.stringify(object)}`),
+    },
   });
-  conversations = new IncidentConversations(healbot.api, adapter.surface, { platform: 'discord', minUpdateIntervalMs: 50, onError: (error) => adapterErrors.push(String(error)) });
+  conversations = new IncidentConversations(healbot.api, adapter.surface, {
+    platform: 'discord',
+    minUpdateIntervalMs: 50,
+    onError: (error) => adapterErrors.push(String(error)),
+  });
   conversations.start();
   await adapter.start();
 });
@@ -177,8 +213,12 @@ describe('Discord adapter against a local Discord', () => {
     for (const definition of commandDefinitions) {
       const sub = heal.options.find((o: any) => o.name === definition.name);
       expect(sub.type).toBe(1);
-      expect(sub.options.map((o: any) => [o.name, o.required]).sort()).toEqual(definition.options.map((o) => [o.name, o.required]).sort());
-      for (const option of sub.options.filter((o: any) => definition.options.find((d) => d.name === o.name)?.kind === 'service')) {
+      expect(sub.options.map((o: any) => [o.name, o.required]).sort()).toEqual(
+        definition.options.map((o) => [o.name, o.required]).sort(),
+      );
+      for (const option of sub.options.filter(
+        (o: any) => definition.options.find((d) => d.name === o.name)?.kind === 'service',
+      )) {
         expect(option.choices.map((c: any) => c.value)).toEqual([...SERVICES]);
       }
     }
@@ -188,9 +228,16 @@ describe('Discord adapter against a local Discord', () => {
     const command = discord.slashCommand('status');
     discord.dispatch('INTERACTION_CREATE', command);
     // Status probes every service, which takes a few seconds: the deferred reply covers that.
-    const edit = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${command.token}/messages/@original`), 30_000);
+    const edit = await discord.waitForCall(
+      (c) => c.method === 'PATCH' && c.route.includes(`${command.token}/messages/@original`),
+      30_000,
+    );
     const [callback] = callsFor(command);
-    expect(callback).toMatchObject({ method: 'POST', route: `/interactions/${command.id}/${command.token}/callback`, body: { type: 5, data: { flags: 0 } } });
+    expect(callback).toMatchObject({
+      method: 'POST',
+      route: `/interactions/${command.id}/${command.token}/callback`,
+      body: { type: 5, data: { flags: 0 } },
+    });
     expect(callback.at).toBeLessThanOrEqual(edit.at);
     const text = JSON.stringify(edit.body.embeds);
     for (const service of SERVICES) expect(text).toContain(service);
@@ -199,14 +246,18 @@ describe('Discord adapter against a local Discord', () => {
   it('answers an unknown service with an ephemeral error, whatever the subcommand', async () => {
     const heal = discord.slashCommand('heal', { service: 'nope' });
     discord.dispatch('INTERACTION_CREATE', heal);
-    const edit = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${heal.token}/messages/@original`));
+    const edit = await discord.waitForCall(
+      (c) => c.method === 'PATCH' && c.route.includes(`${heal.token}/messages/@original`),
+    );
     expect(callsFor(heal)[0].body).toEqual({ type: 5, data: { flags: EPHEMERAL } });
     expect(JSON.stringify(edit.body)).toContain('unknown service \\"nope\\"');
 
     // diagnose answers publicly when it works, so its deferred reply is swapped for an ephemeral follow-up.
     const diagnose = discord.slashCommand('diagnose', { service: 'nope' });
     discord.dispatch('INTERACTION_CREATE', diagnose);
-    const followUp = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${diagnose.token}`);
+    const followUp = await discord.waitForCall(
+      (c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${diagnose.token}`,
+    );
     expect(followUp.body.flags).toBe(EPHEMERAL);
     expect(JSON.stringify(followUp.body)).toContain('unknown service \\"nope\\"');
     expect(callsFor(diagnose).map((c) => c.method)).toEqual(['POST', 'DELETE', 'POST']);
@@ -225,10 +276,17 @@ describe('Discord adapter against a local Discord', () => {
     target.running.set('api', false);
     const alert = fixture('message-create-alertmanager.json');
     discord.dispatch('MESSAGE_CREATE', alert);
-    const thread = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/channels/${ALERTS}/messages/${alert.id}/threads`);
+    const thread = await discord.waitForCall(
+      (c) => c.method === 'POST' && c.route === `/channels/${ALERTS}/messages/${alert.id}/threads`,
+    );
     expect(thread.body.name).toContain('api');
     // The thread shares the alert's id; the status message and the diagnosis go inside it.
-    const diagnosis = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/channels/${alert.id}/messages` && JSON.stringify(c.body).includes('Diagnosis'));
+    const diagnosis = await discord.waitForCall(
+      (c) =>
+        c.method === 'POST' &&
+        c.route === `/channels/${alert.id}/messages` &&
+        JSON.stringify(c.body).includes('Diagnosis'),
+    );
     expect(diagnosis.body.embeds[0].fields.find((f: any) => f.name === 'Root cause')).toBeDefined();
     const approval = await approvalMessageFor('api');
     expect(approval.channel).toBe(alert.id);
@@ -245,7 +303,9 @@ describe('Discord adapter against a local Discord', () => {
     kuma.embeds[0].title = '❌ Your service ledger went down. ❌';
     kuma.embeds[0].fields[0].value = 'ledger';
     discord.dispatch('MESSAGE_CREATE', kuma);
-    await discord.waitForCall((c) => c.method === 'POST' && c.route === `/channels/${ALERTS}/messages/${kuma.id}/threads`);
+    await discord.waitForCall(
+      (c) => c.method === 'POST' && c.route === `/channels/${ALERTS}/messages/${kuma.id}/threads`,
+    );
 
     const human = fixture('message-create-alertmanager.json');
     human.id = discord.snowflake();
@@ -265,13 +325,19 @@ describe('Discord adapter against a local Discord', () => {
     const click = discord.buttonClick(`healbot:approve:${approval.approvalId}`, approval.messageId, BOB);
     discord.dispatch('INTERACTION_CREATE', click);
     discord.dispatch('INTERACTION_CREATE', click);
-    const edit = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${click.token}/messages/@original`));
+    const edit = await discord.waitForCall(
+      (c) => c.method === 'PATCH' && c.route.includes(`${click.token}/messages/@original`),
+    );
     expect(callsFor(click)[0].body).toEqual({ type: 6 });
     expect(edit.body.components).toEqual([]);
     const decision = edit.body.embeds.at(-1).fields.find((f: any) => f.name === 'Decision');
     expect(decision.value).toMatch(new RegExp(`Approved by <@${BOB.id}> <t:\\d+:f>`));
 
-    await waitFor('billing to heal', () => discord.calls.some((c) => c.route === `/channels/${approval.channel}/messages` && /healed/i.test(JSON.stringify(c.body))));
+    await waitFor('billing to heal', () =>
+      discord.calls.some(
+        (c) => c.route === `/channels/${approval.channel}/messages` && /healed/i.test(JSON.stringify(c.body)),
+      ),
+    );
     expect(target.restarts.get('billing')).toBe(1);
     expect(callsFor(click).filter((c) => c.route.endsWith('/callback'))).toHaveLength(1);
   });
@@ -281,7 +347,9 @@ describe('Discord adapter against a local Discord', () => {
     const approval = await approvalMessageFor('search');
     const click = discord.buttonClick(`healbot:approve:${approval.approvalId}`, approval.messageId, DEV);
     discord.dispatch('INTERACTION_CREATE', click);
-    const refusal = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${click.token}`);
+    const refusal = await discord.waitForCall(
+      (c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${click.token}`,
+    );
     expect(refusal.body.flags).toBe(EPHEMERAL);
     expect(refusal.body.content).toContain('You are not an approver for search');
     // The approver role is named as a mention, not as a bare number.
@@ -294,7 +362,9 @@ describe('Discord adapter against a local Discord', () => {
     // Deny it properly so the incident closes.
     const deny = discord.buttonClick(`healbot:deny:${approval.approvalId}`, approval.messageId, ANA);
     discord.dispatch('INTERACTION_CREATE', deny);
-    const denied = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${deny.token}/messages/@original`));
+    const denied = await discord.waitForCall(
+      (c) => c.method === 'PATCH' && c.route.includes(`${deny.token}/messages/@original`),
+    );
     expect(denied.body.embeds.at(-1).fields.at(-1).value).toContain(`Denied by <@${ANA.id}>`);
     expect(target.restarts.get('search')).toBe(0);
   });
@@ -309,7 +379,11 @@ describe('Discord adapter against a local Discord', () => {
 
     const answers = await Promise.all(
       [first, second].map((click) =>
-        discord.waitForCall((c) => (c.method === 'PATCH' && c.route.includes(`${click.token}/messages/@original`)) || (c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${click.token}`)),
+        discord.waitForCall(
+          (c) =>
+            (c.method === 'PATCH' && c.route.includes(`${click.token}/messages/@original`)) ||
+            (c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${click.token}`),
+        ),
       ),
     );
     // One click decided (message edited); the other was told it was already decided (ephemeral).
@@ -317,7 +391,11 @@ describe('Discord adapter against a local Discord', () => {
     expect(answers.find((a) => a.method === 'POST')!.body.flags).toBe(EPHEMERAL);
     expect(answers.find((a) => a.method === 'POST')!.body.content).toContain('already');
 
-    await waitFor('checkout to heal', () => discord.calls.some((c) => c.route === `/channels/${approval.channel}/messages` && /healed/i.test(JSON.stringify(c.body))));
+    await waitFor('checkout to heal', () =>
+      discord.calls.some(
+        (c) => c.route === `/channels/${approval.channel}/messages` && /healed/i.test(JSON.stringify(c.body)),
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(target.restarts.get('checkout')).toBe(1);
   });
@@ -327,16 +405,24 @@ describe('Discord adapter against a local Discord', () => {
     const approval = await approvalMessageFor('ledger');
     const command = discord.slashCommand('approve', { id: approval.approvalId }, CAROL);
     discord.dispatch('INTERACTION_CREATE', command);
-    const edit = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${command.token}/messages/@original`));
+    const edit = await discord.waitForCall(
+      (c) => c.method === 'PATCH' && c.route.includes(`${command.token}/messages/@original`),
+    );
     expect(callsFor(command)[0].body).toEqual({ type: 5, data: { flags: 0 } });
     expect(JSON.stringify(edit.body)).toContain(`<@${CAROL.id}>`);
-    await waitFor('ledger to heal', () => discord.calls.some((c) => c.route === `/channels/${approval.channel}/messages` && /healed/i.test(JSON.stringify(c.body))));
+    await waitFor('ledger to heal', () =>
+      discord.calls.some(
+        (c) => c.route === `/channels/${approval.channel}/messages` && /healed/i.test(JSON.stringify(c.body)),
+      ),
+    );
     expect(target.restarts.get('ledger')).toBe(1);
   });
 
   it('posts long logs truncated within Discord limits', async () => {
     const withLogs = await waitFor('a message with logs', () =>
-      discord.calls.find((c): c is RecordedCall => c.method === 'POST' && JSON.stringify(c.body ?? '').includes('pool exhausted')),
+      discord.calls.find(
+        (c): c is RecordedCall => c.method === 'POST' && JSON.stringify(c.body ?? '').includes('pool exhausted'),
+      ),
     );
     const embed = withLogs.body.embeds[0];
     expect(embed.description.length).toBeLessThanOrEqual(4096);
@@ -351,7 +437,8 @@ describe('Discord adapter against a local Discord', () => {
     }
     // The bot token goes only in the Authorization header, and interaction callbacks carry none.
     for (const call of discord.calls) {
-      if (call.route.startsWith('/interactions/') || call.route.startsWith('/webhooks/')) expect(call.headers.authorization).toBeUndefined();
+      if (call.route.startsWith('/interactions/') || call.route.startsWith('/webhooks/'))
+        expect(call.headers.authorization).toBeUndefined();
       else expect(call.headers.authorization).toBe(`Bot ${TOKEN}`);
     }
     expect(adapterErrors).toEqual([]);

@@ -57,7 +57,8 @@ export class DiscordTestServer {
   /** Interaction token → the message `@original` refers to. */
   private readonly originals = new Map<string, StoredMessage>();
   private readonly rateLimits: { method: string; route: RegExp; retryAfter: number; global: boolean }[] = [];
-  private readonly waiters: { predicate: (call: RecordedCall) => boolean; resolve: (call: RecordedCall) => void }[] = [];
+  private readonly waiters: { predicate: (call: RecordedCall) => boolean; resolve: (call: RecordedCall) => void }[] =
+    [];
 
   private constructor(readonly heartbeatInterval: number) {
     this.http = createServer((req, res) => void this.handle(req, res));
@@ -137,13 +138,21 @@ export class DiscordTestServer {
   }
 
   /** Builds a `/heal <subcommand> [options]` interaction from the documented example. */
-  slashCommand(subcommand: string, options: Record<string, string> = {}, user: { id: string; roles: string[] } = { id: '1100000000000000700', roles: ['1100000000000000300'] }): any {
+  slashCommand(
+    subcommand: string,
+    options: Record<string, string> = {},
+    user: { id: string; roles: string[] } = { id: '1100000000000000700', roles: ['1100000000000000300'] },
+  ): any {
     const payload = fixture('interaction-chat-input.json');
     payload.id = this.snowflake();
     payload.token = `interaction-token-${payload.id}`;
     payload.application_id = this.applicationId;
     payload.data.options = [
-      { name: subcommand, type: 1, options: Object.entries(options).map(([name, value]) => ({ name, type: 3, value })) },
+      {
+        name: subcommand,
+        type: 1,
+        options: Object.entries(options).map(([name, value]) => ({ name, type: 3, value })),
+      },
     ];
     payload.member.user.id = user.id;
     payload.member.user.username = `user${user.id.slice(-3)}`;
@@ -218,7 +227,16 @@ export class DiscordTestServer {
     let body: any = undefined;
     if (rawBody && (req.headers['content-type'] ?? '').includes('application/json')) body = JSON.parse(rawBody);
     else if (rawBody) body = rawBody;
-    const call: RecordedCall = { method: req.method ?? 'GET', route, query: url.search, body, rawBody, headers: req.headers, at: Date.now(), status: 0 };
+    const call: RecordedCall = {
+      method: req.method ?? 'GET',
+      route,
+      query: url.search,
+      body,
+      rawBody,
+      headers: req.headers,
+      at: Date.now(),
+      status: 0,
+    };
     this.calls.push(call);
 
     const send = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
@@ -261,7 +279,10 @@ export class DiscordTestServer {
     }
   }
 
-  private route(call: RecordedCall, send: (status: number, payload?: unknown, headers?: Record<string, string>) => void): void {
+  private route(
+    call: RecordedCall,
+    send: (status: number, payload?: unknown, headers?: Record<string, string>) => void,
+  ): void {
     const { method, route, body } = call;
     let m: RegExpExecArray | null;
 
@@ -284,7 +305,8 @@ export class DiscordTestServer {
     if (method === 'POST' && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(route))) {
       const [, id, token] = m;
       // Discord answers a second acknowledgement of the same interaction with 40060.
-      if (this.acknowledged.has(id)) return send(400, { message: 'Interaction has already been acknowledged.', code: 40060 });
+      if (this.acknowledged.has(id))
+        return send(400, { message: 'Interaction has already been acknowledged.', code: 40060 });
       this.acknowledged.add(id);
       if (body?.type === 4 || body?.type === 5) {
         this.originals.set(token, this.createMessage('0', { ...(body.data ?? {}), interaction_token: token }));
@@ -303,7 +325,8 @@ export class DiscordTestServer {
         Object.assign(original, body, { edited_timestamp: new Date().toISOString() });
         return send(200, original);
       }
-      if (method === 'GET') return original ? send(200, original) : send(404, { message: 'Unknown Message', code: 10008 });
+      if (method === 'GET')
+        return original ? send(200, original) : send(404, { message: 'Unknown Message', code: 10008 });
     }
     if (method === 'POST' && (m = /^\/webhooks\/(\d+)\/([^/]+)$/.exec(route))) {
       return send(200, this.createMessage('0', { ...body, webhook_id: m[1] }));
@@ -322,7 +345,8 @@ export class DiscordTestServer {
     }
     if (method === 'POST' && (m = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(route))) {
       const [, channel, message] = m;
-      if (this.threads.has(message)) return send(400, { message: 'A thread has already been created for this message', code: 160004 });
+      if (this.threads.has(message))
+        return send(400, { message: 'A thread has already been created for this message', code: 160004 });
       // A thread started from a message takes the message's id.
       const thread = {
         id: message,
@@ -337,7 +361,12 @@ export class DiscordTestServer {
         member_count: 1,
         total_message_sent: 0,
         flags: 0,
-        thread_metadata: { archived: false, archive_timestamp: new Date().toISOString(), auto_archive_duration: body?.auto_archive_duration ?? 1440, locked: false },
+        thread_metadata: {
+          archived: false,
+          archive_timestamp: new Date().toISOString(),
+          auto_archive_duration: body?.auto_archive_duration ?? 1440,
+          locked: false,
+        },
         member: { id: message, user_id: this.botUserId, join_timestamp: new Date().toISOString(), flags: 0 },
       };
       this.threads.set(message, thread);
@@ -363,7 +392,15 @@ export class DiscordTestServer {
       timestamp: new Date().toISOString(),
       edited_timestamp: null,
       flags: 0,
-      author: { id: this.botUserId, username: 'healbot', discriminator: '0', global_name: null, avatar: null, bot: true, public_flags: 0 },
+      author: {
+        id: this.botUserId,
+        username: 'healbot',
+        discriminator: '0',
+        global_name: null,
+        avatar: null,
+        bot: true,
+        public_flags: 0,
+      },
       ...body,
     };
     delete message.allowed_mentions;

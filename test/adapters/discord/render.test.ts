@@ -39,13 +39,22 @@ describe('renderMessage', () => {
       redact,
     );
     expect(payload.embeds).toHaveLength(1);
-    expect(payload.embeds[0]).toMatchObject({ title: 'Approve restart of api?', description: 'api exited with code 1', color: 0xfee75c });
+    expect(payload.embeds[0]).toMatchObject({
+      title: 'Approve restart of api?',
+      description: 'api exited with code 1',
+      color: 0xfee75c,
+    });
     expect(payload.embeds[0].fields).toEqual([{ name: 'Action', value: 'restart api', inline: true }]);
     expect(payload.components).toEqual([
       {
         type: ComponentType.ActionRow,
         components: [
-          { type: ComponentType.Button, style: ButtonStyle.Success, label: 'Approve', custom_id: 'healbot:approve:apr-1' },
+          {
+            type: ComponentType.Button,
+            style: ButtonStyle.Success,
+            label: 'Approve',
+            custom_id: 'healbot:approve:apr-1',
+          },
           { type: ComponentType.Button, style: ButtonStyle.Danger, label: 'Deny', custom_id: 'healbot:deny:apr-1' },
         ],
       },
@@ -53,7 +62,10 @@ describe('renderMessage', () => {
   });
 
   it('puts mentions in content and allows only those mentions to ping', () => {
-    const payload = renderMessage({ text: 'breaker open', tone: 'error', mentions: ['<@123>', '<@&456>', '@everyone'] }, redact);
+    const payload = renderMessage(
+      { text: 'breaker open', tone: 'error', mentions: ['<@123>', '<@&456>', '@everyone'] },
+      redact,
+    );
     expect(payload.content).toBe('<@123> <@&456> @everyone');
     expect(payload.allowed_mentions).toEqual({ parse: [], users: ['123'], roles: ['456'] });
   });
@@ -70,12 +82,22 @@ describe('renderMessage', () => {
       redact,
     );
     const json = JSON.stringify(payload);
-    for (const secret of ['abcdef123456', 's3cr3t-db-password', 'hunter2pass', 'abcdefghijklmnopqrstuvwxyz', 'zzzzzzzzzzzz']) expect(json).not.toContain(secret);
+    for (const secret of [
+      'abcdef123456',
+      's3cr3t-db-password',
+      'hunter2pass',
+      'abcdefghijklmnopqrstuvwxyz',
+      'zzzzzzzzzzzz',
+    ])
+      expect(json).not.toContain(secret);
     expect(json).toContain('[REDACTED]');
   });
 
   it('truncates long logs with "… N more lines" and keeps the embed within every Discord limit', () => {
-    const lines = Array.from({ length: 500 }, (_, i) => `2024-05-01T12:00:${String(i).padStart(3, '0')} ERROR request failed upstream=api attempt=${i}`);
+    const lines = Array.from(
+      { length: 500 },
+      (_, i) => `2024-05-01T12:00:${String(i).padStart(3, '0')} ERROR request failed upstream=api attempt=${i}`,
+    );
     const payload = renderMessage(
       {
         title: 'x'.repeat(400),
@@ -127,18 +149,28 @@ describe('button custom ids', () => {
 
 describe('renderDecided', () => {
   const original = { content: '', embeds: [{ title: 'Approve restart of api?', description: 'api is down' }] };
-  const buttons = renderMessage({ text: 'x', buttons: [{ action: 'approve', value: 'a', label: 'Approve', style: 'primary' }] }, redact).components;
+  const buttons = renderMessage(
+    { text: 'x', buttons: [{ action: 'approve', value: 'a', label: 'Approve', style: 'primary' }] },
+    redact,
+  ).components;
 
   it('shows who decided and when, and removes the buttons', () => {
     const at = new Date('2024-05-01T12:00:00Z');
     const payload = renderDecided(original, { decision: 'approved', by: '<@42>', at }, buttons, redact);
     expect(payload.components).toEqual([]);
     expect(payload.embeds[0].title).toBe('Approve restart of api?');
-    expect(payload.embeds[0].fields).toEqual([{ name: 'Decision', value: `✅ Approved by <@42> <t:${at.getTime() / 1000}:f>` }]);
+    expect(payload.embeds[0].fields).toEqual([
+      { name: 'Decision', value: `✅ Approved by <@42> <t:${at.getTime() / 1000}:f>` },
+    ]);
   });
 
   it('keeps the buttons while more approvals are needed', () => {
-    const payload = renderDecided(original, { decision: 'approved', by: '<@42>', at: new Date(), waitingFor: 1 }, buttons, redact);
+    const payload = renderDecided(
+      original,
+      { decision: 'approved', by: '<@42>', at: new Date(), waitingFor: 1 },
+      buttons,
+      redact,
+    );
     expect(payload.components).toEqual(buttons);
     expect(payload.embeds[0].fields![0].value).toContain('waiting for 1 more approval');
   });
@@ -150,7 +182,9 @@ describe('allowedMentions and threadName', () => {
   });
 
   it('names threads from the title within 100 characters, without markdown or secrets', () => {
-    expect(threadName({ title: '*api* is down token=abc123456', text: '' }, redact)).toBe('api is down token=[REDACTED]');
+    expect(threadName({ title: '*api* is down token=abc123456', text: '' }, redact)).toBe(
+      'api is down token=[REDACTED]',
+    );
     expect(threadName({ text: 'q'.repeat(300) }, redact)).toHaveLength(100);
   });
 });

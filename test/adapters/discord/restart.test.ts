@@ -33,7 +33,10 @@ interface Running {
 async function boot(): Promise<Running> {
   const healbot = createHealbot(config);
   const adapter = createDiscordAdapter({ config: config.discord!, api: healbot.api, redact: healbot.redact });
-  const conversations = new IncidentConversations(healbot.api, adapter.surface, { platform: 'discord', minUpdateIntervalMs: 50 });
+  const conversations = new IncidentConversations(healbot.api, adapter.surface, {
+    platform: 'discord',
+    minUpdateIntervalMs: 50,
+  });
   conversations.start();
   await adapter.start();
   return { healbot, adapter, conversations };
@@ -57,12 +60,28 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
-  const fetchArgv = (url: string) => [process.execPath, '-e', 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))', url];
+  const fetchArgv = (url: string) => [
+    process.execPath,
+    '-e',
+    'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))',
+    url,
+  ];
   config = configSchema.parse({
-    services: { api: { command: { restart: fetchArgv(`${base}/restart`), status: fetchArgv(`${base}/running`) }, probes: [{ name: 'ready', http: `${base}/ready` }] } },
+    services: {
+      api: {
+        command: { restart: fetchArgv(`${base}/restart`), status: fetchArgv(`${base}/running`) },
+        probes: [{ name: 'ready', http: `${base}/ready` }],
+      },
+    },
     healing: { verifyTimeout: 10_000 },
     store: { path: join(dir, 'healbot.db') },
-    discord: { token: TOKEN, applicationId: discord.applicationId, guildId: discord.guildId, apiUrl: discord.apiUrl, approverRoles: SRE.roles },
+    discord: {
+      token: TOKEN,
+      applicationId: discord.applicationId,
+      guildId: discord.guildId,
+      apiUrl: discord.apiUrl,
+      approverRoles: SRE.roles,
+    },
   });
 });
 
@@ -82,7 +101,8 @@ it('acts on an Approve click made after healbot restarted, and says when an appr
     const poll = () => {
       for (const message of discord.messages.values()) {
         const button = message.components?.[0]?.components?.[0];
-        if (button?.custom_id?.startsWith('healbot:approve:')) return resolve({ id: message.id, approvalId: button.custom_id.split(':')[2] });
+        if (button?.custom_id?.startsWith('healbot:approve:'))
+          return resolve({ id: message.id, approvalId: button.custom_id.split(':')[2] });
       }
       if (Date.now() > deadline) return reject(new Error(`no approval message; calls:\n${discord.describeCalls()}`));
       setTimeout(poll, 20);
@@ -98,7 +118,9 @@ it('acts on an Approve click made after healbot restarted, and says when an appr
     expect(discord.identifies.map((i) => i.intents)).toEqual([1, 1]);
     const click = discord.buttonClick(`healbot:approve:${approval.approvalId}`, approval.id, SRE);
     discord.dispatch('INTERACTION_CREATE', click);
-    const edit = await discord.waitForCall((c) => c.method === 'PATCH' && c.route.includes(`${click.token}/messages/@original`));
+    const edit = await discord.waitForCall(
+      (c) => c.method === 'PATCH' && c.route.includes(`${click.token}/messages/@original`),
+    );
     expect(edit.body.components).toEqual([]);
     const deadline = Date.now() + 15_000;
     while (restarts === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -106,7 +128,9 @@ it('acts on an Approve click made after healbot restarted, and says when an appr
 
     const stale = discord.buttonClick('healbot:approve:apr_00000000', approval.id, SRE);
     discord.dispatch('INTERACTION_CREATE', stale);
-    const answer = await discord.waitForCall((c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${stale.token}`);
+    const answer = await discord.waitForCall(
+      (c) => c.method === 'POST' && c.route === `/webhooks/${discord.applicationId}/${stale.token}`,
+    );
     expect(answer.body.flags).toBe(64);
     expect(answer.body.content).toMatch(/expired|not found|unknown|no approval/i);
   } finally {

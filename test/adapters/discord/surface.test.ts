@@ -31,32 +31,56 @@ afterAll(async () => {
 
 describe('DiscordSurface', () => {
   it('posts the status message in the channel and starts the thread on it', async () => {
-    const ref = await surface.openThread({ platform: 'discord', channel: OPS }, { title: 'api: diagnosing', text: 'Probing every layer…' });
+    const ref = await surface.openThread(
+      { platform: 'discord', channel: OPS },
+      { title: 'api: diagnosing', text: 'Probing every layer…' },
+    );
     const [post, thread] = server.calls.filter((c) => c.route.startsWith(`/channels/${OPS}/messages`)).slice(-2);
     expect(post).toMatchObject({ method: 'POST', route: `/channels/${OPS}/messages` });
     expect(post.body.embeds[0].title).toBe('api: diagnosing');
     expect(thread).toMatchObject({ method: 'POST', route: `/channels/${OPS}/messages/${ref.statusMessage}/threads` });
     expect(thread.body).toEqual({ name: 'api: diagnosing', auto_archive_duration: 1440 });
-    expect(ref).toEqual({ platform: 'discord', channel: OPS, thread: ref.statusMessage, statusMessage: ref.statusMessage });
+    expect(ref).toEqual({
+      platform: 'discord',
+      channel: OPS,
+      thread: ref.statusMessage,
+      statusMessage: ref.statusMessage,
+    });
 
     await surface.updateStatus(ref, { title: 'api: healed', text: 'Verified from the outside in', tone: 'ok' });
-    expect(server.calls.at(-1)).toMatchObject({ method: 'PATCH', route: `/channels/${OPS}/messages/${ref.statusMessage}` });
+    expect(server.calls.at(-1)).toMatchObject({
+      method: 'PATCH',
+      route: `/channels/${OPS}/messages/${ref.statusMessage}`,
+    });
     expect(server.messages.get(ref.statusMessage)!.embeds[0].title).toBe('api: healed');
 
     await surface.reply(ref, { text: 'Root cause: *service_down*' });
-    expect(server.calls.at(-1)).toMatchObject({ method: 'POST', route: `/channels/${ref.thread}/messages`, body: { content: 'Root cause: **service_down**' } });
+    expect(server.calls.at(-1)).toMatchObject({
+      method: 'POST',
+      route: `/channels/${ref.thread}/messages`,
+      body: { content: 'Root cause: **service_down**' },
+    });
   });
 
   it('threads on the alert message and posts the status message inside the thread', async () => {
     const alert = '1100000000000002000';
-    const ref = await surface.openThread({ platform: 'discord', channel: ALERTS, message: alert }, { title: 'api: alert received', text: 'Diagnosing…' });
-    expect(server.calls.at(-2)).toMatchObject({ method: 'POST', route: `/channels/${ALERTS}/messages/${alert}/threads` });
+    const ref = await surface.openThread(
+      { platform: 'discord', channel: ALERTS, message: alert },
+      { title: 'api: alert received', text: 'Diagnosing…' },
+    );
+    expect(server.calls.at(-2)).toMatchObject({
+      method: 'POST',
+      route: `/channels/${ALERTS}/messages/${alert}/threads`,
+    });
     expect(server.calls.at(-1)).toMatchObject({ method: 'POST', route: `/channels/${alert}/messages` });
     expect(ref.thread).toBe(alert);
     expect(ref.statusMessage).not.toBe(alert);
 
     await surface.updateStatus(ref, { title: 'api: healed', text: 'done' });
-    expect(server.calls.at(-1)).toMatchObject({ method: 'PATCH', route: `/channels/${alert}/messages/${ref.statusMessage}` });
+    expect(server.calls.at(-1)).toMatchObject({
+      method: 'PATCH',
+      route: `/channels/${alert}/messages/${ref.statusMessage}`,
+    });
   });
 
   it('reuses the existing thread when the alert message already has one (Discord error 160004)', async () => {
@@ -79,7 +103,13 @@ describe('DiscordSurface', () => {
     expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(300);
     // discord.js read the X-RateLimit-* headers of the 429 and waited for the bucket to reset before retrying.
     expect(rateLimits).toHaveLength(1);
-    expect(rateLimits[0]).toMatchObject({ method: 'POST', route: '/channels/:id/messages', limit: 5, global: false, scope: 'user' });
+    expect(rateLimits[0]).toMatchObject({
+      method: 'POST',
+      route: '/channels/:id/messages',
+      limit: 5,
+      global: false,
+      scope: 'user',
+    });
     expect([...server.messages.values()].some((m) => m.content === 'after the rate limit')).toBe(true);
   });
 
@@ -94,8 +124,15 @@ describe('DiscordSurface', () => {
   });
 
   it('never sends a secret: configured values and known token shapes are redacted in every call', async () => {
-    const ref = await surface.openThread({ platform: 'discord', channel: OPS }, { title: `login with ${SECRETS[0]}`, text: `token ${TOKEN}` });
-    await surface.reply(ref, { text: 'leak?', code: `DATABASE_URL=postgres://app:${SECRETS[0]}@db/app\nGITHUB_TOKEN=${SECRETS[1]}`, fields: [{ label: 'bot', value: TOKEN }] });
+    const ref = await surface.openThread(
+      { platform: 'discord', channel: OPS },
+      { title: `login with ${SECRETS[0]}`, text: `token ${TOKEN}` },
+    );
+    await surface.reply(ref, {
+      text: 'leak?',
+      code: `DATABASE_URL=postgres://app:${SECRETS[0]}@db/app\nGITHUB_TOKEN=${SECRETS[1]}`,
+      fields: [{ label: 'bot', value: TOKEN }],
+    });
     await surface.updateStatus(ref, { text: `still ${SECRETS[1]}` });
     for (const call of server.calls) {
       for (const secret of [TOKEN, ...SECRETS]) expect(call.rawBody).not.toContain(secret);

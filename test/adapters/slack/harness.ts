@@ -16,7 +16,10 @@ export const APPROVER = 'UAPPROVER';
 export const PROBE_SECRET = 'xoxp-9999999999-8888888888-leakedFROMprobe';
 
 export function fixture<T = Record<string, unknown>>(name: string): T {
-  const parsed = JSON.parse(readFileSync(new URL(`../../fixtures/slack/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const parsed = JSON.parse(readFileSync(new URL(`../../fixtures/slack/${name}`, import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   delete parsed._source;
   return parsed as T;
 }
@@ -82,18 +85,26 @@ export interface Harness {
 }
 
 /** Real healbot (createHealbot) + real Bolt adapter + local Slack; in socket or http mode. */
-export async function startHarness(mode: 'socket' | 'http', options: { approverGroups?: Record<string, string[]> } = {}): Promise<Harness> {
+export async function startHarness(
+  mode: 'socket' | 'http',
+  options: { approverGroups?: Record<string, string[]> } = {},
+): Promise<Harness> {
   const slack = await new SlackApiServer().start();
   slack.groups = options.approverGroups ?? {};
   const target = await new TargetService().start();
   const base = `http://127.0.0.1:${target.port}`;
-  const longLogLine = (i: string) => `'2024-05-01T12:00:00Z api worker '+${i}+' failed to reach upstream after 3 retries: connection reset by peer (ECONNRESET)'`;
+  const longLogLine = (i: string) =>
+    `'2024-05-01T12:00:00Z api worker '+${i}+' failed to reach upstream after 3 retries: connection reset by peer (ECONNRESET)'`;
   const config = parseConfig({
     services: {
       api: {
         probes: [{ name: 'ready', http: `${base}/ready`, timeoutMs: 2000 }],
         command: {
-          restart: [node, '-e', `fetch('${base}/restart',{method:'POST'}).then(()=>process.exit(0),()=>process.exit(1))`],
+          restart: [
+            node,
+            '-e',
+            `fetch('${base}/restart',{method:'POST'}).then(()=>process.exit(0),()=>process.exit(1))`,
+          ],
           status: [node, '-e', `fetch('${base}/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(2))`],
           logs: [node, '-e', `for(let i=0;i<120;i++)console.log(${longLogLine('i')})`],
           timeoutMs: 10_000,
@@ -101,7 +112,17 @@ export async function startHarness(mode: 'socket' | 'http', options: { approverG
       },
       web: { probes: [{ name: 'ready', http: `${base}/web`, timeoutMs: 2000 }] },
       worker: {
-        probes: [{ name: 'queue', command: [node, '-e', `console.error('queue login failed for ${PROBE_SECRET} using ${BOT_TOKEN}');process.exit(1)`], timeoutMs: 5000 }],
+        probes: [
+          {
+            name: 'queue',
+            command: [
+              node,
+              '-e',
+              `console.error('queue login failed for ${PROBE_SECRET} using ${BOT_TOKEN}');process.exit(1)`,
+            ],
+            timeoutMs: 5000,
+          },
+        ],
       },
     },
     healing: { approvers: [APPROVER], verifyTimeout: 5000, actionTimeout: 10_000 },
@@ -117,10 +138,21 @@ export async function startHarness(mode: 'socket' | 'http', options: { approverG
   });
   const healbot = createHealbot(config, { storePath: ':memory:' });
   const logs: Harness['logs'] = [];
-  const capture = (level: string) => (fields: unknown, msg?: string) => void logs.push({ level, msg: msg ?? '', fields });
+  const capture = (level: string) => (fields: unknown, msg?: string) =>
+    void logs.push({ level, msg: msg ?? '', fields });
   const logger = { debug: capture('debug'), info: capture('info'), warn: capture('warn'), error: capture('error') };
-  const adapter = createSlackAdapter({ config: config.slack!, api: healbot.engine, redact: healbot.redact, logger, minPostIntervalMs: 20 });
-  const conversations = new IncidentConversations(healbot.engine, adapter.surface, { platform: 'slack', defaultChannel: ALERT_CHANNEL, minUpdateIntervalMs: 20 });
+  const adapter = createSlackAdapter({
+    config: config.slack!,
+    api: healbot.engine,
+    redact: healbot.redact,
+    logger,
+    minPostIntervalMs: 20,
+  });
+  const conversations = new IncidentConversations(healbot.engine, adapter.surface, {
+    platform: 'slack',
+    defaultChannel: ALERT_CHANNEL,
+    minUpdateIntervalMs: 20,
+  });
   conversations.start();
   await adapter.start();
 

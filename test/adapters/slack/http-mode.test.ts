@@ -14,13 +14,24 @@ afterAll(async () => {
 const sent = (call: RecordedCall) => JSON.stringify(call.body);
 
 async function post(body: string, contentType: string, headers: Record<string, string>): Promise<number> {
-  const response = await fetch(h.eventsUrl!, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+  const response = await fetch(h.eventsUrl!, {
+    method: 'POST',
+    headers: { 'content-type': contentType, ...headers },
+    body,
+  });
   await response.arrayBuffer();
   return response.status;
 }
 
 function slashCommandForm(text: string, id: string, user = 'U2147483697'): string {
-  const payload = { ...fixture<Record<string, string>>('slash-command.json'), text, user_id: user, channel_id: ALERT_CHANNEL, trigger_id: `trigger-${id}`, response_url: h.slack.responseUrl(id) };
+  const payload = {
+    ...fixture<Record<string, string>>('slash-command.json'),
+    text,
+    user_id: user,
+    channel_id: ALERT_CHANNEL,
+    trigger_id: `trigger-${id}`,
+    response_url: h.slack.responseUrl(id),
+  };
   return new URLSearchParams(payload).toString();
 }
 
@@ -49,7 +60,11 @@ describe('Slack adapter over HTTP (real Bolt HTTPReceiver behind healbot serve, 
 
   it('rejects a correctly signed request whose timestamp is more than 5 minutes old', async () => {
     const body = slashCommandForm('api', 'http-stale');
-    const status = await post(body, form, signSlackRequest(body, SIGNING_SECRET, Math.floor(Date.now() / 1000) - 6 * 60));
+    const status = await post(
+      body,
+      form,
+      signSlackRequest(body, SIGNING_SECRET, Math.floor(Date.now() / 1000) - 6 * 60),
+    );
     expect(status).toBe(401);
     expect(h.slack.calls.some((c) => c.url === '/response/http-stale')).toBe(false);
     expect(await h.healbot.engine.history()).toHaveLength(0);
@@ -60,7 +75,11 @@ describe('Slack adapter over HTTP (real Bolt HTTPReceiver behind healbot serve, 
     const event = fixture<{ event: { ts: string } }>('event-alertmanager-message.json');
     const body = JSON.stringify(event);
     expect(await post(body, 'application/json', signSlackRequest(body, SIGNING_SECRET))).toBe(200);
-    await waitFor(() => h.slack.callsOf('chat.postMessage').find((c) => sent(c).includes('Diagnosis')), 'the diagnosis', 15_000);
+    await waitFor(
+      () => h.slack.callsOf('chat.postMessage').find((c) => sent(c).includes('Diagnosis')),
+      'the diagnosis',
+      15_000,
+    );
     const attempts = h.slack.calls.filter((c) => c.method === 'chat.postMessage');
     expect(attempts[0].status).toBe(429);
     expect(attempts[1].status).toBe(200);
@@ -74,16 +93,27 @@ describe('Slack adapter over HTTP (real Bolt HTTPReceiver behind healbot serve, 
 
   it('treats an Events API retry (same event_id, X-Slack-Retry-Num: 1) as the same delivery: one incident', async () => {
     const body = JSON.stringify(fixture('event-alertmanager-message.json'));
-    const status = await post(body, 'application/json', { ...signSlackRequest(body, SIGNING_SECRET), 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' });
+    const status = await post(body, 'application/json', {
+      ...signSlackRequest(body, SIGNING_SECRET),
+      'x-slack-retry-num': '1',
+      'x-slack-retry-reason': 'http_timeout',
+    });
     expect(status).toBe(200);
-    const dropped = await waitFor(() => h.logs.find((l) => l.msg === 'dropped a redelivered Slack payload'), 'the retry to be dropped');
+    const dropped = await waitFor(
+      () => h.logs.find((l) => l.msg === 'dropped a redelivered Slack payload'),
+      'the retry to be dropped',
+    );
     expect((dropped.fields as { retryNum?: number }).retryNum).toBe(1);
     expect(await h.healbot.engine.history('api')).toHaveLength(1);
   });
 
   it('ignores its own messages in the alert channel', async () => {
     const event = fixture<{ event: Record<string, unknown>; event_id: string }>('event-alertmanager-message.json');
-    const own = { ...event, event_id: 'Ev0OWN', event: { ...event.event, subtype: undefined, ts: '1700000200.000100', user: 'UHEALBOT', bot_id: 'BHEALBOT' } };
+    const own = {
+      ...event,
+      event_id: 'Ev0OWN',
+      event: { ...event.event, subtype: undefined, ts: '1700000200.000100', user: 'UHEALBOT', bot_id: 'BHEALBOT' },
+    };
     const body = JSON.stringify(own);
     expect(await post(body, 'application/json', signSlackRequest(body, SIGNING_SECRET))).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -100,7 +130,10 @@ describe('Slack adapter over HTTP (real Bolt HTTPReceiver behind healbot serve, 
     }, 'the approval request');
     const outsider = slashCommandForm(`deny ${approvalId}`, 'http-deny-outsider', 'UOUTSIDER');
     await post(outsider, form, signSlackRequest(outsider, SIGNING_SECRET));
-    const refused = await waitFor(() => h.slack.calls.find((c) => c.url === '/response/http-deny-outsider'), 'the outsider reply');
+    const refused = await waitFor(
+      () => h.slack.calls.find((c) => c.url === '/response/http-deny-outsider'),
+      'the outsider reply',
+    );
     expect(refused.body.response_type).toBe('ephemeral');
 
     const body = slashCommandForm(`deny ${approvalId}`, 'http-deny', 'UONCALL');

@@ -5,9 +5,16 @@ import { SLASH_COMMAND } from '../../../adapters/slack/adapter.js';
 import { commandDefinitions } from '../../../commands/index.js';
 
 interface Manifest {
-  features: { slash_commands: { command: string; usage_hint: string; description: string }[]; bot_user: { display_name: string } };
+  features: {
+    slash_commands: { command: string; usage_hint: string; description: string }[];
+    bot_user: { display_name: string };
+  };
   oauth_config: { scopes: { bot: string[] } };
-  settings: { event_subscriptions: { bot_events: string[] }; interactivity: { is_enabled: boolean }; socket_mode_enabled: boolean };
+  settings: {
+    event_subscriptions: { bot_events: string[] };
+    interactivity: { is_enabled: boolean };
+    socket_mode_enabled: boolean;
+  };
 }
 
 const manifest = parse(await readFile(new URL('../../../manifest.yml', import.meta.url), 'utf8')) as Manifest;
@@ -30,7 +37,12 @@ describe('manifest.yml', () => {
   });
 
   it('asks only for the scopes healbot uses', () => {
-    expect([...manifest.oauth_config.scopes.bot].sort()).toEqual(['channels:history', 'chat:write', 'commands', 'usergroups:read']);
+    expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([
+      'channels:history',
+      'chat:write',
+      'commands',
+      'usergroups:read',
+    ]);
   });
 
   it('turns on interactivity, socket mode and the message.channels event', () => {

@@ -49,10 +49,26 @@ describe('ChannelPostQueue', () => {
 
   it('gives up after the retry limit and passes other errors through untouched', async () => {
     let calls = 0;
-    await expect(withRateLimitRetry(async () => { calls += 1; throw rateLimited(0); }, { maxRetries: 2, sleep: async () => {} })).rejects.toThrow('rate limited');
+    await expect(
+      withRateLimitRetry(
+        async () => {
+          calls += 1;
+          throw rateLimited(0);
+        },
+        { maxRetries: 2, sleep: async () => {} },
+      ),
+    ).rejects.toThrow('rate limited');
     expect(calls).toBe(3);
     calls = 0;
-    await expect(withRateLimitRetry(async () => { calls += 1; throw new Error('channel_not_found'); }, { sleep: async () => {} })).rejects.toThrow('channel_not_found');
+    await expect(
+      withRateLimitRetry(
+        async () => {
+          calls += 1;
+          throw new Error('channel_not_found');
+        },
+        { sleep: async () => {} },
+      ),
+    ).rejects.toThrow('channel_not_found');
     expect(calls).toBe(1);
     expect(rateLimitDelayMs(new Error('x'))).toBeUndefined();
   });

@@ -115,7 +115,11 @@ export class SlackApiServer {
    * Sends a Socket Mode envelope (`slash_commands`, `interactive`, `events_api`) and resolves
    * with the client's ack. Pass `envelopeId` to redeliver the same envelope.
    */
-  async sendEnvelope(type: 'slash_commands' | 'interactive' | 'events_api', payload: unknown, options: { envelopeId?: string; retryAttempt?: number } = {}): Promise<SocketAck> {
+  async sendEnvelope(
+    type: 'slash_commands' | 'interactive' | 'events_api',
+    payload: unknown,
+    options: { envelopeId?: string; retryAttempt?: number } = {},
+  ): Promise<SocketAck> {
     const socket = await this.connected();
     this.#envelopeCounter += 1;
     const envelopeId = options.envelopeId ?? `env-${this.#envelopeCounter}-${Date.now()}`;
@@ -126,7 +130,9 @@ export class SlackApiServer {
         type,
         payload,
         accepts_response_payload: type !== 'events_api',
-        ...(type === 'events_api' ? { retry_attempt: options.retryAttempt ?? 0, retry_reason: options.retryAttempt ? 'timeout' : '' } : {}),
+        ...(type === 'events_api'
+          ? { retry_attempt: options.retryAttempt ?? 0, retry_reason: options.retryAttempt ? 'timeout' : '' }
+          : {}),
       }),
     );
     return acked;
@@ -142,7 +148,14 @@ export class SlackApiServer {
       this.#ackWaiters.get(ack.envelope_id)?.(ack);
       this.#ackWaiters.delete(ack.envelope_id);
     });
-    ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'local' }, connection_info: { app_id: 'AHEALBOT' } }));
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: 1,
+        debug_info: { host: 'local' },
+        connection_info: { app_id: 'AHEALBOT' },
+      }),
+    );
     const waiters = this.#connectionWaiters;
     this.#connectionWaiters = [];
     // Give the client a moment to process hello before anything else arrives.
@@ -177,18 +190,35 @@ export class SlackApiServer {
     if (limit && limit.remaining > 0) {
       limit.remaining -= 1;
       record(method, 429);
-      return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(limit.retryAfter) } };
+      return {
+        status: 429,
+        body: { ok: false, error: 'ratelimited' },
+        headers: { 'retry-after': String(limit.retryAfter) },
+      };
     }
     record(method, 200);
     switch (method) {
       case 'auth.test':
         if (this.authError) return answer({ ok: false, error: this.authError });
-        return answer({ ok: true, url: 'https://healbot-test.slack.com/', team: 'healbot-test', user: 'healbot', team_id: 'T0HEALBOT', user_id: this.botUserId, bot_id: this.botId });
+        return answer({
+          ok: true,
+          url: 'https://healbot-test.slack.com/',
+          team: 'healbot-test',
+          user: 'healbot',
+          team_id: 'T0HEALBOT',
+          user_id: this.botUserId,
+          bot_id: this.botId,
+        });
       case 'apps.connections.open':
         return answer({ ok: true, url: `ws://127.0.0.1:${this.port}/socket/${Date.now()}` });
       case 'chat.postMessage': {
         const ts = this.#nextTs();
-        return answer({ ok: true, channel: body.channel, ts, message: { type: 'message', text: body.text, user: this.botUserId, bot_id: this.botId, ts } });
+        return answer({
+          ok: true,
+          channel: body.channel,
+          ts,
+          message: { type: 'message', text: body.text, user: this.botUserId, bot_id: this.botId, ts },
+        });
       }
       case 'chat.update':
         return answer({ ok: true, channel: body.channel, ts: body.ts, text: body.text });
@@ -226,13 +256,21 @@ function safeJson(value: string): unknown {
 }
 
 /** Slack's request signature: `v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret. */
-export function signSlackRequest(body: string, signingSecret: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
+export function signSlackRequest(
+  body: string,
+  signingSecret: string,
+  timestamp = Math.floor(Date.now() / 1000),
+): Record<string, string> {
   const signature = `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
   return { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': signature };
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | undefined | false | null, what: string, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | null,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();

@@ -15,7 +15,17 @@ let counter = 0;
 function slashCommand(text: string, user = 'U2147483697') {
   counter += 1;
   const id = `cmd-${counter}`;
-  return { id, payload: { ...fixture('slash-command.json'), text, user_id: user, channel_id: ALERT_CHANNEL, trigger_id: `trigger-${id}`, response_url: h.slack.responseUrl(id) } };
+  return {
+    id,
+    payload: {
+      ...fixture('slash-command.json'),
+      text,
+      user_id: user,
+      channel_id: ALERT_CHANNEL,
+      trigger_id: `trigger-${id}`,
+      response_url: h.slack.responseUrl(id),
+    },
+  };
 }
 
 function responseTo(id: string): RecordedCall | undefined {
@@ -36,7 +46,12 @@ function approvalPost(): { call: RecordedCall; approvalId: string; blocks: Poste
   return undefined;
 }
 
-function click(user: string, action: 'healbot_approve' | 'healbot_deny', approval: NonNullable<ReturnType<typeof approvalPost>>, ts: string) {
+function click(
+  user: string,
+  action: 'healbot_approve' | 'healbot_deny',
+  approval: NonNullable<ReturnType<typeof approvalPost>>,
+  ts: string,
+) {
   counter += 1;
   const base = fixture<Record<string, unknown>>('block-actions.json');
   return {
@@ -45,9 +60,26 @@ function click(user: string, action: 'healbot_approve' | 'healbot_deny', approva
     trigger_id: `trigger-click-${counter}`,
     channel: { id: ALERT_CHANNEL, name: 'alerts' },
     container: { type: 'message', message_ts: ts, channel_id: ALERT_CHANNEL, is_ephemeral: false },
-    message: { type: 'message', user: 'UHEALBOT', bot_id: 'BHEALBOT', ts, thread_ts: approval.call.body.thread_ts, text: approval.call.body.text, blocks: approval.blocks },
+    message: {
+      type: 'message',
+      user: 'UHEALBOT',
+      bot_id: 'BHEALBOT',
+      ts,
+      thread_ts: approval.call.body.thread_ts,
+      text: approval.call.body.text,
+      blocks: approval.blocks,
+    },
     response_url: h.slack.responseUrl(`click-${counter}`),
-    actions: [{ action_id: action, block_id: 'healbot_approval', text: { type: 'plain_text', text: 'Approve' }, value: approval.approvalId, type: 'button', action_ts: '1700000001.000000' }],
+    actions: [
+      {
+        action_id: action,
+        block_id: 'healbot_approval',
+        text: { type: 'plain_text', text: 'Approve' },
+        value: approval.approvalId,
+        type: 'button',
+        action_ts: '1700000001.000000',
+      },
+    ],
   };
 }
 
@@ -79,13 +111,18 @@ describe('Slack adapter over Socket Mode (real Bolt App, real engine, local Slac
     expect(await h.healbot.engine.history()).toHaveLength(0);
   });
 
-  const alertEvent = fixture<{ event: { channel: string; ts: string }; event_id: string }>('event-alertmanager-message.json');
+  const alertEvent = fixture<{ event: { channel: string; ts: string }; event_id: string }>(
+    'event-alertmanager-message.json',
+  );
 
   it('turns an Alertmanager message in an alert channel into a diagnosis threaded under the alert', async () => {
     const ack = await h.slack.sendEnvelope('events_api', alertEvent);
     expect(ack.envelope_id).toBeTruthy();
     const finding = await waitFor(
-      () => h.slack.callsOf('chat.postMessage').find((c) => c.body.thread_ts === alertEvent.event.ts && sent(c).includes('Diagnosis')),
+      () =>
+        h.slack
+          .callsOf('chat.postMessage')
+          .find((c) => c.body.thread_ts === alertEvent.event.ts && sent(c).includes('Diagnosis')),
       'the diagnosis in the alert thread',
     );
     expect(finding.body.channel).toBe(ALERT_CHANNEL);
@@ -97,11 +134,15 @@ describe('Slack adapter over Socket Mode (real Bolt App, real engine, local Slac
   });
 
   it('cuts the long log tail to fit a section, with a note of how many lines were left out', async () => {
-    const withLogs = await waitFor(() => h.slack.callsOf('chat.postMessage').find((c) => sent(c).includes('more lines')), 'the diagnosis with logs');
+    const withLogs = await waitFor(
+      () => h.slack.callsOf('chat.postMessage').find((c) => sent(c).includes('more lines')),
+      'the diagnosis with logs',
+    );
     const texts = JSON.stringify(withLogs.body.blocks).match(/```[^`]*```(?:\\n_… \d+ more lines_)?/g) ?? [];
     expect(texts.length).toBe(1);
     expect(texts[0]).toMatch(/_… \d+ more lines_$/);
-    for (const block of withLogs.body.blocks as { text?: { text: string } }[]) expect((block.text?.text ?? '').length).toBeLessThanOrEqual(3000);
+    for (const block of withLogs.body.blocks as { text?: { text: string } }[])
+      expect((block.text?.text ?? '').length).toBeLessThanOrEqual(3000);
   });
 
   it('asks for approval with Approve (confirm naming the action and target) and Deny buttons', async () => {
@@ -116,7 +157,10 @@ describe('Slack adapter over Socket Mode (real Bolt App, real engine, local Slac
     const approval = approvalPost()!;
     const ts = approvalTs(approval.call);
     await h.slack.sendEnvelope('interactive', click('UNOBODY', 'healbot_approve', approval, ts));
-    const refusal = await waitFor(() => h.slack.callsOf('chat.postEphemeral').find((c) => c.body.user === 'UNOBODY'), 'the refusal');
+    const refusal = await waitFor(
+      () => h.slack.callsOf('chat.postEphemeral').find((c) => c.body.user === 'UNOBODY'),
+      'the refusal',
+    );
     expect(refusal.body.channel).toBe(ALERT_CHANNEL);
     expect(String(refusal.body.text)).toMatch(/not|may/i);
     expect(h.target.restarts).toBe(0);
@@ -130,13 +174,23 @@ describe('Slack adapter over Socket Mode (real Bolt App, real engine, local Slac
       h.slack.sendEnvelope('interactive', click(APPROVER, 'healbot_approve', approval, ts)),
       h.slack.sendEnvelope('interactive', click(APPROVER, 'healbot_approve', approval, ts)),
     ]);
-    const updated = await waitFor(() => h.slack.callsOf('chat.update').find((c) => c.body.ts === ts && sent(c).includes('Approved by')), 'the approval message update');
+    const updated = await waitFor(
+      () => h.slack.callsOf('chat.update').find((c) => c.body.ts === ts && sent(c).includes('Approved by')),
+      'the approval message update',
+    );
     expect(String(updated.body.text)).toMatch(new RegExp(`^Approved by <@${APPROVER}> at \\d\\d:\\d\\d UTC$`));
     expect((updated.body.blocks as PostedBlock[]).some((b) => b.type === 'actions')).toBe(false);
-    await waitFor(() => h.slack.callsOf('chat.postMessage').find((c) => sent(c).includes('healed')), 'the healed summary', 20_000);
+    await waitFor(
+      () => h.slack.callsOf('chat.postMessage').find((c) => sent(c).includes('healed')),
+      'the healed summary',
+      20_000,
+    );
     expect(h.target.restarts).toBe(1);
     // The second click is told the approval was already decided.
-    await waitFor(() => h.slack.callsOf('chat.postEphemeral').find((c) => c.body.user === APPROVER), 'the second click answer');
+    await waitFor(
+      () => h.slack.callsOf('chat.postEphemeral').find((c) => c.body.user === APPROVER),
+      'the second click answer',
+    );
     const [incident] = await h.healbot.engine.history('api');
     expect(incident.outcome).toBe('healed');
   });
@@ -144,10 +198,16 @@ describe('Slack adapter over Socket Mode (real Bolt App, real engine, local Slac
   it('does not open a second incident when the same alert is redelivered (same event_id, retry_attempt 1)', async () => {
     const recognisedBefore = h.logs.filter((l) => l.msg === 'alert recognised').length;
     await h.slack.sendEnvelope('events_api', alertEvent, { retryAttempt: 1 });
-    await waitFor(() => h.logs.find((l) => l.msg === 'dropped a redelivered Slack payload'), 'the redelivery to be dropped');
+    await waitFor(
+      () => h.logs.find((l) => l.msg === 'dropped a redelivered Slack payload'),
+      'the redelivery to be dropped',
+    );
     // A different event id for the same Slack message passes the adapter; the engine's dedupeKey stops it.
     await h.slack.sendEnvelope('events_api', { ...alertEvent, event_id: 'Ev0ALERT0002' });
-    await waitFor(() => h.logs.filter((l) => l.msg === 'alert recognised').length === recognisedBefore + 1, 'the second delivery to reach the engine');
+    await waitFor(
+      () => h.logs.filter((l) => l.msg === 'alert recognised').length === recognisedBefore + 1,
+      'the second delivery to reach the engine',
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     await h.conversations.idle();
     expect(await h.healbot.engine.history('api')).toHaveLength(1);
