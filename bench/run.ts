@@ -1,9 +1,11 @@
 import { benchAlerts } from './alerts.js';
 import { benchCi } from './ci.js';
+import { benchAppErrors } from './app-errors.js';
 import { benchDiagnosis, benchDockerHealOverhead, benchHealOverhead } from './diagnosis.js';
 import { benchImage } from './image.js';
 import { benchDockerHealing } from './docker-healing.js';
 import { benchIntakeOpenLoop } from './intake.js';
+import { benchPatterns } from './patterns.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
@@ -16,6 +18,8 @@ async function main(): Promise<void> {
     ['alerts (closed loop, in process)', benchAlerts],
     ['container image', benchImage],
     ['ci', benchCi],
+    ['failure patterns', benchPatterns],
+    ['application errors', benchAppErrors],
   ];
   for (const [name, run] of suites) {
     process.stdout.write(`# ${name}\n`);

@@ -1,11 +1,14 @@
 import type { Incident } from '../src/engine/types.js';
 
-/** A button on a message; `value` carries the approval id, so a click after a restart still resolves. */
+/**
+ * A button on a message. For approve and deny, `value` carries the approval id, so a click after
+ * a restart still resolves; for command, `value` is the `/heal` text it runs as the clicking user.
+ */
 export interface ChatButton {
-  action: 'approve' | 'deny';
+  action: 'approve' | 'deny' | 'command';
   value: string;
   label: string;
-  style: 'primary' | 'danger';
+  style?: 'primary' | 'danger';
   /** A confirm dialog naming the exact action and target, for risky buttons. */
   confirm?: { title: string; text: string; confirm: string; deny: string };
 }
@@ -25,6 +28,8 @@ export interface ChatMessage {
   buttons?: ChatButton[];
   /** Mentions to notify (already in the platform's mention syntax), e.g. the on-call. */
   mentions?: string[];
+  /** Link buttons (a runbook, the graph, Sentry); only http(s) URLs. */
+  links?: { label: string; url: string }[];
 }
 
 /** Where an incident's conversation lives on one platform. */

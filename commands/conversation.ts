@@ -4,6 +4,7 @@ import type { ChatMessage, ChatSurface, ThreadRef } from './chat.js';
 import {
   actionMessage,
   approvalMessage,
+  contextMessage,
   decisionMessage,
   doneMessage,
   findingMessage,
@@ -85,23 +86,35 @@ export class IncidentConversations {
       const known = this.options.threads?.getThread(incident.id, this.options.platform);
       const thread = known
         ? Promise.resolve(known)
-        : this.surface.openThread(origin, incidentStatus(incident, 'Diagnosing: probing every layer…')).then(
-            (ref) => {
-              this.options.threads?.saveThread(incident.id, ref);
-              return ref;
-            },
-            (error) => {
-              this.options.onError?.(error, incident.id);
-              return undefined;
-            },
-          );
-      this.conversations.set(incident.id, {
+        : this.surface
+            .openThread(
+              origin,
+              incidentStatus(
+                incident,
+                incident.source === 'sentry' || incident.source === 'logfire'
+                  ? 'Routing an application error…'
+                  : 'Diagnosing: probing every layer…',
+              ),
+            )
+            .then(
+              (ref) => {
+                this.options.threads?.saveThread(incident.id, ref);
+                return ref;
+              },
+              (error) => {
+                this.options.onError?.(error, incident.id);
+                return undefined;
+              },
+            );
+      const conversation: Conversation = {
         incident,
         thread,
         queue: thread,
         lastStatusAt: Date.now(),
         approvals: new Map(),
-      });
+      };
+      this.conversations.set(incident.id, conversation);
+      if (incident.context && !known) this.reply(conversation, contextMessage(incident.context, incident.id));
       return;
     }
     const conversation = this.conversations.get(event.incidentId);

@@ -12,6 +12,7 @@ export const historyCommand = defineCommand({
   },
   args: z.object({ service: serviceArg.optional() }),
   async run(api, { service }) {
-    return reply(historyMessage(await api.history(service, 10), service));
+    const [records, rates] = await Promise.all([api.history(service, 10), api.remediationStats(service)]);
+    return reply(historyMessage(records, service, rates));
   },
 });

@@ -10,6 +10,7 @@ import { helpCommandFor } from './help.js';
 import { historyCommand } from './history.js';
 import { pauseCommand, resumeCommand } from './pause.js';
 import { resolveCommand } from './resolve.js';
+import { silenceCommand, unsilenceCommand } from './silence.js';
 import { statusCommand } from './status.js';
 
 export type { CommandDefinition, CommandInvocation, CommandReply, CommandOption } from './command.js';
@@ -28,6 +29,8 @@ export const commands: readonly Command<any>[] = [
   resolveCommand,
   approveCommand,
   denyCommand,
+  silenceCommand,
+  unsilenceCommand,
   helpCommand,
 ];
 

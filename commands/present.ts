@@ -1,7 +1,9 @@
-import type { IncidentRecord, ServiceStatus } from '../src/engine/api.js';
+import type { IncidentRecord, RemediationStats, ServiceStatus } from '../src/engine/api.js';
 import { hopLine } from '../src/engine/report.js';
+import { SILENCE_CHOICES } from '../src/engine/silences.js';
 import type {
   ActionResult,
+  AlertContext,
   ApprovalRequest,
   Diagnosis,
   HealReport,
@@ -30,6 +32,8 @@ const KIND_LABEL: Record<RootCause['kind'], string> = {
   no_endpoints: 'no endpoints',
   recreating: 'being recreated',
   pipeline_failed: 'pipeline failed',
+  bad_rollout: 'bad rollout',
+  stale_config: 'stale config',
   unknown: 'unknown',
 };
 
@@ -45,7 +49,9 @@ const stepLine = (s: PlanStep) => {
 };
 
 export const describeStep = (s: PlanStep) =>
-  `${s.action.replaceAll('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}`;
+  s.action === 'runbook'
+    ? `run runbook ${s.params?.runbook} on ${s.target}`
+    : `${s.action.replaceAll('_', ' ')} ${s.target}${s.params?.replicas !== undefined ? ` to ${s.params.replicas} replicas` : ''}${s.params?.revision !== undefined ? ` to revision ${s.params.revision}` : ''}`;
 
 export function incidentStatus(incident: Incident, phase: string, tone: ChatMessage['tone'] = 'info'): ChatMessage {
   const who = incident.requestedBy ? ` · asked by ${incident.requestedBy}` : '';
@@ -133,15 +139,10 @@ export function decisionMessage(
 
 export function actionMessage(result: ActionResult): ChatMessage {
   const change = result.before && result.after ? ` (${result.before.status} → ${result.after.status})` : '';
+  const what = `${result.step ? `${result.step}: ` : ''}${result.action.replaceAll('_', ' ')} ${result.target}`;
   return result.ok
-    ? {
-        text: `${result.action.replaceAll('_', ' ')} ${result.target} done in ${(result.ms / 1000).toFixed(1)} s${change}`,
-        tone: 'ok',
-      }
-    : {
-        text: `${result.action.replaceAll('_', ' ')} ${result.target} failed: ${result.error}${change}`,
-        tone: 'error',
-      };
+    ? { text: `${what} done in ${(result.ms / 1000).toFixed(1)} s${change}`, tone: 'ok' }
+    : { text: `${what} failed: ${result.error}${change}`, tone: 'error' };
 }
 
 export function doneMessage(report: HealReport): ChatMessage {
@@ -157,7 +158,7 @@ export function doneMessage(report: HealReport): ChatMessage {
     ? `\nRetried ${report.retried.name}: ${report.retried.ok ? 'ok' : `still failing (${report.retried.error})`}`
     : '';
   return {
-    title: `${report.service}: ${report.outcome.replace('_', ' ')}`,
+    title: `${report.service}: ${report.outcome.replaceAll('_', ' ')}`,
     text: `${report.summary}${retried}`,
     fields: report.hops.length > 0 ? [{ label: 'Path', value: hopLine(report.hops) }] : undefined,
     tone,
@@ -185,11 +186,45 @@ export function statusMessage(statuses: ServiceStatus[]): ChatMessage {
   };
 }
 
-export function historyMessage(records: IncidentRecord[], service?: string): ChatMessage {
+export function historyMessage(
+  records: IncidentRecord[],
+  service?: string,
+  rates: RemediationStats[] = [],
+): ChatMessage {
   if (records.length === 0) return { text: `No incidents${service ? ` for ${service}` : ''} yet.` };
   const lines = records.map(
     (r) =>
       `• \`${r.id}\` ${r.openedAt.slice(0, 16).replace('T', ' ')} *${r.service}* ${r.status === 'open' ? 'open' : (r.outcome ?? 'closed')}: ${r.summary ?? r.rootCause?.summary ?? ''}`,
   );
-  return { title: `History${service ? ` of ${service}` : ''}`, text: lines.join('\n') };
+  const rateLines = rates.map(
+    (r) =>
+      `• ${r.remediation.replace(':', ' ')} on *${r.service}*: ${r.succeeded} of ${r.runs} worked (last run ${r.lastOk ? 'worked' : 'failed'})`,
+  );
+  const text = rateLines.length > 0 ? [...lines, '', '*Success rates*', ...rateLines].join('\n') : lines.join('\n');
+  return { title: `History${service ? ` of ${service}` : ''}`, text };
+}
+
+/** The labels shown with an alert's context; the rest stays in the alert. */
+const MAX_LABELS = 12;
+
+/** What the alert or error carried for humans: summary, description, the labels that matched and link buttons. */
+export function contextMessage(context: AlertContext, incidentId?: string): ChatMessage {
+  const labels = Object.entries(context.labels)
+    .slice(0, MAX_LABELS)
+    .map(([k, v]) => `${k}=${v}`);
+  const text = [context.summary && `*${context.summary}*`, context.description].filter(Boolean).join('\n');
+  return {
+    text: text || 'The alert carried no summary or description.',
+    fields: labels.length > 0 ? [{ label: 'Labels', value: labels.join(', ') }] : undefined,
+    links: context.links.length > 0 ? context.links : undefined,
+    buttons:
+      context.silenceable && incidentId
+        ? SILENCE_CHOICES.map((d) => ({
+            action: 'command' as const,
+            value: `silence ${incidentId} ${d}`,
+            label: `Silence ${d}`,
+          }))
+        : undefined,
+    tone: 'info',
+  };
 }

@@ -15,7 +15,9 @@ import { DockerRuntime } from './runtimes/docker.js';
 import { GitHubActionsRuntime } from './runtimes/github-actions.js';
 import { KUBERNETES_DEFAULTS, KubernetesRuntime } from './runtimes/kubernetes.js';
 import { ConfigError } from './errors.js';
+import { runArgv } from './runtimes/argv-runner.js';
 import type { Runtime } from './runtimes/runtime.js';
+import { AlertmanagerSilences } from './silences/alertmanager-silences.js';
 import { redactingStore } from './store/redacting-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { claimStoreOwnership, type StoreOwnership } from './store/store-owner.js';
@@ -126,6 +128,8 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
     now: options.now,
     healingEnabled: options.healingEnabled,
     mayAct: options.mayAct,
+    runCommand: runArgv,
+    silencer: config.alertmanager ? new AlertmanagerSilences(config.alertmanager.url) : undefined,
   });
   return {
     api: engine,

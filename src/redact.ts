@@ -25,7 +25,8 @@ const PATTERNS: readonly RegExp[] = [
   /\b[MN][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}/g,
 ];
 
-const SECRET_KEY = String.raw`[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization|auth(?![a-z]))[A-Za-z0-9_.-]*`;
+// Bounded around the keyword: an unbounded prefix makes every word boundary of `a.a.a.…` rescan the rest (quadratic).
+const SECRET_KEY = String.raw`[A-Za-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization|auth(?![a-z]))[A-Za-z0-9_.-]{0,40}`;
 
 // A quoted value may hold spaces (`password = "correct horse battery"`): all of it goes, not its first word.
 const QUOTED_VALUE = new RegExp(String.raw`\b(${SECRET_KEY})(["']?\s*[:=]\s*)(\\?["'])((?:(?!\3).){1,500}?)\3`, 'gi');

@@ -5,6 +5,8 @@ import type Dockerode from 'dockerode';
 import type { ChatAdapter } from '../commands/chat.js';
 import { IncidentConversations } from '../commands/conversation.js';
 import { configSecrets, createHealbot, type Healbot, type HealbotOptions } from './app.js';
+import { ErrorRouter } from './app-errors/error-router.js';
+import { GitHubRoutes } from './app-errors/github-routes.js';
 import type { Config } from './config/schema.js';
 import type { ProgressEvent } from './engine/types.js';
 import { parseListen, preflightProblems } from './config/preflight.js';
@@ -12,6 +14,7 @@ import { ConfigError, describeError, UsageError } from './errors.js';
 import { GitHubEscalation } from './escalation/github.js';
 import { campaign } from './leadership.js';
 import { createLogger, type Logger } from './logger.js';
+import { ConfigWatch } from './monitor/config-watch.js';
 import { DockerMonitor } from './monitor/docker-monitor.js';
 import { Heartbeat } from './monitor/heartbeat.js';
 import { ProbeMonitor } from './monitor/probe-monitor.js';
@@ -49,6 +52,7 @@ export interface RunningHealbot {
   monitor: ProbeMonitor;
   dockerMonitor: DockerMonitor;
   github?: GitHubEscalation;
+  errorRouter: ErrorRouter;
   server?: Server;
   /** http://host:port of the HTTP server, when one runs. */
   url?: string;
@@ -342,6 +346,14 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     : undefined;
   if (github) unsubscribers.push(engine.subscribe((event) => github.observe(event)));
 
+  const errorRouter = new ErrorRouter({
+    config,
+    engine,
+    store,
+    redact,
+    github: config.github?.repo ? new GitHubRoutes({ ...config.github, repo: config.github.repo }, redact) : undefined,
+    logger: logger.child({ component: 'app-errors' }),
+  });
   const watchdog = new Watchdog();
   const monitor = new ProbeMonitor({
     config,
@@ -351,6 +363,12 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     logger: logger.child({ component: 'monitor' }),
     onProbe: (r) => metrics.observeProbe(r),
     now: options.now,
+  });
+  const configWatch = new ConfigWatch({
+    config,
+    sensors: bot.sensors,
+    engine,
+    logger: logger.child({ component: 'config-watch' }),
   });
   const dockerMonitor = new DockerMonitor({
     config,
@@ -376,9 +394,11 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   let url: string | undefined;
   const close = async () => {
     await monitor.stop();
+    await configWatch.stop();
     await dockerMonitor.stop();
     await heartbeat?.stop();
     if (server) await closeHttpServer(server);
+    await errorRouter.idle();
     await chat?.stop();
     await github?.idle();
     unsubscribers.forEach((u) => u());
@@ -411,6 +431,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
         redact,
         logger: logger.child({ component: 'http' }),
         chatRoutes: chat.routes,
+        errorRouter,
         notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined,
         githubWebhook,
       });
@@ -424,11 +445,22 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       const address = server.address() as AddressInfo;
       url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       logger.info(
-        { url, webhooks: ['/webhooks/alertmanager', '/webhooks/grafana', '/webhooks/generic', '/webhooks/github'] },
+        {
+          url,
+          webhooks: [
+            '/webhooks/alertmanager',
+            '/webhooks/grafana',
+            '/webhooks/generic',
+            '/webhooks/github',
+            ...(config.sentry ? ['/webhooks/sentry'] : []),
+            ...(config.logfire ? ['/webhooks/logfire'] : []),
+          ],
+        },
         'healbot is listening',
       );
     }
     if (options.monitoring !== false) monitor.start();
+    if (options.monitoring !== false) configWatch.start();
     dockerMonitor.start();
     heartbeat?.start();
   } catch (error) {
@@ -459,7 +491,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       'no door is open: nobody can reach healbot and incidents are only logged. Add server: { listen, token } for webhooks and the API, slack: or discord: for chat, or run with --console',
     );
   }
-  return { bot, logger, metrics, watchdog, monitor, dockerMonitor, github, server, url, close };
+  return { bot, logger, metrics, watchdog, monitor, dockerMonitor, github, errorRouter, server, url, close };
 }
 
 /**

@@ -16,10 +16,11 @@ export function renderForConsole(message: ChatMessage, indent = ''): string {
     if (code.length > shown.length) lines.push(`  … ${code.length - shown.length} earlier lines`);
     lines.push(...shown.map((l) => `  | ${l}`));
   }
-  if (message.buttons?.length) {
-    const id = message.buttons[0].value;
-    lines.push(`→ type y to approve or n to deny (${id})`);
-  }
+  const approval = message.buttons?.find((b) => b.action === 'approve');
+  if (approval) lines.push(`→ type y to approve or n to deny (${approval.value})`);
+  for (const button of message.buttons?.filter((b) => b.action === 'command') ?? [])
+    lines.push(`→ ${button.label}: /heal ${button.value}`);
+  for (const link of message.links ?? []) lines.push(`${link.label}: ${link.url}`);
   if (message.mentions?.length) lines.push(`cc ${message.mentions.join(' ')}`);
   return lines.map((l) => `${indent}${l}`).join('\n');
 }

@@ -105,7 +105,6 @@ export class InteractionHandler {
   }
 
   private async command(interaction: ChatInputCommandInteraction): Promise<void> {
-    const { api, redact } = this.options;
     const subcommand = interaction.options.getSubcommand(false) ?? '';
     const ephemeral = !PUBLIC_SUBCOMMANDS.has(subcommand);
     // Discord drops an interaction unanswered within 3 seconds: acknowledge before any work.
@@ -113,7 +112,22 @@ export class InteractionHandler {
 
     const definition = commandDefinitions.find((d) => d.name === subcommand);
     const text = definition ? invocationText(definition, (name) => interaction.options.getString(name)) : subcommand;
-    const channel = this.options.channelOf?.(interaction) ?? interaction.channelId;
+    await this.runAndReply(
+      interaction,
+      text,
+      this.options.channelOf?.(interaction) ?? interaction.channelId,
+      ephemeral,
+    );
+  }
+
+  /** Runs `/heal <text>` as the interaction's user and answers with the right visibility. */
+  private async runAndReply(
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
+    text: string,
+    channel: string,
+    ephemeral: boolean,
+  ): Promise<void> {
+    const { api, redact } = this.options;
     let reply: CommandReply;
     try {
       reply = await runCommand(
@@ -156,13 +170,19 @@ export class InteractionHandler {
   private async button(interaction: ButtonInteraction): Promise<void> {
     const { api, redact } = this.options;
     const parsed = parseButtonCustomId(interaction.customId)!;
+    if (parsed.action === 'command') {
+      // A command button (Silence 1h, Expire silence) runs its text as the user who clicked, like typing it.
+      await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+      await this.runAndReply(interaction, parsed.value, interaction.channelId, true);
+      return;
+    }
     await interaction.deferUpdate();
     const actor = actorOf(interaction);
     let result: Awaited<ReturnType<HealbotApi['decide']>>;
     try {
-      result = await api.decide(parsed.approvalId, actor, parsed.action);
+      result = await api.decide(parsed.value, actor, parsed.action);
     } catch (error) {
-      this.options.logger.error({ err: describeError(error), approval: parsed.approvalId }, 'discord: decision failed');
+      this.options.logger.error({ err: describeError(error), approval: parsed.value }, 'discord: decision failed');
       await interaction.followUp({
         content: "Something went wrong recording your decision; the error is in healbot's log.",
         flags: MessageFlags.Ephemeral,

@@ -3,7 +3,7 @@ import {
   ComponentType,
   type APIActionRowComponent,
   type APIAllowedMentions,
-  type APIButtonComponentWithCustomId,
+  type APIButtonComponent,
   type APIEmbed,
   type APIEmbedField,
 } from 'discord.js';
@@ -44,22 +44,20 @@ const CUSTOM_ID_PREFIX = 'healbot';
 export interface DiscordMessagePayload {
   content: string;
   embeds: APIEmbed[];
-  components: APIActionRowComponent<APIButtonComponentWithCustomId>[];
+  components: APIActionRowComponent<APIButtonComponent>[];
   allowed_mentions: APIAllowedMentions;
 }
 
-/** The `custom_id` of an approval button: the approval id travels in it, so a click after a restart still resolves. */
-export function buttonCustomId(action: ChatButton['action'], approvalId: string): string {
-  return `${CUSTOM_ID_PREFIX}:${action}:${approvalId}`;
+/** The `custom_id` of a button: the approval id (or the command text) travels in it, so a click after a restart still resolves. */
+export function buttonCustomId(action: ChatButton['action'], value: string): string {
+  return `${CUSTOM_ID_PREFIX}:${action}:${value}`;
 }
 
 /** Reads a button's `custom_id` back; undefined when it is not one of healbot's. */
-export function parseButtonCustomId(
-  customId: string,
-): { action: ChatButton['action']; approvalId: string } | undefined {
-  const match = /^healbot:(approve|deny):(.+)$/.exec(customId);
+export function parseButtonCustomId(customId: string): { action: ChatButton['action']; value: string } | undefined {
+  const match = /^healbot:(approve|deny|command):(.+)$/.exec(customId);
   if (!match) return undefined;
-  return { action: match[1] as ChatButton['action'], approvalId: match[2] };
+  return { action: match[1] as ChatButton['action'], value: match[2] };
 }
 
 /** Cuts `text` to `max` characters, marking the cut with an ellipsis. */
@@ -141,13 +139,41 @@ function renderButtons(buttons: readonly ChatButton[], redact: Redactor): Discor
       type: ComponentType.ActionRow,
       components: all.slice(i, i + DISCORD_LIMITS.buttonsPerRow).map((button) => ({
         type: ComponentType.Button,
-        style: button.action === 'approve' ? ButtonStyle.Success : ButtonStyle.Danger,
+        style:
+          button.action === 'approve'
+            ? ButtonStyle.Success
+            : button.action === 'deny'
+              ? ButtonStyle.Danger
+              : ButtonStyle.Secondary,
         label: truncate(redact(button.label), DISCORD_LIMITS.buttonLabel),
         custom_id: truncate(buttonCustomId(button.action, button.value), DISCORD_LIMITS.customId),
       })),
     });
   }
   return rows;
+}
+
+/** Discord's limit on a link button's URL. */
+const LINK_URL_MAX = 512;
+
+/** Link buttons (runbook, graph, Sentry) open in the browser and send no interaction. */
+function renderLinks(
+  links: readonly { label: string; url: string }[],
+  redact: Redactor,
+): DiscordMessagePayload['components'] {
+  const usable = links.filter((l) => l.url.length <= LINK_URL_MAX).slice(0, DISCORD_LIMITS.buttonsPerRow);
+  if (usable.length === 0) return [];
+  return [
+    {
+      type: ComponentType.ActionRow,
+      components: usable.map((l) => ({
+        type: ComponentType.Button,
+        style: ButtonStyle.Link,
+        label: truncate(redact(l.label), DISCORD_LIMITS.buttonLabel),
+        url: redact(l.url),
+      })),
+    },
+  ];
 }
 
 /** Total characters Discord counts against the 6000 limit of one message's embeds. */
@@ -219,7 +245,10 @@ export function renderMessage(
   const payload: DiscordMessagePayload = {
     content: '',
     embeds: [],
-    components: renderButtons(message.buttons ?? [], redact),
+    components: [...renderButtons(message.buttons ?? [], redact), ...renderLinks(message.links ?? [], redact)].slice(
+      0,
+      DISCORD_LIMITS.actionRows,
+    ),
     allowed_mentions: allowedMentions([...(message.mentions ?? []), ...made]),
   };
   if (plain) {

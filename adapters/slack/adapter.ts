@@ -18,8 +18,10 @@ import type { Redactor } from '../../src/redact.js';
 import {
   APPROVE_ACTION_ID,
   asKnownBlocks,
+  COMMAND_ACTION_PREFIX,
   DENY_ACTION_ID,
   escapeMrkdwn,
+  LINK_ACTION_PREFIX,
   linkMentions,
   renderDecided,
   renderMessage,
@@ -300,6 +302,39 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   };
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: APPROVE_ACTION_ID }, onButton);
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: DENY_ACTION_ID }, onButton);
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: new RegExp(`^${LINK_ACTION_PREFIX}`) },
+    async ({ ack }) => ack(),
+  );
+  // A command button (Silence 1h, Expire silence) runs its text as the user who clicked, exactly like typing it.
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: new RegExp(`^${COMMAND_ACTION_PREFIX}`) },
+    async ({ ack, body, action }) => {
+      await ack();
+      const channel = body.channel?.id ?? body.container?.channel_id;
+      if (!channel) return;
+      const actor = await actorFor(body.user.id);
+      const reply = await runCommand(
+        api,
+        { actor, text: action.value ?? '', channel, origin: { platform: 'slack', channel } },
+        (error, errorId) =>
+          logger.error({ component: 'slack', errorId, err: redact(describeError(error)) }, 'a button command failed'),
+      );
+      const rendered = renderMessage(reply.message, redact);
+      const thread = body.message?.thread_ts ?? body.message?.ts;
+      const where = {
+        channel,
+        text: rendered.text,
+        blocks: asKnownBlocks(rendered.blocks),
+        ...(thread ? { thread_ts: thread } : {}),
+      };
+      await queue.direct(() =>
+        reply.visibility === 'channel'
+          ? client.chat.postMessage(where)
+          : client.chat.postEphemeral({ ...where, user: body.user.id }),
+      );
+    },
+  );
 
   const alertChannels = new Set(config.alertChannels);
   let ownBotId: string | undefined;

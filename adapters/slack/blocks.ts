@@ -24,6 +24,13 @@ export const SLACK_LIMITS = {
 export const APPROVE_ACTION_ID = 'healbot_approve';
 export const DENY_ACTION_ID = 'healbot_deny';
 export const APPROVAL_BLOCK_ID = 'healbot_approval';
+/** Link buttons open their URL in the browser; Slack still reports the click, which the adapter acknowledges. */
+export const LINK_ACTION_PREFIX = 'healbot_link_';
+/** A command button runs its value as `/heal <value>` for the user who clicked; action ids in a block must differ. */
+export const COMMAND_ACTION_PREFIX = 'healbot_command_';
+export const LINKS_BLOCK_ID = 'healbot_links';
+/** Slack's limit on a button's URL. */
+const BUTTON_URL_MAX = 3000;
 
 /** A Block Kit block as healbot writes it (a structural subset of @slack/types' KnownBlock). */
 export type SlackBlock =
@@ -127,13 +134,18 @@ function plainText(text: string, max: number): SlackText {
   return { type: 'plain_text', text: truncateText(text, max), emoji: true };
 }
 
-function renderButton(button: ChatButton, redact: Redactor): SlackButton {
+function renderButton(button: ChatButton, index: number, redact: Redactor): SlackButton {
   const rendered: SlackButton = {
     type: 'button',
-    action_id: button.action === 'approve' ? APPROVE_ACTION_ID : DENY_ACTION_ID,
+    action_id:
+      button.action === 'approve'
+        ? APPROVE_ACTION_ID
+        : button.action === 'deny'
+          ? DENY_ACTION_ID
+          : `${COMMAND_ACTION_PREFIX}${index}`,
     text: plainText(redact(button.label), SLACK_LIMITS.buttonText),
     value: button.value,
-    style: button.style,
+    ...(button.style ? { style: button.style } : {}),
   };
   if (button.confirm) {
     rendered.confirm = {
@@ -181,12 +193,29 @@ export function renderMessage(message: ChatMessage, redact: Redactor, people: Sl
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: renderCode(redact(message.code)) } });
   }
 
+  const links = (message.links ?? []).filter((l) => l.url.length <= BUTTON_URL_MAX).slice(0, 5);
+  if (links.length > 0) {
+    blocks.push({
+      type: 'actions',
+      block_id: LINKS_BLOCK_ID,
+      elements: links.map((l, i) => ({
+        type: 'button',
+        action_id: `${LINK_ACTION_PREFIX}${i}`,
+        text: plainText(redact(l.label), SLACK_LIMITS.buttonText),
+        url: redact(l.url),
+      })),
+    });
+  }
   const actions = message.buttons && message.buttons.length > 0 ? message.buttons : undefined;
   // The actions block goes last and must survive the block limit: it is what the approver needs.
   const room = SLACK_LIMITS.blocks - (actions ? 1 : 0);
   const kept = blocks.slice(0, room);
   if (actions)
-    kept.push({ type: 'actions', block_id: APPROVAL_BLOCK_ID, elements: actions.map((b) => renderButton(b, redact)) });
+    kept.push({
+      type: 'actions',
+      block_id: APPROVAL_BLOCK_ID,
+      elements: actions.map((b, i) => renderButton(b, i, redact)),
+    });
 
   const fallbackParts = [message.title ? mrkdwn(message.title) : '', mrkdwn(message.text), mentions].filter(Boolean);
   const text = truncateText(fallbackParts.join(' — '), SLACK_LIMITS.text) || ' ';

@@ -3,11 +3,11 @@ import type { Diagnosis, HealReport, ProgressEvent } from '../engine/types.js';
 
 /** The `--json` contract other tools depend on. */
 export function diagnosisJson(diagnosis: Diagnosis, plan: HealReport['plan'], report?: HealReport) {
-  const { kind, layer, summary, confidence, evidence } = report?.rootCause ?? diagnosis.rootCause;
+  const { kind, layer, summary, confidence, evidence, pattern } = report?.rootCause ?? diagnosis.rootCause;
   return {
     service: diagnosis.service,
     // Stable keys: a root cause without a layer says so with null rather than leaving the key out.
-    rootCause: { kind, layer: layer ?? null, summary, confidence, evidence },
+    rootCause: { kind, layer: layer ?? null, summary, confidence, evidence, pattern: pattern ?? null },
     probes: diagnosis.probes.map(({ service, name, ok, status, error, ms }) => ({
       service,
       name,
@@ -54,6 +54,7 @@ export function diagnosisJson(diagnosis: Diagnosis, plan: HealReport['plan'], re
           incidentId: report.incidentId,
           ...(report.timeToHealMs !== undefined ? { timeToHealMs: report.timeToHealMs } : {}),
           ...(report.approvedBy.length ? { approvedBy: report.approvedBy } : {}),
+          ...(report.runbook ? { runbook: report.runbook } : {}),
         }
       : {}),
   };

@@ -1,17 +1,10 @@
 import { z } from 'zod';
+import { routeSchema } from '../app-errors/routes.js';
 import { duration } from './duration.js';
+import { argv, safeName } from './names.js';
+import { patternSchema, runbookSchema } from './runbook-schema.js';
 
-/**
- * Names that end up in argv arrays, API paths and chat messages. Keeping them to a safe
- * alphabet means no name can smuggle shell metacharacters, path segments or mentions.
- */
-export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const safeName = (what: string) =>
-  z
-    .string()
-    .regex(SAFE_NAME, `${what} must start with a letter or digit and use only letters, digits, ".", "_" or "-"`);
-
-const argv = z.array(z.string().min(1)).min(1, 'must be a non-empty argv array, e.g. ["systemctl", "restart", "api"]');
+export { SAFE_NAME } from './names.js';
 
 const httpProbe = z.union([
   z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
@@ -61,6 +54,8 @@ const dockerRuntime = z
     labels: z.record(z.string(), z.string()).optional(),
     /** Docker host, e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375; defaults to DOCKER_HOST. */
     host: z.string().optional(),
+    /** Files the container reads at start (an env file, a config): changed since it started means stale_config. */
+    configFiles: z.array(z.string().regex(/^\//, 'must be an absolute path')).optional(),
   })
   .refine((d) => (d.container === undefined) !== (d.labels === undefined), 'needs exactly one of container or labels');
 
@@ -168,6 +163,32 @@ const discordSchema = z.strictObject({
   approvers: z.array(z.string()).default([]),
   matchers: z.array(z.strictObject({ pattern: z.string(), service: safeName('service name') })).default([]),
 });
+
+/** Project (slug or id) → configured service. */
+const projectMap = z.record(z.string(), safeName('service name')).default({});
+
+/** Application errors in (Sentry, Logfire), routed out by category (see app-errors/routes.ts), and silences through Alertmanager. */
+const applicationErrorsConfig = {
+  sentry: z
+    .strictObject({
+      /** The integration's client secret: Sentry signs every delivery with it. */
+      clientSecret: z.string().min(1, 'must not be empty'),
+      projects: projectMap,
+      /** The event tag naming the service, when a project holds several. */
+      serviceTag: z.string().default('service'),
+    })
+    .optional(),
+  logfire: z
+    .strictObject({
+      /** Shared secret: `Authorization: Bearer <secret>` or `?secret=<secret>` on the webhook URL. */
+      secret: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 24)'),
+      projects: projectMap,
+    })
+    .optional(),
+  /** How application errors are routed; the defaults follow these. */
+  routes: z.array(routeSchema).default([]),
+  alertmanager: z.strictObject({ url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }) }).optional(),
+};
 
 export const configSchema = z.strictObject({
   services: z.record(z.string(), serviceSchema).refine((s) => Object.keys(s).length > 0, 'needs at least one service'),
@@ -281,6 +302,11 @@ export const configSchema = z.strictObject({
     .optional(),
   slack: slackSchema.optional(),
   discord: discordSchema.optional(),
+  /** Failure patterns of your own, checked before the built-in ones. */
+  patterns: z.array(patternSchema).default([]),
+  /** Multi-step remediations that replace the default action when their `when` matches. */
+  runbooks: z.array(runbookSchema).default([]),
+  ...applicationErrorsConfig,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,3 +1,5 @@
+import { runbookProblems } from './runbook-checks.js';
+import { routingProblems } from '../app-errors/routes.js';
 import type { Config } from './schema.js';
 import { SAFE_NAME } from './schema.js';
 import { hasService } from './own.js';
@@ -76,6 +78,8 @@ export function topologyProblems(config: Config): { path: string; message: strin
       }
     });
   }
+  problems.push(...runbookProblems(config));
+  problems.push(...routingProblems(config));
   if (problems.length === 0) {
     const cycle = findCycle(edges);
     if (cycle)

@@ -15,10 +15,15 @@ export interface PolicyRule {
  * verb here is missing or unused.
  */
 export const HEALING_RULES: readonly PolicyRule[] = [
-  // inspect reads the Deployment; actions patch it (rollout restart, the last-replicas
-  // annotation) and watch it until the rollout completes.
+  // inspect reads the Deployment; actions patch it (rollout restart, rollout undo, the
+  // last-replicas annotation) and watch it until the rollout completes.
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'watch', 'patch'] },
+  // revisions: the ReplicaSets' images and pod templates, for bad_rollout and rollout undo.
+  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
   { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['patch'] },
+  // a Deployment at zero replicas: the count to restore, from its ReplicaSets' history or an HPA.
+  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list'] },
   // pods are listed by the Deployment's selector, deleted by delete_pod, watched until gone.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },

@@ -1,5 +1,7 @@
 import type { IncidentView, IntakeDecision, Signal } from './intake.js';
+import type { IncidentSilence } from './silences.js';
 import type {
+  AlertContext,
   ApprovalRequest,
   Diagnosis,
   HealReport,
@@ -40,8 +42,28 @@ export interface HealRequest {
   leaveAlone?: string;
   /** When the failure was first seen (epoch ms: the Docker event, the first failing probe); time to heal counts from it. */
   failingSince?: number;
-  /** Labels of the alert behind it: a security label means diagnose and report, never act automatically. */
+  /** The triggering alert's labels: runbooks match on them, nothing is ever filled from them. */
   labels?: Record<string, string>;
+  context?: Incident['context'];
+}
+
+/** An incident whose work is not a heal (an application error routed to GitHub or to chat). */
+export interface TrackRequest {
+  service: string;
+  source: IncidentSource;
+  summary: string;
+  /** What was recognised, shown and stored like a root cause. */
+  rootCause: RootCause;
+  dedupeKey?: string;
+  context?: Incident['context'];
+}
+
+/** How a tracked incident ended; `summary` closes its thread. */
+export interface TrackOutcome {
+  outcome: HealReport['outcome'];
+  summary: string;
+  /** Who must act, with mentions (the on-call). */
+  escalation?: string;
 }
 
 export interface ServiceStatus {
@@ -69,6 +91,19 @@ export interface IncidentRecord {
   requestedBy?: string;
   /** Diagnose and plan only. */
   dryRun?: boolean;
+  context?: AlertContext;
+  /** The Alertmanager silence healbot created for this incident's alert, while it lasts. */
+  silence?: IncidentSilence;
+}
+
+/** How often a remediation (`runbook:<name>` or `action:<kind>`) worked on a service, and how its latest run went. */
+export interface RemediationStats {
+  service: string;
+  remediation: string;
+  runs: number;
+  succeeded: number;
+  lastOk: boolean;
+  lastAt: number;
 }
 
 export type DecisionResult =
@@ -112,9 +147,15 @@ export interface HealbotApi {
   diagnose(service: string): Promise<Diagnosis>;
   status(): Promise<ServiceStatus[]>;
   history(service?: string, limit?: number): Promise<IncidentRecord[]>;
+  /** Success counts of runbooks and built-in actions, per service. */
+  remediationStats(service?: string): Promise<RemediationStats[]>;
   pause(service: string, by: Actor): Promise<void>;
   resume(service: string, by: Actor): Promise<void>;
   decide(approvalId: string, actor: Actor, decision: 'approve' | 'deny'): Promise<DecisionResult>;
+  /** Silences the Alertmanager alert behind an incident for `durationMs` (approvers only). */
+  silence(incidentId: string, durationMs: number, by: Actor): Promise<IncidentSilence>;
+  /** Expires the silence healbot created for an incident (approvers only). */
+  expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence>;
   /** Every incident's progress events. Returns the unsubscribe function. */
   subscribe(listener: (event: ProgressEvent) => void): () => void;
 }

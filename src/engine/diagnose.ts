@@ -4,6 +4,7 @@ import type { Probe } from './ports/probe.js';
 import type { Runtime } from './ports/runtime.js';
 import { probeTarget } from './probe-target.js';
 import type { Observations, ServiceObservation } from './observation.js';
+import { patternsFor } from './patterns/index.js';
 import { determineRootCause } from './root-cause.js';
 import { hopsFrom } from './report.js';
 import type { Diagnosis, ProbeResult, RuntimeState } from './types.js';
@@ -149,7 +150,12 @@ export async function diagnose(
     };
     runtime[name] = runtimeStates[i];
   });
-  const observations: Observations = { services, canaries, observerNetwork: sensors.config.observer.network };
+  const observations: Observations = {
+    services,
+    canaries,
+    observerNetwork: sensors.config.observer.network,
+    patterns: patternsFor(sensors.config),
+  };
   const rootCause = determineRootCause(service, observations);
   const probes = involved.flatMap((name) => services[name].probes.map((p) => p.result));
   const onPath = dependencyClosure(sensors.config, service);

@@ -6,14 +6,34 @@ import { PermissionDenied, UnknownServiceError, UsageError } from '../errors.js'
 import { redactDeep, type Redactor } from '../redact.js';
 import type { EngineLogger } from './ports/logger.js';
 import type { ApprovalRecord, Store } from './ports/store.js';
-import type { Actor, DecisionResult, HealbotApi, HealRequest, IncidentRecord, ServiceStatus } from './api.js';
+import type {
+  Actor,
+  DecisionResult,
+  HealbotApi,
+  HealRequest,
+  IncidentRecord,
+  RemediationStats,
+  ServiceStatus,
+  TrackOutcome,
+  TrackRequest,
+} from './api.js';
 import { ApprovalBook, identityOf, type ApprovalDecision } from './approvals.js';
 import { diagnose, inspectRuntime, runProbe, type Sensors } from './diagnose.js';
 import { Intake, type IncidentView, type IntakeDecision, type Signal } from './intake.js';
 import { respectIntent } from './intent.js';
 import { describePhase, type Phase } from './phase.js';
-import { planFor } from './plan.js';
+import { LONGEST_SILENCE_MS, type IncidentSilence, type Silencer } from './silences.js';
+import { planFor, type PlanContext } from './plan.js';
 import { actionPast, summarize } from './report.js';
+import {
+  chooseRunbook,
+  planRunbook,
+  redactReasons,
+  remediationName,
+  runbookPlanSteps,
+  type RunbookPlan,
+} from './runbook-plan.js';
+import { describeRunbookRun, runRunbook, type CommandRunner } from './runbook-run.js';
 import { closestNames } from './suggest.js';
 import { TargetLocks, targetKey, type HeldTargets, type TargetAction } from './target-locks.js';
 import { timeSinceFailure } from './time-to-heal.js';
@@ -50,6 +70,10 @@ export interface EngineOptions {
    * its Lease), or undefined when it may.
    */
   mayAct?: () => string | undefined;
+  /** Runs runbook commands (argv, no shell); without it, command steps fail. */
+  runCommand?: CommandRunner;
+  /** Creates and expires Alertmanager silences, when `alertmanager.url` is configured. */
+  silencer?: Silencer;
 }
 
 /** How long past healing.actionTimeout the engine waits for a runtime that ignores its own deadline. */
@@ -259,6 +283,11 @@ export class Engine implements HealbotApi {
     return this.options.store.listIncidents({ service, limit });
   }
 
+  async remediationStats(service?: string): Promise<RemediationStats[]> {
+    if (service) this.requireService(service);
+    return this.options.store.remediationStats(service);
+  }
+
   private requireApprover(service: string, actor: Actor, what: string): void {
     if (this.options.mayApprove(actor, service)) return;
     this.audit(undefined, service, `refused_${what}`, actorName(actor), {});
@@ -299,6 +328,60 @@ export class Engine implements HealbotApi {
         `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`,
       );
     return result;
+  }
+
+  /** The Alertmanager alert behind an incident, for silencing: its record and label matchers. */
+  private silenceable(incidentId: string, by: Actor): { record: IncidentRecord; silencer: Silencer } {
+    const silencer = this.options.silencer;
+    if (!silencer) throw new UsageError('silences need alertmanager: { url } in the config');
+    const record = this.options.store.getIncident(incidentId);
+    if (!record) throw new UsageError(`there is no incident ${incidentId}`);
+    if (record.context?.source !== 'alertmanager' || Object.keys(record.context.labels).length === 0)
+      throw new UsageError(
+        `incident ${incidentId} did not come from an Alertmanager alert: there is nothing to silence`,
+      );
+    this.requireApprover(record.service, by, 'silence');
+    return { record, silencer };
+  }
+
+  async silence(incidentId: string, durationMs: number, by: Actor): Promise<IncidentSilence> {
+    if (!(durationMs > 0 && durationMs <= LONGEST_SILENCE_MS))
+      throw new UsageError(`a silence lasts from 1 minute to ${LONGEST_SILENCE_MS / 3_600_000} hours`);
+    const { record, silencer } = this.silenceable(incidentId, by);
+    const who = actorName(by)!;
+    const until = new Date(this.now() + durationMs);
+    const id = await silencer.create({
+      matchers: record.context!.labels,
+      endsAt: until,
+      createdBy: `healbot for ${who}`,
+      comment: `Silenced from chat on healbot incident ${incidentId} (${record.service})`,
+    });
+    const silence: IncidentSilence = { id, until: until.toISOString(), by: who };
+    this.options.store.updateIncident(incidentId, { silence });
+    this.audit(incidentId, record.service, 'silenced', who, {
+      silence: id,
+      until: silence.until,
+      matchers: record.context!.labels,
+    });
+    this.note(
+      incidentId,
+      `Silenced by ${who} until ${silence.until.slice(0, 16).replace('T', ' ')} UTC (Alertmanager silence ${id}).`,
+    );
+    return silence;
+  }
+
+  async expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence> {
+    const { record, silencer } = this.silenceable(incidentId, by);
+    if (!record.silence || record.silence.expiredAt)
+      throw new UsageError(`incident ${incidentId} has no silence to expire`);
+    await silencer.expire(record.silence.id);
+    const who = actorName(by)!;
+    this.options.store.updateIncident(incidentId, {
+      silence: { ...record.silence, expiredAt: new Date(this.now()).toISOString(), expiredBy: who },
+    });
+    this.audit(incidentId, record.service, 'silence_expired', who, { silence: record.silence.id });
+    this.note(incidentId, `${who} expired the silence ${record.silence.id}; the alert notifies again.`);
+    return record.silence;
   }
 
   /** A denial or expiry after a restart has no run waiting for it: settle its incident here (a denial closes it, an expiry escalates it). */
@@ -429,7 +512,10 @@ export class Engine implements HealbotApi {
     );
   }
 
-  private openIncident(opened: Incident, options: Pick<RunOptions, 'security' | 'leaveAlone'>): Promise<HealReport> {
+  private openIncident(
+    opened: Incident,
+    options: Pick<RunOptions, 'security' | 'leaveAlone' | 'labels'>,
+  ): Promise<HealReport> {
     const incident: Incident = {
       ...opened,
       requestedBy: this.redactOptional(opened.requestedBy),
@@ -445,6 +531,8 @@ export class Engine implements HealbotApi {
       requestedBy: incident.requestedBy,
       origin: incident.origin,
       dryRun: incident.dryRun,
+      labels: options.labels,
+      context: incident.context,
     });
     this.audit(incident.id, incident.service, 'requested', incident.requestedBy, {
       source: incident.source,
@@ -465,10 +553,71 @@ export class Engine implements HealbotApi {
       summary: signal.text ?? record.summary,
       openedAt: record.openedAt,
       origin: stored.origin,
+      context: (record as IncidentRecord & { context?: Incident['context'] }).context,
     };
     this.options.store.updateIncident(record.id, { outcome: undefined, summary: undefined });
     this.audit(incident.id, incident.service, 'requested', requestedBy, { source: signal.source, again: true });
-    return this.start(incident, {});
+    return this.start(incident, { labels: signal.labels });
+  }
+
+  /**
+   * Opens an incident whose work is done by `work` rather than by a heal (an application error
+   * routed to a fix workflow, an issue or chat), tells its thread what `work` says, and closes
+   * it with the outcome, like any other incident. A `dedupeKey` seen before returns the first report.
+   */
+  async track(
+    request: TrackRequest,
+    work: (say: (message: string) => void) => Promise<TrackOutcome>,
+  ): Promise<HealReport> {
+    this.requireService(request.service);
+    const store = this.options.store;
+    const incident: Incident = {
+      id: newId('inc_'),
+      service: request.service,
+      source: request.source,
+      summary: request.summary,
+      openedAt: new Date(this.now()).toISOString(),
+      context: request.context,
+    };
+    if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incident.id))
+      return this.reportFromRecord(store.eventIncident(request.dedupeKey), request.service);
+    store.saveIncident({
+      id: incident.id,
+      service: incident.service,
+      status: 'open',
+      source: incident.source,
+      openedAt: incident.openedAt,
+      alertCount: 1,
+      dedupeKey: request.dedupeKey,
+      rootCause: request.rootCause,
+      context: incident.context,
+    });
+    this.audit(incident.id, incident.service, 'requested', undefined, {
+      source: incident.source,
+      summary: request.summary,
+    });
+    this.emit({ type: 'started', incident });
+    let result: TrackOutcome;
+    try {
+      result = await work((message) => this.note(incident.id, message));
+    } catch (error) {
+      return this.fail(incident, error);
+    }
+    const report: HealReport = {
+      incidentId: incident.id,
+      service: incident.service,
+      outcome: result.outcome,
+      rootCause: request.rootCause,
+      hops: [],
+      plan: [],
+      actions: [],
+      approvedBy: [],
+      summary: this.options.redact(result.summary),
+      escalation: result.escalation,
+    };
+    this.closeIncident(incident, report);
+    this.emit({ type: 'done', incidentId: incident.id, report });
+    return report;
   }
 
   private start(incident: Incident, options: RunOptions): Promise<HealReport> {
@@ -661,7 +810,12 @@ export class Engine implements HealbotApi {
     return result;
   }
 
-  private async act(incident: Incident, step: PlanStep, approvedBy: string[]): Promise<ActionResult> {
+  private async act(
+    incident: Incident,
+    step: PlanStep,
+    approvedBy: string[],
+    timeoutMs = this.config.healing.actionTimeout,
+  ): Promise<ActionResult> {
     const runtime = this.options.sensors.runtimes[step.target];
     const started = performance.now();
     // Written before the call: a crash in the middle of the action leaves this behind to be told.
@@ -674,7 +828,7 @@ export class Engine implements HealbotApi {
     });
     this.emit({ type: 'action_started', incidentId: incident.id, step });
     let result: ActionResult;
-    if (!runtime || step.action === 'manual') {
+    if (!runtime || step.action === 'manual' || step.action === 'command' || step.action === 'runbook') {
       result = {
         action: step.action,
         target: step.target,
@@ -686,7 +840,6 @@ export class Engine implements HealbotApi {
     } else {
       const before = await inspectRuntime(runtime, 20);
       try {
-        const timeoutMs = this.config.healing.actionTimeout;
         const request = { action: step.action, params: step.params };
         // The runtime's own deadlines say more; this one holds even if a client ignores them.
         await withDeadline(`${step.target}'s ${runtime.kind} runtime`, timeoutMs + ACTION_GRACE_MS, (signal) =>
@@ -764,18 +917,29 @@ export class Engine implements HealbotApi {
     });
     const rc = diagnosis.rootCause;
     this.emit({ type: 'finding', incidentId: incident.id, rootCause: rc, diagnosis });
-    const respected = respectIntent(
-      planFor(rc, {
-        config: this.config,
-        diagnosis,
-        supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false,
-      }),
+    const planContext: PlanContext = {
+      config: this.config,
       diagnosis,
-      incident,
-    );
+      supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false,
+    };
+    const respected = respectIntent(planFor(rc, planContext), diagnosis, incident);
     // A door that already knows a person stopped it (Docker's events) asks for a report only.
     const plan = options.leaveAlone ? [] : respected.plan;
     const leftAlone = respected.leftAlone ?? (rc.kind !== 'healthy' ? options.leaveAlone : undefined);
+    // A matching runbook replaces the default plan, but never undoes what a person did on purpose.
+    const chosen = leftAlone ? undefined : chooseRunbook(this.config, rc, incident.service, options.labels);
+    if (chosen) {
+      const history = (runbook: string, service: string, limit: number) =>
+        this.options.store.remediationRuns(service, `runbook:${runbook}`, limit);
+      return this.runRunbook(
+        incident,
+        diagnosis,
+        redactReasons(planRunbook(chosen.runbook, chosen.cause.service, planContext, history), this.options.redact),
+        options,
+        held,
+        diagnosedAt,
+      );
+    }
     this.audit(incident.id, incident.service, 'planned', undefined, {
       rootCause: rc.kind,
       layer: rc.layer,
@@ -940,7 +1104,8 @@ export class Engine implements HealbotApi {
       breakerMessage = this.recordAttempt(incident, step.target) ?? breakerMessage;
       const result = await this.act(incident, step, approvedBy);
       actions.push(result);
-      if (!result.ok)
+      if (!result.ok) {
+        this.countRemediations(actions, false);
         return this.finish(incident, diagnosis, {
           ...base,
           actions,
@@ -948,6 +1113,7 @@ export class Engine implements HealbotApi {
           outcome: 'failed',
           escalation: breakerMessage,
         });
+      }
     }
 
     const verification = await verifyInsideOut(
@@ -975,6 +1141,7 @@ export class Engine implements HealbotApi {
       ms: verification.ms,
     });
     const timeToHealMs = actedAt !== undefined ? timeSinceFailure(incident, diagnosis) : undefined;
+    this.countRemediations(actions, ok);
     if (!ok) {
       const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
       return this.finish(incident, diagnosis, {
@@ -999,10 +1166,139 @@ export class Engine implements HealbotApi {
     });
   }
 
+  /** Success rates: each built-in action counts as working only when the service verified healthy after it. */
+  private countRemediations(actions: ActionResult[], healed: boolean): void {
+    for (const action of actions)
+      this.options.store.recordRemediation(action.target, remediationName(action), this.now(), healed && action.ok);
+  }
+
+  /** A matching runbook instead of the default plan: one approval for all of it, then steps, verification, rollback. */
+  private async runRunbook(
+    incident: Incident,
+    diagnosis: Diagnosis,
+    runbook: RunbookPlan,
+    options: RunOptions,
+    held: { targets?: HeldTargets },
+    diagnosedAt: number,
+  ): Promise<HealReport> {
+    const plan = runbookPlanSteps(runbook);
+    const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
+    this.audit(incident.id, incident.service, 'planned', undefined, {
+      rootCause: diagnosis.rootCause.kind,
+      confidence: diagnosis.rootCause.confidence,
+      runbook: runbook.name,
+      plan,
+    });
+    const blockedBy = runbook.manualReason ? undefined : this.blockReason(incident, options, [runbook.target]);
+    this.emit({ type: 'plan', incidentId: incident.id, steps: plan, blockedBy });
+    if (runbook.manualReason || blockedBy)
+      return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
+    const approval = runbook.approval;
+    const approvedBy: string[] = [];
+    const pre = options.preApproved;
+    if (
+      pre &&
+      pre.step.action === 'runbook' &&
+      pre.step.target === approval.target &&
+      pre.step.reason === approval.reason
+    )
+      approvedBy.push(...pre.by);
+    else if (approval.risk === 'risky') {
+      const decision = await this.requestApproval(incident, approval);
+      if (decision.decision === 'denied')
+        return this.finish(incident, diagnosis, { ...base, outcome: 'denied', deniedBy: decision.by[0] });
+      if (decision.decision === 'expired')
+        return this.finish(incident, diagnosis, {
+          ...base,
+          outcome: 'escalated',
+          escalation: `nobody approved runbook ${runbook.name} on ${approval.target} in time; nothing was changed`,
+        });
+      approvedBy.push(...decision.by);
+    }
+    // The decision to act: until verification and any rollback end, no other incident acts on the target.
+    held.targets = await this.locks.acquire([this.targetKeyOf(runbook.target)], incident.id);
+    const changed = this.recentAction([runbook.target], diagnosedAt);
+    if (changed)
+      return this.finish(incident, diagnosis, {
+        ...base,
+        approvedBy,
+        outcome: 'escalated',
+        escalation: `${changed}; the situation changed while waiting, so runbook ${runbook.name} did not run: run /heal ${incident.service} again`,
+      });
+    const lateBlock = this.blockReason(incident, options, [runbook.target]) ?? this.options.mayAct?.();
+    if (lateBlock)
+      return this.finish(incident, diagnosis, { ...base, approvedBy, outcome: 'escalated', escalation: lateBlock });
+    const breakerMessage = this.recordAttempt(incident, runbook.target);
+    const actedAt = Date.now();
+    const run = await runRunbook(runbook, {
+      runCommand:
+        this.options.runCommand ??
+        (async () => ({ output: '', timedOut: false, error: 'this healbot has no command runner' })),
+      act: (step) => this.act(incident, step.plan, approvedBy, step.timeoutMs),
+      verifyProbes: async () => {
+        const verification = await verifyInsideOut(
+          this.options.sensors,
+          incident.service,
+          this.config.healing.verifyTimeout,
+          (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }),
+          {
+            before: diagnosis,
+            unchangedChecks: this.config.healing.unchangedChecks,
+            actedAt,
+          },
+        );
+        this.emit({
+          type: 'verified',
+          incidentId: incident.id,
+          ok: verification.ok,
+          probes: verification.probes,
+          ms: verification.ms,
+        });
+        return verification;
+      },
+      onStart: (step) => {
+        this.locks.started(this.targetKeyOf(step.plan.target), {
+          incidentId: incident.id,
+          service: step.plan.target,
+          action: step.plan.action,
+          at: this.now(),
+        });
+        this.emit({ type: 'action_started', incidentId: incident.id, step: step.plan });
+      },
+      onStep: (phase, step, result) => {
+        this.audit(incident.id, step.plan.target, 'runbook_step', approvedBy.join(' and ') || 'policy:auto', {
+          runbook: runbook.name,
+          phase,
+          step: step.name,
+          argv: step.argv,
+          ok: result.ok,
+          ms: result.ms,
+          error: result.error,
+          output: result.output,
+        });
+        if (step.argv) this.emit({ type: 'action_finished', incidentId: incident.id, step: step.plan, result });
+      },
+      redact: this.options.redact,
+    });
+    const message = describeRunbookRun(run.report);
+    if (!run.ok) this.emit({ type: 'info', incidentId: incident.id, message: this.options.redact(message) });
+    this.options.store.recordRemediation(runbook.target, remediationName(approval), this.now(), run.ok);
+    const outcome = run.ok ? ('healed' as const) : ('failed' as const);
+    return this.finish(incident, diagnosis, {
+      ...base,
+      actions: run.actions,
+      approvedBy,
+      outcome,
+      runbook: run.report,
+      timeToHealMs: run.ok ? timeSinceFailure(incident, diagnosis) : undefined,
+      escalation: breakerMessage,
+    });
+  }
+
   /** An approval decided after a restart: diagnose again and act only if the same step is still right. */
   private async resumeApproved(record: ApprovalRecord): Promise<void> {
     const stored = this.options.store.getIncident(record.incidentId) as
-      | (IncidentRecord & { origin?: Incident['origin'] })
+      | (IncidentRecord & { origin?: Incident['origin']; labels?: Record<string, string> })
       | undefined;
     if (!stored || stored.status !== 'open') return;
     const other = this.running.get(stored.service);
@@ -1023,7 +1319,7 @@ export class Engine implements HealbotApi {
       origin: stored.origin,
     };
     this.audit(incident.id, incident.service, 'resumed_after_restart', record.decidedBy, { approval: record.id });
-    await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy } });
+    await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy }, labels: stored.labels });
   }
 
   close(): void {
@@ -1034,5 +1330,7 @@ export class Engine implements HealbotApi {
 interface RunOptions {
   security?: boolean;
   leaveAlone?: string;
+  /** The triggering alert's labels, for runbooks' `when.labels`; never substituted into commands. */
+  labels?: Record<string, string>;
   preApproved?: { step: PlanStep; by: string[] };
 }

@@ -34,6 +34,8 @@ export interface Signal {
   leaveAlone?: string;
   /** When the failure was first seen (epoch ms); time to heal counts from it. */
   failingSince?: number;
+  /** What the alert behind it says (summary, description, links), shown at the top of its thread. */
+  context?: Incident['context'];
 }
 
 /**
@@ -78,7 +80,10 @@ export interface IntakeHost {
   /** The running pipeline of a service, if one runs. */
   running(service: string): { incidentId: string; promise: Promise<HealReport> } | undefined;
   /** Saves and starts a new incident. */
-  open(incident: Incident, options: { security: boolean; leaveAlone?: string }): Promise<HealReport>;
+  open(
+    incident: Incident,
+    options: { security: boolean; leaveAlone?: string; labels?: Record<string, string> },
+  ): Promise<HealReport>;
   /** Runs the pipeline again on an idle open incident (a person asked again after it escalated). */
   rerun(record: IncidentRecord, signal: Signal): Promise<HealReport>;
   /** A report that answers without running anything (a duplicate or a join of an idle incident). */
@@ -351,10 +356,12 @@ export class Intake {
       origin: signal.origin,
       dryRun: signal.dryRun,
       failingSince: signal.failingSince !== undefined ? new Date(signal.failingSince).toISOString() : undefined,
+      context: signal.context,
     };
     const report = this.host.open(incident, {
       security: signal.security === true || this.isSecurity(signal),
       leaveAlone: signal.leaveAlone,
+      labels: signal.labels,
     });
     if (!signal.dryRun) this.changed(service);
     const record = store.getIncident(id);

@@ -1,4 +1,5 @@
 import type { ProbeConfig } from '../config/schema.js';
+import type { FailurePattern } from './patterns/pattern.js';
 import type { ProbeResult, RuntimeState } from './types.js';
 
 /** What one diagnosis saw of one service: its probes in path order (outermost first) and its runtime. */
@@ -15,4 +16,6 @@ export interface Observations {
   /** Results of the observer's canary names, which must always resolve. */
   canaries: ProbeResult[];
   observerNetwork?: string;
+  /** Failure patterns to refine a root cause with; the built-in ones when absent. */
+  patterns?: readonly FailurePattern[];
 }

@@ -3,6 +3,7 @@ import { serviceConfig } from '../config/own.js';
 import type { RuntimeAction } from './ports/runtime.js';
 import { probeTarget } from './probe-target.js';
 import { ciPlan } from './ci/rules.js';
+import { serviceNamedBy } from './patterns/index.js';
 import { describeMemory } from './root-cause.js';
 import type { Diagnosis, PlanStep, RootCause } from './types.js';
 
@@ -71,6 +72,15 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
       ),
     ];
   }
+  // The service's own words say a restart only repeats the failure.
+  if (rc.pattern && !rc.pattern.restartHelps && rc.pattern.confidence >= threshold) {
+    const named =
+      rc.pattern.id === 'connection_refused' || rc.pattern.id === 'dns_failure'
+        ? serviceNamedBy(rc.pattern.subject, ctx.config)
+        : undefined;
+    const next = named && named !== rc.service ? `; ${named} is a configured service: /heal ${named}` : '';
+    return [manual(rc.service, `${rc.pattern.advice} (pattern ${rc.pattern.id})${next}`)];
+  }
   switch (rc.kind) {
     case 'dependency_down':
       return rc.underlying ? planFor(rc.underlying, ctx) : [manual(rc.layer ?? rc.service, rc.summary)];
@@ -96,6 +106,7 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
     case 'service_down':
     case 'service_unhealthy':
     case 'crash_loop':
+    case 'stale_config':
       return [restartStep(rc, rc.service, ctx, rc.summary)];
     case 'oom_killed': {
       const state = ctx.diagnosis.runtime[rc.service];
@@ -132,8 +143,23 @@ export function planFor(rc: RootCause, ctx: PlanContext): PlanStep[] {
         rc,
         ctx.config,
         ctx.diagnosis.runtime[rc.service],
-        (action) => action !== 'manual' && ctx.supports(rc.service, action),
+        (action) =>
+          action !== 'manual' && action !== 'command' && action !== 'runbook' && ctx.supports(rc.service, action),
       );
+    case 'bad_rollout': {
+      const previous = ctx.diagnosis.runtime[rc.service]?.kubernetes?.rollout?.previous;
+      if (!previous || !ctx.supports(rc.service, 'rollout_undo'))
+        return [manual(rc.service, `${rc.summary}: undo it by hand (kubectl rollout undo)`)];
+      return [
+        {
+          action: 'rollout_undo',
+          target: rc.service,
+          risk: 'risky',
+          reason: rc.summary,
+          params: { revision: previous.revision, image: previous.images.join(', ') },
+        },
+      ];
+    }
     case 'image_pull_failed':
     case 'no_endpoints':
       return [manual(rc.service, `${rc.summary}. Restarting will not help; fix it by hand`)];

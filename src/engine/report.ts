@@ -1,5 +1,15 @@
 import { ciSummary } from './ci/rules.js';
-import type { ActionResult, Hop, HealReport, PlanStep, ProbeResult, RootCause, RuntimeState } from './types.js';
+import { describeRunbookRun } from './runbook-run.js';
+import type {
+  ActionResult,
+  Hop,
+  HealReport,
+  PlanStep,
+  ProbeResult,
+  RootCause,
+  RunbookReport,
+  RuntimeState,
+} from './types.js';
 
 export const hopsFrom = (probes: ProbeResult[]): Hop[] =>
   probes.map(({ service, name, ok, status, error, ms }) => ({ service, name, ok, status, error, ms }));
@@ -24,6 +34,7 @@ const past: Record<string, string> = {
   scale: 'scaled',
   rollout_restart: 'rolled out a restart of',
   delete_pod: 'deleted a pod of',
+  rollout_undo: 'rolled back the rollout of',
 };
 
 /** "restarted", "scaled": how a summary says an action was done. */
@@ -88,10 +99,12 @@ function summarizeOnce(input: {
   /** For runtimes that settle (CI): the state at the end, and the state diagnosed. */
   settled?: RuntimeState;
   diagnosed?: RuntimeState;
+  runbook?: RunbookReport;
 }): string {
   const { rootCause: rc, actions } = input;
   if (input.diagnosed?.ci) return ciSummary(input);
   const cause = rc.summary.replace(/\.$/, '');
+  if (input.runbook) return runbookSummary(cause, input.runbook, input);
   const done = actions.filter((a) => a.ok);
   const by = input.approvedBy.length > 0 ? ` after approval by ${input.approvedBy.join(' and ')}` : ' automatically';
   const what = done.map((a) => `${past[a.action] ?? a.action} ${a.target}`).join(', ');
@@ -116,7 +129,22 @@ function summarizeOnce(input: {
       const tail = input.escalation ?? manualStep?.reason ?? 'a human needs to look';
       if (rc.kind === 'layer_broken' && !input.escalation)
         return `${cause}; the ${input.service} backend is healthy; nothing was restarted`;
+      // The pattern's advice already ends the cause; saying it twice helps nobody.
+      if (rc.pattern && !input.escalation && manualStep?.reason.startsWith(rc.pattern.advice))
+        return `${cause}; nothing was restarted`;
       return `${cause}; nothing was restarted. ${tail.charAt(0).toUpperCase()}${tail.slice(1)}`.replace(/\.\.$/, '.');
     }
   }
+}
+
+function runbookSummary(
+  cause: string,
+  runbook: RunbookReport,
+  input: { approvedBy: string[]; timeToHealMs?: number; escalation?: string },
+): string {
+  const by = input.approvedBy.length > 0 ? ` after approval by ${input.approvedBy.join(' and ')}` : ' automatically';
+  const tail = input.escalation ? `; ${input.escalation}` : '';
+  if (runbook.verified)
+    return `${cause}; ${describeRunbookRun(runbook)}${by}; healthy again in ${seconds(input.timeToHealMs ?? 0)} from the first failure signal${tail}`;
+  return `${cause}; ${describeRunbookRun(runbook)}${tail}`;
 }

@@ -1,7 +1,9 @@
 import type { Observations, ServiceObservation } from './observation.js';
 import { describeStopOnPurpose } from './intent.js';
 import { ciRootCause } from './ci/rules.js';
+import { refineWithPatterns } from './patterns/refine.js';
 import { kubernetesRootCause } from './rules/kubernetes.js';
+import { staleConfigCause } from './rules/stale-config.js';
 import type { Evidence, ProbeResult, RootCause, RuntimeState } from './types.js';
 
 const describeProbe = (p: ProbeResult): string =>
@@ -174,7 +176,14 @@ export function determineRootCause(service: string, observations: Observations):
 function rootCauseOf(service: string, observations: Observations, judged: Map<string, RootCause>): RootCause {
   const known = judged.get(service);
   if (known) return known;
-  const rc = judge(service, observations, judged);
+  const observation = observations.services[service];
+  const judgedHere = staleConfigCause(judge(service, observations, judged), observation?.runtime);
+  const rc = refineWithPatterns(
+    judgedHere,
+    observation?.runtime,
+    observation?.probes.map((p) => p.result) ?? [],
+    observations.patterns,
+  );
   judged.set(service, rc);
   return rc;
 }

@@ -1,4 +1,5 @@
 import type { CiFailureCategory } from './ci/patterns.js';
+import type { PatternMatch } from './patterns/pattern.js';
 
 /**
  * The engine's data model. Everything the engine produces is data: adapters and commands
@@ -20,6 +21,8 @@ export const ROOT_CAUSE_KINDS = [
   'no_endpoints',
   'recreating',
   'pipeline_failed',
+  'bad_rollout',
+  'stale_config',
   'unknown',
 ] as const;
 export type RootCauseKind = (typeof ROOT_CAUSE_KINDS)[number];
@@ -67,6 +70,8 @@ export interface RuntimeState {
    * `docker pause`, `kubectl scale --replicas=0`): healbot does not undo that unasked.
    */
   stoppedOnPurpose?: { how: string; at: string };
+  /** Config files (configured, or mounted read-only) modified after the workload started. */
+  changedFiles?: { path: string; modifiedAt: string }[];
 }
 
 export interface KubernetesContainerState {
@@ -115,6 +120,19 @@ export interface KubernetesState {
   };
   events: { reason: string; message: string; type: string; object?: string }[];
   memoryLimit?: string;
+  /** The Deployment's newest revision and the one before it, from its ReplicaSets. */
+  rollout?: { current: KubernetesRevision; previous?: KubernetesRevision };
+}
+
+/** One revision of a Deployment: a ReplicaSet and what it runs. */
+export interface KubernetesRevision {
+  revision: number;
+  replicaSet: string;
+  /** The ReplicaSet's `pod-template-hash`, which its pods carry as a label. */
+  podTemplateHash?: string;
+  images: string[];
+  readyReplicas: number;
+  availableReplicas: number;
 }
 
 /** One GitHub Actions workflow run as healbot read it. */
@@ -185,18 +203,24 @@ export interface RootCause {
   underlying?: RootCause;
   /** A restart cannot fix this (a live process answered 4xx), whatever the confidence threshold says. */
   restartWontHelp?: boolean;
+  /** The failure pattern the service's own words matched (src/engine/patterns), if any. */
+  pattern?: PatternMatch;
 }
 
+/** `command` is a runbook's argv step; `runbook` stands for a whole runbook in its approval request. */
 export type ActionKind =
   | 'restart'
   | 'start'
   | 'unpause'
   | 'scale'
   | 'rollout_restart'
+  | 'rollout_undo'
   | 'delete_pod'
   | 'rerun_failed_jobs'
   | 'delete_caches'
   | 'dispatch_repair'
+  | 'command'
+  | 'runbook'
   | 'manual';
 export type Risk = 'safe' | 'risky' | 'manual';
 
@@ -233,11 +257,15 @@ export interface ActionResult {
   before?: RuntimeState;
   after?: RuntimeState;
   approvedBy?: string[];
+  /** A command step's output (last lines, redacted). */
+  output?: string;
+  /** The runbook step this result belongs to, by name. */
+  step?: string;
 }
 
 export type Outcome = 'healed' | 'not_needed' | 'escalated' | 'failed' | 'denied';
 
-export type IncidentSource = 'cli' | 'chat' | 'alert' | 'webhook' | 'monitor' | 'event' | 'api';
+export type IncidentSource = 'cli' | 'chat' | 'alert' | 'webhook' | 'monitor' | 'event' | 'api' | 'sentry' | 'logfire';
 
 export interface Incident {
   id: string;
@@ -252,6 +280,21 @@ export interface Incident {
   dryRun?: boolean;
   /** When the failure was first seen (ISO time), if before the incident opened. */
   failingSince?: string;
+  /** What the alert or error carried for humans, shown at the top of the thread. */
+  context?: AlertContext;
+}
+
+/** What an alert or application error carries for humans: its texts, links back and the labels that matched. */
+export interface AlertContext {
+  summary?: string;
+  description?: string;
+  /** Links in the order shown: the runbook first, then the graph (generatorURL), Sentry or Logfire. */
+  links: { label: string; url: string }[];
+  labels: Record<string, string>;
+  /** Where the alert came from; an Alertmanager alert can be silenced from the thread. */
+  source?: 'alertmanager' | 'grafana' | 'sentry' | 'logfire';
+  /** True when healbot can silence it (an Alertmanager alert, and `alertmanager.url` is configured). */
+  silenceable?: boolean;
 }
 
 /** One hop of the request path, for rendering `public ✗ 502 (41 ms) → proxy ✓ → internal ✓ → db ✓`. */
@@ -292,6 +335,22 @@ export interface HealReport {
   settled?: RuntimeState;
   /** True when the request joined an open incident nothing runs for (escalated, or waiting for approval). */
   joined?: boolean;
+  /** What a runbook did, when one ran instead of the default action. */
+  runbook?: RunbookReport;
+}
+
+/** How a runbook run went: where it stopped, whether it was verified, what was undone. */
+export interface RunbookReport {
+  name: string;
+  /** Names of the steps that completed. */
+  completed: string[];
+  failedStep?: { name: string; error: string };
+  /** True when verification passed, false when it failed, undefined when it never ran. */
+  verified?: boolean;
+  verifyError?: string;
+  /** Rollback steps that ran and succeeded, with what they undid. */
+  undone: string[];
+  rollbackFailed: string[];
 }
 
 export interface ApprovalRequest {

@@ -31,12 +31,11 @@ export interface Verification {
 }
 
 export interface VerifyOptions {
-  onProbe?: (r: ProbeResult) => void;
   /** The diagnosis before the action: a probe failing the same way again counts as unchanged. */
   before?: Pick<Diagnosis, 'probes'>;
   /** How many consecutive unchanged checks end the verification early. @defaultValue 3 */
   unchangedChecks?: number;
-  /** When the action ended (epoch ms): a workload that dies or fails its health check after it is down again. */
+  /** When the first action started (epoch ms): a workload that dies or fails its health check after it is down again. */
   actedAt?: number;
 }
 
@@ -56,14 +55,13 @@ class Wakeup {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.wakeNow = undefined;
-        self.pending = false;
+        this.wakeNow = undefined;
+        this.pending = false;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakeNow = done;
     });
   }
@@ -75,7 +73,7 @@ const isUp = (state: RuntimeState) =>
 /** Down again since the action: it died after it, or it was (re)started by it and then failed its own health check. */
 function downAgain(state: RuntimeState, actedAt: number | undefined): string | undefined {
   if (actedAt === undefined) return undefined;
-  const after = (iso?: string) => iso !== undefined && Date.parse(iso) >= actedAt - 1000;
+  const after = (iso?: string) => iso !== undefined && Date.parse(iso) >= actedAt;
   if ((state.status === 'exited' || state.status === 'dead') && after(state.finishedAt))
     return `it stopped again (${state.status}${state.exitCode !== undefined ? `, exit ${state.exitCode}` : ''})`;
   if (state.status === 'running' && state.health === 'unhealthy' && after(state.startedAt))
@@ -160,7 +158,7 @@ export async function verifyInsideOut(
         let unchanged = 0;
         for (;;) {
           const result = await runProbe(name, layer.probe);
-          (options.onProbe ?? onProbe)?.(result);
+          onProbe?.(result);
           if (result.ok) {
             results.push(result);
             break;

@@ -83,6 +83,8 @@ export class DockerMonitor {
   private readonly pendingDies = new Map<string, { timer: NodeJS.Timeout; fire: () => void }>();
   private readonly labelCache = new Map<string, Promise<Record<string, string> | undefined>>();
   private unsubscribe?: () => void;
+  /** Set once stopping: nothing may reach the engine (its store closes next). */
+  private stopped = false;
   private readonly now: () => number;
 
   constructor(private readonly options: DockerMonitorOptions) {
@@ -126,6 +128,7 @@ export class DockerMonitor {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.controller.abort();
     this.unsubscribe?.();
     for (const pending of this.pendingDies.values()) clearTimeout(pending.timer);
@@ -152,12 +155,14 @@ export class DockerMonitor {
         this.relapses.delete(service);
         // The engine forgets the incident right after 'done': open the next one once it has.
         if (relapse && event.report.outcome !== 'healed')
-          setImmediate(() =>
-            this.alarm(
-              service,
-              relapse,
-              `${describe(relapse)} again after healbot's ${event.report.actions.at(-1)?.action ?? 'action'}`,
-            ),
+          setImmediate(
+            () =>
+              !this.stopped &&
+              this.alarm(
+                service,
+                relapse,
+                `${describe(relapse)} again after healbot's ${event.report.actions.at(-1)?.action ?? 'action'}`,
+              ),
           );
       }
     }
@@ -221,7 +226,7 @@ export class DockerMonitor {
       )
         return;
       const service = await this.serviceOf(docker, candidates, event.container);
-      if (!service) return;
+      if (!service || this.stopped) return;
       const events = this.remember(event);
       if (this.isOwn(service, event)) {
         logger?.info(
@@ -262,7 +267,7 @@ export class DockerMonitor {
     if (!pending) return;
     clearTimeout(pending.timer);
     this.pendingDies.delete(container);
-    if (crashed) pending.fire();
+    if (crashed && !this.stopped) pending.fire();
   }
 
   private tellStopOnPurpose(service: string, event: DockerContainerEvent, events: DockerContainerEvent[]): void {

@@ -2,6 +2,7 @@
  * The Docker runtime: reads a container's state (status, exit code, OOM, health, memory, the
  * last log lines) and restarts, starts or unpauses it, through dockerode.
  */
+import { stat } from 'node:fs/promises';
 import Dockerode from 'dockerode';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import type { RuntimeState } from '../engine/types.js';
@@ -18,6 +19,8 @@ export interface DockerRuntimeConfig {
   labels?: Record<string, string>;
   /** `unix:///var/run/docker.sock` or `tcp://127.0.0.1:2375`; defaults to DOCKER_HOST, then the default socket. */
   host?: string;
+  /** Files the container reads at start (an env file, a mounted config), checked for changes since it started. */
+  configFiles?: string[];
 }
 
 export interface DockerRuntimeOptions {
@@ -197,6 +200,13 @@ export class DockerRuntime implements Runtime {
       if (usageBytes !== undefined) state.memory = { ...state.memory, usageBytes };
       if (logs !== undefined) state.logs = logs;
       if (onPurpose) state.stoppedOnPurpose = { how: onPurpose.how, at: new Date(onPurpose.at).toISOString() };
+      if (state.status === 'running' && state.startedAt) {
+        const changed = await changedSince(Date.parse(state.startedAt), [
+          ...(this.#config.configFiles ?? []),
+          ...(this.#local() ? readOnlyFileMounts(info) : []),
+        ]);
+        if (changed.length > 0) state.changedFiles = changed;
+      }
       return state;
     } catch (error) {
       // The container vanished between listing and inspecting it.
@@ -432,6 +442,12 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  /** Whether the daemon runs on this machine, so the host paths of its bind mounts are ours to read. */
+  #local(): boolean {
+    const host = this.#config.host ?? process.env.DOCKER_HOST ?? '';
+    return host === '' || host.startsWith('unix://') || host.startsWith('/');
+  }
+
   #describeTarget(): string {
     return this.#config.container !== undefined ? `container "${this.#config.container}"` : this.target;
   }
@@ -439,6 +455,22 @@ export class DockerRuntime implements Runtime {
   #daemon(): string {
     return this.#config.host ?? process.env.DOCKER_HOST ?? 'the default Docker socket';
   }
+}
+
+/** Host paths of read-only bind mounts: config the container read when it started. */
+function readOnlyFileMounts(info: Dockerode.ContainerInspectInfo): string[] {
+  return (info.Mounts ?? []).filter((m) => m.Type === 'bind' && m.RW === false && m.Source).map((m) => m.Source);
+}
+
+/** Regular files among `paths` modified after `startedMs`; a file healbot cannot read is left out. */
+async function changedSince(startedMs: number, paths: string[]): Promise<{ path: string; modifiedAt: string }[]> {
+  const checked = await Promise.all(
+    [...new Set(paths)].map(async (path) => {
+      const info = await stat(path).catch(() => undefined);
+      return info?.isFile() && info.mtimeMs > startedMs ? { path, modifiedAt: info.mtime.toISOString() } : undefined;
+    }),
+  );
+  return checked.filter((c) => c !== undefined);
 }
 
 function healthOf(status: string | undefined): RuntimeState['health'] {

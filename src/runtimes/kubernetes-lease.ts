@@ -21,7 +21,7 @@ export interface LeaseElectorOptions {
   leaseDurationSeconds?: number;
   /** How often the leader renews and a follower retries. @defaultValue a third of the lease duration */
   retryPeriodMs?: number;
-  /** How long one Lease request may take. @defaultValue the retry period */
+  /** How long one Lease request may take. @defaultValue half the lease duration, at least 1 s */
   requestTimeoutMs?: number;
   /** Give the Lease up on stop so another replica takes over at once. @defaultValue true */
   releaseOnStop?: boolean;
@@ -57,7 +57,7 @@ export class LeaseElector {
     this.durationMs = seconds * 1000;
     this.retryMs = options.retryPeriodMs ?? Math.max(100, Math.floor(this.durationMs / 3));
     this.now = options.now ?? Date.now;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? this.retryMs;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? Math.max(1000, Math.floor(this.durationMs / 2));
   }
 
   /** Why this replica does not lead (it never did, or it could not renew in time); undefined while it leads. */

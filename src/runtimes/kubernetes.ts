@@ -3,10 +3,32 @@
  * namespace of one cluster context. Reads through @kubernetes/client-node 1.x and acts through
  * the scale subresource, a pod-template annotation (rollout restart) and pod deletion.
  */
-import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
-import type { V1Deployment, V1LabelSelector, V1Pod, V1ContainerStatus, CoreV1Event } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import type {
+  V1Deployment,
+  V1LabelSelector,
+  V1Pod,
+  V1ContainerStatus,
+  V1ReplicaSet,
+  V2HorizontalPodAutoscaler,
+  CoreV1Event,
+} from '@kubernetes/client-node';
 import type { ServiceConfig } from '../config/schema.js';
-import type { KubernetesContainerState, KubernetesPodState, KubernetesState, RuntimeState } from '../engine/types.js';
+import type {
+  KubernetesContainerState,
+  KubernetesPodState,
+  KubernetesRevision,
+  KubernetesState,
+  RuntimeState,
+} from '../engine/types.js';
 import { DeadlineExceeded, withDeadline } from '../deadline.js';
 import { ConfigError, RuntimeError, describeError } from '../errors.js';
 import { redactLines, type Redactor } from '../redact.js';
@@ -19,6 +41,8 @@ export type KubernetesRuntimeConfig = NonNullable<ServiceConfig['kubernetes']>;
 export const LAST_REPLICAS_ANNOTATION = 'healbot.dev/last-replicas';
 /** The annotation `kubectl apply` keeps with the last applied object. */
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+/** The annotation the deployment controller numbers a Deployment's ReplicaSets (revisions) with. */
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 /** The pod-template annotation `kubectl rollout restart` sets. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 
@@ -238,15 +262,26 @@ function podState(pod: V1Pod): KubernetesPodState {
   };
 }
 
+/** What the cluster remembers of a Deployment's scale, besides the Deployment itself. */
+export interface ScalingHistory {
+  replicaSets: V1ReplicaSet[];
+  autoscalers: V2HorizontalPodAutoscaler[];
+}
+
+/** The annotation the Deployment controller keeps on each ReplicaSet with the Deployment's replicas. */
+export const DESIRED_REPLICAS_ANNOTATION = 'deployment.kubernetes.io/desired-replicas';
+
 /**
  * How many replicas a Deployment scaled to zero should get back, read from what the cluster
  * says (in order): healbot's own note from when it changed replicas, the
- * last-applied-configuration annotation, the last ScalingReplicaSet event "… to 0 from N";
- * else 1, so the service runs again. The source is named in the plan.
+ * last-applied-configuration annotation, the newest ReplicaSet's desired-replicas, the last
+ * ScalingReplicaSet event "… to 0 from N", an HPA's minReplicas; else 1, so the service runs
+ * again. The source is named in the plan.
  */
 export function replicasToRestore(
   deployment: V1Deployment,
   events: KubernetesState['events'],
+  history: ScalingHistory = { replicaSets: [], autoscalers: [] },
 ): { count: number; source: string } {
   const annotations = deployment.metadata?.annotations ?? {};
   const noted = Number.parseInt(annotations[LAST_REPLICAS_ANNOTATION] ?? '', 10);
@@ -263,6 +298,17 @@ export function replicasToRestore(
   } catch {
     // No annotation, or not JSON: try the next source.
   }
+  const newestFirst = [...history.replicaSets].sort(
+    (a, b) => time(b.metadata?.creationTimestamp) - time(a.metadata?.creationTimestamp),
+  );
+  for (const rs of newestFirst) {
+    const desired = Number.parseInt(rs.metadata?.annotations?.[DESIRED_REPLICAS_ANNOTATION] ?? '', 10);
+    if (Number.isInteger(desired) && desired > 0)
+      return {
+        count: desired,
+        source: `the ${DESIRED_REPLICAS_ANNOTATION} annotation of ReplicaSet ${rs.metadata?.name ?? '?'}`,
+      };
+  }
   for (const event of [...events].reverse()) {
     const match =
       event.reason === 'ScalingReplicaSet'
@@ -271,6 +317,12 @@ export function replicasToRestore(
     if (match && Number(match[1]) > 0)
       return { count: Number(match[1]), source: `the ScalingReplicaSet event "${event.message}"` };
   }
+  const hpa = history.autoscalers[0];
+  if (hpa)
+    return {
+      count: Math.max(1, hpa.spec?.minReplicas ?? 1),
+      source: `the minReplicas of HorizontalPodAutoscaler ${hpa.metadata?.name ?? '?'}`,
+    };
   return { count: 1, source: 'no earlier count is recorded anywhere: 1, so that the service runs again' };
 }
 
@@ -305,6 +357,7 @@ export class KubernetesRuntime implements Runtime {
   private readonly kubeConfig: KubeConfig;
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
+  private readonly autoscaling: AutoscalingV2Api;
   private readonly redact: Redactor;
   private readonly now: () => Date;
   private readonly rolloutTimeoutMs: number;
@@ -317,6 +370,7 @@ export class KubernetesRuntime implements Runtime {
     this.kubeConfig = options.kubeConfig ?? loadKubeConfig(config.context);
     this.apps = this.kubeConfig.makeApiClient(AppsV1Api);
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
+    this.autoscaling = this.kubeConfig.makeApiClient(AutoscalingV2Api);
     this.redact = options.redact ?? ((text) => text);
     this.now = options.now ?? (() => new Date());
     this.rolloutTimeoutMs = options.rolloutTimeoutMs ?? KUBERNETES_DEFAULTS.rolloutTimeoutMs;
@@ -370,7 +424,11 @@ export class KubernetesRuntime implements Runtime {
       this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }, options),
     );
     const pods = podList.items;
-    const [service, events] = await Promise.all([this.readService(), this.readEvents(deployment, pods)]);
+    const [service, events, replicaSets] = await Promise.all([
+      this.readService(),
+      this.readEvents(deployment, pods),
+      this.revisions(deployment),
+    ]);
 
     const desired = deployment.spec?.replicas ?? 1;
     // Reading changes nothing: the annotation is written only when healbot itself changes replicas.
@@ -379,7 +437,7 @@ export class KubernetesRuntime implements Runtime {
         ? { count: this.config.replicas, source: `kubernetes.replicas in the configuration` }
         : desired > 0
           ? { count: desired, source: undefined }
-          : replicasToRestore(deployment, events);
+          : replicasToRestore(deployment, events, await this.scalingHistory(selector));
     const lastKnownReplicas = restore.count;
 
     const containers = deployment.spec?.template?.spec?.containers ?? [];
@@ -400,6 +458,14 @@ export class KubernetesRuntime implements Runtime {
       service,
       events,
       memoryLimit,
+      ...(replicaSets.length > 0
+        ? {
+            rollout: {
+              current: revisionOf(replicaSets[0]),
+              previous: replicaSets[1] ? revisionOf(replicaSets[1]) : undefined,
+            },
+          }
+        : {}),
     };
 
     const onPurpose = desired === 0 ? scaledToZeroOnPurpose(deployment.metadata?.managedFields, events) : undefined;
@@ -422,6 +488,47 @@ export class KubernetesRuntime implements Runtime {
       kubernetes,
       ...(onPurpose ? { stoppedOnPurpose: { how: onPurpose.how, at: new Date(onPurpose.at).toISOString() } } : {}),
     };
+  }
+
+  /** The Deployment's ReplicaSets, newest revision first. */
+  private async revisions(deployment: V1Deployment): Promise<V1ReplicaSet[]> {
+    const selector = selectorToString(deployment.spec?.selector);
+    const list = await this.call({ verb: 'list', resource: 'replicasets' }, () =>
+      this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: selector }),
+    );
+    return list.items
+      .filter((rs) =>
+        rs.metadata?.ownerReferences?.some(
+          (o) => o.kind === 'Deployment' && (o.uid === deployment.metadata?.uid || o.name === this.config.deployment),
+        ),
+      )
+      .sort((a, b) => revisionNumber(b) - revisionNumber(a));
+  }
+
+  /** The Deployment's ReplicaSets and HorizontalPodAutoscalers, read only when it is at zero; best effort. */
+  private async scalingHistory(selector: string): Promise<ScalingHistory> {
+    const name = this.config.deployment;
+    const [replicaSets, autoscalers] = await Promise.all([
+      this.call({ verb: 'list', resource: 'replicasets' }, (options) =>
+        this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: selector }, options),
+      ).then(
+        (list) =>
+          list.items.filter(
+            (rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name) ?? true,
+          ),
+        () => [],
+      ),
+      this.call({ verb: 'list', resource: 'horizontalpodautoscalers' }, (options) =>
+        this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: this.namespace }, options),
+      ).then(
+        (list) =>
+          list.items.filter(
+            (hpa) => hpa.spec?.scaleTargetRef?.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === name,
+          ),
+        () => [],
+      ),
+    ]);
+    return { replicaSets, autoscalers };
   }
 
   private async readService(): Promise<KubernetesState['service']> {
@@ -538,7 +645,7 @@ export class KubernetesRuntime implements Runtime {
   }
 
   supports(action: RuntimeAction['action']): boolean {
-    return action === 'scale' || action === 'rollout_restart' || action === 'delete_pod';
+    return action === 'scale' || action === 'rollout_restart' || action === 'delete_pod' || action === 'rollout_undo';
   }
 
   async perform(action: RuntimeAction, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
@@ -578,6 +685,28 @@ export class KubernetesRuntime implements Runtime {
         );
         return this.waitForRollout(timeoutMs, options.signal);
       }
+      case 'rollout_undo': {
+        const current = await this.readDeployment();
+        const [newest, ...older] = await this.revisions(current);
+        const wanted =
+          action.params?.revision !== undefined
+            ? older.find((rs) => revisionNumber(rs) === Number(action.params?.revision))
+            : older[0];
+        if (!newest || !wanted)
+          throw new RuntimeError(
+            `deployment "${name}" in namespace "${this.namespace}" has no ${action.params?.revision !== undefined ? `revision ${action.params.revision}` : 'previous revision'} to roll back to`,
+          );
+        const template = structuredClone(wanted.spec?.template ?? {});
+        if (template.metadata?.labels) delete template.metadata.labels['pod-template-hash'];
+        // What `kubectl rollout undo` sends: the old ReplicaSet's pod template, without its hash label, as a JSON patch.
+        await this.call({ verb: 'patch', resource: 'deployments', name }, () =>
+          this.apps.patchNamespacedDeployment(
+            { name, namespace: this.namespace, body: [{ op: 'replace', path: '/spec/template', value: template }] },
+            setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+          ),
+        );
+        return this.waitForRollout(timeoutMs, options.signal);
+      }
       case 'delete_pod': {
         const pod = String(action.params?.pod ?? '');
         if (!pod) throw new RuntimeError('delete_pod needs params.pod, the pod to delete');
@@ -606,7 +735,7 @@ export class KubernetesRuntime implements Runtime {
       }
       default:
         throw new RuntimeError(
-          `the kubernetes runtime cannot ${action.action}; it can scale, rollout_restart and delete_pod`,
+          `the kubernetes runtime cannot ${action.action}; it can scale, rollout_restart, rollout_undo and delete_pod`,
         );
     }
   }
@@ -723,6 +852,21 @@ export class KubernetesRuntime implements Runtime {
       else start();
     });
   }
+}
+
+function revisionNumber(rs: V1ReplicaSet): number {
+  return Number.parseInt(rs.metadata?.annotations?.[REVISION_ANNOTATION] ?? '0', 10) || 0;
+}
+
+function revisionOf(rs: V1ReplicaSet): KubernetesRevision {
+  return {
+    revision: revisionNumber(rs),
+    replicaSet: rs.metadata?.name ?? '',
+    podTemplateHash: rs.metadata?.labels?.['pod-template-hash'],
+    images: (rs.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? '(no image)'),
+    readyReplicas: rs.status?.readyReplicas ?? 0,
+    availableReplicas: rs.status?.availableReplicas ?? 0,
+  };
 }
 
 function genericStatus(k: KubernetesState): RuntimeState['status'] {

@@ -1,6 +1,7 @@
 import type { HealbotApi } from '../engine/api.js';
 import type { IntakeResult, Signal } from '../engine/intake.js';
 import type { IncidentSource } from '../engine/types.js';
+import { alertContext } from './alert-context.js';
 import type { IncomingAlert } from './alert-payloads.js';
 
 /** What became of one alert (see IntakeResult). */
@@ -14,7 +15,7 @@ export interface AlertOutcome {
 }
 
 /** The alert as a signal: the engine's intake decides what it does. */
-export function alertSignal(alert: IncomingAlert, source: IncidentSource): Signal {
+export function alertSignal(alert: IncomingAlert, source: IncidentSource, silences = false): Signal {
   // An anonymous alert has no identity to deduplicate or resolve by: every delivery is new.
   const key = alert.anonymous ? undefined : `alert:${alert.fingerprint}:${alert.startsAt}`;
   return {
@@ -26,6 +27,7 @@ export function alertSignal(alert: IncomingAlert, source: IncidentSource): Signa
     at: alert.startsAt || undefined,
     status: alert.status,
     fingerprint: alert.anonymous ? undefined : alert.fingerprint,
+    context: alertContext(alert, silences),
   };
 }
 
@@ -37,8 +39,9 @@ export function acceptAlerts(
   api: Pick<HealbotApi, 'accept'>,
   alerts: readonly IncomingAlert[],
   source: IncidentSource = 'webhook',
+  options: { silences?: boolean } = {},
 ): AlertOutcome[] {
-  const decisions = api.accept(alerts.map((alert) => alertSignal(alert, source)));
+  const decisions = api.accept(alerts.map((alert) => alertSignal(alert, source, options.silences)));
   // An incident's report never rejects (a failure ends it as 'failed'): nothing to catch here.
   return decisions.map((decision, i) => {
     return {

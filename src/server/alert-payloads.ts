@@ -15,7 +15,13 @@ export interface IncomingAlert {
   severity?: string;
   /** True when the sender gave no identity: every delivery is a new alert and none is deduplicated. */
   anonymous?: boolean;
+  /** Back to the rule's graph (Prometheus, Grafana). */
+  generatorURL?: string;
+  /** The sender, when it is one whose alerts can be silenced or linked back to. */
+  source?: AlertSource;
 }
+
+export type AlertSource = 'alertmanager' | 'grafana';
 
 /**
  * Label and annotation values: strings, or numbers and booleans written as strings. Anything
@@ -91,7 +97,7 @@ export function labelFingerprint(labels: Record<string, string>): string {
 const summaryOf = (labels: Record<string, string>, annotations: Record<string, string>) =>
   annotations.summary ?? annotations.description ?? annotations.message ?? labels.alertname ?? 'alert';
 
-function fromAlertmanagerShape(alerts: z.infer<typeof amAlert>[]): IncomingAlert[] {
+function fromAlertmanagerShape(alerts: z.infer<typeof amAlert>[], source: AlertSource): IncomingAlert[] {
   return alerts.map((a) => ({
     fingerprint: a.fingerprint || labelFingerprint(a.labels),
     status: a.status,
@@ -100,6 +106,8 @@ function fromAlertmanagerShape(alerts: z.infer<typeof amAlert>[]): IncomingAlert
     annotations: a.annotations,
     summary: summaryOf(a.labels, a.annotations),
     severity: a.labels.severity,
+    generatorURL: a.generatorURL || undefined,
+    source,
   }));
 }
 
@@ -108,7 +116,7 @@ export function parseAlertmanager(body: unknown): IncomingAlert[] {
   const parsed = alertmanagerSchema.safeParse(body);
   if (!parsed.success)
     throw new PayloadError(`not an Alertmanager webhook payload (version 4): ${firstIssue(parsed.error)}`);
-  return fromAlertmanagerShape(parsed.data.alerts);
+  return fromAlertmanagerShape(parsed.data.alerts, 'alertmanager');
 }
 
 /** Grafana alerting webhook → alerts. Unified alerting has Alertmanager's `alerts` array; legacy alerting has one rule and `state`. */
@@ -116,7 +124,7 @@ export function parseGrafana(body: unknown): IncomingAlert[] {
   if (body && typeof body === 'object' && 'alerts' in body) {
     const parsed = alertmanagerSchema.safeParse(body);
     if (!parsed.success) throw new PayloadError(`not a Grafana alerting webhook payload: ${firstIssue(parsed.error)}`);
-    return fromAlertmanagerShape(parsed.data.alerts);
+    return fromAlertmanagerShape(parsed.data.alerts, 'grafana');
   }
   const legacy = grafanaLegacySchema.safeParse(body);
   if (!legacy.success) throw new PayloadError(`not a Grafana alerting webhook payload: ${firstIssue(legacy.error)}`);

@@ -83,10 +83,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** Parses a JSON body; anything else is a 400 with the parser's first line. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return parseJson(await readJsonBytes(req, limit));
+}
+
+/** The raw bytes of a body declared as JSON (for senders that sign the exact body), not yet parsed. */
+export async function readJsonBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
   const type = req.headers['content-type'] ?? 'application/json';
   if (!/json/i.test(type)) throw new HttpError(415, `expected a JSON body (content-type ${type} is not JSON)`);
   const body = await readBody(req, limit);
   if (body.length === 0) throw new HttpError(400, 'the request body is empty; expected JSON');
+  return body;
+}
+
+export function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (error) {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ProgressEvent, ProbeResult } from '../engine/types.js';
+import type { HealReport, ProgressEvent, ProbeResult } from '../engine/types.js';
 
 export interface MetricsOptions {
   services: () => string[];
@@ -21,6 +21,7 @@ export class HealbotMetrics {
   private readonly healsSucceeded: Counter<'service' | 'root_cause'>;
   private readonly healsFailed: Counter<'service' | 'root_cause'>;
   private readonly outcomes: Counter<'service' | 'outcome'>;
+  private readonly remediations: Counter<'service' | 'remediation' | 'result'>;
   private readonly timeToHeal: Histogram<'service'>;
   private readonly probeLatency: Histogram<'service' | 'probe' | 'ok'>;
   private readonly alerts: Counter<'source' | 'result'>;
@@ -60,6 +61,12 @@ export class HealbotMetrics {
       name: 'healbot_incident_outcomes_total',
       help: 'Closed incidents by outcome',
       labelNames: ['service', 'outcome'],
+      registers,
+    });
+    this.remediations = new Counter({
+      name: 'healbot_remediation_runs_total',
+      help: 'Runs of each runbook (runbook:<name>) and built-in action (action:<kind>), by service and result',
+      labelNames: ['service', 'remediation', 'result'],
       registers,
     });
     this.timeToHeal = new Histogram({
@@ -141,6 +148,12 @@ export class HealbotMetrics {
           if (report.outcome === 'healed') this.healsSucceeded.inc(labels);
           else this.healsFailed.inc(labels);
         }
+        for (const run of remediationRuns(report))
+          this.remediations.inc({
+            service: run.service,
+            remediation: run.remediation,
+            result: run.ok ? 'ok' : 'failed',
+          });
         if (report.timeToHealMs !== undefined)
           this.timeToHeal.observe({ service: report.service }, report.timeToHealMs / 1000);
         break;
@@ -172,4 +185,19 @@ export class HealbotMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** What a closed incident ran: its runbook as one run, or each built-in action. */
+function remediationRuns(report: HealReport): { service: string; remediation: string; ok: boolean }[] {
+  if (report.runbook)
+    return [
+      {
+        service: report.plan.find((s) => s.action !== 'manual')?.target ?? report.service,
+        remediation: `runbook:${report.runbook.name}`,
+        ok: report.outcome === 'healed',
+      },
+    ];
+  return report.actions
+    .filter((a) => a.action !== 'manual')
+    .map((a) => ({ service: a.target, remediation: `action:${a.action}`, ok: a.ok && report.outcome === 'healed' }));
 }

@@ -8,7 +8,9 @@ import { describeError, HealbotError } from '../errors.js';
 import type { Watchdog } from '../monitor/watchdog.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { Store } from '../store/store.js';
+import type { ErrorRouter } from '../app-errors/error-router.js';
 import { acceptAlerts } from './alert-intake.js';
+import { logfireWebhook, sentryWebhook } from './app-error-webhooks.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, PayloadError, type IncomingAlert } from './alert-payloads.js';
 import { hasBearerToken, HttpError, readJson, sendError, sendJson } from './http.js';
 import { LogLimiter } from './log-limit.js';
@@ -28,6 +30,8 @@ export interface HttpServerOptions {
   notReadyBecause?: () => string | undefined;
   /** GitHub's webhook deliveries, mounted at /webhooks/github (they carry a signature, not the bearer token). */
   githubWebhook?: (req: IncomingMessage, res: ServerResponse) => Promise<number>;
+  /** Routes Sentry and Logfire errors (/webhooks/sentry, /webhooks/logfire). */
+  errorRouter?: ErrorRouter;
   /** Server-Sent Events keep-alive comment interval. @defaultValue 15000 */
   keepAliveMs?: number;
   /** Overrides {@link CONNECTION_LIMITS}. */
@@ -136,9 +140,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
     return { door: 'webhook' };
   };
 
-  async function webhook(req: IncomingMessage, res: ServerResponse, kind: string): Promise<number> {
+  async function webhook(req: IncomingMessage, res: ServerResponse, kind: string, url: URL): Promise<number> {
+    if ((kind === 'sentry' || kind === 'logfire') && options.errorRouter) {
+      const context = { config, store, router: options.errorRouter, limit };
+      return kind === 'sentry' ? sentryWebhook(req, res, context) : logfireWebhook(req, res, url, context);
+    }
     const parse = own(WEBHOOKS, kind);
-    if (!parse) throw new HttpError(404, `unknown webhook "${kind}"; use alertmanager, grafana or generic`);
+    if (!parse)
+      throw new HttpError(404, `unknown webhook "${kind}"; use alertmanager, grafana, generic, sentry or logfire`);
     requireToken(req);
     const body = await readJson(req, limit);
     let alerts: IncomingAlert[];
@@ -148,7 +157,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (error instanceof PayloadError) throw new HttpError(400, error.message);
       throw error;
     }
-    const outcomes = acceptAlerts(engine, alerts, 'webhook');
+    const outcomes = acceptAlerts(engine, alerts, 'webhook', { silences: Boolean(config.alertmanager) });
     for (const outcome of outcomes) metrics.countAlert('webhook', outcome.result);
     if (kind === 'generic' && outcomes[0]?.result === 'unmatched') {
       throw new HttpError(
@@ -232,7 +241,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const hook = /^\/webhooks\/([a-z]+)$/.exec(path);
     if (hook) {
       expect('POST');
-      return { route: '/webhooks/' + hook[1], status: await webhook(req, res, hook[1]) };
+      return { route: '/webhooks/' + hook[1], status: await webhook(req, res, hook[1], url) };
     }
     if (path === '/api/events') {
       expect('GET');
@@ -283,17 +292,15 @@ export function createHttpServer(options: HttpServerOptions): Server {
       send(
         res,
         200,
-        store
-          .pendingApprovals()
-          .map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({
-            id,
-            incidentId,
-            service,
-            step,
-            expiresAt,
-            approvedBy,
-            requiredApprovals,
-          })),
+        store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({
+          id,
+          incidentId,
+          service,
+          step,
+          expiresAt,
+          approvedBy,
+          requiredApprovals,
+        })),
       );
       return { route: path, status: 200 };
     }

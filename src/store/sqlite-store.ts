@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { IncidentRecord } from '../engine/api.js';
+import type { IncidentRecord, RemediationStats } from '../engine/api.js';
 import { describeError, StoreError } from '../errors.js';
 import type { ApprovalRecord, AuditEntry, Store, StoredThread } from './store.js';
 
@@ -31,6 +31,9 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       db.exec('ALTER TABLE service_flags ADD COLUMN breaker_reset_at INTEGER');
   },
   (db) => db.exec('CREATE TABLE IF NOT EXISTS health (probe TEXT PRIMARY KEY, at INTEGER NOT NULL)'),
+  (db) =>
+    db.exec(`CREATE TABLE IF NOT EXISTS remediations (service TEXT NOT NULL, remediation TEXT NOT NULL, at INTEGER NOT NULL, ok INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS remediations_by_name ON remediations(service, remediation, at);`),
   // The alerts still firing on each incident, so the first of many to resolve does not end it.
   (db) =>
     db.exec(
@@ -335,6 +338,39 @@ export class SqliteStore implements Store {
 
   setPaused(service: string, paused: boolean): void {
     this.setFlag(service, 'paused', paused);
+  }
+
+  recordRemediation(service: string, remediation: string, at: number, ok: boolean): void {
+    this.db
+      .prepare('INSERT INTO remediations (service, remediation, at, ok) VALUES (?, ?, ?, ?)')
+      .run(service, remediation, at, ok ? 1 : 0);
+  }
+
+  remediationRuns(service: string, remediation: string, limit: number): { at: number; ok: boolean }[] {
+    const rows = this.db
+      .prepare(
+        'SELECT at, ok FROM remediations WHERE service = ? AND remediation = ? ORDER BY at DESC, rowid DESC LIMIT ?',
+      )
+      .all(service, remediation, limit) as { at: number; ok: number }[];
+    return rows.map((r) => ({ at: r.at, ok: r.ok === 1 }));
+  }
+
+  remediationStats(service?: string): RemediationStats[] {
+    const rows = this.db
+      .prepare(
+        `SELECT service, remediation, COUNT(*) AS runs, SUM(ok) AS succeeded, MAX(at) AS lastAt,
+           (SELECT ok FROM remediations latest WHERE latest.service = r.service AND latest.remediation = r.remediation ORDER BY at DESC, rowid DESC LIMIT 1) AS lastOk
+         FROM remediations r ${service ? 'WHERE service = ?' : ''} GROUP BY service, remediation ORDER BY service, remediation`,
+      )
+      .all(...(service ? [service] : [])) as {
+      service: string;
+      remediation: string;
+      runs: number;
+      succeeded: number;
+      lastAt: number;
+      lastOk: number;
+    }[];
+    return rows.map((r) => ({ ...r, lastOk: r.lastOk === 1 }));
   }
 
   appendAudit(entry: AuditEntry): void {

@@ -42,6 +42,32 @@ beforeAll(async () => {
     },
   });
   cluster.controller.createDeployment({ namespace: NS, name: 'bare', replicas: 0, labels: { app: 'bare' } });
+  cluster.controller.createDeployment({ namespace: NS, name: 'history', replicas: 0, labels: { app: 'history' } });
+  for (const [name, desired, created] of [
+    ['history-old', '5', '2025-01-01T00:00:00Z'],
+    ['history-new', '4', '2025-02-01T00:00:00Z'],
+  ] as const) {
+    cluster.server.store.put('apps/replicasets', {
+      metadata: {
+        name,
+        namespace: NS,
+        labels: { app: 'history' },
+        creationTimestamp: created,
+        annotations: { 'deployment.kubernetes.io/desired-replicas': desired },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'history', uid: 'u1' }],
+      },
+      spec: { replicas: 0, selector: { matchLabels: { app: 'history' } } },
+    });
+  }
+  cluster.controller.createDeployment({ namespace: NS, name: 'scaled', replicas: 0, labels: { app: 'scaled' } });
+  cluster.server.store.put('autoscaling/horizontalpodautoscalers', {
+    metadata: { name: 'scaled-hpa', namespace: NS },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'scaled' },
+      minReplicas: 2,
+      maxReplicas: 6,
+    },
+  });
   await cluster.controller.waitFor(
     () => cluster.server.store.get('apps/deployments', NS, 'api')?.status?.readyReplicas === 2,
     5000,
@@ -83,6 +109,39 @@ describe('healbot diagnose against Kubernetes', () => {
         risk: 'risky',
         params: { replicas: 3 },
         reason: expect.stringContaining('(from the kubectl.kubernetes.io/last-applied-configuration annotation)'),
+      }),
+    ]);
+    expect(mutating()).toEqual([]);
+  });
+
+  it('scaled to zero: the newest ReplicaSet remembers the count', async () => {
+    const result = await runCli(
+      ['diagnose', 'history', '--config', files.write('history.yml', config('history')), '--json'],
+      { env },
+    );
+    expect(result.json.plan).toEqual([
+      expect.objectContaining({
+        action: 'scale',
+        risk: 'risky',
+        params: { replicas: 4 },
+        reason: expect.stringContaining(
+          '(from the deployment.kubernetes.io/desired-replicas annotation of ReplicaSet history-new)',
+        ),
+      }),
+    ]);
+  });
+
+  it("scaled to zero: an HPA's minReplicas is the count when nothing else remembers one", async () => {
+    const result = await runCli(
+      ['diagnose', 'scaled', '--config', files.write('scaled.yml', config('scaled')), '--json'],
+      { env },
+    );
+    expect(result.json.plan).toEqual([
+      expect.objectContaining({
+        action: 'scale',
+        risk: 'risky',
+        params: { replicas: 2 },
+        reason: expect.stringContaining('(from the minReplicas of HorizontalPodAutoscaler scaled-hpa)'),
       }),
     ]);
     expect(mutating()).toEqual([]);

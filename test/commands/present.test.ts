@@ -100,6 +100,18 @@ describe('present', () => {
     expect(describeStep({ action: 'scale', target: 'web', risk: 'risky', reason: '', params: { replicas: 3 } })).toBe(
       'scale web to 3 replicas',
     );
+    expect(
+      describeStep({ action: 'runbook', target: 'api', risk: 'risky', reason: '', params: { runbook: 'free-disk' } }),
+    ).toBe('run runbook free-disk on api');
+    expect(
+      describeStep({
+        action: 'rollout_undo',
+        target: 'api',
+        risk: 'risky',
+        reason: '',
+        params: { revision: 4, image: 'shop/api:1.4' },
+      }),
+    ).toBe('rollout undo api to revision 4');
   });
 
   it('decisionMessage names who and when, or that it expired', () => {

@@ -17,7 +17,7 @@ const engine = await startDockerEngine();
 const skip = !engine && requireOrSkip(dockerEngineUnavailableReason());
 const TAG = `healbot-test/healbot:${randomBytes(4).toString('hex')}`;
 const TOKEN = 'image-test-token-0123456789abcdef';
-/** A named API credential, listed as an approver: the webhook token can never approve. */
+/** A named API credential: the webhook token never approves. */
 const API_TOKEN = 'image-test-api-token-0123456789abcdef';
 
 /** Polling the container's API: 60 s, for a loaded machine. */
@@ -67,11 +67,11 @@ describe.skipIf(skip)('the container image', () => {
           server: {
             listen: `127.0.0.1:${botPort}`,
             token: '${HEALBOT_TOKEN}',
-            apiTokens: [{ name: 'deployer', token: API_TOKEN }],
+            apiTokens: [{ name: 'ops', token: '${HEALBOT_API_TOKEN}' }],
           },
-          healing: { approvers: ['api:deployer'] },
           store: { path: '/var/lib/healbot/healbot.db' },
           monitor: { interval: '1h', dockerEvents: false },
+          healing: { approvers: ['api:ops'] },
           services: {
             app: {
               docker: { container: appName },
@@ -86,7 +86,11 @@ describe.skipIf(skip)('the container image', () => {
         name: botName,
         socket: engine!.socket,
         configFile,
-        env: { HEALBOT_TOKEN: TOKEN, HEALBOT_HEALTHZ_URL: `http://127.0.0.1:${botPort}/healthz` },
+        env: {
+          HEALBOT_TOKEN: TOKEN,
+          HEALBOT_API_TOKEN: API_TOKEN,
+          HEALBOT_HEALTHZ_URL: `http://127.0.0.1:${botPort}/healthz`,
+        },
         labels: { [TEST_LABEL]: 'image' },
       });
       created.push(bot);

@@ -93,10 +93,10 @@ describe('healing Kubernetes Deployments through the engine', () => {
     expect(automatic.actions).toEqual([]);
     expect(deployment().spec.replicas).toBe(0);
     const asked = await bot.api.heal({ service: 'api', source: 'chat' });
-    expect(asked.plan[0]).toMatchObject({ action: 'scale', askFirst: true, params: { replicas: 2 } });
+    expect(asked.plan[0]).toMatchObject({ action: 'scale', askFirst: true, params: { replicas: expect.any(Number) } });
     expect(events.some((e) => e.type === 'awaiting_approval' && e.incidentId === asked.incidentId)).toBe(true);
     expect(asked.outcome).toBe('healed');
-    expect(deployment().spec.replicas).toBe(2);
+    expect(deployment().spec.replicas).toBe(asked.plan[0].params?.replicas);
   });
 
   it('scenario 7: a crash loop gets a rollout restart; when it keeps crashing the breaker stops it and escalates with exit codes', async () => {
@@ -164,5 +164,90 @@ describe('healing Kubernetes Deployments through the engine', () => {
         (r) => r.verb === 'patch' && r.resource === 'deployments' && r.subresource !== undefined,
       ),
     ).toBe(false);
+  });
+
+  it('a bad rollout: the new ReplicaSet crash-loops while the old one serves → rollout_undo after approval, back on the old template', async () => {
+    start();
+    const good = 'registry.example/shop/api:1.4';
+    const bad = 'registry.example/shop/api:1.5';
+    cluster.controller.setFault(NS, 'api', {
+      kind: 'crash_loop',
+      image: bad,
+      exitCode: 2,
+      logs: ['panic: assignment to entry in nil map'],
+    });
+    const release = deployment();
+    release.spec.template.spec.containers[0].image = bad;
+    cluster.server.store.put('apps/deployments', release);
+    const pods = () => cluster.server.store.list('/pods', NS).filter((p) => !p.metadata.deletionTimestamp);
+    await cluster.controller.waitFor(
+      () =>
+        pods().filter(
+          (p) =>
+            p.spec.containers[0].image === bad &&
+            p.status.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff',
+        ).length === 2,
+      5000,
+      'the new pods crash-looping',
+    );
+    expect(
+      pods().filter((p) => p.spec.containers[0].image === good && p.status.conditions[0].status === 'True'),
+    ).toHaveLength(2);
+
+    const report = await bot.api.heal({ service: 'api', source: 'chat' });
+    expect(report.rootCause.kind).toBe('bad_rollout');
+    expect(report.rootCause.summary).toContain(
+      `the new revision 2 (${bad}) crash-loops (2 of 2 new pods, exit code 2) while revision 1 (${good}) is still available (2 pods)`,
+    );
+    expect(report.plan).toEqual([
+      expect.objectContaining({
+        action: 'rollout_undo',
+        target: 'api',
+        risk: 'risky',
+        params: { revision: 1, image: good },
+      }),
+    ]);
+    expect(report.approvedBy).toEqual(['@ana']);
+    expect(report.outcome).toBe('healed');
+    expect(report.summary).toMatch(/rolled back the rollout of api after approval by @ana; healthy again in/);
+    expect(events.some((e) => e.type === 'verified' && e.ok)).toBe(true);
+    expect(deployment().spec.template.spec.containers[0].image).toBe(good);
+    await ready(2);
+    expect(pods().every((p) => p.spec.containers[0].image === good)).toBe(true);
+    const sets = cluster.server.store
+      .list('apps/replicasets', NS)
+      .map((rs) => [
+        rs.spec.template.spec.containers[0].image,
+        rs.metadata.annotations['deployment.kubernetes.io/revision'],
+      ]);
+    expect(sets).toEqual(
+      expect.arrayContaining([
+        [good, '3'],
+        [bad, '2'],
+      ]),
+    );
+  });
+
+  it("a missing ConfigMap key: pods cannot start, Kubernetes' own words name the key, and a restart is not offered", async () => {
+    start();
+    cluster.controller.setFault(NS, 'api', {
+      kind: 'config_error',
+      message: "couldn't find key DATABASE_URL in ConfigMap shop/api-config",
+    });
+    await cluster.controller.waitFor(() => deployment().status?.readyReplicas === 0, 5000, 'no ready pods');
+    const report = await bot.api.heal({ service: 'api', source: 'chat' });
+    expect(report.rootCause).toMatchObject({
+      kind: 'service_down',
+      pattern: { id: 'missing_config', subject: 'DATABASE_URL', source: 'pod status' },
+    });
+    expect(report.rootCause.summary).toContain('cannot start container app (CreateContainerConfigError');
+    expect(report.plan).toEqual([
+      expect.objectContaining({
+        action: 'manual',
+        reason: expect.stringContaining('set the missing setting DATABASE_URL'),
+      }),
+    ]);
+    expect(report.actions).toEqual([]);
+    expect(report.outcome).toBe('escalated');
   });
 });

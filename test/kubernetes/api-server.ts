@@ -50,6 +50,13 @@ const RESOURCES: Record<string, ResourceInfo> = {
   '/endpoints': { group: '', version: 'v1', kind: 'Endpoints', namespaced: true },
   '/events': { group: '', version: 'v1', kind: 'Event', namespaced: true },
   'apps/deployments': { group: 'apps', version: 'v1', kind: 'Deployment', namespaced: true },
+  'apps/replicasets': { group: 'apps', version: 'v1', kind: 'ReplicaSet', namespaced: true },
+  'autoscaling/horizontalpodautoscalers': {
+    group: 'autoscaling',
+    version: 'v2',
+    kind: 'HorizontalPodAutoscaler',
+    namespaced: true,
+  },
   'coordination.k8s.io/leases': { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', namespaced: true },
 };
 

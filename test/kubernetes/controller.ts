@@ -7,12 +7,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { matchesLabelSelector, type FakeApiServer, type KubeObject } from './api-server.js';
 
 /** A failure the fake kubelet applies to every pod of a Deployment. */
-export type PodFault =
+/** `image`: the fault hits only containers running that image (a bad release), else every pod. */
+export type PodFault = (
   | { kind: 'crash_loop'; exitCode?: number; restarts?: number; logs?: string[] }
   | { kind: 'image_pull'; reason?: 'ImagePullBackOff' | 'ErrImagePull'; message?: string }
   | { kind: 'oom_killed'; restarts?: number }
   | { kind: 'not_ready' }
-  | { kind: 'pending' };
+  | { kind: 'pending' }
+  | { kind: 'config_error'; message: string }
+) & { image?: string };
 
 export interface DeploymentSpec {
   namespace: string;
@@ -27,6 +30,22 @@ export interface DeploymentSpec {
 }
 
 const DEPLOYMENTS = 'apps/deployments';
+const REPLICASETS = 'apps/replicasets';
+/** The annotation the deployment controller numbers ReplicaSets (revisions) with. */
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+
+/** JSON with sorted keys, so a template sent back by a client hashes the same as the original. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .filter((k) => (value as KubeObject)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as KubeObject)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
 const PODS = '/pods';
 
 function selectorString(labels: Record<string, string>): string {
@@ -189,7 +208,7 @@ export class DeploymentController {
   private reconcileDeployment(d: KubeObject): void {
     const namespace: string = d.metadata.namespace;
     const key = `${namespace}/${d.metadata.name}`;
-    const hash = createHash('sha256').update(JSON.stringify(d.spec.template)).digest('hex').slice(0, 10);
+    const hash = createHash('sha256').update(canonical(d.spec.template)).digest('hex').slice(0, 10);
     const desired: number = d.spec.replicas ?? 1;
     const live = this.podsOf(d).filter((p) => !p.metadata.deletionTimestamp);
     const current = live.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
@@ -198,22 +217,24 @@ export class DeploymentController {
 
     // Worded as the deployment controller words it since Kubernetes 1.26: "… to N from M".
     if (current.length < desired) {
+      const from = current.length;
       for (let i = current.length; i < desired; i++) this.createPod(d, hash);
       this.event(
         namespace,
         { kind: 'Deployment', name: d.metadata.name },
         'Normal',
         'ScalingReplicaSet',
-        `Scaled up replica set ${rsName} to ${desired} from ${current.length}`,
+        `Scaled up replica set ${rsName} to ${desired} from ${from}`,
       );
     } else if (current.length > desired) {
+      const from = current.length;
       for (const pod of current.slice(desired)) this.terminate(pod, key);
       this.event(
         namespace,
         { kind: 'Deployment', name: d.metadata.name },
         'Normal',
         'ScalingReplicaSet',
-        `Scaled down replica set ${rsName} to ${desired} from ${current.length}`,
+        `Scaled down replica set ${rsName} to ${desired} from ${from}`,
       );
     }
     const currentReady = current.filter(isReady).length;
@@ -248,6 +269,63 @@ export class DeploymentController {
     if (fresh && JSON.stringify(fresh.status) !== JSON.stringify(status)) {
       fresh.status = status;
       this.server.store.put(DEPLOYMENTS, fresh);
+    }
+    this.syncReplicaSets(d, hash, desired, pods);
+  }
+
+  /**
+   * One ReplicaSet per pod template, numbered by revision as the deployment controller does:
+   * a new template gets the next revision, and going back to an old template (an undo)
+   * renumbers its ReplicaSet to the next revision.
+   */
+  private syncReplicaSets(d: KubeObject, hash: string, desired: number, pods: KubeObject[]): void {
+    const namespace: string = d.metadata.namespace;
+    const owned = this.server.store
+      .list(REPLICASETS, namespace)
+      .filter((rs) => rs.metadata.ownerReferences?.some((o: KubeObject) => o.uid === d.metadata.uid));
+    const revisionOf = (rs: KubeObject) => Number(rs.metadata.annotations?.[REVISION_ANNOTATION] ?? 0);
+    const latest = Math.max(0, ...owned.map(revisionOf));
+    const name = `${d.metadata.name}-${hash}`;
+    const current = owned.find((rs) => rs.metadata.name === name);
+    const template = structuredClone(d.spec.template);
+    template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, 'pod-template-hash': hash } };
+    const sets = current
+      ? owned
+      : [
+          ...owned,
+          {
+            metadata: {
+              name,
+              namespace,
+              labels: template.metadata.labels,
+              annotations: {},
+              ownerReferences: [
+                {
+                  apiVersion: 'apps/v1',
+                  kind: 'Deployment',
+                  name: d.metadata.name,
+                  uid: d.metadata.uid,
+                  controller: true,
+                },
+              ],
+            },
+            spec: {
+              selector: { matchLabels: { ...d.spec.selector?.matchLabels, 'pod-template-hash': hash } },
+              template,
+            },
+          },
+        ];
+    for (const rs of sets) {
+      const next = structuredClone(rs);
+      const rsHash = rs.metadata.labels?.['pod-template-hash'];
+      const mine = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === rsHash);
+      const ready = mine.filter(isReady).length;
+      const isCurrent = rs.metadata.name === name;
+      next.spec.replicas = isCurrent ? desired : mine.length;
+      next.status = { replicas: mine.length, readyReplicas: ready, availableReplicas: ready };
+      if (isCurrent && (revisionOf(rs) === 0 || revisionOf(rs) < latest))
+        next.metadata.annotations = { ...next.metadata.annotations, [REVISION_ANNOTATION]: String(latest + 1) };
+      if (canonical(next) !== canonical(rs)) this.server.store.put(REPLICASETS, next);
     }
   }
 
@@ -319,8 +397,9 @@ export class DeploymentController {
     if (!fresh || fresh.metadata.deletionTimestamp) return;
     const namespace: string = fresh.metadata.namespace;
     const name: string = fresh.metadata.name;
-    const fault = this.faults.get(`${namespace}/${d.metadata.name}`);
     const containers = fresh.spec.containers as KubeObject[];
+    const set = this.faults.get(`${namespace}/${d.metadata.name}`);
+    const fault = set && (!set.image || containers.some((c) => c.image === set.image)) ? set : undefined;
     const now = new Date().toISOString();
     fresh.status.podIP = fresh.status.podIP ?? `127.0.0.${this.ipCounter++ % 250}`;
     const running = { running: { startedAt: now } };
@@ -414,6 +493,16 @@ export class DeploymentController {
           );
           ready = false;
           return { ...base, ready: false };
+        case 'config_error':
+          this.event(namespace, { kind: 'Pod', name }, 'Warning', 'Failed', `Error: ${fault.message}`);
+          phase = 'Pending';
+          ready = false;
+          return {
+            ...base,
+            ready: false,
+            started: false,
+            state: { waiting: { reason: 'CreateContainerConfigError', message: fault.message } },
+          };
         case 'pending':
           phase = 'Pending';
           ready = false;

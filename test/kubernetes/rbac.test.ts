@@ -100,8 +100,12 @@ beforeAll(async () => {
     if (!crashing.logs?.length || crashing.logs[0].startsWith('(logs'))
       throw new Error(`no logs read: ${JSON.stringify(crashing.logs)}`);
     cluster.controller.setFault(NS, name, undefined);
+    await runtime.perform({ action: 'scale', params: { replicas: 0 } });
+    const atZero = await runtime.inspect();
+    if (atZero.error) throw new Error(atZero.error);
     await runtime.perform({ action: 'scale', params: { replicas: 3 } });
     await runtime.perform({ action: 'rollout_restart' });
+    await runtime.perform({ action: 'rollout_undo' });
     const pod = cluster.controller
       .podsOf(cluster.server.store.get('apps/deployments', NS, name)!)
       .find((p) => !p.metadata.deletionTimestamp)!.metadata.name as string;
@@ -109,6 +113,7 @@ beforeAll(async () => {
   }
 
   const errors: string[] = [];
+  // A generous request deadline: this checks which verbs are called, not how fast (the machine may be loaded).
   const elector = new LeaseElector({
     kubeConfig: cluster.kubeConfig,
     namespace: lease.namespace,
@@ -116,10 +121,13 @@ beforeAll(async () => {
     identity: 'healbot-0',
     leaseDurationSeconds: 1,
     retryPeriodMs: 50,
+    requestTimeoutMs: 10_000,
     onError: (m) => errors.push(m),
   });
   await elector.start();
-  await new Promise((r) => setTimeout(r, 120)); // a few renewals
+  await cluster.controller.waitFor(() =>
+    cluster.server.requests.some((r) => r.resource === 'leases' && r.verb === 'update'),
+  ); // a renewal
   await elector.stop();
   if (errors.length > 0) throw new Error(errors.join('; '));
 });
@@ -176,6 +184,7 @@ describe('the generated RBAC (deploy/kubernetes-ha/rbac.yaml, from its ConfigMap
       'list /pods',
       'get /pods/log',
       'patch apps/deployments/scale',
+      'list apps/replicasets',
       'delete /pods',
       'update coordination.k8s.io/leases',
       'create coordination.k8s.io/leases',

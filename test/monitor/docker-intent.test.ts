@@ -305,5 +305,10 @@ describe.skipIf(skip)('a container that appears after startup', () => {
       status: 'closed',
       summary: expect.stringContaining('its container was started again'),
     });
+    await waitFor(
+      () => bot.bot.store.getIncident(second.id)?.status === 'closed',
+      'the second incident to close',
+      20_000,
+    );
   });
 });

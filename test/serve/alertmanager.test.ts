@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertmanagerUnavailable, startAlertmanager, type Alertmanager } from '../support/alertmanager.js';
 import { requireOrSkip } from '../support/docker-engine.js';
@@ -11,6 +14,15 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let bot: TestBot;
   let alertmanager: Alertmanager;
+  const dir = mkdtempSync(join(tmpdir(), 'healbot-am-'));
+  const journal = join(dir, 'runbook.log');
+  const append = (line: string) => [
+    process.execPath,
+    '-e',
+    'require("fs").appendFileSync(process.argv[1], process.argv[2] + "\\n")',
+    journal,
+    line,
+  ];
 
   beforeAll(async () => {
     backend = await startBackend();
@@ -19,7 +31,17 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
       services: {
         api: { probes: [{ name: 'internal', http: backend.url }] },
         web: { probes: [{ name: 'internal', http: backend.url }] },
+        jobs: { probes: [{ name: 'internal', http: backend.url }] },
       },
+      healing: { verifyTimeout: '1s' },
+      runbooks: [
+        {
+          name: 'web-team',
+          when: { labels: { team: 'web' } },
+          steps: [{ name: 'record', risk: 'safe', command: append('{service}') }],
+          rollback: [{ name: 'undo', risk: 'safe', undoes: 'record', command: append('undone {service}') }],
+        },
+      ],
     });
     alertmanager = await startAlertmanager({ webhookUrl: `${bot.url}/webhooks/alertmanager`, token: TOKEN });
   });
@@ -27,6 +49,7 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
     await alertmanager?.stop();
     await bot?.close();
     await backend?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('turns many alerts per service into one incident per service, counting every alert', async () => {
@@ -91,6 +114,30 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
       () => bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length > before,
       'the resolution to be noted',
       20_000,
+    );
+  });
+
+  it("matches a runbook on an alert's labels, and never puts alert text into its commands", async () => {
+    const marker = join(dir, 'pwned');
+    const evil = `$(touch ${marker})`;
+    await alertmanager.pushAlerts([
+      {
+        labels: { alertname: 'JobsDown', service: 'jobs', team: 'web', note: evil },
+        annotations: { summary: evil },
+        startsAt: new Date().toISOString(),
+      },
+    ]);
+    await waitFor(
+      () => existsSync(journal) && readFileSync(journal, 'utf8').includes('undone'),
+      `the runbook to run and roll back (${alertmanager.output()})`,
+      20_000,
+    );
+    expect(readFileSync(journal, 'utf8').trim().split('\n')).toEqual(['jobs', 'undone jobs']);
+    expect(existsSync(marker)).toBe(false);
+    const incident = bot.bot.store.listIncidents({ service: 'jobs' })[0];
+    await waitFor(() => bot.bot.store.getIncident(incident.id)?.status === 'closed', 'the jobs incident to close');
+    expect(bot.bot.store.getIncident(incident.id)?.summary).toContain(
+      'runbook web-team ran record, then verification failed',
     );
   });
 });

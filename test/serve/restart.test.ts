@@ -57,7 +57,7 @@ describe('healbot serve survives SIGKILL', () => {
       return child;
     };
     const ready = () =>
-      waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok, 'healbot to listen', 15_000);
+      waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok, 'healbot to listen', 45_000);
 
     const first = start();
     await ready();
@@ -138,5 +138,5 @@ describe('healbot serve survives SIGKILL', () => {
       ]),
     );
     expect(events.filter((e) => e === 'action')).toHaveLength(1);
-  });
+  }, 180_000);
 });

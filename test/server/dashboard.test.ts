@@ -53,8 +53,8 @@ describe('dashboard metrics', () => {
     backend = await startBackend();
     bot = await startTestBot({
       services: { web: { probes: [{ name: 'internal', http: backend.url }] }, gated: approvalsOf.config },
-      healing: { approvers: ['api:ops'] },
       monitor: { groupWindow: 0 },
+      healing: { approvers: ['api:ops'] },
     });
   });
 
@@ -71,7 +71,12 @@ describe('dashboard metrics', () => {
     const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request');
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'gated')).toBe('1');
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'web')).toBe('0');
-    await bot.call(`/api/approvals/${approval.id}`, { method: 'POST', token: API_TOKEN, json: { decision: 'deny' } });
+    const denied = await bot.call(`/api/approvals/${approval.id}`, {
+      method: 'POST',
+      token: API_TOKEN,
+      json: { decision: 'deny' },
+    });
+    expect(denied.status).toBe(200);
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'gated')).toBe('0');
   });
 

@@ -591,13 +591,11 @@ export class GitHubApiServer {
       failed.map((j) => ({
         name: j.name,
         conclusion: outcome.conclusion,
-        steps: j.steps
-          .slice(1, -1)
-          .map((s) => ({
-            name: s.name,
-            conclusion: outcome.conclusion === 'success' ? ('success' as Conclusion) : (s.conclusion ?? undefined),
-            log: outcome.conclusion === 'success' ? [] : s.log,
-          })),
+        steps: j.steps.slice(1, -1).map((s) => ({
+          name: s.name,
+          conclusion: outcome.conclusion === 'success' ? ('success' as Conclusion) : (s.conclusion ?? undefined),
+          log: outcome.conclusion === 'success' ? [] : s.log,
+        })),
       }));
     // A re-run creates new jobs (new ids) for the failed ones and keeps the passed ones.
     const rerunJobs = specs.map((spec) => ({

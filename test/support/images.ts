@@ -100,6 +100,10 @@ export interface ContainerSpec {
   tty?: boolean;
   /** Create without starting. */
   start?: boolean;
+  /** Bind mounts, `host-path:container-path[:ro]`. */
+  binds?: string[];
+  /** E.g. SIGKILL for a process that ignores SIGTERM as PID 1, so a restart need not wait out the grace period. */
+  stopSignal?: string;
 }
 
 /** Creates (and by default starts) a container of the test image on the host network. */
@@ -113,6 +117,7 @@ export async function runContainer(docker: Dockerode, spec: ContainerSpec): Prom
     Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
     Labels: { [TEST_LABEL]: FILE_ID, ...spec.labels },
     Tty: spec.tty ?? false,
+    StopSignal: spec.stopSignal,
     Healthcheck: spec.healthcheck
       ? {
           Test: ['CMD', ...spec.healthcheck.test],
@@ -126,6 +131,7 @@ export async function runContainer(docker: Dockerode, spec: ContainerSpec): Prom
       NetworkMode: 'host',
       Memory: spec.memory,
       MemorySwap: spec.memory,
+      Binds: spec.binds,
     },
   });
   if (spec.start ?? true) await container.start();

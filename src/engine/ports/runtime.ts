@@ -1,7 +1,7 @@
 import type { ActionKind, RuntimeState } from '../types.js';
 
 export interface RuntimeAction {
-  action: Exclude<ActionKind, 'manual'>;
+  action: Exclude<ActionKind, 'manual' | 'command' | 'runbook'>;
   params?: Record<string, string | number>;
 }
 

@@ -1,4 +1,4 @@
-import type { IncidentRecord } from '../api.js';
+import type { IncidentRecord, RemediationStats } from '../api.js';
 import type { ApprovalRequest } from '../types.js';
 
 export interface ApprovalRecord extends ApprovalRequest {
@@ -33,9 +33,17 @@ export interface StoredThread {
  * killed healbot loses nothing.
  */
 export interface Store {
-  saveIncident(record: IncidentRecord & { dedupeKey?: string; origin?: unknown; dryRun?: boolean }): void;
+  saveIncident(
+    record: IncidentRecord & {
+      dedupeKey?: string;
+      origin?: unknown;
+      dryRun?: boolean;
+      labels?: Record<string, string>;
+      context?: unknown;
+    },
+  ): void;
   updateIncident(id: string, patch: Partial<IncidentRecord>): void;
-  getIncident(id: string): (IncidentRecord & { origin?: unknown }) | undefined;
+  getIncident(id: string): (IncidentRecord & { origin?: unknown; context?: unknown }) | undefined;
   listIncidents(filter?: { service?: string; limit?: number; status?: 'open' | 'closed' }): IncidentRecord[];
   openIncidentFor(service: string): IncidentRecord | undefined;
   /** The id of the service's newest open incident that is not a dry run (cheap: the alert path asks per alert). */
@@ -67,6 +75,13 @@ export interface Store {
   breakerResetAt(service: string): number | undefined;
   isPaused(service: string): boolean;
   setPaused(service: string, paused: boolean): void;
+
+  /** Counts one run of a remediation (`runbook:<name>` or `action:<kind>`) on a service, for success rates. */
+  recordRemediation(service: string, remediation: string, at: number, ok: boolean): void;
+  /** The latest runs of a remediation on a service, newest first. */
+  remediationRuns(service: string, remediation: string, limit: number): { at: number; ok: boolean }[];
+  /** Success counts per service and remediation, optionally for one service. */
+  remediationStats(service?: string): RemediationStats[];
 
   appendAudit(entry: AuditEntry): void;
   listAudit(filter?: { service?: string; since?: string }): AuditEntry[];

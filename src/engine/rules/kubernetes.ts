@@ -7,6 +7,7 @@ import type {
   Evidence,
   KubernetesContainerState,
   KubernetesPodState,
+  KubernetesRevision,
   KubernetesState,
   ProbeResult,
   RootCause,
@@ -15,6 +16,8 @@ import type {
 
 const IMAGE_PULL_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
 const STARTING_REASONS = new Set(['ContainerCreating', 'PodInitializing']);
+/** The kubelet cannot create the container from its spec: a missing ConfigMap or Secret key, a bad command. */
+const CONTAINER_CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
 const formatLabels = (labels: Record<string, string>): string =>
   Object.entries(labels)
@@ -80,6 +83,48 @@ function logEvidence(state: RuntimeState): Evidence[] {
 
 const unique = <T>(values: T[]): T[] => [...new Set(values)];
 
+const describeRevision = (r: KubernetesRevision) => `revision ${r.revision} (${r.images.join(', ')})`;
+
+/**
+ * A release that crashes on start: every pod of the newest revision fails while the revision
+ * before it still serves. A restart would restart the same bad release; an undo fixes it.
+ */
+function badRolloutCause(
+  service: string,
+  k: KubernetesState,
+  base: Evidence[],
+  state: RuntimeState,
+): RootCause | undefined {
+  const { current, previous } = k.rollout ?? {};
+  if (!current?.podTemplateHash || !previous || previous.availableReplicas === 0) return undefined;
+  const fresh = k.pods.filter((p) => !p.deleting && p.labels['pod-template-hash'] === current.podTemplateHash);
+  const failing = fresh.filter((p) =>
+    p.containers.some((c) => c.waitingReason === 'CrashLoopBackOff' || c.lastTerminatedReason !== undefined),
+  );
+  if (failing.length === 0 || fresh.some((p) => p.ready)) return undefined;
+  const found = failing.flatMap((pod) => pod.containers.map((container) => ({ pod, container })));
+  const codes = unique(found.map((f) => f.container.exitCode).filter((c): c is number => c !== undefined));
+  return {
+    kind: 'bad_rollout',
+    service,
+    summary: `deployment ${k.namespace}/${k.deployment}: the new ${describeRevision(current)} crash-loops (${failing.length} of ${fresh.length} new pods, exit code ${codes.join('/') || 'unknown'}) while ${describeRevision(previous)} is still available (${previous.availableReplicas} pods); undo the rollout to revision ${previous.revision}, a restart would only restart the bad release`,
+    confidence: 0.9,
+    evidence: [
+      ...base,
+      {
+        source: 'runtime',
+        detail: `new ${describeRevision(current)}: replica set ${current.replicaSet}, ${current.readyReplicas} ready`,
+      },
+      {
+        source: 'runtime',
+        detail: `previous ${describeRevision(previous)}: replica set ${previous.replicaSet}, ${previous.availableReplicas} available`,
+      },
+      ...found.slice(0, 3).map(containerEvidence),
+      ...logEvidence(state),
+    ],
+  };
+}
+
 /**
  * Names a Kubernetes-specific root cause for `service`, or undefined when the cluster shows
  * nothing wrong (or nothing it can explain) and the generic rules should decide.
@@ -131,6 +176,25 @@ export function kubernetesRootCause(
       ],
     };
   }
+
+  // Not "starting": these pods wait for a fix to their spec, and the pod status says which (see the missing_config pattern).
+  const misconfigured = containersWhere(
+    k,
+    (c) => c.waitingReason !== undefined && CONTAINER_CONFIG_REASONS.has(c.waitingReason),
+  );
+  if (misconfigured.length > 0) {
+    const first = misconfigured[0].container;
+    return {
+      kind: 'service_down',
+      service,
+      summary: `${unique(misconfigured.map((m) => m.pod.name)).length} of ${live.length} pods of ${where} cannot start container ${first.name} (${first.waitingReason}${first.waitingMessage ? `: ${first.waitingMessage}` : ''})`,
+      confidence: 0.9,
+      evidence: [...base, ...misconfigured.slice(0, 3).map(containerEvidence)],
+    };
+  }
+
+  const badRollout = badRolloutCause(service, k, base, state);
+  if (badRollout) return badRollout;
 
   // Scenario 11 on Kubernetes: more specific than the crash loop an OOM kill usually causes.
   const ooms = containersWhere(k, (c) => c.lastTerminatedReason === 'OOMKilled' || c.terminatedReason === 'OOMKilled');

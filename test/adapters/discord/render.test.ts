@@ -142,7 +142,7 @@ describe('codeBlock', () => {
 
 describe('button custom ids', () => {
   it('round-trips the action and approval id', () => {
-    expect(parseButtonCustomId(buttonCustomId('deny', 'apr-9'))).toEqual({ action: 'deny', approvalId: 'apr-9' });
+    expect(parseButtonCustomId(buttonCustomId('deny', 'apr-9'))).toEqual({ action: 'deny', value: 'apr-9' });
     expect(parseButtonCustomId('someone-else:approve:1')).toBeUndefined();
   });
 });
