@@ -48,8 +48,6 @@ export const healCommand = defineCommand({
     const decision = api.open({ service, source: 'chat', requestedBy: invocation.actor, origin });
     decision.report?.catch(() => undefined);
     if (decision.result === 'joined' && decision.incident) return reply(await joinedMessage(api, decision, invocation));
-    return reply(
-      `Healing *${service}* (incident \`${decision.incidentId}\`): diagnosing every layer now; follow the thread.`,
-    );
+    return reply(`Healing *${service}*: diagnosing every layer now; follow the thread.`);
   },
 });

@@ -615,7 +615,7 @@ export class Engine implements HealbotApi {
       summary: this.options.redact(result.summary),
       escalation: result.escalation,
     };
-    this.closeIncident(incident, report);
+    this.closeIncident(incident, report, true);
     this.emit({ type: 'done', incidentId: incident.id, report });
     return report;
   }
@@ -691,9 +691,14 @@ export class Engine implements HealbotApi {
     return report;
   }
 
-  private closeIncident(incident: Incident, report: HealReport): void {
+  private closeIncident(incident: Incident, report: HealReport, tracked = false): void {
     // An escalation ends the run, not the incident: the failure goes on, and later signals join it.
-    const stays = report.outcome === 'escalated' && !incident.dryRun;
+    // Not for tracked work (an application error) nor a CI pipeline: each failing run is its own attempt.
+    const stays =
+      report.outcome === 'escalated' &&
+      !incident.dryRun &&
+      !tracked &&
+      this.config.services[incident.service]?.github === undefined;
     this.options.store.updateIncident(incident.id, {
       ...(stays ? {} : { status: 'closed' as const, closedAt: new Date(this.now()).toISOString() }),
       rootCause: report.rootCause,

@@ -265,7 +265,8 @@ export class Intake {
     }
     const open = this.openRecord(service);
     if (open) return this.joinIdle(open, signal);
-    if (!PEOPLE.has(signal.source)) {
+    // A CI pipeline's failing runs are each their own attempt: never grouped onto the last one.
+    if (!PEOPLE.has(signal.source) && config.services[service]?.github === undefined) {
       // A storm outlives its incident: signals shortly after it closed, while the service never looked healthy, are counted on it.
       const last = store.listIncidents({ service, limit: 1 })[0];
       const closedAt = last?.closedAt ? Date.parse(last.closedAt) : Number.NaN;

@@ -68,7 +68,9 @@ export function sentencesOnce(text: string): string {
     const previous = out.at(-1);
     const clause = part.trim();
     // A sentence starts with a capital, also when the clause before it was dropped.
-    out.push(previous?.endsWith('.') ? clause.charAt(0).toUpperCase() + clause.slice(1) : clause);
+    out.push(
+      previous?.endsWith('.') && !clause.startsWith('http') ? clause.charAt(0).toUpperCase() + clause.slice(1) : clause,
+    );
   }
   // A dropped clause can leave "…; Next" or a trailing separator behind.
   return out

@@ -12,7 +12,7 @@ import { HttpError, readBody, sendJson } from './http.js';
 
 export interface GitHubWebhookOptions {
   config: Config;
-  engine: Pick<HealbotApi, 'heal'> & { openIncidents(): Record<string, string> };
+  engine: Pick<HealbotApi, 'heal' | 'open'> & { openIncidents(): Record<string, string> };
   store: Store;
   logger: EngineLogger;
   redact: Redactor;
@@ -165,17 +165,20 @@ export function createGitHubWebhook(options: GitHubWebhookOptions) {
     const incidents: Record<string, string | undefined> = {};
     for (const service of services) {
       const summary = `CI · ${run.name ?? 'workflow'} on ${run.head_branch ?? '?'} ${run.conclusion === 'timed_out' ? 'timed out' : 'failed'} (run #${run.run_number ?? run.id}, attempt ${attempt})`;
-      engine
-        .heal({
+      const fail = (error: unknown) =>
+        logger.error({ service, delivery, err: redact(describeError(error)) }, 'heal from a GitHub delivery failed');
+      try {
+        const decision = engine.open({
           service,
           source: 'webhook',
           summary,
           dedupeKey: `github-run:${repository.full_name}:${run.id}:${attempt}:${service}`,
-        })
-        .catch((error: unknown) =>
-          logger.error({ service, delivery, err: redact(describeError(error)) }, 'heal from a GitHub delivery failed'),
-        );
-      incidents[service] = engine.openIncidents()[service];
+        });
+        decision.report?.catch(fail);
+        incidents[service] = decision.incidentId ?? engine.openIncidents()[service];
+      } catch (error) {
+        fail(error);
+      }
     }
     sendJson(res, 202, { delivery, event, services, incidents });
     return 202;
