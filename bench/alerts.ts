@@ -130,7 +130,7 @@ async function benchIntake(): Promise<Record<string, number | string>> {
       await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 1100));
     await conversations.idle();
-    const incidents = bot.bot.store.listIncidents();
+    const incidents = await bot.bot.store.listIncidents();
     return {
       alerts_sent: ALERTS,
       webhook_requests: request,

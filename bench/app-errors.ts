@@ -78,7 +78,7 @@ async function benchSentryWebhook(): Promise<Record<string, number | string>> {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
   await bot.errorRouter.idle();
-  const incidents = bot.bot.store.listIncidents({ limit: DELIVERIES * 2 }).length;
+  const incidents = (await bot.bot.store.listIncidents({ limit: DELIVERIES * 2 })).length;
   await bot.close();
   rmSync(dir, { recursive: true, force: true });
   latencies.sort((a, b) => a - b);

@@ -210,7 +210,7 @@ export async function healFromAlert(
   origin: { platform: string; channel: string; message: string },
   surface?: ChatSurface,
 ): Promise<IntakeDecision> {
-  const decision = api.open({
+  const decision = await api.open({
     service: alert.service,
     source: 'alert',
     summary: alert.summary,
@@ -218,8 +218,8 @@ export async function healFromAlert(
     dedupeKey: `${origin.platform}:${origin.channel}:${origin.message}`,
   });
   decision.report?.catch(() => undefined);
-  const view = decision.incident;
-  if (decision.result === 'joined' && view && surface?.replyToMessage) {
+  const view = decision.result === 'joined' && surface?.replyToMessage ? await decision.incident?.() : undefined;
+  if (view && surface?.replyToMessage) {
     const link = await threadLinker(api, surface)(view.id);
     const where = link ? ` Follow it there: ${link}` : '';
     await surface.replyToMessage(origin.channel, origin.message, {

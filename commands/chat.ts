@@ -74,11 +74,11 @@ export interface ChatAdapter {
 
 /** The `threadLink` an adapter hands to commands: the incident's stored thread on this surface, as a link. */
 export function threadLinker(
-  threads: { thread(incidentId: string, platform: string): ThreadRef | undefined },
+  threads: { thread(incidentId: string, platform: string): Promise<ThreadRef | undefined> },
   surface: ChatSurface,
 ): (incidentId: string) => Promise<string | undefined> {
   return async (incidentId) => {
-    const thread = threads.thread(incidentId, surface.platform);
+    const thread = await threads.thread(incidentId, surface.platform);
     return thread && surface.link ? surface.link(thread).catch(() => undefined) : undefined;
   };
 }

@@ -14,8 +14,8 @@ import {
 
 /** Where threads are remembered, so a restarted healbot keeps talking in the same thread. */
 export interface ThreadStore {
-  getThread(incidentId: string, platform: string): ThreadRef | undefined;
-  saveThread(incidentId: string, thread: ThreadRef): void;
+  getThread(incidentId: string, platform: string): Promise<ThreadRef | undefined>;
+  saveThread(incidentId: string, thread: ThreadRef): Promise<void>;
 }
 
 export interface ConversationOptions {
@@ -83,29 +83,12 @@ export class IncidentConversations {
       const origin = this.origin(event.incident);
       if (origin === null) return;
       const incident = event.incident;
-      const known = this.options.threads?.getThread(incident.id, this.options.platform);
-      const thread = known
-        ? Promise.resolve(known)
-        : this.surface
-            .openThread(
-              origin,
-              incidentStatus(
-                incident,
-                incident.source === 'sentry' || incident.source === 'logfire'
-                  ? 'Routing an application error…'
-                  : 'Diagnosing: probing every layer…',
-              ),
-            )
-            .then(
-              (ref) => {
-                this.options.threads?.saveThread(incident.id, ref);
-                return ref;
-              },
-              (error) => {
-                this.options.onError?.(error, incident.id);
-                return undefined;
-              },
-            );
+      let opened = false;
+      const thread = this.knownThread(incident.id).then((known) => {
+        if (known) return known;
+        opened = true;
+        return this.openThread(incident, origin);
+      });
       const conversation: Conversation = {
         incident,
         thread,
@@ -114,7 +97,12 @@ export class IncidentConversations {
         approvals: new Map(),
       };
       this.conversations.set(incident.id, conversation);
-      if (incident.context && !known) this.reply(conversation, contextMessage(incident.context, incident.id));
+      const context = incident.context;
+      // Only a thread opened now starts with the alert's context; a known one has it already.
+      if (context)
+        this.enqueue(conversation, async (ref) => {
+          if (opened) await this.surface.reply(ref, contextMessage(context, incident.id));
+        });
       return;
     }
     const conversation = this.conversations.get(event.incidentId);
@@ -193,11 +181,47 @@ export class IncidentConversations {
     }
   }
 
+  /** Opens an incident's thread and remembers it; undefined (and told) when the platform refuses. */
+  private openThread(incident: Incident, origin: Incident['origin']): Promise<ThreadRef | undefined> {
+    return this.surface
+      .openThread(
+        origin,
+        incidentStatus(
+          incident,
+          incident.source === 'sentry' || incident.source === 'logfire'
+            ? 'Routing an application error…'
+            : 'Diagnosing: probing every layer…',
+        ),
+      )
+      .then(
+        async (ref) => {
+          await this.options.threads
+            ?.saveThread(incident.id, ref)
+            .catch((error: unknown) => this.options.onError?.(error, incident.id));
+          return ref;
+        },
+        (error) => {
+          this.options.onError?.(error, incident.id);
+          return undefined;
+        },
+      );
+  }
+
+  /** The thread stored for an incident on this platform, if any (a store that fails is told, and counts as none). */
+  private async knownThread(incidentId: string): Promise<ThreadRef | undefined> {
+    try {
+      return await this.options.threads?.getThread(incidentId, this.options.platform);
+    } catch (error) {
+      this.options.onError?.(error, incidentId);
+      return undefined;
+    }
+  }
+
   /** News about an incident whose conversation has ended (a restart healbot did not cause) goes to its old thread. */
   private replyInKnownThread(incidentId: string, message: ChatMessage): void {
-    const thread = this.options.threads?.getThread(incidentId, this.options.platform);
-    if (!thread) return;
-    this.surface.reply(thread, message).catch((error: unknown) => this.options.onError?.(error, incidentId));
+    void this.knownThread(incidentId)
+      .then((thread) => thread && this.surface.reply(thread, message))
+      .catch((error: unknown) => this.options.onError?.(error, incidentId));
   }
 
   private enqueue(conversation: Conversation, send: (thread: ThreadRef) => Promise<unknown>): void {

@@ -17,7 +17,7 @@ export async function joinedMessage(
   decision: IntakeDecision,
   invocation: Pick<CommandInvocation, 'actor' | 'threadLink'>,
 ): Promise<ChatMessage> {
-  const view = decision.incident!;
+  const view = (await decision.incident!())!;
   const link = await invocation.threadLink?.(view.id);
   const where = link ? `Follow it in its thread: ${link}` : 'Its thread is in the alert channel.';
   const text = decision.rerun
@@ -45,9 +45,10 @@ export const healCommand = defineCommand({
       invocation.origin ??
       (invocation.channel ? { platform: invocation.actor.platform, channel: invocation.channel } : undefined);
     // The incident runs on; its progress reaches chat through the conversation, not this reply.
-    const decision = api.open({ service, source: 'chat', requestedBy: invocation.actor, origin });
+    const decision = await api.open({ service, source: 'chat', requestedBy: invocation.actor, origin });
     decision.report?.catch(() => undefined);
-    if (decision.result === 'joined' && decision.incident) return reply(await joinedMessage(api, decision, invocation));
+    if (decision.result === 'joined' && (await decision.incident?.()))
+      return reply(await joinedMessage(api, decision, invocation));
     return reply(`Healing *${service}*: diagnosing every layer now; follow the thread.`);
   },
 });

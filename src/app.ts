@@ -54,7 +54,7 @@ export interface Healbot {
    * incidents a previous owner left open. False when another live process owns it: then
    * nothing is recovered here. A diagnosis never calls this.
    */
-  takeOwnership(): boolean;
+  takeOwnership(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -138,19 +138,19 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
     sensors,
     redact,
     config,
-    takeOwnership() {
+    async takeOwnership() {
       if (storePath !== ':memory:' && !options.store) {
         ownership ??= claimStoreOwnership(storePath);
         if (!ownership) return false;
       }
-      engine.recover();
+      await engine.recover();
       return true;
     },
     async close() {
       ownership?.release();
       engine.close();
       await Promise.allSettled(Object.values(runtimes).map((r) => r?.close?.()));
-      if (!options.store) store.close();
+      if (!options.store) await store.close();
     },
   };
 }

@@ -468,12 +468,12 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     throw error;
   }
   // After chat and the HTTP server are up, so what recovery tells reaches threads and streams.
-  if (!bot.takeOwnership())
+  if (!(await bot.takeOwnership()))
     logger.warn(
       { store: options.storePath ?? config.store.path },
       'another live process owns the store: not recovering its incidents',
     );
-  const pending = store.pendingApprovals();
+  const pending = await store.pendingApprovals();
   const doors = openDoors(config, url, chat.console);
   logger.info(
     {

@@ -72,74 +72,73 @@ export class ErrorRouter {
   }
 
   /**
-   * Opens an incident per new error (synchronously, so a redelivery racing it is a duplicate) and
-   * routes it in the background. The synchronous part of a delivery is one store transaction.
+   * Opens an incident per new error before answering (the store's atomic claim of the error's
+   * key decides, so a redelivery racing it is a duplicate) and routes it in the background.
    */
-  accept(errors: AppError[]): RoutedError[] {
-    const { store } = this.options;
-    return store.transaction ? store.transaction(() => this.acceptEach(errors)) : this.acceptEach(errors);
+  async accept(errors: AppError[]): Promise<RoutedError[]> {
+    const routed: RoutedError[] = [];
+    for (const error of errors) routed.push(await this.acceptOne(error));
+    return routed;
   }
 
-  private acceptEach(errors: AppError[]): RoutedError[] {
+  private async acceptOne(error: AppError): Promise<RoutedError> {
     const { store, engine, logger } = this.options;
-    return errors.map((error) => {
-      const service = this.serviceFor(error);
-      if (!service) {
-        const named = [error.service && `service "${error.service}"`, error.project && `project "${error.project}"`]
-          .filter(Boolean)
-          .join(' and ');
-        return {
-          id: error.id,
-          result: 'unmatched',
-          reason: named
-            ? `${named} is not mapped to a configured service (${error.source}.projects)`
-            : `no service tag and no project in the payload`,
-        };
-      }
-      const key = `app-error:${error.source}:${error.id}`;
-      const prior = store.eventIncident(key);
-      if (prior !== undefined) return { id: error.id, result: 'duplicate', service, incidentId: prior };
-      const classification = classifyError({ type: error.type, message: error.message, platform: error.platform });
-      const { route } = chooseRoute(classification, service, this.options.config.routes);
-      const rootCause: RootCause = {
-        kind: 'unknown',
-        service,
-        summary: `${classification.category.replace('_', ' ')} in ${service}: ${error.title}`,
-        confidence: classification.confidence,
-        evidence: [
-          {
-            source: 'policy',
-            detail: `${SOURCE_NAME[error.source]}: ${classification.reason} (${classification.language}); route: ${route.do}`,
-          },
-        ],
-      };
-      const work = engine
-        .track(
-          {
-            service,
-            source: error.source,
-            summary: error.title,
-            rootCause,
-            dedupeKey: key,
-            context: errorContext(error),
-          },
-          (say) => this.run(error, service, classification, route, key, say),
-        )
-        .catch((err: unknown) =>
-          logger?.error({ err, service, error: error.id }, 'routing an application error failed'),
-        );
-      this.pending.add(work);
-      void work.finally(() => this.pending.delete(work));
+    const service = this.serviceFor(error);
+    if (!service) {
+      const named = [error.service && `service "${error.service}"`, error.project && `project "${error.project}"`]
+        .filter(Boolean)
+        .join(' and ');
       return {
         id: error.id,
-        result: 'routed',
-        service,
-        category: classification.category,
-        confidence: classification.confidence,
-        action: route.do,
-        incidentId: store.eventIncident(key),
+        result: 'unmatched',
+        reason: named
+          ? `${named} is not mapped to a configured service (${error.source}.projects)`
+          : `no service tag and no project in the payload`,
       };
-    });
+    }
+    const key = `app-error:${error.source}:${error.id}`;
+    const prior = await store.eventIncident(key);
+    if (prior !== undefined) return { id: error.id, result: 'duplicate', service, incidentId: prior };
+    const classification = classifyError({ type: error.type, message: error.message, platform: error.platform });
+    const { route } = chooseRoute(classification, service, this.options.config.routes);
+    const rootCause: RootCause = {
+      kind: 'unknown',
+      service,
+      summary: `${classification.category.replace('_', ' ')} in ${service}: ${error.title}`,
+      confidence: classification.confidence,
+      evidence: [
+        {
+          source: 'policy',
+          detail: `${SOURCE_NAME[error.source]}: ${classification.reason} (${classification.language}); route: ${route.do}`,
+        },
+      ],
+    };
+    const tracked = await engine.track(
+      {
+        service,
+        source: error.source,
+        summary: error.title,
+        rootCause,
+        dedupeKey: key,
+        context: errorContext(error),
+      },
+      (say, incidentId) => this.run(error, service, classification, route, incidentId, say),
+    );
+    if (tracked.duplicate) return { id: error.id, result: 'duplicate', service, incidentId: tracked.incidentId };
+    const work = tracked.report.catch((err: unknown) =>
+      logger?.error({ err, service, error: error.id }, 'routing an application error failed'),
+    );
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+    return {
+      id: error.id,
+      result: 'routed',
+      service,
+      category: classification.category,
+      confidence: classification.confidence,
+      action: route.do,
+      incidentId: tracked.incidentId,
+    };
   }
 
   private async run(
@@ -147,13 +146,12 @@ export class ErrorRouter {
     service: string,
     classification: ErrorClassification,
     route: Route,
-    key: string,
+    incidentId: string,
     say: (message: string) => void,
   ): Promise<TrackOutcome> {
     const { config, github } = this.options;
-    const incidentId = this.options.store.eventIncident(key) ?? '';
     // The route is this incident's escalation: taking GitHub escalation's once-per-incident claim keeps it from opening a second issue.
-    this.options.store.claimEvent(`github-issue:${incidentId}`, incidentId);
+    await this.options.store.claimEvent(`github-issue:${incidentId}`, incidentId);
     const facts = [where(error), error.traceId && `trace ${error.traceId}`, error.link].filter(Boolean).join(' · ');
     say(
       `*${SOURCE_NAME[error.source]}:* ${error.title}${facts ? `\n${facts}` : ''}\nClassified *${classification.category.replace('_', ' ')}* (confidence ${classification.confidence.toFixed(2)}: ${classification.reason}); route: *${route.do}*`,
@@ -186,8 +184,8 @@ export class ErrorRouter {
       case 'issue':
         return this.fileIssue(error, service, classification, incidentId, link);
       case 'block': {
-        this.options.store.setPaused(service, true);
-        this.options.store.appendAudit({
+        await this.options.store.setPaused(service, true);
+        await this.options.store.appendAudit({
           at: new Date().toISOString(),
           incidentId,
           service,
@@ -270,8 +268,8 @@ export class ErrorRouter {
   ): Promise<TrackOutcome> {
     const { store, github } = this.options;
     const key = `github-issue-for:${error.fingerprint}`;
-    const known = store.eventIncident(key);
-    store.appendAudit({
+    const known = await store.eventIncident(key);
+    await store.appendAudit({
       at: new Date().toISOString(),
       incidentId,
       service,
@@ -288,9 +286,9 @@ export class ErrorRouter {
       `- **Fingerprint:** \`${error.fingerprint}\``,
     ].filter(Boolean);
     if (known !== undefined) {
-      const occurrences = store
-        .listAudit({ service })
-        .filter((e) => e.event === 'error_occurrence' && e.detail.fingerprint === error.fingerprint).length;
+      const occurrences = (await store.listAudit({ service })).filter(
+        (e) => e.event === 'error_occurrence' && e.detail.fingerprint === error.fingerprint,
+      ).length;
       const url = await github!.comment(
         Number(known),
         [`Seen again (occurrence ${occurrences}):`, '', fenced(error.title), '', ...details].join('\n'),
@@ -318,7 +316,7 @@ export class ErrorRouter {
       body,
       labels: ['healbot', `error:${classification.category}`],
     });
-    store.claimEvent(key, String(issue.number));
+    await store.claimEvent(key, String(issue.number));
     return { outcome: 'escalated', summary: `Opened issue #${issue.number}: ${issue.url}${link}` };
   }
 

@@ -173,7 +173,7 @@ export function buildProgram(): Command {
             if (line) process.stdout.write(bot.redact(`${line}\n`));
           }
         });
-        bot.takeOwnership();
+        await bot.takeOwnership();
         const report: HealReport = await Promise.race([
           bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }),
           secondApprover,
@@ -215,14 +215,14 @@ export function buildProgram(): Command {
       // The store directly, not createHealbot: recovering would close a running serve's incidents.
       const store = new SqliteStore(config.store.path);
       try {
-        const entries = auditEntries(store, {
+        const entries = await auditEntries(store, {
           service: opts.service,
           since: opts.since ? parseSince(opts.since) : undefined,
         });
         const redactor = createRedactor(configSecrets(config));
         process.stdout.write(redactor(opts.json ? auditJsonLines(entries) : auditText(entries)));
       } finally {
-        store.close();
+        await store.close();
       }
     });
 

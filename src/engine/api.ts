@@ -130,11 +130,11 @@ export interface HealbotApi {
   /** Opens an incident (or joins the open one for the service) and runs it to the end. */
   heal(request: HealRequest): Promise<HealReport>;
   /** Like heal, but says at once what became of the request: opened, or joined an open incident (and where it stands). */
-  open(request: HealRequest): IntakeDecision;
+  open(request: HealRequest): Promise<IntakeDecision>;
   /** Hands signals (alerts, monitoring rounds, events) to the intake, in one store transaction. */
-  accept(signals: readonly Signal[]): IntakeDecision[];
+  accept(signals: readonly Signal[]): Promise<IntakeDecision[]>;
   /** Where an incident stands now. */
-  incident(id: string): IncidentView | undefined;
+  incident(id: string): Promise<IncidentView | undefined>;
   /** Closes an open incident by hand (`/heal resolve <id>`): an approver says the failure is over. */
   resolveIncident(id: string, by: Actor): Promise<IncidentView>;
   /** Whether `actor` may approve actions on `service` (so a reply only offers buttons that work). */
@@ -143,7 +143,7 @@ export interface HealbotApi {
   thread(
     incidentId: string,
     platform: string,
-  ): { platform: string; channel: string; thread: string; statusMessage: string } | undefined;
+  ): Promise<{ platform: string; channel: string; thread: string; statusMessage: string } | undefined>;
   diagnose(service: string): Promise<Diagnosis>;
   status(): Promise<ServiceStatus[]>;
   history(service?: string, limit?: number): Promise<IncidentRecord[]>;

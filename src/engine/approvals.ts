@@ -1,5 +1,6 @@
 import type { Store, ApprovalRecord } from './ports/store.js';
 import type { Actor, DecisionResult } from './api.js';
+import { TargetLocks } from './target-locks.js';
 import type { ApprovalRequest } from './types.js';
 
 export type ApprovalDecision = { decision: 'approved' | 'denied' | 'expired'; by: string[] };
@@ -15,46 +16,59 @@ export const identityOf = (actor: Actor) => `${actor.platform}:${actor.id}`;
 export class ApprovalBook {
   private readonly waiters = new Map<string, (d: ApprovalDecision) => void>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Approvals are decided one click at a time each: a second approver never overwrites the first. */
+  private readonly deciding = new TargetLocks();
 
   constructor(
     private readonly store: Store,
     private readonly isAllowed: (actor: Actor, request: ApprovalRequest) => boolean,
     private readonly onOrphanApproved: (record: ApprovalRecord) => void,
-    private readonly onExpired: (record: ApprovalRecord) => void,
+    private readonly onExpired: (record: ApprovalRecord) => Promise<void>,
     private readonly now: () => number = Date.now,
+    /** Told when an expiry that runs on its own (a timer) fails. */
+    private readonly onError: (error: unknown, approvalId: string) => void = () => undefined,
   ) {}
 
   /** Re-arms expiry timers for approvals persisted by an earlier run. */
-  restore(): void {
-    for (const record of this.store.pendingApprovals()) this.arm(record);
+  async restore(): Promise<void> {
+    for (const record of await this.store.pendingApprovals()) this.arm(record);
   }
 
-  /** Persists the request and waits for its decision or expiry. */
-  wait(request: ApprovalRequest): Promise<ApprovalDecision> {
+  /** Persists the request; resolves once it is stored, with its decision or expiry to come. */
+  async wait(request: ApprovalRequest): Promise<{ decision: Promise<ApprovalDecision> }> {
     const record: ApprovalRecord = { ...request, status: 'pending', approvedBy: [] };
-    this.store.saveApproval(record);
-    return new Promise((resolve) => {
+    await this.store.saveApproval(record);
+    const decision = new Promise<ApprovalDecision>((resolve) => {
       this.waiters.set(request.id, resolve);
       this.arm(record);
     });
+    return { decision };
   }
 
   private arm(record: ApprovalRecord): void {
     const delay = Math.max(0, Date.parse(record.expiresAt) - this.now());
-    const timer = setTimeout(() => this.expire(record.id), Math.min(delay, 2 ** 31 - 1));
+    const timer = setTimeout(
+      () => void this.expire(record.id).catch((error: unknown) => this.onError(error, record.id)),
+      Math.min(delay, 2 ** 31 - 1),
+    );
     timer.unref();
     this.timers.set(record.id, timer);
   }
 
-  private expire(id: string): void {
-    const record = this.store.getApproval(id);
+  /**
+   * Expires a pending approval whose time is up, through `store`. Inside someone's transaction
+   * (`store` is not the book's own), the engine's follow-up runs after it, never inside it.
+   */
+  private async expire(id: string, store: Store = this.store): Promise<void> {
+    const record = await store.getApproval(id);
     if (!record || record.status !== 'pending') return;
     // A timer holds at most 2^31-1 ms (about 24.8 days); a longer approvalTimeout waits in several legs.
     if (Date.parse(record.expiresAt) > this.now()) return this.arm(record);
     const expired: ApprovalRecord = { ...record, status: 'expired', decidedAt: new Date(this.now()).toISOString() };
-    if (!this.store.transitionApproval(id, 'pending', expired)) return;
+    if (!(await store.transitionApproval(id, 'pending', expired))) return;
     this.settle(id, { decision: 'expired', by: [] });
-    this.onExpired(expired);
+    if (store === this.store) await this.onExpired(expired);
+    else void this.onExpired(expired).catch((error: unknown) => this.onError(error, id));
   }
 
   private settle(id: string, decision: ApprovalDecision): boolean {
@@ -66,12 +80,37 @@ export class ApprovalBook {
     return waiter !== undefined;
   }
 
-  /** Decides an approval. Synchronous on purpose: two clicks at once are serialised. */
-  decide(id: string, actor: Actor, decision: 'approve' | 'deny'): DecisionResult {
-    const record = this.store.getApproval(id);
+  /**
+   * Decides an approval through `store` (the book's own, or a transaction of it). Every change
+   * is a compare-and-set on the pending status, so a decision racing another (a click on another
+   * replica, an expiry, a withdrawal) loses cleanly. Approvals, which add to a list, are also
+   * taken one at a time per approval; a denial takes no lock, so a transaction may deny.
+   */
+  async decide(
+    id: string,
+    actor: Actor,
+    decision: 'approve' | 'deny',
+    store: Store = this.store,
+  ): Promise<DecisionResult> {
+    if (decision === 'deny') return this.decideNow(id, actor, decision, store);
+    const held = await this.deciding.acquire([id], identityOf(actor));
+    try {
+      return await this.decideNow(id, actor, decision, store);
+    } finally {
+      held.release();
+    }
+  }
+
+  private async decideNow(
+    id: string,
+    actor: Actor,
+    decision: 'approve' | 'deny',
+    store: Store,
+  ): Promise<DecisionResult> {
+    const record = await store.getApproval(id);
     if (!record) return { ok: false, reason: 'not_found', message: `There is no approval ${id}.` };
-    if (record.status === 'pending' && Date.parse(record.expiresAt) <= this.now()) this.expire(id);
-    const current = this.store.getApproval(id)!;
+    if (record.status === 'pending' && Date.parse(record.expiresAt) <= this.now()) await this.expire(id, store);
+    const current = (await store.getApproval(id))!;
     if (current.status === 'expired')
       return {
         ok: false,
@@ -96,7 +135,7 @@ export class ApprovalBook {
     const at = new Date(this.now()).toISOString();
     if (decision === 'deny') {
       const denied: ApprovalRecord = { ...current, status: 'denied', decidedBy: name, decidedAt: at };
-      if (!this.store.transitionApproval(id, 'pending', denied))
+      if (!(await store.transitionApproval(id, 'pending', denied)))
         return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
       this.settle(id, { decision: 'denied', by: [name] });
       return { ok: true, decision: 'denied', request: denied, by: [name], at };
@@ -112,7 +151,9 @@ export class ApprovalBook {
     }
     const approvedBy = [...current.approvedBy, name];
     if (approvedBy.length < current.requiredApprovals) {
-      this.store.saveApproval({ ...current, approvedBy, approverIds: [...approverIds, identity] });
+      const partial: ApprovalRecord = { ...current, approvedBy, approverIds: [...approverIds, identity] };
+      if (!(await store.transitionApproval(id, 'pending', partial)))
+        return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
       return {
         ok: true,
         decision: 'approved',
@@ -130,7 +171,7 @@ export class ApprovalBook {
       decidedBy: approvedBy.join(' and '),
       decidedAt: at,
     };
-    if (!this.store.transitionApproval(id, 'pending', approved))
+    if (!(await store.transitionApproval(id, 'pending', approved)))
       return { ok: false, reason: 'already_decided', message: `Approval ${id} was already decided.` };
     if (!this.settle(id, { decision: 'approved', by: approvedBy })) this.onOrphanApproved(approved);
     return { ok: true, decision: 'approved', request: approved, by: approvedBy, at };

@@ -111,16 +111,22 @@ export class Engine implements HealbotApi {
     this.approvals = new ApprovalBook(
       options.store,
       (actor, request) => options.mayApprove(actor, request.service),
-      (record) => void this.resumeApproved(record),
-      (record) => {
-        this.audit(record.incidentId, record.service, 'approval_expired', undefined, { approval: record.id });
-        this.closeOrphan(
-          record,
-          'escalated',
-          `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`,
+      (record) =>
+        void this.resumeApproved(record).catch((error: unknown) =>
+          this.log.error({ err: error, approval: record.id }, 'resuming an approved action failed'),
+        ),
+      async (record) => {
+        await this.audit(record.incidentId, record.service, 'approval_expired', undefined, { approval: record.id });
+        await this.intake.exclusive([record.service], () =>
+          this.closeOrphan(
+            record,
+            'escalated',
+            `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`,
+          ),
         );
       },
       this.now,
+      (error, approvalId) => this.log.error({ err: error, approval: approvalId }, 'expiring an approval failed'),
     );
     this.intake = new Intake({
       config: options.config,
@@ -131,13 +137,13 @@ export class Engine implements HealbotApi {
         const run = this.running.get(service);
         return run && { incidentId: run.incident.id, promise: run.promise };
       },
-      open: (incident, options) => this.openIncident(incident, options),
-      rerun: (record, signal) => this.rerun(record, signal),
-      reportOf: (incidentId, service, joined) => this.reportFromRecord(incidentId, service, joined),
-      note: (incidentId, message, detail) => this.note(incidentId, message, detail),
-      withdraw: (approvalId) => void this.decide(approvalId, FAILURE_ENDED, 'deny'),
-      closeRecovered: (record, why) => this.closeRecovered(record, why),
-      view: (record) => this.view(record),
+      open: (store, incident, options) => this.openIncident(store, incident, options),
+      rerun: (store, record, signal) => this.rerun(store, record, signal),
+      reportOf: (store, incidentId, service, joined) => this.reportFromRecord(incidentId, service, joined, store),
+      note: (store, incidentId, message, detail) => this.note(incidentId, message, detail, store),
+      withdraw: async (store, approvalId) => void (await this.decideWith(store, approvalId, FAILURE_ENDED, 'deny')),
+      closeRecovered: (store, record, why) => this.closeRecovered(record, why, store),
+      view: (store, record) => this.view(record, store),
     });
   }
 
@@ -151,13 +157,13 @@ export class Engine implements HealbotApi {
    * stream), an action that was under way is named, the service is diagnosed again, and
    * nothing is re-run without a fresh decision. Only the store's owner calls this.
    */
-  recover(): void {
+  async recover(): Promise<void> {
     const store = this.options.store;
-    const pending = new Set(store.pendingApprovals().map((a) => a.incidentId));
-    for (const record of store.listIncidents({ status: 'open' })) {
+    const pending = new Set((await store.pendingApprovals()).map((a) => a.incidentId));
+    for (const record of await store.listIncidents({ status: 'open' })) {
       if (pending.has(record.id) || this.running.has(record.service)) continue;
       if (record.dryRun) {
-        store.updateIncident(record.id, {
+        await store.updateIncident(record.id, {
           status: 'closed',
           closedAt: new Date(this.now()).toISOString(),
           outcome: 'escalated',
@@ -167,7 +173,7 @@ export class Engine implements HealbotApi {
       }
       // Escalated and still open: the failure goes on; signals join it.
       if (record.outcome) continue;
-      const trail = store.listAudit().filter((e) => e.incidentId === record.id);
+      const trail = (await store.listAudit()).filter((e) => e.incidentId === record.id);
       const started = trail.filter((e) => e.event === 'action_started');
       const finished = trail.filter((e) => e.event === 'action').length;
       const cut = started.length > finished ? started.at(-1) : undefined;
@@ -175,11 +181,13 @@ export class Engine implements HealbotApi {
       const summary = step
         ? `healbot stopped (crashed or was killed) during ${step.action} ${step.target}, started at ${cut!.at}; whether it finished is unknown and it is not re-run. Run /heal ${record.service} to decide again`
         : `healbot restarted while this incident was running; nothing is re-run automatically. Run /heal ${record.service} to diagnose again`;
-      store.updateIncident(record.id, { outcome: step ? 'failed' : 'escalated', summary });
-      this.audit(record.id, record.service, 'interrupted', undefined, step ? { step, startedAt: cut!.at } : {});
-      void this.rediagnoseAfterRestart(record.id, record.service, summary);
+      await store.updateIncident(record.id, { outcome: step ? 'failed' : 'escalated', summary });
+      await this.audit(record.id, record.service, 'interrupted', undefined, step ? { step, startedAt: cut!.at } : {});
+      void this.rediagnoseAfterRestart(record.id, record.service, summary).catch((error: unknown) =>
+        this.log.error({ err: error, incident: record.id }, 'telling an interrupted incident failed'),
+      );
     }
-    this.approvals.restore();
+    await this.approvals.restore();
   }
 
   /** Tells an interrupted incident's thread and event stream what happened and how its service is now; changes nothing. */
@@ -192,18 +200,21 @@ export class Engine implements HealbotApi {
           ? `${service} is healthy.`
           : `${rc.summary.replace(/\.$/, '')}. Nothing was re-run; /heal ${service} decides again.`;
       if (rc.kind === 'healthy')
-        queueMicrotask(() =>
-          this.intake.accept({
-            source: 'monitor',
-            service,
-            status: 'resolved',
-            text: 'diagnosed again after a restart',
-          }),
+        queueMicrotask(
+          () =>
+            void this.intake
+              .accept({
+                source: 'monitor',
+                service,
+                status: 'resolved',
+                text: 'diagnosed again after a restart',
+              })
+              .catch((error: unknown) => this.log.error({ err: error, service }, 'signal could not be handled')),
         );
     } catch (error) {
       now = `the diagnosis failed (${this.options.redact((error as Error).message)}).`;
     }
-    this.note(incidentId, `${summary}. Diagnosed again after the restart: ${now}`);
+    await this.note(incidentId, `${summary}. Diagnosed again after the restart: ${now}`);
   }
 
   services(): string[] {
@@ -232,8 +243,9 @@ export class Engine implements HealbotApi {
     event: string,
     actor: string | undefined,
     detail: Record<string, unknown>,
-  ): void {
-    this.options.store.appendAudit({
+    store: Store = this.options.store,
+  ): Promise<void> {
+    return store.appendAudit({
       at: new Date(this.now()).toISOString(),
       incidentId,
       service,
@@ -263,16 +275,16 @@ export class Engine implements HealbotApi {
         const diagnosis = await diagnose(this.options.sensors, service);
         // A healthy status check is a verification: it ends an escalated incident of the service.
         if (diagnosis.rootCause.kind === 'healthy')
-          this.intake.accept({ source: 'monitor', service, status: 'resolved', text: 'status check' });
+          await this.intake.accept({ source: 'monitor', service, status: 'resolved', text: 'status check' });
         return {
           service,
           healthy: diagnosis.rootCause.kind === 'healthy',
           rootCause: diagnosis.rootCause,
-          paused: this.options.store.isPaused(service),
-          breakerOpen: this.options.store.isBreakerOpen(service),
+          paused: await this.options.store.isPaused(service),
+          breakerOpen: await this.options.store.isBreakerOpen(service),
           openIncident:
             this.running.get(service)?.incident.id ??
-            this.options.store.listIncidents({ service, status: 'open', limit: 5 }).find((r) => !r.dryRun)?.id,
+            (await this.options.store.listIncidents({ service, status: 'open', limit: 5 })).find((r) => !r.dryRun)?.id,
         };
       }),
     );
@@ -288,9 +300,9 @@ export class Engine implements HealbotApi {
     return this.options.store.remediationStats(service);
   }
 
-  private requireApprover(service: string, actor: Actor, what: string): void {
+  private async requireApprover(service: string, actor: Actor, what: string): Promise<void> {
     if (this.options.mayApprove(actor, service)) return;
-    this.audit(undefined, service, `refused_${what}`, actorName(actor), {});
+    await this.audit(undefined, service, `refused_${what}`, actorName(actor), {});
     throw new PermissionDenied(
       `only approvers of ${service} may ${what} it (${this.options.approversOf(service).join(', ') || 'none configured'})`,
     );
@@ -298,56 +310,83 @@ export class Engine implements HealbotApi {
 
   async pause(service: string, by: Actor): Promise<void> {
     this.requireService(service);
-    this.requireApprover(service, by, 'pause');
-    this.options.store.setPaused(service, true);
-    this.audit(undefined, service, 'paused', actorName(by), {});
+    await this.requireApprover(service, by, 'pause');
+    await this.options.store.setPaused(service, true);
+    await this.audit(undefined, service, 'paused', actorName(by), {});
   }
 
   async resume(service: string, by: Actor): Promise<void> {
     this.requireService(service);
-    this.requireApprover(service, by, 'resume');
-    this.options.store.setPaused(service, false);
-    this.options.store.resetBreaker(service, this.now());
-    this.audit(undefined, service, 'resumed', actorName(by), { breakerReset: true });
+    await this.requireApprover(service, by, 'resume');
+    await this.options.store.setPaused(service, false);
+    await this.options.store.resetBreaker(service, this.now());
+    await this.audit(undefined, service, 'resumed', actorName(by), { breakerReset: true });
   }
 
   async decide(approvalId: string, actor: Actor, decision: 'approve' | 'deny'): Promise<DecisionResult> {
-    const result = this.approvals.decide(approvalId, actor, decision);
-    const record = this.options.store.getApproval(approvalId);
+    return this.decideWith(this.options.store, approvalId, actor, decision, (service, work) =>
+      this.intake.exclusive([service], work),
+    );
+  }
+
+  /**
+   * Decides an approval through `store`. A denial settles an incident no run waits for; the
+   * intake's lock on the service is taken around that through `exclusive`, unless the caller
+   * already holds it (the intake withdrawing a request inside its transaction).
+   */
+  private async decideWith(
+    store: Store,
+    approvalId: string,
+    actor: Actor,
+    decision: 'approve' | 'deny',
+    exclusive: (service: string, work: () => Promise<void>) => Promise<void> = (_, work) => work(),
+  ): Promise<DecisionResult> {
+    const result = await this.approvals.decide(approvalId, actor, decision, store);
+    const record = await store.getApproval(approvalId);
     const event = result.ok ? (decision === 'approve' ? 'approved' : 'denied') : `refused_${result.reason}`;
-    this.audit(record?.incidentId, record?.service, event, actorName(actor), {
-      approval: approvalId,
-      step: record?.step,
-      door: actor.platform,
-      identity: identityOf(actor),
-    });
+    await this.audit(
+      record?.incidentId,
+      record?.service,
+      event,
+      actorName(actor),
+      {
+        approval: approvalId,
+        step: record?.step,
+        door: actor.platform,
+        identity: identityOf(actor),
+      },
+      store,
+    );
     if (result.ok && result.decision === 'denied' && record)
-      this.closeOrphan(
-        record,
-        'denied',
-        `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`,
+      await exclusive(record.service, () =>
+        this.closeOrphan(
+          record,
+          'denied',
+          `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`,
+          store,
+        ),
       );
     return result;
   }
 
   /** The Alertmanager alert behind an incident, for silencing: its record and label matchers. */
-  private silenceable(incidentId: string, by: Actor): { record: IncidentRecord; silencer: Silencer } {
+  private async silenceable(incidentId: string, by: Actor): Promise<{ record: IncidentRecord; silencer: Silencer }> {
     const silencer = this.options.silencer;
     if (!silencer) throw new UsageError('silences need alertmanager: { url } in the config');
-    const record = this.options.store.getIncident(incidentId);
+    const record = await this.options.store.getIncident(incidentId);
     if (!record) throw new UsageError(`there is no incident ${incidentId}`);
     if (record.context?.source !== 'alertmanager' || Object.keys(record.context.labels).length === 0)
       throw new UsageError(
         `incident ${incidentId} did not come from an Alertmanager alert: there is nothing to silence`,
       );
-    this.requireApprover(record.service, by, 'silence');
+    await this.requireApprover(record.service, by, 'silence');
     return { record, silencer };
   }
 
   async silence(incidentId: string, durationMs: number, by: Actor): Promise<IncidentSilence> {
     if (!(durationMs > 0 && durationMs <= LONGEST_SILENCE_MS))
       throw new UsageError(`a silence lasts from 1 minute to ${LONGEST_SILENCE_MS / 3_600_000} hours`);
-    const { record, silencer } = this.silenceable(incidentId, by);
+    const { record, silencer } = await this.silenceable(incidentId, by);
     const who = actorName(by)!;
     const until = new Date(this.now() + durationMs);
     const id = await silencer.create({
@@ -357,13 +396,13 @@ export class Engine implements HealbotApi {
       comment: `Silenced from chat on healbot incident ${incidentId} (${record.service})`,
     });
     const silence: IncidentSilence = { id, until: until.toISOString(), by: who };
-    this.options.store.updateIncident(incidentId, { silence });
-    this.audit(incidentId, record.service, 'silenced', who, {
+    await this.options.store.updateIncident(incidentId, { silence });
+    await this.audit(incidentId, record.service, 'silenced', who, {
       silence: id,
       until: silence.until,
       matchers: record.context!.labels,
     });
-    this.note(
+    await this.note(
       incidentId,
       `Silenced by ${who} until ${silence.until.slice(0, 16).replace('T', ' ')} UTC (Alertmanager silence ${id}).`,
     );
@@ -371,67 +410,77 @@ export class Engine implements HealbotApi {
   }
 
   async expireSilence(incidentId: string, by: Actor): Promise<IncidentSilence> {
-    const { record, silencer } = this.silenceable(incidentId, by);
+    const { record, silencer } = await this.silenceable(incidentId, by);
     if (!record.silence || record.silence.expiredAt)
       throw new UsageError(`incident ${incidentId} has no silence to expire`);
     await silencer.expire(record.silence.id);
     const who = actorName(by)!;
-    this.options.store.updateIncident(incidentId, {
+    await this.options.store.updateIncident(incidentId, {
       silence: { ...record.silence, expiredAt: new Date(this.now()).toISOString(), expiredBy: who },
     });
-    this.audit(incidentId, record.service, 'silence_expired', who, { silence: record.silence.id });
-    this.note(incidentId, `${who} expired the silence ${record.silence.id}; the alert notifies again.`);
+    await this.audit(incidentId, record.service, 'silence_expired', who, { silence: record.silence.id });
+    await this.note(incidentId, `${who} expired the silence ${record.silence.id}; the alert notifies again.`);
     return record.silence;
   }
 
   /** A denial or expiry after a restart has no run waiting for it: settle its incident here (a denial closes it, an expiry escalates it). */
-  private closeOrphan(record: ApprovalRecord, outcome: 'denied' | 'escalated', summary: string): void {
+  private async closeOrphan(
+    record: ApprovalRecord,
+    outcome: 'denied' | 'escalated',
+    summary: string,
+    store: Store = this.options.store,
+  ): Promise<void> {
     if ([...this.running.values()].some((run) => run.incident.id === record.incidentId)) return;
-    const stored = this.options.store.getIncident(record.incidentId);
+    const stored = await store.getIncident(record.incidentId);
     if (!stored || stored.status !== 'open') return;
+    if ([...this.running.values()].some((run) => run.incident.id === record.incidentId)) return;
     const closes = outcome !== 'escalated' || stored.dryRun;
-    this.options.store.updateIncident(stored.id, {
+    await store.updateIncident(stored.id, {
       ...(closes ? { status: 'closed' as const, closedAt: new Date(this.now()).toISOString() } : {}),
       outcome,
       summary,
     });
-    this.audit(stored.id, stored.service, 'outcome', undefined, { outcome, summary });
+    await this.audit(stored.id, stored.service, 'outcome', undefined, { outcome, summary }, store);
   }
 
   /** An idle open incident whose service is healthy again: it ends here, with a line in its thread. */
-  private closeRecovered(record: IncidentRecord, why: string): void {
+  private async closeRecovered(record: IncidentRecord, why: string, store: Store = this.options.store): Promise<void> {
     // `why` starts with the service's name, written as configured.
     const summary = [record.summary?.replace(/\.?$/, '.'), `${why}; incident closed.`].filter(Boolean).join(' ');
-    this.options.store.updateIncident(record.id, {
+    await store.updateIncident(record.id, {
       status: 'closed',
       closedAt: new Date(this.now()).toISOString(),
       summary,
     });
-    this.audit(record.id, record.service, 'closed', undefined, { why });
-    this.note(record.id, `${why}; incident \`${record.id}\` is closed.`);
+    await this.audit(record.id, record.service, 'closed', undefined, { why }, store);
+    await this.note(record.id, `${why}; incident \`${record.id}\` is closed.`, {}, store);
   }
 
   async resolveIncident(id: string, by: Actor): Promise<IncidentView> {
-    const record = this.options.store.getIncident(id);
-    if (!record) throw new UsageError(`there is no incident ${id}; /heal history lists them`);
-    this.requireApprover(record.service, by, 'resolve');
-    if (record.status === 'closed') return this.view(record);
-    if (this.running.get(record.service)?.incident.id === id)
-      throw new UsageError(
-        `incident ${id} is still running (${this.view(record).state}); wait for it, or deny its approval`,
-      );
-    for (const approval of this.options.store.pendingApprovals().filter((a) => a.incidentId === id))
-      this.approvals.decide(approval.id, FAILURE_ENDED, 'deny');
-    this.closeRecovered(record, `resolved by ${actorName(by)}`);
-    return this.view(this.options.store.getIncident(id)!);
+    const found = await this.options.store.getIncident(id);
+    if (!found) throw new UsageError(`there is no incident ${id}; /heal history lists them`);
+    await this.requireApprover(found.service, by, 'resolve');
+    // Under the intake's lock: no signal joins or re-runs the incident while it is being closed.
+    return this.intake.exclusive([found.service], async () => {
+      const record = (await this.options.store.getIncident(id))!;
+      if (record.status === 'closed') return this.view(record);
+      if (this.running.get(record.service)?.incident.id === id)
+        throw new UsageError(
+          `incident ${id} is still running (${(await this.view(record)).state}); wait for it, or deny its approval`,
+        );
+      for (const approval of (await this.options.store.pendingApprovals()).filter((a) => a.incidentId === id))
+        await this.approvals.decide(approval.id, FAILURE_ENDED, 'deny');
+      await this.closeRecovered(record, `resolved by ${actorName(by)}`);
+      return this.view((await this.options.store.getIncident(id))!);
+    });
   }
 
   mayApprove(actor: Actor, service: string): boolean {
     return this.options.mayApprove(actor, service);
   }
 
-  incident(id: string): IncidentView | undefined {
-    const record = this.options.store.getIncident(id);
+  async incident(id: string): Promise<IncidentView | undefined> {
+    const record = await this.options.store.getIncident(id);
     return record && this.view(record);
   }
 
@@ -451,12 +500,10 @@ export class Engine implements HealbotApi {
     }
   }
 
-  private view(record: IncidentRecord): IncidentView {
-    const running = this.running.get(record.service)?.incident.id === record.id;
+  private async view(record: IncidentRecord, store: Store = this.options.store): Promise<IncidentView> {
     const pending =
-      record.status === 'open'
-        ? this.options.store.pendingApprovals().find((a) => a.incidentId === record.id)
-        : undefined;
+      record.status === 'open' ? (await store.pendingApprovals()).find((a) => a.incidentId === record.id) : undefined;
+    const running = this.running.get(record.service)?.incident.id === record.id;
     const phase: Phase = running
       ? (this.phases.get(record.id) ?? { kind: 'diagnosing' })
       : pending
@@ -478,9 +525,14 @@ export class Engine implements HealbotApi {
    * Adds information to an incident, running or closed (an alert resolved, a restart healbot
    * did not cause): an 'info' progress event for its thread and an audit entry.
    */
-  note(incidentId: string, message: string, detail: Record<string, unknown> = {}): void {
-    const record = this.options.store.getIncident(incidentId);
-    this.audit(incidentId, record?.service, 'info', undefined, { message, ...detail });
+  async note(
+    incidentId: string,
+    message: string,
+    detail: Record<string, unknown> = {},
+    store: Store = this.options.store,
+  ): Promise<void> {
+    const record = await store.getIncident(incidentId);
+    await this.audit(incidentId, record?.service, 'info', undefined, { message, ...detail }, store);
     this.emit({ type: 'info', incidentId, message: this.options.redact(message) });
   }
 
@@ -489,21 +541,19 @@ export class Engine implements HealbotApi {
     return Object.fromEntries([...this.running].map(([service, run]) => [service, run.incident.id]));
   }
 
-  heal(request: HealRequest): Promise<HealReport> {
-    try {
-      return this.open(request).report ?? Promise.reject(new UsageError(`nothing to heal for ${request.service}`));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async heal(request: HealRequest): Promise<HealReport> {
+    const { report } = await this.open(request);
+    if (!report) throw new UsageError(`nothing to heal for ${request.service}`);
+    return report;
   }
 
-  open(request: HealRequest): IntakeDecision {
+  async open(request: HealRequest): Promise<IntakeDecision> {
     this.requireService(request.service);
     const { dedupeKey, summary, ...rest } = request;
     return this.intake.accept({ ...rest, key: dedupeKey, text: summary });
   }
 
-  accept(signals: readonly Signal[]): IntakeDecision[] {
+  accept(signals: readonly Signal[]): Promise<IntakeDecision[]> {
     return this.intake.acceptAll(signals, (error, signal) =>
       this.log.error(
         { err: (error as Error)?.message ?? String(error), service: signal.service },
@@ -512,16 +562,17 @@ export class Engine implements HealbotApi {
     );
   }
 
-  private openIncident(
+  private async openIncident(
+    store: Store,
     opened: Incident,
     options: Pick<RunOptions, 'security' | 'leaveAlone' | 'labels'>,
-  ): Promise<HealReport> {
+  ): Promise<{ report: Promise<HealReport> }> {
     const incident: Incident = {
       ...opened,
       requestedBy: this.redactOptional(opened.requestedBy),
       summary: this.redactOptional(opened.summary),
     };
-    this.options.store.saveIncident({
+    await store.saveIncident({
       id: incident.id,
       service: incident.service,
       status: 'open',
@@ -534,15 +585,19 @@ export class Engine implements HealbotApi {
       labels: options.labels,
       context: incident.context,
     });
-    this.audit(incident.id, incident.service, 'requested', incident.requestedBy, {
-      source: incident.source,
-      summary: incident.summary,
-    });
-    return this.start(incident, options);
+    await this.audit(
+      incident.id,
+      incident.service,
+      'requested',
+      incident.requestedBy,
+      { source: incident.source, summary: incident.summary },
+      store,
+    );
+    return { report: this.start(incident, options) };
   }
 
   /** Someone asked again about an escalated incident that is still open: run the pipeline again, in the same incident and thread. */
-  private rerun(record: IncidentRecord, signal: Signal): Promise<HealReport> {
+  private async rerun(store: Store, record: IncidentRecord, signal: Signal): Promise<{ report: Promise<HealReport> }> {
     const stored = record as IncidentRecord & { origin?: Incident['origin'] };
     const requestedBy = signal.requestedBy ? actorName(signal.requestedBy) : record.requestedBy;
     const incident: Incident = {
@@ -555,20 +610,28 @@ export class Engine implements HealbotApi {
       origin: stored.origin,
       context: (record as IncidentRecord & { context?: Incident['context'] }).context,
     };
-    this.options.store.updateIncident(record.id, { outcome: undefined, summary: undefined });
-    this.audit(incident.id, incident.service, 'requested', requestedBy, { source: signal.source, again: true });
-    return this.start(incident, { labels: signal.labels });
+    await store.updateIncident(record.id, { outcome: undefined, summary: undefined });
+    await this.audit(
+      incident.id,
+      incident.service,
+      'requested',
+      requestedBy,
+      { source: signal.source, again: true },
+      store,
+    );
+    return { report: this.start(incident, { labels: signal.labels }) };
   }
 
   /**
    * Opens an incident whose work is done by `work` rather than by a heal (an application error
    * routed to a fix workflow, an issue or chat), tells its thread what `work` says, and closes
-   * it with the outcome, like any other incident. A `dedupeKey` seen before returns the first report.
+   * it with the outcome, like any other incident. Resolves once the incident is recorded, with
+   * its id and the report to come; a `dedupeKey` seen before is a duplicate with the first report.
    */
   async track(
     request: TrackRequest,
-    work: (say: (message: string) => void) => Promise<TrackOutcome>,
-  ): Promise<HealReport> {
+    work: (say: (message: string) => void, incidentId: string) => Promise<TrackOutcome>,
+  ): Promise<{ incidentId: string; duplicate: boolean; report: Promise<HealReport> }> {
     this.requireService(request.service);
     const store = this.options.store;
     const incident: Incident = {
@@ -579,9 +642,12 @@ export class Engine implements HealbotApi {
       openedAt: new Date(this.now()).toISOString(),
       context: request.context,
     };
-    if (request.dedupeKey && !store.claimEvent(request.dedupeKey, incident.id))
-      return this.reportFromRecord(store.eventIncident(request.dedupeKey), request.service);
-    store.saveIncident({
+    if (request.dedupeKey && !(await store.claimEvent(request.dedupeKey, incident.id))) {
+      const first = await store.eventIncident(request.dedupeKey);
+      const report = await this.reportFromRecord(first, request.service);
+      return { incidentId: first ?? '', duplicate: true, report: Promise.resolve(report) };
+    }
+    await store.saveIncident({
       id: incident.id,
       service: incident.service,
       status: 'open',
@@ -592,17 +658,36 @@ export class Engine implements HealbotApi {
       rootCause: request.rootCause,
       context: incident.context,
     });
-    this.audit(incident.id, incident.service, 'requested', undefined, {
+    await this.audit(incident.id, incident.service, 'requested', undefined, {
       source: incident.source,
       summary: request.summary,
     });
     this.emit({ type: 'started', incident });
+    return { incidentId: incident.id, duplicate: false, report: this.runTracked(incident, request, work) };
+  }
+
+  private async runTracked(
+    incident: Incident,
+    request: TrackRequest,
+    work: (say: (message: string) => void, incidentId: string) => Promise<TrackOutcome>,
+  ): Promise<HealReport> {
     let result: TrackOutcome;
+    // What `work` says is told in order, each line audited before the next.
+    let told = Promise.resolve();
+    const say = (message: string) => {
+      told = told
+        .then(() => this.note(incident.id, message))
+        .catch((error: unknown) =>
+          this.log.error({ err: error, incident: incident.id }, 'could not tell a tracked incident'),
+        );
+    };
     try {
-      result = await work((message) => this.note(incident.id, message));
+      result = await work(say, incident.id);
     } catch (error) {
+      await told;
       return this.fail(incident, error);
     }
+    await told;
     const report: HealReport = {
       incidentId: incident.id,
       service: incident.service,
@@ -615,7 +700,7 @@ export class Engine implements HealbotApi {
       summary: this.options.redact(result.summary),
       escalation: result.escalation,
     };
-    this.closeIncident(incident, report, true);
+    await this.closeIncident(incident, report, true);
     this.emit({ type: 'done', incidentId: incident.id, report });
     return report;
   }
@@ -630,8 +715,13 @@ export class Engine implements HealbotApi {
     return promise;
   }
 
-  private reportFromRecord(incidentId: string | undefined, service: string, joined = false): HealReport {
-    const record = incidentId ? this.options.store.getIncident(incidentId) : undefined;
+  private async reportFromRecord(
+    incidentId: string | undefined,
+    service: string,
+    joined = false,
+    store: Store = this.options.store,
+  ): Promise<HealReport> {
+    const record = incidentId ? await store.getIncident(incidentId) : undefined;
     const rootCause = record?.rootCause ?? {
       kind: 'unknown' as const,
       service,
@@ -653,7 +743,7 @@ export class Engine implements HealbotApi {
     };
   }
 
-  private fail(incident: Incident, error: unknown): HealReport {
+  private async fail(incident: Incident, error: unknown): Promise<HealReport> {
     const message = this.options.redact((error as Error)?.message ?? String(error));
     this.log.error({ incident: incident.id, err: message }, 'incident failed');
     this.emit({ type: 'failed', incidentId: incident.id, error: message });
@@ -678,7 +768,7 @@ export class Engine implements HealbotApi {
       internalError: message,
     };
     try {
-      this.closeIncident(incident, report);
+      await this.closeIncident(incident, report);
     } catch (closeError) {
       // The store closed under a running incident (healbot is shutting down): the report still answers.
       this.log.error(
@@ -691,7 +781,7 @@ export class Engine implements HealbotApi {
     return report;
   }
 
-  private closeIncident(incident: Incident, report: HealReport, tracked = false): void {
+  private async closeIncident(incident: Incident, report: HealReport, tracked = false): Promise<void> {
     // An escalation ends the run, not the incident: the failure goes on, and later signals join it.
     // Not for tracked work (an application error) nor a CI pipeline: each failing run is its own attempt.
     const stays =
@@ -699,7 +789,7 @@ export class Engine implements HealbotApi {
       !incident.dryRun &&
       !tracked &&
       this.config.services[incident.service]?.github === undefined;
-    this.options.store.updateIncident(incident.id, {
+    await this.options.store.updateIncident(incident.id, {
       ...(stays ? {} : { status: 'closed' as const, closedAt: new Date(this.now()).toISOString() }),
       rootCause: report.rootCause,
       plan: report.plan,
@@ -707,19 +797,19 @@ export class Engine implements HealbotApi {
       outcome: report.outcome,
       summary: report.summary,
     });
-    this.audit(incident.id, incident.service, 'outcome', undefined, {
+    await this.audit(incident.id, incident.service, 'outcome', undefined, {
       outcome: report.outcome,
       summary: report.summary,
       timeToHealMs: report.timeToHealMs,
     });
   }
 
-  private finish(
+  private async finish(
     incident: Incident,
     diagnosis: Diagnosis,
     partial: Omit<HealReport, 'incidentId' | 'service' | 'rootCause' | 'hops' | 'summary'>,
     lead?: string,
-  ): HealReport {
+  ): Promise<HealReport> {
     const summary = summarize({
       ...partial,
       rootCause: diagnosis.rootCause,
@@ -738,12 +828,16 @@ export class Engine implements HealbotApi {
       report.escalation = [partial.escalation, ...this.config.oncall].filter(Boolean).join(' ') || undefined;
       if (this.config.oncall.length > 0) report.notify = [...this.config.oncall];
     }
-    this.closeIncident(incident, report);
+    await this.closeIncident(incident, report);
     this.emit({ type: 'done', incidentId: incident.id, report });
     return report;
   }
 
-  private blockReason(incident: Incident, options: RunOptions, targets: readonly string[] = []): string | undefined {
+  private async blockReason(
+    incident: Incident,
+    options: RunOptions,
+    targets: readonly string[] = [],
+  ): Promise<string | undefined> {
     const store = this.options.store;
     if (incident.dryRun) return 'dry run: nothing was changed';
     if (this.options.healingEnabled === false || !this.config.healing.enabled)
@@ -752,12 +846,13 @@ export class Engine implements HealbotApi {
     // The service acted on may be another (a dependency, a layer owner): its own gates count too.
     for (const service of new Set([incident.service, ...targets])) {
       if (!hasService(this.config, service)) continue;
-      if (store.isPaused(service)) return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
-      if (store.isBreakerOpen(service))
+      if (await store.isPaused(service))
+        return `healing of ${service} is paused; /heal resume ${service} turns it back on`;
+      if (await store.isBreakerOpen(service))
         return `the breaker for ${service} is open (it needed healing too often); no more automatic attempts until someone runs /heal resume ${service}`;
       const cooldown = this.config.services[service].policy.cooldown;
       if (cooldown > 0) {
-        const last = store.healAttemptsSince(service, this.now() - cooldown).at(-1);
+        const last = (await store.healAttemptsSince(service, this.now() - cooldown)).at(-1);
         if (last)
           return `${service} was healed ${Math.round((this.now() - last.at) / 1000)} s ago; the cooldown is ${Math.round(cooldown / 1000)} s`;
       }
@@ -769,17 +864,20 @@ export class Engine implements HealbotApi {
     return this.config.services[service].policy.breaker ?? this.config.breaker;
   }
 
-  /** Records a heal attempt and opens the breaker once the service needed healing too often. */
-  private recordAttempt(incident: Incident, target: string): string | undefined {
+  /**
+   * Records a heal attempt and opens the breaker once the service needed healing too often.
+   * Called with the target's lock held, so two incidents never count the same attempt window at once.
+   */
+  private async recordAttempt(incident: Incident, target: string): Promise<string | undefined> {
     const store = this.options.store;
-    store.recordHealAttempt(target, this.now(), true);
+    await store.recordHealAttempt(target, this.now(), true);
     const breaker = this.breakerFor(target);
     // A reset (/heal resume) starts the count over.
-    const since = Math.max(this.now() - breaker.window, store.breakerResetAt(target) ?? 0);
-    const attempts = store.healAttemptsSince(target, since);
-    if (attempts.length >= breaker.threshold && !store.isBreakerOpen(target)) {
-      store.setBreakerOpen(target, true);
-      this.audit(incident.id, target, 'breaker_opened', undefined, {
+    const since = Math.max(this.now() - breaker.window, (await store.breakerResetAt(target)) ?? 0);
+    const attempts = await store.healAttemptsSince(target, since);
+    if (attempts.length >= breaker.threshold && !(await store.isBreakerOpen(target))) {
+      await store.setBreakerOpen(target, true);
+      await this.audit(incident.id, target, 'breaker_opened', undefined, {
         attempts: attempts.length,
         windowMs: breaker.window,
       });
@@ -801,8 +899,8 @@ export class Engine implements HealbotApi {
       requiredApprovals: policy.twoApprovers ? 2 : 1,
       expiresAt: new Date(this.now() + this.config.healing.approvalTimeout).toISOString(),
     };
-    this.audit(incident.id, step.target, 'approval_requested', undefined, { approval: request.id, step });
-    const decision = this.approvals.wait(request);
+    await this.audit(incident.id, step.target, 'approval_requested', undefined, { approval: request.id, step });
+    const { decision } = await this.approvals.wait(request);
     this.emit({ type: 'awaiting_approval', incidentId: incident.id, request });
     const result = await decision;
     this.emit({
@@ -824,7 +922,7 @@ export class Engine implements HealbotApi {
     const runtime = this.options.sensors.runtimes[step.target];
     const started = performance.now();
     // Written before the call: a crash in the middle of the action leaves this behind to be told.
-    this.audit(incident.id, step.target, 'action_started', approvedBy.join(' and ') || 'policy:auto', { step });
+    await this.audit(incident.id, step.target, 'action_started', approvedBy.join(' and ') || 'policy:auto', { step });
     this.locks.started(this.targetKeyOf(step.target), {
       incidentId: incident.id,
       service: step.target,
@@ -874,7 +972,7 @@ export class Engine implements HealbotApi {
         };
       }
     }
-    this.audit(incident.id, step.target, 'action', approvedBy.join(' and ') || 'policy:auto', {
+    await this.audit(incident.id, step.target, 'action', approvedBy.join(' and ') || 'policy:auto', {
       step,
       ok: result.ok,
       ms: result.ms,
@@ -934,8 +1032,12 @@ export class Engine implements HealbotApi {
     // A matching runbook replaces the default plan, but never undoes what a person did on purpose.
     const chosen = leftAlone ? undefined : chooseRunbook(this.config, rc, incident.service, options.labels);
     if (chosen) {
-      const history = (runbook: string, service: string, limit: number) =>
-        this.options.store.remediationRuns(service, `runbook:${runbook}`, limit);
+      const runs = await this.options.store.remediationRuns(
+        chosen.cause.service,
+        `runbook:${chosen.runbook.name}`,
+        chosen.runbook.manualAfterFailures,
+      );
+      const history = () => runs;
       return this.runRunbook(
         incident,
         diagnosis,
@@ -945,7 +1047,7 @@ export class Engine implements HealbotApi {
         diagnosedAt,
       );
     }
-    this.audit(incident.id, incident.service, 'planned', undefined, {
+    await this.audit(incident.id, incident.service, 'planned', undefined, {
       rootCause: rc.kind,
       layer: rc.layer,
       confidence: rc.confidence,
@@ -953,7 +1055,7 @@ export class Engine implements HealbotApi {
       leftAlone,
     });
     // Known from now on, also while the incident waits for a person (the API shows it).
-    this.options.store.updateIncident(incident.id, { rootCause: rc, plan });
+    await this.options.store.updateIncident(incident.id, { rootCause: rc, plan });
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
     if (leftAlone && plan.length === 0) {
       this.emit({ type: 'plan', incidentId: incident.id, steps: [], blockedBy: leftAlone });
@@ -997,7 +1099,7 @@ export class Engine implements HealbotApi {
     const automated = plan.filter((s) => s.risk !== 'manual');
     const blockedBy =
       automated.length > 0
-        ? this.blockReason(
+        ? await this.blockReason(
             incident,
             options,
             automated.map((s) => s.target),
@@ -1059,7 +1161,7 @@ export class Engine implements HealbotApi {
             diagnosis: again,
             supports: (service, action) => sensors.runtimes[service]?.supports(action) ?? false,
           });
-          this.audit(incident.id, incident.service, 'rediagnosed', undefined, {
+          await this.audit(incident.id, incident.service, 'rediagnosed', undefined, {
             because: changed,
             rootCause: again.rootCause.kind,
             plan: replan,
@@ -1086,7 +1188,7 @@ export class Engine implements HealbotApi {
         }
       }
       // The situation may have changed while waiting for a human: check the gates again.
-      const lateBlock = this.blockReason(incident, options, [step.target]);
+      const lateBlock = await this.blockReason(incident, options, [step.target]);
       if (lateBlock)
         return this.finish(incident, diagnosis, {
           ...base,
@@ -1106,11 +1208,11 @@ export class Engine implements HealbotApi {
         });
       actedAt ??= Date.now();
       // Counted when the action starts, so a concurrent incident already sees the cooldown and the breaker.
-      breakerMessage = this.recordAttempt(incident, step.target) ?? breakerMessage;
+      breakerMessage = (await this.recordAttempt(incident, step.target)) ?? breakerMessage;
       const result = await this.act(incident, step, approvedBy);
       actions.push(result);
       if (!result.ok) {
-        this.countRemediations(actions, false);
+        await this.countRemediations(actions, false);
         return this.finish(incident, diagnosis, {
           ...base,
           actions,
@@ -1146,7 +1248,7 @@ export class Engine implements HealbotApi {
       ms: verification.ms,
     });
     const timeToHealMs = actedAt !== undefined ? timeSinceFailure(incident, diagnosis) : undefined;
-    this.countRemediations(actions, ok);
+    await this.countRemediations(actions, ok);
     if (!ok) {
       const stuck = verification.stuckAt ?? `${retried?.name} still fails (${retried?.error})`;
       return this.finish(incident, diagnosis, {
@@ -1172,9 +1274,14 @@ export class Engine implements HealbotApi {
   }
 
   /** Success rates: each built-in action counts as working only when the service verified healthy after it. */
-  private countRemediations(actions: ActionResult[], healed: boolean): void {
+  private async countRemediations(actions: ActionResult[], healed: boolean): Promise<void> {
     for (const action of actions)
-      this.options.store.recordRemediation(action.target, remediationName(action), this.now(), healed && action.ok);
+      await this.options.store.recordRemediation(
+        action.target,
+        remediationName(action),
+        this.now(),
+        healed && action.ok,
+      );
   }
 
   /** A matching runbook instead of the default plan: one approval for all of it, then steps, verification, rollback. */
@@ -1188,13 +1295,13 @@ export class Engine implements HealbotApi {
   ): Promise<HealReport> {
     const plan = runbookPlanSteps(runbook);
     const base = { plan, actions: [] as ActionResult[], approvedBy: [] as string[] };
-    this.audit(incident.id, incident.service, 'planned', undefined, {
+    await this.audit(incident.id, incident.service, 'planned', undefined, {
       rootCause: diagnosis.rootCause.kind,
       confidence: diagnosis.rootCause.confidence,
       runbook: runbook.name,
       plan,
     });
-    const blockedBy = runbook.manualReason ? undefined : this.blockReason(incident, options, [runbook.target]);
+    const blockedBy = runbook.manualReason ? undefined : await this.blockReason(incident, options, [runbook.target]);
     this.emit({ type: 'plan', incidentId: incident.id, steps: plan, blockedBy });
     if (runbook.manualReason || blockedBy)
       return this.finish(incident, diagnosis, { ...base, outcome: 'escalated', escalation: blockedBy });
@@ -1230,10 +1337,10 @@ export class Engine implements HealbotApi {
         outcome: 'escalated',
         escalation: `${changed}; the situation changed while waiting, so runbook ${runbook.name} did not run: run /heal ${incident.service} again`,
       });
-    const lateBlock = this.blockReason(incident, options, [runbook.target]) ?? this.options.mayAct?.();
+    const lateBlock = (await this.blockReason(incident, options, [runbook.target])) ?? this.options.mayAct?.();
     if (lateBlock)
       return this.finish(incident, diagnosis, { ...base, approvedBy, outcome: 'escalated', escalation: lateBlock });
-    const breakerMessage = this.recordAttempt(incident, runbook.target);
+    const breakerMessage = await this.recordAttempt(incident, runbook.target);
     const actedAt = Date.now();
     const run = await runRunbook(runbook, {
       runCommand:
@@ -1270,8 +1377,8 @@ export class Engine implements HealbotApi {
         });
         this.emit({ type: 'action_started', incidentId: incident.id, step: step.plan });
       },
-      onStep: (phase, step, result) => {
-        this.audit(incident.id, step.plan.target, 'runbook_step', approvedBy.join(' and ') || 'policy:auto', {
+      onStep: async (phase, step, result) => {
+        await this.audit(incident.id, step.plan.target, 'runbook_step', approvedBy.join(' and ') || 'policy:auto', {
           runbook: runbook.name,
           phase,
           step: step.name,
@@ -1287,7 +1394,7 @@ export class Engine implements HealbotApi {
     });
     const message = describeRunbookRun(run.report);
     if (!run.ok) this.emit({ type: 'info', incidentId: incident.id, message: this.options.redact(message) });
-    this.options.store.recordRemediation(runbook.target, remediationName(approval), this.now(), run.ok);
+    await this.options.store.recordRemediation(runbook.target, remediationName(approval), this.now(), run.ok);
     const outcome = run.ok ? ('healed' as const) : ('failed' as const);
     return this.finish(incident, diagnosis, {
       ...base,
@@ -1302,29 +1409,42 @@ export class Engine implements HealbotApi {
 
   /** An approval decided after a restart: diagnose again and act only if the same step is still right. */
   private async resumeApproved(record: ApprovalRecord): Promise<void> {
-    const stored = this.options.store.getIncident(record.incidentId) as
-      | (IncidentRecord & { origin?: Incident['origin']; labels?: Record<string, string> })
-      | undefined;
-    if (!stored || stored.status !== 'open') return;
-    const other = this.running.get(stored.service);
-    if (other) {
-      this.closeOrphan(
-        record,
-        'escalated',
-        `approved after a restart, but incident ${other.incident.id} for ${stored.service} was already running; nothing was done here`,
-      );
-      return;
-    }
-    const incident: Incident = {
-      id: stored.id,
-      service: stored.service,
-      source: stored.source,
-      requestedBy: stored.requestedBy,
-      openedAt: stored.openedAt,
-      origin: stored.origin,
-    };
-    this.audit(incident.id, incident.service, 'resumed_after_restart', record.decidedBy, { approval: record.id });
-    await this.start(incident, { preApproved: { step: record.step, by: record.approvedBy }, labels: stored.labels });
+    const service = (await this.options.store.getIncident(record.incidentId))?.service;
+    if (service === undefined) return;
+    // Under the intake's lock: no signal opens or re-runs an incident of the service meanwhile.
+    const resumed = await this.intake.exclusive([service], async () => {
+      const stored = (await this.options.store.getIncident(record.incidentId)) as
+        | (IncidentRecord & { origin?: Incident['origin']; labels?: Record<string, string> })
+        | undefined;
+      if (!stored || stored.status !== 'open') return undefined;
+      const other = this.running.get(stored.service);
+      if (other) {
+        await this.closeOrphan(
+          record,
+          'escalated',
+          `approved after a restart, but incident ${other.incident.id} for ${stored.service} was already running; nothing was done here`,
+        );
+        return undefined;
+      }
+      const incident: Incident = {
+        id: stored.id,
+        service: stored.service,
+        source: stored.source,
+        requestedBy: stored.requestedBy,
+        openedAt: stored.openedAt,
+        origin: stored.origin,
+      };
+      await this.audit(incident.id, incident.service, 'resumed_after_restart', record.decidedBy, {
+        approval: record.id,
+      });
+      return {
+        report: this.start(incident, {
+          preApproved: { step: record.step, by: record.approvedBy },
+          labels: stored.labels,
+        }),
+      };
+    });
+    await resumed?.report;
   }
 
   close(): void {

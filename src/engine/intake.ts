@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Store } from './ports/store.js';
 import type { Actor, IncidentRecord } from './api.js';
+import { TargetLocks } from './target-locks.js';
 import type { ApprovalRequest, HealReport, Incident, IncidentSource } from './types.js';
 
 /**
@@ -66,12 +67,16 @@ export interface IntakeDecision {
   resolution?: 'noted' | 'withdrawn' | 'closed';
   /** True when a person's request re-runs the pipeline on an idle open (escalated) incident. */
   rerun?: boolean;
-  incident?: IncidentView;
+  /** Where the incident stands now, read when asked: only a reply to a person needs it, an alert storm does not pay for it. */
+  incident?: () => Promise<IncidentView | undefined>;
   /** The incident's report once it ends (already settled for a join of an idle incident). */
   report?: Promise<HealReport>;
 }
 
-/** What the intake needs from the engine that owns it. */
+/**
+ * What the intake needs from the engine that owns it. Calls that read or write the store get
+ * the store to use: inside a decision, the decision's transaction.
+ */
 export interface IntakeHost {
   config: Config;
   store: Store;
@@ -79,21 +84,22 @@ export interface IntakeHost {
   newId(): string;
   /** The running pipeline of a service, if one runs. */
   running(service: string): { incidentId: string; promise: Promise<HealReport> } | undefined;
-  /** Saves and starts a new incident. */
+  /** Saves and starts a new incident; resolves once it is saved, with the report to come. */
   open(
+    store: Store,
     incident: Incident,
     options: { security: boolean; leaveAlone?: string; labels?: Record<string, string> },
-  ): Promise<HealReport>;
+  ): Promise<{ report: Promise<HealReport> }>;
   /** Runs the pipeline again on an idle open incident (a person asked again after it escalated). */
-  rerun(record: IncidentRecord, signal: Signal): Promise<HealReport>;
+  rerun(store: Store, record: IncidentRecord, signal: Signal): Promise<{ report: Promise<HealReport> }>;
   /** A report that answers without running anything (a duplicate or a join of an idle incident). */
-  reportOf(incidentId: string | undefined, service: string, joined: boolean): HealReport;
-  note(incidentId: string, message: string, detail?: Record<string, unknown>): void;
+  reportOf(store: Store, incidentId: string | undefined, service: string, joined: boolean): Promise<HealReport>;
+  note(store: Store, incidentId: string, message: string, detail?: Record<string, unknown>): Promise<void>;
   /** Withdraws a pending approval: the failure ended before anyone decided. */
-  withdraw(approvalId: string): void;
+  withdraw(store: Store, approvalId: string): Promise<void>;
   /** Closes an idle open incident whose service is healthy again. */
-  closeRecovered(record: IncidentRecord, why: string): void;
-  view(record: IncidentRecord): IncidentView;
+  closeRecovered(store: Store, record: IncidentRecord, why: string): Promise<void>;
+  view(store: Store, record: IncidentRecord): Promise<IncidentView>;
 }
 
 const TRUTHY = /^(true|yes|1|on)$/i;
@@ -102,8 +108,9 @@ const PEOPLE: ReadonlySet<IncidentSource> = new Set(['chat', 'api', 'cli']);
 /** Least time between two "still failing" notes in an incident's thread. */
 export const JOIN_NOTE_INTERVAL_MS = 5 * 60_000;
 
-/** State that lives for one batch (one webhook delivery): one alert-count write per incident, one lookup per service. */
+/** State that lives for one batch (one webhook delivery): its transaction, one alert-count write per incident, one lookup per service. */
 interface Batch {
+  store: Store;
   counts: Map<string, number>;
   open: Map<string, IncidentRecord | undefined>;
   waiting?: Set<string>;
@@ -113,17 +120,28 @@ interface Batch {
  * The one place that decides what a signal does: open an incident, join the open one, group
  * it onto one that just closed, drop a duplicate, note a resolution, withdraw an approval or
  * close an escalated incident. Decisions read and write the store, so they survive restarts.
- * Every decision runs synchronously from reading the store to writing it, which serialises
- * signals per service (Node runs one at a time): two doors never open two incidents.
+ * Every decision holds its services' locks from reading the store to writing it, which
+ * serialises signals per service: two doors never open two incidents.
  */
 export class Intake {
   /** When each service was last seen healthy (monitoring, or its last alert resolving). */
   private readonly healthyAt = new Map<string, number>();
   /** Joins not yet told in the incident's thread, and when it was last told. */
   private readonly joinNotes = new Map<string, { lastAt: number; pending: number; latest?: string }>();
-  private batch?: Batch;
+  /** One lock per service, held by a decision (or by the engine's own check-then-act on a service's incidents). */
+  private readonly locks = new TargetLocks();
 
   constructor(private readonly host: IntakeHost) {}
+
+  /** Runs `work` holding the locks of `services`: no signal about them is decided meanwhile. */
+  async exclusive<T>(services: readonly string[], work: () => Promise<T>): Promise<T> {
+    const held = await this.locks.acquire(services, 'intake');
+    try {
+      return await work();
+    } finally {
+      held.release();
+    }
+  }
 
   /** The configured service a signal is about. */
   serviceFor(signal: Pick<Signal, 'service' | 'labels'>): string | undefined {
@@ -148,74 +166,75 @@ export class Intake {
     return TRUTHY.test(signal.labels && Object.hasOwn(signal.labels, label) ? signal.labels[label] : '');
   }
 
-  /** Decides many signals (a webhook delivery) in one store transaction: one commit, one count write per incident. */
-  acceptAll(signals: readonly Signal[], onError?: (error: unknown, signal: Signal) => void): IntakeDecision[] {
-    const { store } = this.host;
-    const work = () => {
-      this.batch = { counts: new Map(), open: new Map() };
-      try {
-        const decisions = signals.map((signal) => {
+  /**
+   * Decides many signals (a webhook delivery) in one store transaction, holding the locks of
+   * their services: one commit, one count write per incident.
+   */
+  async acceptAll(
+    signals: readonly Signal[],
+    onError?: (error: unknown, signal: Signal) => void,
+  ): Promise<IntakeDecision[]> {
+    const services = signals.map((signal) => this.serviceFor(signal)).filter((s): s is string => s !== undefined);
+    return this.exclusive(services, () =>
+      this.host.store.transaction(async (store) => {
+        const batch: Batch = { store, counts: new Map(), open: new Map() };
+        const decisions: IntakeDecision[] = [];
+        for (const signal of signals) {
           try {
-            return this.decide(signal);
+            decisions.push(await this.decide(signal, batch));
           } catch (error) {
             onError?.(error, signal);
-            return { result: 'ignored', reason: (error as Error).message } satisfies IntakeDecision;
+            decisions.push({ result: 'ignored', reason: (error as Error).message });
           }
-        });
-        for (const [id, by] of this.batch.counts) store.incrementAlertCount(id, by);
+        }
+        for (const [id, by] of batch.counts) await store.incrementAlertCount(id, by);
         return decisions;
-      } finally {
-        this.batch = undefined;
-      }
-    };
-    return store.transaction ? store.transaction(work) : work();
+      }),
+    );
   }
 
   /** Decides one signal. */
-  accept(signal: Signal): IntakeDecision {
-    return this.acceptAll([signal], (error) => {
+  async accept(signal: Signal): Promise<IntakeDecision> {
+    const [decision] = await this.acceptAll([signal], (error) => {
       throw error;
-    })[0];
+    });
+    return decision;
   }
 
-  private count(incidentId: string, signal: Signal): void {
+  private count(batch: Batch, incidentId: string, signal: Signal): void {
     // Monitoring rounds and people asking again are not alerts: they join without inflating the count.
     if (signal.source === 'monitor' || PEOPLE.has(signal.source)) return;
-    if (this.batch) this.batch.counts.set(incidentId, (this.batch.counts.get(incidentId) ?? 0) + 1);
-    else this.host.store.incrementAlertCount(incidentId, 1);
+    batch.counts.set(incidentId, (batch.counts.get(incidentId) ?? 0) + 1);
   }
 
   /** Claims the signal's key for `incidentId`; false when another delivery claimed it first. */
-  private claim(signal: Signal, incidentId: string): boolean {
-    if (signal.key && !this.host.store.claimEvent(signal.key, incidentId)) return false;
-    if (signal.fingerprint) this.host.store.trackFiring(incidentId, signal.fingerprint);
+  private async claim(batch: Batch, signal: Signal, incidentId: string): Promise<boolean> {
+    if (signal.key && !(await batch.store.claimEvent(signal.key, incidentId))) return false;
+    if (signal.fingerprint) await batch.store.trackFiring(incidentId, signal.fingerprint);
     return true;
   }
 
   /** The service's open incident (not a dry run), looked up once per batch. */
-  private openRecord(service: string): IncidentRecord | undefined {
-    const batch = this.batch;
-    if (batch?.open.has(service)) return batch.open.get(service);
-    const id = this.host.store.openIncidentId(service);
-    const record = id !== undefined ? this.host.store.getIncident(id) : undefined;
-    batch?.open.set(service, record);
+  private async openRecord(batch: Batch, service: string): Promise<IncidentRecord | undefined> {
+    if (batch.open.has(service)) return batch.open.get(service);
+    const id = await batch.store.openIncidentId(service);
+    const record = id !== undefined ? await batch.store.getIncident(id) : undefined;
+    batch.open.set(service, record);
     return record;
   }
 
-  private isWaiting(incidentId: string): boolean {
-    const batch = this.batch;
-    const waiting = batch?.waiting ?? new Set(this.host.store.pendingApprovals().map((a) => a.incidentId));
-    if (batch) batch.waiting = waiting;
-    return waiting.has(incidentId);
+  private async isWaiting(batch: Batch, incidentId: string): Promise<boolean> {
+    batch.waiting ??= new Set((await batch.store.pendingApprovals()).map((a) => a.incidentId));
+    return batch.waiting.has(incidentId);
   }
 
   /** Forgets what the batch knows about a service once a decision changed it. */
-  private changed(service: string): void {
-    this.batch?.open.delete(service);
-    if (this.batch) this.batch.waiting = undefined;
+  private changed(batch: Batch, service: string): void {
+    batch.open.delete(service);
+    batch.waiting = undefined;
   }
 
-  private decide(signal: Signal): IntakeDecision {
+  private decide(signal: Signal, batch: Batch): Promise<IntakeDecision> | IntakeDecision {
     const service = this.serviceFor(signal);
     if (!service)
       return {
@@ -225,14 +244,24 @@ export class Intake {
             ? `unknown service "${signal.service}"`
             : 'no configured service matches its labels',
       };
-    return signal.status === 'resolved' ? this.resolve(service, signal) : this.fire(service, signal);
+    return signal.status === 'resolved' ? this.resolve(batch, service, signal) : this.fire(batch, service, signal);
   }
 
-  private fire(service: string, signal: Signal): IntakeDecision {
-    const { store, config } = this.host;
-    if (signal.dryRun) return this.open(service, signal);
+  /** Where an incident stands, read when asked (after the decision's transaction). */
+  private viewOf(incidentId: string): () => Promise<IncidentView | undefined> {
+    const host = this.host;
+    return async () => {
+      const record = await host.store.getIncident(incidentId);
+      return record && host.view(host.store, record);
+    };
+  }
+
+  private async fire(batch: Batch, service: string, signal: Signal): Promise<IntakeDecision> {
+    const { config } = this.host;
+    const { store } = batch;
+    if (signal.dryRun) return this.open(batch, service, signal);
     if (signal.key) {
-      const prior = store.eventIncident(signal.key);
+      const prior = await store.eventIncident(signal.key);
       if (prior !== undefined) {
         const running = this.host.running(service);
         return {
@@ -242,33 +271,28 @@ export class Intake {
           report:
             running?.incidentId === prior
               ? running.promise
-              : Promise.resolve(this.host.reportOf(prior, service, false)),
+              : Promise.resolve(await this.host.reportOf(store, prior, service, false)),
         };
       }
     }
     const running = this.host.running(service);
     if (running) {
-      this.claim(signal, running.incidentId);
-      this.count(running.incidentId, signal);
-      const host = this.host;
+      await this.claim(batch, signal, running.incidentId);
+      this.count(batch, running.incidentId, signal);
       return {
         result: 'joined',
         service,
         incidentId: running.incidentId,
-        // Only a reply to a person needs the view: an alert storm does not pay for it.
-        get incident() {
-          const record = store.getIncident(running.incidentId);
-          return record && host.view(record);
-        },
+        incident: this.viewOf(running.incidentId),
         report: running.promise,
       };
     }
-    const open = this.openRecord(service);
-    if (open) return this.joinIdle(open, signal);
+    const open = await this.openRecord(batch, service);
+    if (open) return this.joinIdle(batch, open, signal);
     // A CI pipeline's failing runs are each their own attempt: never grouped onto the last one.
     if (!PEOPLE.has(signal.source) && config.services[service]?.github === undefined) {
       // A storm outlives its incident: signals shortly after it closed, while the service never looked healthy, are counted on it.
-      const last = store.listIncidents({ service, limit: 1 })[0];
+      const last = (await store.listIncidents({ service, limit: 1 }))[0];
       const closedAt = last?.closedAt ? Date.parse(last.closedAt) : Number.NaN;
       if (
         last &&
@@ -276,52 +300,49 @@ export class Intake {
         closedAt >= this.host.now() - config.monitor.groupWindow &&
         !((this.healthyAt.get(service) ?? Number.NEGATIVE_INFINITY) >= closedAt)
       ) {
-        if (!this.claim(signal, last.id))
-          return { result: 'duplicate', service, incidentId: store.eventIncident(signal.key!) };
-        this.count(last.id, signal);
+        if (!(await this.claim(batch, signal, last.id)))
+          return { result: 'duplicate', service, incidentId: await store.eventIncident(signal.key!) };
+        this.count(batch, last.id, signal);
         return { result: 'grouped', service, incidentId: last.id };
       }
     }
-    return this.open(service, signal);
+    return this.open(batch, service, signal);
   }
 
   /** An open incident nothing is running for: it waits for approval, or it escalated and the failure goes on. */
-  private joinIdle(record: IncidentRecord, signal: Signal): IntakeDecision {
-    const { store } = this.host;
-    if (!this.claim(signal, record.id))
-      return { result: 'duplicate', service: record.service, incidentId: store.eventIncident(signal.key!) };
-    this.count(record.id, signal);
-    if (PEOPLE.has(signal.source) && !this.isWaiting(record.id)) {
+  private async joinIdle(batch: Batch, record: IncidentRecord, signal: Signal): Promise<IntakeDecision> {
+    const { store } = batch;
+    if (!(await this.claim(batch, signal, record.id)))
+      return { result: 'duplicate', service: record.service, incidentId: await store.eventIncident(signal.key!) };
+    this.count(batch, record.id, signal);
+    if (PEOPLE.has(signal.source) && !(await this.isWaiting(batch, record.id))) {
       this.joinNotes.delete(record.id);
-      const report = this.host.rerun(record, signal);
-      this.changed(record.service);
-      const again = store.getIncident(record.id) ?? record;
+      const { report } = await this.host.rerun(store, record, signal);
+      this.changed(batch, record.service);
       return {
         result: 'joined',
         rerun: true,
         service: record.service,
         incidentId: record.id,
-        incident: this.host.view(again),
+        incident: this.viewOf(record.id),
         report,
       };
     }
-    this.noteJoin(record, signal);
+    await this.noteJoin(batch, record, signal);
     const host = this.host;
     return {
       result: 'joined',
       service: record.service,
       incidentId: record.id,
-      get incident() {
-        return host.view(record);
-      },
+      incident: async () => host.view(host.store, record),
       get report() {
-        return Promise.resolve(host.reportOf(record.id, record.service, true));
+        return host.reportOf(host.store, record.id, record.service, true);
       },
     };
   }
 
   /** Tells the thread that the failure goes on, at most once per JOIN_NOTE_INTERVAL_MS. */
-  private noteJoin(record: IncidentRecord, signal: Signal): void {
+  private async noteJoin(batch: Batch, record: IncidentRecord, signal: Signal): Promise<void> {
     const now = this.host.now();
     const notes = this.joinNotes.get(record.id) ?? { lastAt: Number.NEGATIVE_INFINITY, pending: 0 };
     notes.pending += 1;
@@ -329,7 +350,8 @@ export class Intake {
     this.joinNotes.set(record.id, notes);
     if (now - notes.lastAt < JOIN_NOTE_INTERVAL_MS) return;
     const what = notes.pending === 1 ? `another ${describeSource(signal.source)}` : `${notes.pending} more signals`;
-    this.host.note(
+    await this.host.note(
+      batch.store,
       record.id,
       `Still failing: ${what}${notes.latest ? ` (${notes.latest})` : ''}. This incident stays open until ${record.service} is healthy again or someone runs /heal resolve ${record.id}.`,
       { source: signal.source },
@@ -339,12 +361,12 @@ export class Intake {
     notes.latest = undefined;
   }
 
-  private open(service: string, signal: Signal): IntakeDecision {
-    const { store } = this.host;
+  private async open(batch: Batch, service: string, signal: Signal): Promise<IntakeDecision> {
+    const { store } = batch;
     const id = this.host.newId();
-    if (signal.key && !signal.dryRun && !store.claimEvent(signal.key, id))
-      return { result: 'duplicate', service, incidentId: store.eventIncident(signal.key) };
-    if (signal.fingerprint && !signal.dryRun) store.trackFiring(id, signal.fingerprint);
+    if (signal.key && !signal.dryRun && !(await store.claimEvent(signal.key, id)))
+      return { result: 'duplicate', service, incidentId: await store.eventIncident(signal.key) };
+    if (signal.fingerprint && !signal.dryRun) await store.trackFiring(id, signal.fingerprint);
     const incident: Incident = {
       id,
       service,
@@ -359,36 +381,35 @@ export class Intake {
       failingSince: signal.failingSince !== undefined ? new Date(signal.failingSince).toISOString() : undefined,
       context: signal.context,
     };
-    const report = this.host.open(incident, {
+    const { report } = await this.host.open(store, incident, {
       security: signal.security === true || this.isSecurity(signal),
       leaveAlone: signal.leaveAlone,
       labels: signal.labels,
     });
-    if (!signal.dryRun) this.changed(service);
-    const record = store.getIncident(id);
-    return { result: 'opened', service, incidentId: id, incident: record && this.host.view(record), report };
+    if (!signal.dryRun) this.changed(batch, service);
+    return { result: 'opened', service, incidentId: id, incident: this.viewOf(id), report };
   }
 
-  private resolve(service: string, signal: Signal): IntakeDecision {
-    const { store } = this.host;
+  private async resolve(batch: Batch, service: string, signal: Signal): Promise<IntakeDecision> {
+    const { store } = batch;
     const now = this.host.now();
     const running = this.host.running(service);
     const incidentId = signal.key
-      ? store.eventIncident(signal.key)
-      : (running?.incidentId ?? this.openRecord(service)?.id);
+      ? await store.eventIncident(signal.key)
+      : (running?.incidentId ?? (await this.openRecord(batch, service))?.id);
     if (!signal.fingerprint) this.healthyAt.set(service, now);
     if (!incidentId) return { result: 'ignored', service, reason: 'no incident was opened for this alert' };
-    if (signal.key && !store.claimEvent(`resolved:${signal.key}`, incidentId))
+    if (signal.key && !(await store.claimEvent(`resolved:${signal.key}`, incidentId)))
       return { result: 'duplicate', service, incidentId };
-    const record = store.getIncident(incidentId);
+    const record = await store.getIncident(incidentId);
     if (!record) return { result: 'ignored', service, reason: 'the incident is gone' };
     const base = { result: 'resolved', service: record.service, incidentId } as const;
     const at = new Date(now).toISOString();
     const what = signal.text ? `: ${signal.text}` : '';
     if (signal.fingerprint) {
-      const stillFiring = store.resolveFiring(incidentId, signal.fingerprint);
+      const stillFiring = await store.resolveFiring(incidentId, signal.fingerprint);
       if (record.status === 'open' && stillFiring > 0) {
-        this.host.note(incidentId, `One alert resolved${what}; ${stillFiring} still firing.`, {
+        await this.host.note(store, incidentId, `One alert resolved${what}; ${stillFiring} still firing.`, {
           fingerprint: signal.fingerprint,
         });
         return { ...base, resolution: 'noted' };
@@ -397,38 +418,42 @@ export class Intake {
     }
     const why = signal.source === 'monitor' ? 'monitoring' : 'the resolved alert';
     if (record.status === 'closed') {
-      this.host.note(incidentId, `The alert resolved at ${at}${what}`, { fingerprint: signal.fingerprint });
+      await this.host.note(store, incidentId, `The alert resolved at ${at}${what}`, {
+        fingerprint: signal.fingerprint,
+      });
       return { ...base, resolution: 'noted' };
     }
     const acted = (record.actions?.length ?? 0) > 0;
-    const pending = store.pendingApprovals().filter((a) => a.incidentId === incidentId);
+    const pending = (await store.pendingApprovals()).filter((a) => a.incidentId === incidentId);
     if (!acted && pending.length > 0) {
       // healbot has not changed anything yet: the failure going away withdraws its request.
-      this.host.note(
+      await this.host.note(
+        store,
         incidentId,
         `${record.service} recovered by itself at ${at} (${why}) before anyone approved; withdrawing the request, nothing was changed.`,
         { fingerprint: signal.fingerprint },
       );
-      for (const approval of pending) this.host.withdraw(approval.id);
-      this.changed(record.service);
+      for (const approval of pending) await this.host.withdraw(store, approval.id);
+      this.changed(batch, record.service);
       return { ...base, resolution: 'withdrawn' };
     }
-    if (running?.incidentId === incidentId) {
+    if (this.host.running(service)?.incidentId === incidentId) {
       // Monitoring sees the service between the steps of a heal; verification decides, not a round.
       if (signal.source !== 'monitor' && signal.source !== 'event')
-        this.host.note(incidentId, `The alert resolved at ${at} while healbot was working on it.`, {
+        await this.host.note(store, incidentId, `The alert resolved at ${at} while healbot was working on it.`, {
           fingerprint: signal.fingerprint,
         });
       return { ...base, resolution: 'noted' };
     }
     this.joinNotes.delete(incidentId);
-    this.host.closeRecovered(
+    await this.host.closeRecovered(
+      store,
       record,
       signal.source === 'event'
         ? `${record.service}'s failure ended (${signal.text ?? 'a Docker event'}, ${at})`
         : `${record.service} is healthy again (${why}, ${at})`,
     );
-    this.changed(record.service);
+    this.changed(batch, record.service);
     return { ...base, resolution: 'closed' };
   }
 }

@@ -26,7 +26,7 @@ export interface RunbookRunDeps {
   /** Tells the thread a command step starts (built-in actions say so themselves). */
   onStart(step: RunbookStep): void;
   /** Audits a step with its (redacted) output and tells the thread. */
-  onStep(phase: 'step' | 'verify' | 'rollback', step: RunbookStep, result: ActionResult): void;
+  onStep(phase: 'step' | 'verify' | 'rollback', step: RunbookStep, result: ActionResult): Promise<void>;
   redact(text: string): string;
 }
 
@@ -66,7 +66,7 @@ export async function runRunbook(plan: RunbookPlan, deps: RunbookRunDeps): Promi
   const run = async (phase: 'step' | 'verify' | 'rollback', step: RunbookStep) => {
     const result = await runStep(step, deps);
     actions.push(result);
-    deps.onStep(phase, step, result);
+    await deps.onStep(phase, step, result);
     return result;
   };
 

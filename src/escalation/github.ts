@@ -139,10 +139,10 @@ export class GitHubEscalation {
     // A failed CI run gets one issue, however many incidents its deliveries and re-runs open.
     const run = diagnosis?.runtime[report.service]?.ci?.run;
     if (
-      !store.claimEvent(
+      !(await store.claimEvent(
         run ? `github-issue:${repo}:run:${run.id}` : `github-issue:${report.incidentId}`,
         report.incidentId,
-      )
+      ))
     )
       return undefined;
     const delays = this.options.retryDelaysMs ?? GITHUB_DEFAULTS.retryDelaysMs;
@@ -150,7 +150,7 @@ export class GitHubEscalation {
     for (let attempt = 0; ; attempt++) {
       try {
         const opened = await this.openIssue(issue, repo);
-        store.appendAudit({
+        await store.appendAudit({
           at: new Date().toISOString(),
           incidentId: report.incidentId,
           service: report.service,
@@ -162,7 +162,7 @@ export class GitHubEscalation {
       } catch (error) {
         const message = this.options.redact((error as Error).message);
         if (attempt >= delays.length || !retryable(error)) {
-          store.appendAudit({
+          await store.appendAudit({
             at: new Date().toISOString(),
             incidentId: report.incidentId,
             service: report.service,

@@ -255,7 +255,7 @@ export class DockerMonitor {
         this.alarmOrEvidence(service, event);
         return;
       }
-      this.report(service, event, `${describe(event)}; healbot did not cause it.`);
+      await this.report(service, event, `${describe(event)}; healbot did not cause it.`);
       if (event.action === 'start' || event.action === 'restart') this.options.onStarted?.(service);
     } catch (error) {
       logger?.error({ err: error, container: event.container }, 'Docker event could not be handled');
@@ -285,7 +285,11 @@ export class DockerMonitor {
     logger?.info({ service, container: event.container, how: stop.how }, message);
     this.options.onStoppedOnPurpose?.(service);
     if (running) {
-      engine.note(running, message, { container: event.container, action: event.action, kind: 'stopped_on_purpose' });
+      this.inBackground(
+        engine.note(running, message, { container: event.container, action: event.action, kind: 'stopped_on_purpose' }),
+        service,
+        'telling a stop on purpose failed',
+      );
       return;
     }
     // A thread of its own that diagnoses and reports, and acts on nothing.
@@ -305,11 +309,15 @@ export class DockerMonitor {
     const incident = this.actedIn.get(service);
     if (incident && own(this.options.engine.openIncidents(), service) === incident) {
       this.relapses.set(service, event);
-      this.options.engine.note(incident, `${describe(event)} after healbot's action: the fix did not hold.`, {
-        container: event.container,
-        action: event.action,
-        exitCode: event.exitCode,
-      });
+      this.inBackground(
+        this.options.engine.note(incident, `${describe(event)} after healbot's action: the fix did not hold.`, {
+          container: event.container,
+          action: event.action,
+          exitCode: event.exitCode,
+        }),
+        service,
+        'telling a relapse failed',
+      );
       return;
     }
     this.alarm(service, event, `${describe(event)} (not caused by healbot)`);
@@ -331,20 +339,29 @@ export class DockerMonitor {
     });
     report.catch((error: unknown) => logger?.error({ err: error, service }, 'heal from a Docker event failed'));
     if (running)
-      engine.note(running, `${describe(event)}; healbot did not cause it.`, {
-        container: event.container,
-        action: event.action,
-      });
+      this.inBackground(
+        engine.note(running, `${describe(event)}; healbot did not cause it.`, {
+          container: event.container,
+          action: event.action,
+        }),
+        service,
+        'telling a Docker event failed',
+      );
+  }
+
+  /** Lets `work` finish on its own; a failure is logged, never lost. */
+  private inBackground(work: Promise<unknown>, service: string, what: string): void {
+    work.catch((error: unknown) => this.options.logger?.error({ err: error, service }, what));
   }
 
   /** Told in the service's thread: the running incident's, else the latest one's, else the audit log. */
-  private report(service: string, event: DockerContainerEvent, message: string): void {
+  private async report(service: string, event: DockerContainerEvent, message: string): Promise<void> {
     const { engine, store, logger } = this.options;
-    const thread = own(engine.openIncidents(), service) ?? store.listIncidents({ service, limit: 1 })[0]?.id;
+    const thread = own(engine.openIncidents(), service) ?? (await store.listIncidents({ service, limit: 1 }))[0]?.id;
     const detail = { container: event.container, action: event.action };
-    if (thread) engine.note(thread, message, detail);
+    if (thread) await engine.note(thread, message, detail);
     else
-      store.appendAudit({
+      await store.appendAudit({
         at: new Date(this.now()).toISOString(),
         service,
         event: 'info',

@@ -82,9 +82,9 @@ export class ProbeMonitor {
   forget(service: string): void {
     this.state.delete(service);
     // The failure the open incident is about ended with the old container: the next one is new.
-    this.options.engine.accept([
-      { source: 'event', service, status: 'resolved', text: 'its container was started again' },
-    ]);
+    this.options.engine
+      .accept([{ source: 'event', service, status: 'resolved', text: 'its container was started again' }])
+      .catch((error: unknown) => this.options.logger?.error({ err: error, service }, 'signal could not be handled'));
   }
 
   /** A person stopped the service on purpose and that was told: no signals for it until it was healthy again. */
@@ -131,7 +131,7 @@ export class ProbeMonitor {
         failingSince: watch.failingSince,
       });
     }
-    for (const decision of engine.accept(signals)) {
+    for (const decision of await engine.accept(signals)) {
       if (decision.result !== 'opened') continue;
       this.options.logger?.info(
         { service: decision.service, incidentId: decision.incidentId },

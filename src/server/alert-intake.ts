@@ -35,13 +35,13 @@ export function alertSignal(alert: IncomingAlert, source: IncidentSource, silenc
  * Hands a webhook delivery's alerts to the engine's intake as signals, in one store
  * transaction, and reports what became of each.
  */
-export function acceptAlerts(
+export async function acceptAlerts(
   api: Pick<HealbotApi, 'accept'>,
   alerts: readonly IncomingAlert[],
   source: IncidentSource = 'webhook',
   options: { silences?: boolean } = {},
-): AlertOutcome[] {
-  const decisions = api.accept(alerts.map((alert) => alertSignal(alert, source, options.silences)));
+): Promise<AlertOutcome[]> {
+  const decisions = await api.accept(alerts.map((alert) => alertSignal(alert, source, options.silences)));
   // An incident's report never rejects (a failure ends it as 'failed'): nothing to catch here.
   return decisions.map((decision, i) => {
     return {

@@ -52,13 +52,13 @@ export async function sentryWebhook(
   if (!requestId) throw new HttpError(400, 'the Request-ID header is missing');
   if (!resource) throw new HttpError(400, 'the Sentry-Hook-Resource header is missing');
   const delivery = parsedWith(() => parseSentry(resource, parseJson(raw)));
-  if (!context.store.claimEvent(`sentry-request:${requestId}`))
+  if (!(await context.store.claimEvent(`sentry-request:${requestId}`)))
     throw new HttpError(409, `Sentry delivery ${requestId} was already received`);
   if ('ignored' in delivery) {
     sendJson(res, 202, { accepted: 0, ignored: delivery.ignored });
     return 202;
   }
-  return answer(res, context.router.accept(delivery.errors.map((e) => withTagService(e, sentry.serviceTag))));
+  return answer(res, await context.router.accept(delivery.errors.map((e) => withTagService(e, sentry.serviceTag))));
 }
 
 function withTagService(error: AppError, tag: string): AppError {
@@ -91,11 +91,11 @@ export async function logfireWebhook(
   const errors = parsedWith(() => parseLogfire(body));
   return answer(
     res,
-    context.router.accept(errors.map((e) => (e.service === undefined && service ? { ...e, service } : e))),
+    await context.router.accept(errors.map((e) => (e.service === undefined && service ? { ...e, service } : e))),
   );
 }
 
-function answer(res: ServerResponse, outcomes: ReturnType<ErrorRouter['accept']>): number {
+function answer(res: ServerResponse, outcomes: Awaited<ReturnType<ErrorRouter['accept']>>): number {
   sendJson(res, 202, { accepted: outcomes.filter((o) => o.result === 'routed').length, errors: outcomes });
   return 202;
 }

@@ -18,7 +18,7 @@ export function parseSince(value: string, now: number = Date.now()): string {
 }
 
 /** The audit log, oldest first, filtered by service and start time. */
-export function auditEntries(store: Store, filter: { service?: string; since?: string } = {}): AuditEntry[] {
+export function auditEntries(store: Store, filter: { service?: string; since?: string } = {}): Promise<AuditEntry[]> {
   return store.listAudit({ service: filter.service, since: filter.since });
 }
 

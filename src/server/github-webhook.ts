@@ -100,7 +100,7 @@ export function createGitHubWebhook(options: GitHubWebhookOptions) {
     } catch (error) {
       throw new HttpError(400, `malformed JSON: ${describeError(error)}`);
     }
-    if (!store.claimEvent(`github-delivery:${delivery}`)) {
+    if (!(await store.claimEvent(`github-delivery:${delivery}`))) {
       sendJson(res, 200, { delivery, duplicate: true, ignored: 'this delivery was already received' });
       return 200;
     }
@@ -168,7 +168,7 @@ export function createGitHubWebhook(options: GitHubWebhookOptions) {
       const fail = (error: unknown) =>
         logger.error({ service, delivery, err: redact(describeError(error)) }, 'heal from a GitHub delivery failed');
       try {
-        const decision = engine.open({
+        const decision = await engine.open({
           service,
           source: 'webhook',
           summary,

@@ -3,9 +3,9 @@ import type { HealReport, ProgressEvent, ProbeResult } from '../engine/types.js'
 
 export interface MetricsOptions {
   services: () => string[];
-  breakerOpen: (service: string) => boolean;
+  breakerOpen: (service: string) => Promise<boolean>;
   /** The approvals waiting for a decision, read when /metrics is scraped. */
-  pendingApprovals?: () => readonly { service: string }[];
+  pendingApprovals?: () => Promise<readonly { service: string }[]>;
   /** Process metrics (memory, CPU, event loop lag). @defaultValue true */
   processMetrics?: boolean;
 }
@@ -100,8 +100,8 @@ export class HealbotMetrics {
       help: '1 when the service breaker is open (no automatic attempts until /heal resume)',
       labelNames: ['service'],
       registers,
-      collect() {
-        for (const service of options.services()) this.set({ service }, options.breakerOpen(service) ? 1 : 0);
+      async collect() {
+        for (const service of options.services()) this.set({ service }, (await options.breakerOpen(service)) ? 1 : 0);
       },
     });
     const lastProbes = this.lastProbes;
@@ -119,9 +119,9 @@ export class HealbotMetrics {
       help: 'Actions waiting for an approver, by service',
       labelNames: ['service'],
       registers,
-      collect() {
+      async collect() {
         const counts = new Map(options.services().map((service) => [service, 0]));
-        for (const { service } of options.pendingApprovals?.() ?? [])
+        for (const { service } of (await options.pendingApprovals?.()) ?? [])
           counts.set(service, (counts.get(service) ?? 0) + 1);
         for (const [service, count] of counts) this.set({ service }, count);
       },

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { own } from '../config/own.js';
+import { withDeadline } from '../deadline.js';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
 import type { Actor, IncidentRecord } from '../engine/api.js';
@@ -67,6 +68,9 @@ export function incidentJson(record: IncidentRecord) {
     summary: record.summary ?? null,
   };
 }
+
+/** How long /readyz waits for the store to take its test write before it answers not ready. */
+const STORE_READY_TIMEOUT_MS = 2000;
 
 const healBody = z.strictObject({
   service: z.string().min(1),
@@ -157,7 +161,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (error instanceof PayloadError) throw new HttpError(400, error.message);
       throw error;
     }
-    const outcomes = acceptAlerts(engine, alerts, 'webhook', { silences: Boolean(config.alertmanager) });
+    const outcomes = await acceptAlerts(engine, alerts, 'webhook', { silences: Boolean(config.alertmanager) });
     for (const outcome of outcomes) metrics.countAlert('webhook', outcome.result);
     if (kind === 'generic' && outcomes[0]?.result === 'unmatched') {
       throw new HttpError(
@@ -212,7 +216,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const loops = watchdog.report();
       const reason = options.notReadyBecause?.();
       // A store that cannot take a write makes every heal and webhook fail: not ready.
-      const storeWritable = store.writable?.() ?? true;
+      const storeWritable = await withDeadline('the store', STORE_READY_TIMEOUT_MS, () => store.writable()).catch(
+        () => false,
+      );
       const ok = loops.every((l) => l.ok) && storeWritable && reason === undefined;
       send(res, ok ? 200 : 503, {
         ok,
@@ -252,14 +258,15 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const caller = requireToken(req);
       const body = parseWith(healBody, await readJson(req, limit));
       const requestedBy = actorOf(caller);
-      const decision = engine.open({ service: body.service, source: 'api', requestedBy, dryRun: body.dryRun });
+      const decision = await engine.open({ service: body.service, source: 'api', requestedBy, dryRun: body.dryRun });
       decision.report?.catch(() => undefined);
+      const view = await decision.incident?.();
       send(res, 202, {
         incidentId: decision.incidentId,
         service: body.service,
         result: decision.result,
-        state: decision.incident?.state ?? null,
-        ...(decision.incident?.approval ? { approvalId: decision.incident.approval.id } : {}),
+        state: view?.state ?? null,
+        ...(view?.approval ? { approvalId: view.approval.id } : {}),
       });
       return { route: path, status: 202 };
     }
@@ -269,7 +276,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const service = url.searchParams.get('service') ?? undefined;
       const status = url.searchParams.get('status');
       const limitParam = Number(url.searchParams.get('limit') ?? 100);
-      const records = store.listIncidents({
+      const records = await store.listIncidents({
         service,
         status: status === 'open' || status === 'closed' ? status : undefined,
         limit: Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 1000) : 100,
@@ -281,7 +288,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (incident) {
       expect('GET');
       requireToken(req);
-      const record = store.getIncident(incident[1]);
+      const record = await store.getIncident(incident[1]);
       if (!record) throw new HttpError(404, `there is no incident ${incident[1]}`);
       send(res, 200, incidentJson(record));
       return { route: '/api/incidents/:id', status: 200 };
@@ -292,15 +299,17 @@ export function createHttpServer(options: HttpServerOptions): Server {
       send(
         res,
         200,
-        store.pendingApprovals().map(({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({
-          id,
-          incidentId,
-          service,
-          step,
-          expiresAt,
-          approvedBy,
-          requiredApprovals,
-        })),
+        (await store.pendingApprovals()).map(
+          ({ id, incidentId, service, step, expiresAt, approvedBy, requiredApprovals }) => ({
+            id,
+            incidentId,
+            service,
+            step,
+            expiresAt,
+            approvedBy,
+            requiredApprovals,
+          }),
+        ),
       );
       return { route: path, status: 200 };
     }

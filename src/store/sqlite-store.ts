@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { IncidentRecord, RemediationStats } from '../engine/api.js';
 import { describeError, StoreError } from '../errors.js';
+import type { QueuedWork } from '../engine/ports/store.js';
 import type { ApprovalRecord, AuditEntry, Store, StoredThread } from './store.js';
 
 /** The schema healbot started with (user_version 1); files from before versioning have exactly this. */
@@ -41,6 +42,11 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
     ),
   // Counting an alert rewrites one integer, not the whole incident record.
   (db) => db.exec('ALTER TABLE incidents ADD COLUMN alert_count INTEGER'),
+  // Work handed between replicas, oldest first.
+  (db) =>
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS work_queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL, at TEXT NOT NULL)',
+    ),
 ];
 
 /** The schema version this healbot writes. */
@@ -97,9 +103,29 @@ const incidentOf = (row: Row): IncidentRecord => {
   return record;
 };
 
-/** The embedded SQLite store (`:memory:` for throwaway runs such as the CLI without a store path). */
+/**
+ * The embedded SQLite store (`:memory:` for throwaway runs such as the CLI without a store path).
+ * better-sqlite3 is synchronous: every method runs at once and resolves committed. A transaction
+ * spans awaits (BEGIN IMMEDIATE … COMMIT around its work), so while one is open, calls made on
+ * the store itself wait for it to end; only calls on the transaction's own view run inside it.
+ */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+
+  /** Shared with transaction views: settles when the open transaction ends. */
+  private readonly gate: { open?: Promise<void> } = {};
+
+  /** True on the view handed to a transaction's work while that transaction is open. */
+  private bound = false;
+
+  /** Whether this call must wait for a transaction someone else opened (cheap when none is open). */
+  private waits(): boolean {
+    return this.gate.open !== undefined && !this.bound;
+  }
+
+  private async turn(): Promise<void> {
+    while (this.gate.open) await this.gate.open;
+  }
 
   /** Prepared once: the alert path runs these for every alert. */
   private readonly statements = new Map<string, Database.Statement>();
@@ -152,7 +178,8 @@ export class SqliteStore implements Store {
   }
 
   /** Whether a write reaches the file now (for /readyz): false when the disk is full, the file read-only or locked. */
-  writable(): boolean {
+  async writable(): Promise<boolean> {
+    if (this.waits()) await this.turn();
     try {
       this.db.prepare('INSERT OR REPLACE INTO health (probe, at) VALUES (?, ?)').run('ready', Date.now());
       return true;
@@ -164,7 +191,12 @@ export class SqliteStore implements Store {
   /** The newest open incident (not a dry run) per service; every incident write goes through saveIncident, which forgets the service's entry. */
   private readonly openIds = new Map<string, string | undefined>();
 
-  saveIncident(record: IncidentRecord & { dedupeKey?: string }): void {
+  async saveIncident(record: IncidentRecord & { dedupeKey?: string }): Promise<void> {
+    if (this.waits()) await this.turn();
+    this.writeIncident(record);
+  }
+
+  private writeIncident(record: IncidentRecord & { dedupeKey?: string }): void {
     this.openIds.delete(record.service);
     this.statement(
       'INSERT OR REPLACE INTO incidents (id, service, status, opened_at, closed_at, dedupe_key, data, alert_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -180,21 +212,30 @@ export class SqliteStore implements Store {
     );
   }
 
-  updateIncident(id: string, patch: Partial<IncidentRecord>): void {
+  async updateIncident(id: string, patch: Partial<IncidentRecord>): Promise<void> {
+    if (this.waits()) await this.turn();
     const update = this.db.transaction(() => {
-      const current = this.getIncident(id);
+      const current = this.readIncident(id);
       if (!current) return;
-      this.saveIncident({ ...current, ...patch });
+      this.writeIncident({ ...current, ...patch });
     });
     update();
   }
 
-  getIncident(id: string): IncidentRecord | undefined {
+  async getIncident(id: string): Promise<IncidentRecord | undefined> {
+    if (this.waits()) await this.turn();
+    return this.readIncident(id);
+  }
+
+  private readIncident(id: string): IncidentRecord | undefined {
     const row = this.statement('SELECT data, alert_count FROM incidents WHERE id = ?').get(id) as Row | undefined;
     return row ? incidentOf(row) : undefined;
   }
 
-  listIncidents(filter: { service?: string; limit?: number; status?: 'open' | 'closed' } = {}): IncidentRecord[] {
+  async listIncidents(
+    filter: { service?: string; limit?: number; status?: 'open' | 'closed' } = {},
+  ): Promise<IncidentRecord[]> {
+    if (this.waits()) await this.turn();
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.service) where.push('service = ?'), args.push(filter.service);
@@ -203,7 +244,8 @@ export class SqliteStore implements Store {
     return (this.statement(sql).all(...args, filter.limit ?? 1000) as Row[]).map(incidentOf);
   }
 
-  openIncidentFor(service: string): IncidentRecord | undefined {
+  async openIncidentFor(service: string): Promise<IncidentRecord | undefined> {
+    if (this.waits()) await this.turn();
     const row = this.db
       .prepare(
         "SELECT data, alert_count FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1",
@@ -212,7 +254,8 @@ export class SqliteStore implements Store {
     return row ? incidentOf(row) : undefined;
   }
 
-  openIncidentId(service: string): string | undefined {
+  async openIncidentId(service: string): Promise<string | undefined> {
+    if (this.waits()) await this.turn();
     if (this.openIds.has(service)) return this.openIds.get(service);
     const row = this.statement(
       "SELECT id FROM incidents WHERE service = ? AND status = 'open' AND json_extract(data, '$.dryRun') IS NOT 1 ORDER BY opened_at DESC, rowid DESC LIMIT 1",
@@ -221,26 +264,30 @@ export class SqliteStore implements Store {
     return row?.id;
   }
 
-  incrementAlertCount(id: string, by = 1): void {
+  async incrementAlertCount(id: string, by = 1): Promise<void> {
+    if (this.waits()) await this.turn();
     this.statement(
       "UPDATE incidents SET alert_count = COALESCE(alert_count, json_extract(data, '$.alertCount')) + ? WHERE id = ?",
     ).run(by, id);
   }
 
-  trackFiring(incidentId: string, fingerprint: string): void {
+  async trackFiring(incidentId: string, fingerprint: string): Promise<void> {
+    if (this.waits()) await this.turn();
     this.statement('INSERT OR IGNORE INTO firing (incident_id, fingerprint) VALUES (?, ?)').run(
       incidentId,
       fingerprint,
     );
   }
 
-  resolveFiring(incidentId: string, fingerprint: string): number {
+  async resolveFiring(incidentId: string, fingerprint: string): Promise<number> {
+    if (this.waits()) await this.turn();
     this.statement('DELETE FROM firing WHERE incident_id = ? AND fingerprint = ?').run(incidentId, fingerprint);
     return (this.statement('SELECT count(*) AS n FROM firing WHERE incident_id = ?').get(incidentId) as { n: number })
       .n;
   }
 
-  claimEvent(key: string, incidentId?: string): boolean {
+  async claimEvent(key: string, incidentId?: string): Promise<boolean> {
+    if (this.waits()) await this.turn();
     return (
       this.statement('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)').run(
         key,
@@ -250,25 +297,29 @@ export class SqliteStore implements Store {
     );
   }
 
-  eventIncident(key: string): string | undefined {
+  async eventIncident(key: string): Promise<string | undefined> {
+    if (this.waits()) await this.turn();
     const row = this.statement('SELECT incident_id FROM events WHERE key = ?').get(key) as
       | { incident_id: string | null }
       | undefined;
     return row?.incident_id ?? undefined;
   }
 
-  saveApproval(record: ApprovalRecord): void {
+  async saveApproval(record: ApprovalRecord): Promise<void> {
+    if (this.waits()) await this.turn();
     this.db
       .prepare('INSERT OR REPLACE INTO approvals (id, status, data) VALUES (?, ?, ?)')
       .run(record.id, record.status, JSON.stringify(record));
   }
 
-  getApproval(id: string): ApprovalRecord | undefined {
+  async getApproval(id: string): Promise<ApprovalRecord | undefined> {
+    if (this.waits()) await this.turn();
     const row = this.db.prepare('SELECT data FROM approvals WHERE id = ?').get(id) as Row | undefined;
     return row ? JSON.parse(row.data) : undefined;
   }
 
-  transitionApproval(id: string, from: 'pending', to: ApprovalRecord): boolean {
+  async transitionApproval(id: string, from: 'pending', to: ApprovalRecord): Promise<boolean> {
+    if (this.waits()) await this.turn();
     return (
       this.db
         .prepare('UPDATE approvals SET status = ?, data = ? WHERE id = ? AND status = ?')
@@ -276,17 +327,20 @@ export class SqliteStore implements Store {
     );
   }
 
-  pendingApprovals(): ApprovalRecord[] {
+  async pendingApprovals(): Promise<ApprovalRecord[]> {
+    if (this.waits()) await this.turn();
     return (this.statement("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) =>
       JSON.parse(r.data),
     );
   }
 
-  recordHealAttempt(service: string, at: number, ok: boolean): void {
+  async recordHealAttempt(service: string, at: number, ok: boolean): Promise<void> {
+    if (this.waits()) await this.turn();
     this.db.prepare('INSERT INTO heal_attempts (service, at, ok) VALUES (?, ?, ?)').run(service, at, ok ? 1 : 0);
   }
 
-  healAttemptsSince(service: string, since: number): { at: number; ok: boolean }[] {
+  async healAttemptsSince(service: string, since: number): Promise<{ at: number; ok: boolean }[]> {
+    if (this.waits()) await this.turn();
     return (
       this.db
         .prepare('SELECT at, ok FROM heal_attempts WHERE service = ? AND at >= ? ORDER BY at')
@@ -309,15 +363,18 @@ export class SqliteStore implements Store {
       .run(service, value ? 1 : 0);
   }
 
-  isBreakerOpen(service: string): boolean {
+  async isBreakerOpen(service: string): Promise<boolean> {
+    if (this.waits()) await this.turn();
     return this.flag(service, 'breaker_open');
   }
 
-  setBreakerOpen(service: string, open: boolean): void {
+  async setBreakerOpen(service: string, open: boolean): Promise<void> {
+    if (this.waits()) await this.turn();
     this.setFlag(service, 'breaker_open', open);
   }
 
-  resetBreaker(service: string, at: number): void {
+  async resetBreaker(service: string, at: number): Promise<void> {
+    if (this.waits()) await this.turn();
     this.db
       .prepare(
         'INSERT INTO service_flags (service, breaker_open, breaker_reset_at) VALUES (?, 0, ?) ON CONFLICT(service) DO UPDATE SET breaker_open = 0, breaker_reset_at = excluded.breaker_reset_at',
@@ -325,28 +382,33 @@ export class SqliteStore implements Store {
       .run(service, at);
   }
 
-  breakerResetAt(service: string): number | undefined {
+  async breakerResetAt(service: string): Promise<number | undefined> {
+    if (this.waits()) await this.turn();
     const row = this.db.prepare('SELECT breaker_reset_at AS at FROM service_flags WHERE service = ?').get(service) as
       | { at: number | null }
       | undefined;
     return row?.at ?? undefined;
   }
 
-  isPaused(service: string): boolean {
+  async isPaused(service: string): Promise<boolean> {
+    if (this.waits()) await this.turn();
     return this.flag(service, 'paused');
   }
 
-  setPaused(service: string, paused: boolean): void {
+  async setPaused(service: string, paused: boolean): Promise<void> {
+    if (this.waits()) await this.turn();
     this.setFlag(service, 'paused', paused);
   }
 
-  recordRemediation(service: string, remediation: string, at: number, ok: boolean): void {
+  async recordRemediation(service: string, remediation: string, at: number, ok: boolean): Promise<void> {
+    if (this.waits()) await this.turn();
     this.db
       .prepare('INSERT INTO remediations (service, remediation, at, ok) VALUES (?, ?, ?, ?)')
       .run(service, remediation, at, ok ? 1 : 0);
   }
 
-  remediationRuns(service: string, remediation: string, limit: number): { at: number; ok: boolean }[] {
+  async remediationRuns(service: string, remediation: string, limit: number): Promise<{ at: number; ok: boolean }[]> {
+    if (this.waits()) await this.turn();
     const rows = this.db
       .prepare(
         'SELECT at, ok FROM remediations WHERE service = ? AND remediation = ? ORDER BY at DESC, rowid DESC LIMIT ?',
@@ -355,7 +417,8 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ at: r.at, ok: r.ok === 1 }));
   }
 
-  remediationStats(service?: string): RemediationStats[] {
+  async remediationStats(service?: string): Promise<RemediationStats[]> {
+    if (this.waits()) await this.turn();
     const rows = this.db
       .prepare(
         `SELECT service, remediation, COUNT(*) AS runs, SUM(ok) AS succeeded, MAX(at) AS lastAt,
@@ -373,13 +436,15 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ ...r, lastOk: r.lastOk === 1 }));
   }
 
-  appendAudit(entry: AuditEntry): void {
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    if (this.waits()) await this.turn();
     this.db
       .prepare('INSERT INTO audit (at, service, incident_id, data) VALUES (?, ?, ?, ?)')
       .run(entry.at, entry.service ?? null, entry.incidentId ?? null, JSON.stringify(entry));
   }
 
-  listAudit(filter: { service?: string; since?: string } = {}): AuditEntry[] {
+  async listAudit(filter: { service?: string; since?: string } = {}): Promise<AuditEntry[]> {
+    if (this.waits()) await this.turn();
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.service) where.push('service = ?'), args.push(filter.service);
@@ -388,30 +453,67 @@ export class SqliteStore implements Store {
     return (this.db.prepare(sql).all(...args) as Row[]).map((r) => JSON.parse(r.data));
   }
 
-  saveThread(incidentId: string, thread: StoredThread): void {
+  async saveThread(incidentId: string, thread: StoredThread): Promise<void> {
+    if (this.waits()) await this.turn();
     this.db
       .prepare('INSERT OR REPLACE INTO threads (incident_id, platform, data) VALUES (?, ?, ?)')
       .run(incidentId, thread.platform, JSON.stringify(thread));
   }
 
-  getThread(incidentId: string, platform: string): StoredThread | undefined {
+  async getThread(incidentId: string, platform: string): Promise<StoredThread | undefined> {
+    if (this.waits()) await this.turn();
     const row = this.db
       .prepare('SELECT data FROM threads WHERE incident_id = ? AND platform = ?')
       .get(incidentId, platform) as Row | undefined;
     return row ? JSON.parse(row.data) : undefined;
   }
 
-  transaction<T>(work: () => T): T {
+  async enqueueWork(kind: string, payload: unknown): Promise<void> {
+    if (this.waits()) await this.turn();
+    this.statement('INSERT INTO work_queue (kind, payload, at) VALUES (?, ?, ?)').run(
+      kind,
+      JSON.stringify(payload ?? null),
+      new Date().toISOString(),
+    );
+  }
+
+  async takeWork(limit: number): Promise<QueuedWork[]> {
+    if (this.waits()) await this.turn();
+    const rows = this.statement(
+      'DELETE FROM work_queue WHERE seq IN (SELECT seq FROM work_queue ORDER BY seq LIMIT ?) RETURNING seq, kind, payload, at',
+    ).all(limit) as { seq: number; kind: string; payload: string; at: string }[];
+    return rows.sort((a, b) => a.seq - b.seq).map((row) => ({ ...row, payload: JSON.parse(row.payload) }));
+  }
+
+  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.bound) return work(this);
+    await this.turn();
+    let end!: () => void;
+    this.gate.open = new Promise((resolve) => (end = resolve));
+    // A view of this store whose calls run inside the transaction at once, until it ends.
+    const tx = Object.create(this) as SqliteStore;
+    tx.bound = true;
     try {
-      return this.db.transaction(work)();
-    } catch (error) {
-      // A rolled-back write may have been remembered.
-      this.openIds.clear();
-      throw error;
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(tx);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        // A rolled-back write may have been remembered.
+        this.openIds.clear();
+        throw error;
+      }
+    } finally {
+      tx.bound = false;
+      this.gate.open = undefined;
+      end();
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    if (this.waits()) await this.turn();
     this.db.close();
   }
 }
