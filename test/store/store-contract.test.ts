@@ -12,9 +12,10 @@ import type { IncidentRecord } from '../../src/engine/api.js';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres-migrations.js';
 import { PostgresStore } from '../../src/store/postgres-store.js';
 import { SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite-store.js';
-import type { ApprovalRecord, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { requireOrSkip } from '../support/docker-engine.js';
 import { postgresUnavailableReason, startPostgres } from '../support/postgres.js';
+import { approvalRecord, incidentRecord } from '../support/store-records.js';
 
 /** A place a store lives (a file, a database), opened as many times as a test likes. */
 interface Backend {
@@ -100,27 +101,8 @@ afterAll(async () => {
   await postgres.cleanup();
 });
 
-const incident = (over: Partial<IncidentRecord> & { id: string }): IncidentRecord => ({
-  service: 'api',
-  status: 'open',
-  source: 'alertmanager',
-  openedAt: '2025-01-01T00:00:00.000Z',
-  alertCount: 1,
-  ...over,
-});
-
-const approval = (over: Partial<ApprovalRecord> = {}): ApprovalRecord => ({
-  id: 'apr_00000001',
-  incidentId: 'inc_1',
-  service: 'api',
-  step: { action: 'restart', target: 'api', risk: 'risky', reason: 'api does not answer' },
-  approvers: ['@ana', '@bo'],
-  requiredApprovals: 1,
-  expiresAt: '2030-01-01T00:00:00.000Z',
-  status: 'pending',
-  approvedBy: [],
-  ...over,
-});
+const incident = incidentRecord;
+const approval = approvalRecord;
 
 /** Millisecond timestamps of today's size: beyond 32 bits, as the store must keep them. */
 const T0 = 1_764_000_000_000;
@@ -154,7 +136,16 @@ describe.each([sqlite, postgres])('Store contract: $name', (backend) => {
   describe('incidents', () => {
     it('saves an incident with its origin, labels and context, and reads back exactly what was saved', async () => {
       const saved = {
-        ...incident({ id: 'inc_1', requestedBy: 'slack:U1', context: { annotations: { summary: 'p99 > 2s' } } }),
+        ...incident({
+          id: 'inc_1',
+          requestedBy: 'slack:U1',
+          context: {
+            summary: 'p99 > 2s',
+            links: [{ label: 'runbook', url: 'https://runbooks.example/api' }],
+            labels: { alertname: 'HighLatency' },
+            source: 'alertmanager',
+          },
+        }),
         dedupeKey: 'am:api:HighLatency',
         origin: { platform: 'slack', channel: 'C1', thread: '1700.1' },
         labels: { alertname: 'HighLatency', severity: 'page' },
@@ -174,7 +165,7 @@ describe.each([sqlite, postgres])('Store contract: $name', (backend) => {
       });
       expect(await store.getIncident('inc_1')).toMatchObject({
         id: 'inc_1',
-        source: 'alertmanager',
+        source: 'alert',
         status: 'closed',
         closedAt: '2025-01-01T00:05:00.000Z',
         outcome: 'healed',
