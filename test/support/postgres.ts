@@ -132,7 +132,7 @@ export async function startPostgres(): Promise<PostgresServer | undefined> {
     socketDir: dir,
     async createDatabase(name) {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
       await client.connect();
       try {
         await client.query(`CREATE DATABASE ${name}`);
