@@ -77,11 +77,20 @@ export class ApprovalUnavailable extends HealbotError {
   }
 }
 
-/** The SQLite file at `store.path` cannot be used: damaged, empty, or from a newer healbot. The message says what to do. */
+/**
+ * The store cannot be used: the SQLite file at `store.path` (damaged, empty, or from a newer
+ * healbot) or the Postgres database at `store.url` (unreachable, refusing healbot, or from a newer
+ * healbot; `path` then holds the URL with its password redacted). The message says what to do.
+ */
 export class StoreError extends HealbotError {
   readonly path: string;
-  constructor(path: string, problem: string, todo: string, options: { cause?: unknown } = {}) {
-    super('STORE_UNUSABLE', `store.path ${path} ${problem}: ${todo}`, options);
+  constructor(
+    path: string,
+    problem: string,
+    todo: string,
+    options: { cause?: unknown; field?: 'store.path' | 'store.url' } = {},
+  ) {
+    super('STORE_UNUSABLE', `${options.field ?? 'store.path'} ${path} ${problem}: ${todo}`, { cause: options.cause });
     this.path = path;
   }
 }

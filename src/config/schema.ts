@@ -261,7 +261,13 @@ export const configSchema = z.strictObject({
       });
     })
     .optional(),
-  store: z.strictObject({ path: z.string().default(':memory:') }).prefault({}),
+  store: z
+    .strictObject({
+      path: z.string().default(':memory:'),
+      /** Postgres instead of the SQLite file at `path`, shared by several replicas; its password is a secret. */
+      url: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+    })
+    .prefault({}),
   monitor: z
     .strictObject({
       interval: duration.default(30_000),
