@@ -28,6 +28,11 @@ export interface HealbotOptions {
   /** Overrides `config.store.path` (`:memory:` for a throwaway run). */
   storePath?: string;
   store?: Store;
+  /**
+   * The store is shared between processes (Postgres): the leading `serve` recovers it (leadership
+   * is its ownership), a CLI run (`client`) never does.
+   */
+  sharedStore?: 'leader' | 'client';
   /** `HEALING_ENABLED=false` turns healing off: diagnose and plan only. */
   healingEnabled?: boolean;
   /** Builds the KubeConfig for a context (tests point it at a local API server). */
@@ -139,6 +144,7 @@ export function createHealbot(config: Config, options: HealbotOptions = {}): Hea
     redact,
     config,
     async takeOwnership() {
+      if (options.sharedStore === 'client') return false;
       if (storePath !== ':memory:' && !options.store) {
         ownership ??= claimStoreOwnership(storePath);
         if (!ownership) return false;

@@ -12,7 +12,11 @@ import type { ProgressEvent } from './engine/types.js';
 import { parseListen, preflightProblems } from './config/preflight.js';
 import { ConfigError, describeError, UsageError } from './errors.js';
 import { GitHubEscalation } from './escalation/github.js';
-import { campaign } from './leadership.js';
+import { campaign } from './leadership/campaign.js';
+import { standbyApi } from './leadership/standby-api.js';
+import { WorkDrain } from './leadership/work-drain.js';
+import { openStore } from './store/open-store.js';
+import { redactingStore } from './store/redacting-store.js';
 import { createLogger, type Logger } from './logger.js';
 import { ConfigWatch } from './monitor/config-watch.js';
 import { DockerMonitor } from './monitor/docker-monitor.js';
@@ -307,23 +311,49 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const listenAt = options.listen ?? config.server?.listen;
   const listenWhere = options.listen !== undefined ? '--listen' : 'server.listen';
   if (options.listen !== undefined) parseListen(options.listen, '--listen');
-  const leadership = config.leaderElection
-    ? await campaign(config.leaderElection, {
-        logger: logger.child({ component: 'leader-election' }),
-        kubeConfigFor: options.kubeConfigFor,
-        listen:
-          listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt, listenWhere) : undefined,
-        onLost: () => (options.onLostLeadership ?? (() => process.exit(1)))(),
-      })
-    : undefined;
+  const listenOn =
+    listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt, listenWhere) : undefined;
+  // A shared store (Postgres) is opened first: a standby serves from it while another replica leads.
+  const shared = config.store.url ? await openStore(config.store) : undefined;
+  let leadership: Awaited<ReturnType<typeof campaign>>;
+  try {
+    leadership = await campaign(config, {
+      logger: logger.child({ component: 'leader-election' }),
+      kubeConfigFor: options.kubeConfigFor,
+      listen: listenOn,
+      standby: shared
+        ? (elector) =>
+            createHttpServer({
+              standby: { leader: () => elector.leader() },
+              engine: standbyApi(config, redactingStore(shared, redact)),
+              store: redactingStore(shared, redact),
+              config,
+              metrics: new HealbotMetrics({
+                services: () => Object.keys(config.services),
+                breakerOpen: (s) => shared.isBreakerOpen(s),
+                pendingApprovals: () => shared.pendingApprovals(),
+              }),
+              watchdog: new Watchdog(),
+              redact,
+              logger: logger.child({ component: 'http', standby: true }),
+            })
+        : undefined,
+      onLost: () => (options.onLostLeadership ?? (() => process.exit(1)))(),
+    });
+  } catch (error) {
+    await shared?.close();
+    throw error;
+  }
   const bot = createHealbot(config, {
     logger: logger.child({ component: 'engine' }),
     storePath: options.storePath,
+    store: shared,
+    sharedStore: shared ? 'leader' : undefined,
     healingEnabled: options.healingEnabled,
     runtimes: options.runtimes,
     kubeConfigFor: options.kubeConfigFor,
     now: options.now,
-    mayAct: leadership ? () => leadership.notLeadingBecause() : undefined,
+    mayAct: leadership ? () => leadership!.notLeadingBecause() : undefined,
     redact,
   });
   const { engine, store } = bot;
@@ -389,6 +419,10 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       })
     : undefined;
 
+  // What standbys recorded in the shared store, handed to this (leading) replica's engine.
+  const drain = shared
+    ? new WorkDrain({ store: bot.store, engine, logger: logger.child({ component: 'work-queue' }) })
+    : undefined;
   let chat: Awaited<ReturnType<typeof startChat>> | undefined;
   let server: Server | undefined;
   let url: string | undefined;
@@ -402,7 +436,9 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     await chat?.stop();
     await github?.idle();
     unsubscribers.forEach((u) => u());
+    await drain?.stop();
     await bot.close();
+    await shared?.close();
     await leadership?.stop();
   };
 
@@ -432,7 +468,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
         logger: logger.child({ component: 'http' }),
         chatRoutes: chat.routes,
         errorRouter,
-        notReadyBecause: leadership ? () => leadership.notLeadingBecause() : undefined,
+        notReadyBecause: leadership ? () => leadership!.notLeadingBecause() : undefined,
         githubWebhook,
       });
       await new Promise<void>((resolve, reject) => {
@@ -473,6 +509,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       { store: options.storePath ?? config.store.path },
       'another live process owns the store: not recovering its incidents',
     );
+  drain?.start();
   const pending = await store.pendingApprovals();
   const doors = openDoors(config, url, chat.console);
   logger.info(

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { createHealbot } from '../app.js';
+import { openStore } from '../store/open-store.js';
 import { loadConfig } from '../config/load.js';
 import { planFor } from '../engine/plan.js';
 import type { HealReport, ProgressEvent } from '../engine/types.js';
@@ -24,11 +25,19 @@ async function withHealbot<T>(
   options: { storePath?: string } = {},
 ): Promise<T> {
   const config = await loadConfig(configPath);
-  const bot = createHealbot(config, { healingEnabled: healingEnabled(), storePath: options.storePath });
+  // A shared store (store.url) belongs to the leading serve: a CLI run records in it but never recovers it.
+  const shared = config.store.url && !options.storePath ? await openStore(config.store) : undefined;
+  const bot = createHealbot(config, {
+    healingEnabled: healingEnabled(),
+    storePath: options.storePath,
+    store: shared,
+    sharedStore: shared ? 'client' : undefined,
+  });
   try {
     return await run(bot);
   } finally {
     await bot.close();
+    await shared?.close();
   }
 }
 
@@ -210,10 +219,9 @@ export function buildProgram(): Command {
     .option('--json', 'one JSON object per line')
     .action(async (opts: { config: string; service?: string; since?: string; json?: boolean }) => {
       const { auditEntries, auditJsonLines, auditText, parseSince } = await import('../server/audit-export.js');
-      const { SqliteStore } = await import('../store/sqlite-store.js');
       const config = await loadConfig(opts.config);
       // The store directly, not createHealbot: recovering would close a running serve's incidents.
-      const store = new SqliteStore(config.store.path);
+      const store = await openStore(config.store);
       try {
         const entries = await auditEntries(store, {
           service: opts.service,

@@ -266,6 +266,15 @@ export const configSchema = z.strictObject({
       path: z.string().default(':memory:'),
       /** Postgres instead of the SQLite file at `path`, shared by several replicas; its password is a secret. */
       url: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+      /** With `url` and no `leaderElection`: the Postgres advisory lock that elects the one replica that acts. */
+      leader: z
+        .strictObject({
+          name: z.string().min(1).max(100).default('healbot'),
+          /** This replica's name; defaults to HOSTNAME. */
+          identity: z.string().min(1).max(63).optional(),
+          leaseDuration: duration.default(15_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   monitor: z

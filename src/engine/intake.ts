@@ -45,7 +45,16 @@ export interface Signal {
  * duplicate: this exact event was seen before; resolved: the incident was told its failure ended;
  * unmatched: no configured service; ignored: nothing to do.
  */
-export type IntakeResult = 'opened' | 'joined' | 'grouped' | 'duplicate' | 'resolved' | 'unmatched' | 'ignored';
+/** What became of a signal; `queued` when a standby recorded it for the leading replica. */
+export type IntakeResult =
+  | 'opened'
+  | 'joined'
+  | 'grouped'
+  | 'duplicate'
+  | 'resolved'
+  | 'unmatched'
+  | 'ignored'
+  | 'queued';
 
 /** Where an incident stands, for a reply that joins it. */
 export interface IncidentView {
@@ -145,20 +154,7 @@ export class Intake {
 
   /** The configured service a signal is about. */
   serviceFor(signal: Pick<Signal, 'service' | 'labels'>): string | undefined {
-    const { services, alerting } = this.host.config;
-    if (signal.service !== undefined) return Object.hasOwn(services, signal.service) ? signal.service : undefined;
-    const labels = signal.labels ?? {};
-    for (const [name, service] of Object.entries(services)) {
-      for (const matcher of service.alerts) {
-        const wanted = Object.entries(matcher.labels);
-        if (wanted.length > 0 && wanted.every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v)) return name;
-      }
-    }
-    for (const label of alerting.serviceLabels) {
-      const value = Object.hasOwn(labels, label) ? labels[label] : undefined;
-      if (value !== undefined && Object.hasOwn(services, value)) return value;
-    }
-    return undefined;
+    return serviceOfSignal(this.host.config, signal);
   }
 
   private isSecurity(signal: Signal): boolean {
@@ -456,6 +452,27 @@ export class Intake {
     this.changed(batch, record.service);
     return { ...base, resolution: 'closed' };
   }
+}
+
+/** The configured service a signal is about: its own name, else label matchers, then `alerting.serviceLabels`. */
+export function serviceOfSignal(
+  config: Pick<Config, 'services' | 'alerting'>,
+  signal: Pick<Signal, 'service' | 'labels'>,
+): string | undefined {
+  const { services, alerting } = config;
+  if (signal.service !== undefined) return Object.hasOwn(services, signal.service) ? signal.service : undefined;
+  const labels = signal.labels ?? {};
+  for (const [name, service] of Object.entries(services)) {
+    for (const matcher of service.alerts) {
+      const wanted = Object.entries(matcher.labels);
+      if (wanted.length > 0 && wanted.every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v)) return name;
+    }
+  }
+  for (const label of alerting.serviceLabels) {
+    const value = Object.hasOwn(labels, label) ? labels[label] : undefined;
+    if (value !== undefined && Object.hasOwn(services, value)) return value;
+  }
+  return undefined;
 }
 
 function describeSource(source: IncidentSource): string {

@@ -8,6 +8,7 @@ import { CoordinationV1Api, KubeConfig, V1MicroTime } from '@kubernetes/client-n
 import type { V1Lease } from '@kubernetes/client-node';
 import { formatSeconds } from '../deadline.js';
 import { describeError } from '../errors.js';
+import type { Elector } from '../leadership/elector.js';
 import { kubernetesRequest, statusOf } from './kubernetes.js';
 
 export interface LeaseElectorOptions {
@@ -32,7 +33,7 @@ export interface LeaseElectorOptions {
 }
 
 /** Campaigns for a Lease and keeps renewing it while it leads. */
-export class LeaseElector {
+export class LeaseElector implements Elector {
   private readonly api: CoordinationV1Api;
   private readonly name: string;
   private readonly durationMs: number;

@@ -3,13 +3,14 @@ import { z } from 'zod';
 import { own } from '../config/own.js';
 import { withDeadline } from '../deadline.js';
 import type { Config } from '../config/schema.js';
-import type { Engine, EngineLogger } from '../engine/engine.js';
+import type { EngineLogger } from '../engine/engine.js';
 import type { Actor, IncidentRecord } from '../engine/api.js';
 import { describeError, HealbotError } from '../errors.js';
 import type { Watchdog } from '../monitor/watchdog.js';
 import { redactDeep, type Redactor } from '../redact.js';
 import type { Store } from '../store/store.js';
 import type { ErrorRouter } from '../app-errors/error-router.js';
+import type { ServedApi } from '../leadership/standby-api.js';
 import { acceptAlerts } from './alert-intake.js';
 import { logfireWebhook, sentryWebhook } from './app-error-webhooks.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, PayloadError, type IncomingAlert } from './alert-payloads.js';
@@ -18,7 +19,8 @@ import { LogLimiter } from './log-limit.js';
 import type { HealbotMetrics } from './metrics.js';
 
 export interface HttpServerOptions {
-  engine: Engine;
+  /** The engine, or on a standby replica the queue it records requests in for the leader. */
+  engine: ServedApi;
   store: Store;
   config: Config;
   metrics: HealbotMetrics;
@@ -27,6 +29,8 @@ export interface HttpServerOptions {
   logger: EngineLogger;
   /** Chat adapters' HTTP handlers by path, e.g. Slack's HTTP mode at /slack/events (it verifies Slack's own signature). */
   chatRoutes?: Readonly<Record<string, RequestListener>>;
+  /** Set on a replica that stands by: /readyz says so and names the leader. */
+  standby?: { leader: () => string | undefined };
   /** Why this replica must not serve (it lost its Lease), for /readyz. */
   notReadyBecause?: () => string | undefined;
   /** GitHub's webhook deliveries, mounted at /webhooks/github (they carry a signature, not the bearer token). */
@@ -222,6 +226,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const ok = loops.every((l) => l.ok) && storeWritable && reason === undefined;
       send(res, ok ? 200 : 503, {
         ok,
+        ...(options.standby ? { standby: true, leader: options.standby.leader() ?? null } : {}),
         ...(reason ? { reason } : {}),
         store: storeWritable ? 'writable' : 'cannot be written',
         loops: loops.map((l) => ({ ...l, silentMs: Math.round(l.silentMs) })),
@@ -319,6 +324,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const caller = requireToken(req);
       const body = parseWith(decisionBody, await readJson(req, limit));
       const result = await engine.decide(approval[1], actorOf(caller), body.decision);
+      if (result.ok === 'queued') {
+        send(res, 202, { ok: true, queued: true, decision: result.decision, approvalId: result.request.id });
+        return { route: '/api/approvals/:id', status: 202 };
+      }
       const status = result.ok ? 200 : (own(DECISION_STATUS, result.reason) ?? 409);
       const message =
         !result.ok && result.reason === 'not_allowed' && caller.door === 'webhook'
