@@ -6,6 +6,7 @@ import { benchImage } from './image.js';
 import { benchDockerHealing } from './docker-healing.js';
 import { benchIntakeOpenLoop } from './intake.js';
 import { benchPatterns } from './patterns.js';
+import { benchFailover } from './failover.js';
 
 /** `npm run bench`: prints each figure as `name value`, one per line. */
 async function main(): Promise<void> {
@@ -20,8 +21,12 @@ async function main(): Promise<void> {
     ['ci', benchCi],
     ['failure patterns', benchPatterns],
     ['application errors', benchAppErrors],
+    ['failover (two replicas on one Postgres)', benchFailover],
   ];
+  /** HEALBOT_BENCH="failover,intake" runs only the suites whose names contain one of these words. */
+  const only = process.env.HEALBOT_BENCH?.split(',').map((w) => w.trim().toLowerCase());
   for (const [name, run] of suites) {
+    if (only && !only.some((word) => name.toLowerCase().includes(word))) continue;
     process.stdout.write(`# ${name}\n`);
     const figures = await run();
     for (const [key, value] of Object.entries(figures)) process.stdout.write(`${key.padEnd(56)} ${value}\n`);

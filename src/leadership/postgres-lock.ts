@@ -59,7 +59,8 @@ export class PostgresElector implements Elector {
   notLeadingBecause(): string | undefined {
     if (this.isLeader()) return undefined;
     return (
-      this.lost ?? `this replica does not hold the Postgres leader lock "${this.name}" (held by ${this.holder ?? 'nobody'})`
+      this.lost ??
+      `this replica does not hold the Postgres leader lock "${this.name}" (held by ${this.holder ?? 'nobody'})`
     );
   }
 

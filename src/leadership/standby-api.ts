@@ -63,7 +63,11 @@ export function standbyApi(config: Config, store: Store): ServedApi {
       const approval = await store.getApproval(approvalId);
       if (!approval) return { ok: false, reason: 'not_found', message: `there is no approval ${approvalId}` };
       if (approval.status !== 'pending')
-        return { ok: false, reason: 'already_decided', message: `approval ${approvalId} was already ${approval.status}` };
+        return {
+          ok: false,
+          reason: 'already_decided',
+          message: `approval ${approvalId} was already ${approval.status}`,
+        };
       if (!mayApprove(actor, approval.service))
         return {
           ok: false,

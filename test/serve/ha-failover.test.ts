@@ -108,10 +108,14 @@ describe.skipIf(skip)('two replicas on one Postgres', () => {
 
     const decided = await b.call(`/api/approvals/${approval.id}`, { json: { decision: 'approve' }, token: OPS_TOKEN });
     expect(decided).toMatchObject({ status: 200, body: { ok: true, decision: 'approved', by: ['api:ops'] } });
-    const closed = await until(async () => {
-      const incident = await b.call(`/api/incidents/${incidentId}`);
-      return incident.body.status === 'closed' && incident.body;
-    }, 'the incident to close', 60_000);
+    const closed = await until(
+      async () => {
+        const incident = await b.call(`/api/incidents/${incidentId}`);
+        return incident.body.status === 'closed' && incident.body;
+      },
+      'the incident to close',
+      60_000,
+    );
     expect(closed.outcome).toBe('healed');
     expect(closed.alertCount).toBe(counted + 1);
     expect(await startEvents(docker, container, since)).toHaveLength(1);

@@ -4,7 +4,11 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 
-export const CLI = resolve(import.meta.dirname, '../../dist/src/cli/main.js');
+/** The built CLI, from the test sources (vitest) or from their own build in dist/ (benchmarks). */
+export const CLI = resolve(
+  import.meta.dirname,
+  /[/\\]dist[/\\]test[/\\]support$/.test(import.meta.dirname) ? '../../src/cli/main.js' : '../../dist/src/cli/main.js',
+);
 
 export interface CliResult {
   exitCode: number;

@@ -19,7 +19,10 @@ export interface Replica {
   url: string;
   process: ResultPromise;
   output(): string;
-  call(path: string, init?: { method?: string; json?: unknown; token?: string }): Promise<{ status: number; body: any }>;
+  call(
+    path: string,
+    init?: { method?: string; json?: unknown; token?: string },
+  ): Promise<{ status: number; body: any }>;
 }
 
 /** A container serving `GET /ready` on a loopback port, killed (exit 137): it needs a start that only an approver may allow. */
