@@ -106,6 +106,7 @@ for (const install of INSTALLS) {
     const configMap = find('ConfigMap')[0];
     const config: Config = parseConfigText(configMap.data['healbot.yml'], {
       HEALBOT_TOKEN: 'x'.repeat(32),
+      HEALBOT_STORE_URL: 'postgres://healbot:secret@postgres.db.svc.cluster.local:5432/healbot',
       POD_NAME: `${workload.metadata.name}-0`,
     });
 
@@ -144,7 +145,7 @@ for (const install of INSTALLS) {
       expect(config.server?.token).toBe('x'.repeat(32));
     });
 
-    it('mounts the ConfigMap where the image reads its config, and state where the store writes', () => {
+    it('mounts the ConfigMap where the image reads its config, and keeps its state where every replica finds it', () => {
       const volumeFor = (path: string) => {
         const mount = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === path);
         expect(mount, `a volumeMount at ${path}`).toBeDefined();
@@ -155,12 +156,18 @@ for (const install of INSTALLS) {
       expect(Object.keys(configMap.data)).toEqual([IMAGE_CONFIG_PATH.slice(dirname(IMAGE_CONFIG_PATH).length + 1)]);
       expect(container.args ?? container.command).toBeUndefined();
 
-      const stateVolume = volumeFor(dirname(config.store.path));
       if (install.ha) {
-        expect(
-          workload.spec.volumeClaimTemplates.map((t: { metadata: { name: string } }) => t.metadata.name),
-        ).toContain(stateVolume);
+        // Shared state in Postgres, its URL (a secret) from the Secret; no per-replica volume to lose.
+        expect(config.store.url).toMatch(/^postgres:\/\//);
+        expect(configMap.data['healbot.yml']).toContain('url: "${HEALBOT_STORE_URL}"');
+        expect(container.env).toContainEqual({
+          name: 'HEALBOT_STORE_URL',
+          valueFrom: { secretKeyRef: { name: secretExample.metadata.name, key: 'HEALBOT_STORE_URL' } },
+        });
+        expect(readFileSync(join(DEPLOY, 'secret.example.yaml'), 'utf8')).toContain('HEALBOT_STORE_URL:');
+        expect(workload.spec.volumeClaimTemplates).toBeUndefined();
       } else {
+        const stateVolume = volumeFor(dirname(config.store.path));
         const claim = pod.volumes.find((v: { name: string }) => v.name === stateVolume).persistentVolumeClaim.claimName;
         expect(find('PersistentVolumeClaim', claim)).toHaveLength(1);
       }
