@@ -12,7 +12,7 @@ import type { ProgressEvent } from './engine/types.js';
 import { parseListen, preflightProblems } from './config/preflight.js';
 import { ConfigError, describeError, UsageError } from './errors.js';
 import { GitHubEscalation } from './escalation/github.js';
-import { campaign } from './leadership/campaign.js';
+import { campaign, refusingStandby } from './leadership/campaign.js';
 import { standbyApi } from './leadership/standby-api.js';
 import { WorkDrain } from './leadership/work-drain.js';
 import { openStore } from './store/open-store.js';
@@ -315,6 +315,8 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt, listenWhere) : undefined;
   // A shared store (Postgres) is opened first: a standby serves from it while another replica leads.
   const shared = config.store.url ? await openStore(config.store) : undefined;
+  // Slack's HTTP mode reaching a standby gets 503 with Retry-After: Slack retries, the leader answers.
+  const slackPath = shared && config.slack ? (await import('../adapters/slack/index.js')).SLACK_EVENTS_PATH : undefined;
   let leadership: Awaited<ReturnType<typeof campaign>>;
   try {
     leadership = await campaign(config, {
@@ -325,6 +327,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
         ? (elector) =>
             createHttpServer({
               standby: { leader: () => elector.leader() },
+              chatRoutes: slackPath ? { [slackPath]: refusingStandby(() => elector.leader()) } : undefined,
               engine: standbyApi(config, redactingStore(shared, redact)),
               store: redactingStore(shared, redact),
               config,
