@@ -1,0 +1,98 @@
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { advisoryLockKey, PostgresElector } from '../../src/leadership/postgres-lock.js';
+import { requireOrSkip } from '../support/docker-engine.js';
+import { postgresUnavailableReason, startPostgres } from '../support/postgres.js';
+
+const postgres = await startPostgres();
+const skip = !postgres && requireOrSkip(postgresUnavailableReason());
+
+async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('advisoryLockKey', () => {
+  it('is a stable signed 64-bit key per name, different for different names', () => {
+    expect(advisoryLockKey('healbot')).toBe(advisoryLockKey('healbot'));
+    expect(advisoryLockKey('healbot')).not.toBe(advisoryLockKey('healbot-staging'));
+    const key = BigInt(advisoryLockKey('healbot'));
+    expect(key >= -(2n ** 63n) && key < 2n ** 63n).toBe(true);
+  });
+});
+
+describe.skipIf(skip)('the Postgres leader lock', () => {
+  const electors: PostgresElector[] = [];
+  afterAll(async () => {
+    await Promise.allSettled(electors.map((e) => e.stop()));
+    await postgres?.stop();
+  });
+
+  const elector = (url: string, identity: string, changes: boolean[] = []) => {
+    const made = new PostgresElector({
+      url,
+      identity,
+      name: 'lock-test',
+      leaseDurationMs: 1500,
+      onChange: (leader) => changes.push(leader),
+    });
+    electors.push(made);
+    return made;
+  };
+
+  it('lets exactly one of two replicas lead, names it to the other, and hands over when it stops', async () => {
+    const url = await postgres!.createDatabase('lock_handover');
+    const aChanges: boolean[] = [];
+    const a = elector(url, 'replica-a', aChanges);
+    const b = elector(url, 'replica-b');
+    await a.start();
+    await b.start();
+    expect(a.isLeader()).toBe(true);
+    expect(b.isLeader()).toBe(false);
+    expect(b.leader()).toBe('replica-a');
+    expect(b.notLeadingBecause()).toMatch(/does not hold the Postgres leader lock "lock-test" \(held by replica-a\)/);
+    expect(a.notLeadingBecause()).toBeUndefined();
+    await a.stop();
+    expect(aChanges).toEqual([true, false]);
+    await until(() => b.isLeader(), 'replica-b to lead');
+    expect(a.isLeader()).toBe(false);
+  });
+
+  it('loses the lead when its session is killed, and exactly one replica leads again', async () => {
+    // A password in the URL (trust auth ignores it) must never reach a log line.
+    const plain = new URL(await postgres!.createDatabase('lock_killed'));
+    plain.password = 'hunter2-secret';
+    const url = plain.toString();
+    const changes: boolean[] = [];
+    const errors: string[] = [];
+    const a = new PostgresElector({
+      url,
+      identity: 'doomed',
+      name: 'lock-test',
+      leaseDurationMs: 1500,
+      onChange: (leader) => changes.push(leader),
+      onError: (message) => errors.push(message),
+    });
+    electors.push(a);
+    const b = elector(url, 'heir');
+    await a.start();
+    await b.start();
+    expect(a.isLeader()).toBe(true);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'doomed'`);
+    } finally {
+      await admin.end();
+    }
+    await until(() => changes.includes(false), 'the old leader to step down');
+    expect(errors.join('\n')).toMatch(/Postgres leader lock at postgres:\/\//);
+    // Whoever locks first next (the heir, or the old leader on a new session) leads, and only one.
+    await until(() => a.isLeader() !== b.isLeader(), 'one replica to lead again');
+    expect([a, b].filter((e) => e.isLeader())).toHaveLength(1);
+    expect(errors.join('\n')).not.toContain('hunter2-secret');
+  });
+});
