@@ -273,6 +273,8 @@ export class Intake {
       if (
         last &&
         !last.dryRun &&
+        // After an attempt that failed, the next signal is the next attempt (the breaker bounds how many).
+        last.outcome !== 'failed' &&
         closedAt >= this.host.now() - config.monitor.groupWindow &&
         !((this.healthyAt.get(service) ?? Number.NEGATIVE_INFINITY) >= closedAt)
       ) {
