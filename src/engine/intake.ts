@@ -430,6 +430,8 @@ export class Intake {
         ? `${record.service}'s failure ended (${signal.text ?? 'a Docker event'}, ${at})`
         : `${record.service} is healthy again (${why}, ${at})`,
     );
+    // Its failure ended when it closed: what fails after that is new, never grouped onto it.
+    this.healthyAt.set(record.service, this.host.now());
     this.changed(record.service);
     return { ...base, resolution: 'closed' };
   }
