@@ -1,4 +1,5 @@
 import type { Config } from './schema.js';
+import { hasService } from './own.js';
 
 /** Problems in `runbooks` the schema cannot see: unknown services, rollback steps that undo no step. */
 export function runbookProblems(config: Config): { path: string; message: string }[] {
@@ -14,7 +15,7 @@ export function runbookProblems(config: Config): { path: string; message: string
       });
     else names.set(runbook.name, r);
     runbook.when.services?.forEach((service, i) => {
-      if (!config.services[service])
+      if (!hasService(config, service))
         problems.push({
           path: `runbooks[${r}].when.services[${i}]`,
           message: `unknown service "${service}" (known: ${services.join(', ')})`,

@@ -293,6 +293,8 @@ export class Intake {
       if (
         last &&
         !last.dryRun &&
+        // After an attempt that failed, the next signal is the next attempt (the breaker bounds how many).
+        last.outcome !== 'failed' &&
         closedAt >= this.host.now() - config.monitor.groupWindow &&
         !((this.healthyAt.get(service) ?? Number.NEGATIVE_INFINITY) >= closedAt)
       ) {
@@ -449,6 +451,8 @@ export class Intake {
         ? `${record.service}'s failure ended (${signal.text ?? 'a Docker event'}, ${at})`
         : `${record.service} is healthy again (${why}, ${at})`,
     );
+    // Its failure ended when it closed: what fails after that is new, never grouped onto it.
+    this.healthyAt.set(record.service, this.host.now());
     this.changed(batch, record.service);
     return { ...base, resolution: 'closed' };
   }

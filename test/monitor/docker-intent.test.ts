@@ -177,9 +177,9 @@ describe.skipIf(skip)('Docker follow-ups are driven by events', () => {
     const incidents = await waitFor(
       () => {
         const all = bot.bot.store.listIncidents({ service: 'broken' });
-        return all.length >= 3 && all.every((i) => i.status === 'closed') && all;
+        return all.length >= 3 && all[0].outcome === 'escalated' && all;
       },
-      'three closed incidents',
+      'two failed attempts and an escalated incident',
       50_000,
     );
     const [third, second, first] = incidents;
@@ -198,7 +198,10 @@ describe.skipIf(skip)('Docker follow-ups are driven by events', () => {
     const requested = bot.bot.store.listAudit().find((e) => e.incidentId === second.id && e.event === 'requested');
     expect(String(requested?.detail.summary)).toMatch(/turned unhealthy .* again after healbot's restart/);
     expect(second.outcome).toBe('failed');
+    expect([first.status, second.status]).toEqual(['closed', 'closed']);
     expect(third.outcome).toBe('escalated');
+    // Escalated is not an end: the failure goes on, so the incident stays open for later signals to join.
+    expect(third.status).toBe('open');
     expect(third.summary).toMatch(/breaker for broken is open/);
     expect(bot.bot.store.listAudit().filter((e) => e.service === 'broken' && e.event === 'action')).toHaveLength(2);
   });
@@ -305,10 +308,14 @@ describe.skipIf(skip)('a container that appears after startup', () => {
       status: 'closed',
       summary: expect.stringContaining('its container was started again'),
     });
+    // Healing is off and the server keeps failing: the second incident escalates and stays open.
     await waitFor(
-      () => bot.bot.store.getIncident(second.id)?.status === 'closed',
-      'the second incident to close',
+      () => bot.bot.store.getIncident(second.id)?.outcome === 'escalated',
+      'the second incident to escalate',
       20_000,
     );
+    expect(bot.bot.store.getIncident(second.id)?.status).toBe('open');
+    expect(await bot.monitor.tick()).toEqual(['late']);
+    expect(bot.bot.store.listIncidents({ service: 'late' })).toHaveLength(2);
   });
 });

@@ -143,7 +143,11 @@ describe.skipIf(skip)('silencing an Alertmanager alert from its thread', () => {
     const unknown = await runCommand(bot.bot.api, { actor: ONCALL, text: 'silence inc_00000000 1h' });
     expect(unknown.message.text).toBe('there is no incident inc_00000000');
     await waitFor(() => Object.keys(bot.bot.engine.openIncidents()).length === 0, 'the alert’s incident to end');
+    // The alert's incident escalated and stays open; once someone resolves it, /heal opens one of its own.
+    const resolved = await runCommand(bot.bot.api, { actor: ONCALL, text: `resolve ${incident.id}` });
+    expect(resolved.message.text).toMatch(new RegExp(incident.id));
     const report = await bot.bot.engine.heal({ service: 'api', source: 'chat', requestedBy: ONCALL });
+    expect(report.incidentId).not.toBe(incident.id);
     const chat = await runCommand(bot.bot.api, { actor: ONCALL, text: `silence ${report.incidentId} 1h` });
     expect(chat.message.text).toMatch(/did not come from an Alertmanager alert/);
     expect((await silences()).filter((s) => s.status.state === 'active')).toEqual([]);

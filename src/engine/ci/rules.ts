@@ -3,6 +3,7 @@
  * category a plan, and the outcome a summary that ends with a link to the run.
  */
 import type { Config, GitHubServiceConfig } from '../../config/schema.js';
+import { serviceConfig } from '../../config/own.js';
 import { classifyCiLog, type CiFailureCategory } from './patterns.js';
 import type {
   ActionResult,
@@ -219,7 +220,7 @@ export function ciPlan(
       },
     ];
   }
-  const repair = config.services[target]?.github?.repair;
+  const repair = serviceConfig(config, target)?.github?.repair;
   if (repair && (repair.on as string[]).includes(failure.category) && supports('dispatch_repair')) {
     return [
       {
