@@ -83,8 +83,9 @@ export class ApprovalBook {
   /**
    * Decides an approval through `store` (the book's own, or a transaction of it). Every change
    * is a compare-and-set on the pending status, so a decision racing another (a click on another
-   * replica, an expiry, a withdrawal) loses cleanly. Approvals, which add to a list, are also
-   * taken one at a time per approval; a denial takes no lock, so a transaction may deny.
+   * replica, an expiry, a withdrawal) loses cleanly. In this process, decisions on one approval
+   * are also taken one at a time (a second approver never overwrites the first), except through
+   * a transaction's store: its holder must not wait for a click that waits for its transaction.
    */
   async decide(
     id: string,
@@ -92,7 +93,7 @@ export class ApprovalBook {
     decision: 'approve' | 'deny',
     store: Store = this.store,
   ): Promise<DecisionResult> {
-    if (decision === 'deny') return this.decideNow(id, actor, decision, store);
+    if (store !== this.store) return this.decideNow(id, actor, decision, store);
     const held = await this.deciding.acquire([id], identityOf(actor));
     try {
       return await this.decideNow(id, actor, decision, store);

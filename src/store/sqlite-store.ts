@@ -118,13 +118,12 @@ export class SqliteStore implements Store {
   /** True on the view handed to a transaction's work while that transaction is open. */
   private bound = false;
 
-  /** Whether this call must wait for a transaction someone else opened (cheap when none is open). */
+  /**
+   * Whether this call must wait for a transaction someone else opened (cheap when none is open).
+   * Callers check again after each wait, right before their statement: nothing runs between.
+   */
   private waits(): boolean {
     return this.gate.open !== undefined && !this.bound;
-  }
-
-  private async turn(): Promise<void> {
-    while (this.gate.open) await this.gate.open;
   }
 
   /** Prepared once: the alert path runs these for every alert. */
@@ -179,7 +178,7 @@ export class SqliteStore implements Store {
 
   /** Whether a write reaches the file now (for /readyz): false when the disk is full, the file read-only or locked. */
   async writable(): Promise<boolean> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     try {
       this.db.prepare('INSERT OR REPLACE INTO health (probe, at) VALUES (?, ?)').run('ready', Date.now());
       return true;
@@ -192,7 +191,7 @@ export class SqliteStore implements Store {
   private readonly openIds = new Map<string, string | undefined>();
 
   async saveIncident(record: IncidentRecord & { dedupeKey?: string }): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.writeIncident(record);
   }
 
@@ -213,7 +212,7 @@ export class SqliteStore implements Store {
   }
 
   async updateIncident(id: string, patch: Partial<IncidentRecord>): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const update = this.db.transaction(() => {
       const current = this.readIncident(id);
       if (!current) return;
@@ -223,7 +222,7 @@ export class SqliteStore implements Store {
   }
 
   async getIncident(id: string): Promise<IncidentRecord | undefined> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     return this.readIncident(id);
   }
 
@@ -235,7 +234,7 @@ export class SqliteStore implements Store {
   async listIncidents(
     filter: { service?: string; limit?: number; status?: 'open' | 'closed' } = {},
   ): Promise<IncidentRecord[]> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.service) where.push('service = ?'), args.push(filter.service);
@@ -245,7 +244,7 @@ export class SqliteStore implements Store {
   }
 
   async openIncidentFor(service: string): Promise<IncidentRecord | undefined> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const row = this.db
       .prepare(
         "SELECT data, alert_count FROM incidents WHERE service = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1",
@@ -255,7 +254,7 @@ export class SqliteStore implements Store {
   }
 
   async openIncidentId(service: string): Promise<string | undefined> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     if (this.openIds.has(service)) return this.openIds.get(service);
     const row = this.statement(
       "SELECT id FROM incidents WHERE service = ? AND status = 'open' AND json_extract(data, '$.dryRun') IS NOT 1 ORDER BY opened_at DESC, rowid DESC LIMIT 1",
@@ -265,14 +264,14 @@ export class SqliteStore implements Store {
   }
 
   async incrementAlertCount(id: string, by = 1): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.statement(
       "UPDATE incidents SET alert_count = COALESCE(alert_count, json_extract(data, '$.alertCount')) + ? WHERE id = ?",
     ).run(by, id);
   }
 
   async trackFiring(incidentId: string, fingerprint: string): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.statement('INSERT OR IGNORE INTO firing (incident_id, fingerprint) VALUES (?, ?)').run(
       incidentId,
       fingerprint,
@@ -280,14 +279,14 @@ export class SqliteStore implements Store {
   }
 
   async resolveFiring(incidentId: string, fingerprint: string): Promise<number> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.statement('DELETE FROM firing WHERE incident_id = ? AND fingerprint = ?').run(incidentId, fingerprint);
     return (this.statement('SELECT count(*) AS n FROM firing WHERE incident_id = ?').get(incidentId) as { n: number })
       .n;
   }
 
   async claimEvent(key: string, incidentId?: string): Promise<boolean> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     return (
       this.statement('INSERT OR IGNORE INTO events (key, incident_id, at) VALUES (?, ?, ?)').run(
         key,
@@ -298,7 +297,7 @@ export class SqliteStore implements Store {
   }
 
   async eventIncident(key: string): Promise<string | undefined> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const row = this.statement('SELECT incident_id FROM events WHERE key = ?').get(key) as
       | { incident_id: string | null }
       | undefined;
@@ -306,20 +305,20 @@ export class SqliteStore implements Store {
   }
 
   async saveApproval(record: ApprovalRecord): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.db
       .prepare('INSERT OR REPLACE INTO approvals (id, status, data) VALUES (?, ?, ?)')
       .run(record.id, record.status, JSON.stringify(record));
   }
 
   async getApproval(id: string): Promise<ApprovalRecord | undefined> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const row = this.db.prepare('SELECT data FROM approvals WHERE id = ?').get(id) as Row | undefined;
     return row ? JSON.parse(row.data) : undefined;
   }
 
   async transitionApproval(id: string, from: 'pending', to: ApprovalRecord): Promise<boolean> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     return (
       this.db
         .prepare('UPDATE approvals SET status = ?, data = ? WHERE id = ? AND status = ?')
@@ -328,19 +327,19 @@ export class SqliteStore implements Store {
   }
 
   async pendingApprovals(): Promise<ApprovalRecord[]> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     return (this.statement("SELECT data FROM approvals WHERE status = 'pending'").all() as Row[]).map((r) =>
       JSON.parse(r.data),
     );
   }
 
   async recordHealAttempt(service: string, at: number, ok: boolean): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.db.prepare('INSERT INTO heal_attempts (service, at, ok) VALUES (?, ?, ?)').run(service, at, ok ? 1 : 0);
   }
 
   async healAttemptsSince(service: string, since: number): Promise<{ at: number; ok: boolean }[]> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     return (
       this.db
         .prepare('SELECT at, ok FROM heal_attempts WHERE service = ? AND at >= ? ORDER BY at')
@@ -364,17 +363,17 @@ export class SqliteStore implements Store {
   }
 
   async isBreakerOpen(service: string): Promise<boolean> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     return this.flag(service, 'breaker_open');
   }
 
   async setBreakerOpen(service: string, open: boolean): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.setFlag(service, 'breaker_open', open);
   }
 
   async resetBreaker(service: string, at: number): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.db
       .prepare(
         'INSERT INTO service_flags (service, breaker_open, breaker_reset_at) VALUES (?, 0, ?) ON CONFLICT(service) DO UPDATE SET breaker_open = 0, breaker_reset_at = excluded.breaker_reset_at',
@@ -383,7 +382,7 @@ export class SqliteStore implements Store {
   }
 
   async breakerResetAt(service: string): Promise<number | undefined> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const row = this.db.prepare('SELECT breaker_reset_at AS at FROM service_flags WHERE service = ?').get(service) as
       | { at: number | null }
       | undefined;
@@ -391,24 +390,24 @@ export class SqliteStore implements Store {
   }
 
   async isPaused(service: string): Promise<boolean> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     return this.flag(service, 'paused');
   }
 
   async setPaused(service: string, paused: boolean): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.setFlag(service, 'paused', paused);
   }
 
   async recordRemediation(service: string, remediation: string, at: number, ok: boolean): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.db
       .prepare('INSERT INTO remediations (service, remediation, at, ok) VALUES (?, ?, ?, ?)')
       .run(service, remediation, at, ok ? 1 : 0);
   }
 
   async remediationRuns(service: string, remediation: string, limit: number): Promise<{ at: number; ok: boolean }[]> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const rows = this.db
       .prepare(
         'SELECT at, ok FROM remediations WHERE service = ? AND remediation = ? ORDER BY at DESC, rowid DESC LIMIT ?',
@@ -418,7 +417,7 @@ export class SqliteStore implements Store {
   }
 
   async remediationStats(service?: string): Promise<RemediationStats[]> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const rows = this.db
       .prepare(
         `SELECT service, remediation, COUNT(*) AS runs, SUM(ok) AS succeeded, MAX(at) AS lastAt,
@@ -437,14 +436,14 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.db
       .prepare('INSERT INTO audit (at, service, incident_id, data) VALUES (?, ?, ?, ?)')
       .run(entry.at, entry.service ?? null, entry.incidentId ?? null, JSON.stringify(entry));
   }
 
   async listAudit(filter: { service?: string; since?: string } = {}): Promise<AuditEntry[]> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.service) where.push('service = ?'), args.push(filter.service);
@@ -454,14 +453,14 @@ export class SqliteStore implements Store {
   }
 
   async saveThread(incidentId: string, thread: StoredThread): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.db
       .prepare('INSERT OR REPLACE INTO threads (incident_id, platform, data) VALUES (?, ?, ?)')
       .run(incidentId, thread.platform, JSON.stringify(thread));
   }
 
   async getThread(incidentId: string, platform: string): Promise<StoredThread | undefined> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const row = this.db
       .prepare('SELECT data FROM threads WHERE incident_id = ? AND platform = ?')
       .get(incidentId, platform) as Row | undefined;
@@ -469,7 +468,7 @@ export class SqliteStore implements Store {
   }
 
   async enqueueWork(kind: string, payload: unknown): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.statement('INSERT INTO work_queue (kind, payload, at) VALUES (?, ?, ?)').run(
       kind,
       JSON.stringify(payload ?? null),
@@ -478,7 +477,7 @@ export class SqliteStore implements Store {
   }
 
   async takeWork(limit: number): Promise<QueuedWork[]> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     const rows = this.statement(
       'DELETE FROM work_queue WHERE seq IN (SELECT seq FROM work_queue ORDER BY seq LIMIT ?) RETURNING seq, kind, payload, at',
     ).all(limit) as { seq: number; kind: string; payload: string; at: string }[];
@@ -487,7 +486,7 @@ export class SqliteStore implements Store {
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     if (this.bound) return work(this);
-    await this.turn();
+    while (this.gate.open) await this.gate.open;
     let end!: () => void;
     this.gate.open = new Promise((resolve) => (end = resolve));
     // A view of this store whose calls run inside the transaction at once, until it ends.
@@ -513,7 +512,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.waits()) await this.turn();
+    while (this.waits()) await this.gate.open;
     this.db.close();
   }
 }

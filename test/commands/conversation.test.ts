@@ -35,7 +35,10 @@ describe('IncidentConversations', () => {
     const saved = new Map<string, ThreadRef>([
       ['inc_old', { platform: 'test', channel: 'C9', thread: 'T9', statusMessage: 'S9' }],
     ]);
-    const threads: ThreadStore = { getThread: (id) => saved.get(id), saveThread: (id, t) => void saved.set(id, t) };
+    const threads: ThreadStore = {
+      getThread: async (id) => saved.get(id),
+      saveThread: async (id, t) => void saved.set(id, t),
+    };
     const conversations = new IncidentConversations(api, surface, { platform: 'test', threads });
     conversations.start();
     emit({ type: 'info', incidentId: 'inc_old', message: 'container api started; healbot did not cause it.' });
@@ -57,7 +60,7 @@ describe('IncidentConversations', () => {
     const saved = new Map<string, ThreadRef>();
     const conversations = new IncidentConversations(api, surface, {
       platform: 'test',
-      threads: { getThread: (id) => saved.get(id), saveThread: (id, t) => void saved.set(id, t) },
+      threads: { getThread: async (id) => saved.get(id), saveThread: async (id, t) => void saved.set(id, t) },
     });
     conversations.start();
     const incident = {

@@ -164,14 +164,14 @@ describe('runCommand', () => {
     const result = await run('pause api', eve);
     expect(result).toMatchObject({ visibility: 'ephemeral', message: { tone: 'error' } });
     expect(result.message.text).toContain('only approvers of api may pause it (U_ANA)');
-    expect(bot.store.isPaused('api')).toBe(false);
+    expect(await bot.store.isPaused('api')).toBe(false);
   });
 
   it('pause and resume by an approver answer in the channel', async () => {
     expect((await run('pause db')).visibility).toBe('channel');
-    expect(bot.store.isPaused('db')).toBe(true);
+    expect(await bot.store.isPaused('db')).toBe(true);
     expect((await run('resume db')).message.text).toContain('breaker is reset');
-    expect(bot.store.isPaused('db')).toBe(false);
+    expect(await bot.store.isPaused('db')).toBe(false);
   });
 
   it('history of an unknown service suggests names', async () => {
@@ -180,7 +180,7 @@ describe('runCommand', () => {
 
   it('a bug becomes a reply with an error id, reported to onBug', async () => {
     const broken = createHealbot(parseConfig({ services: { api: {} } }), { storePath: ':memory:' });
-    broken.store.close();
+    await broken.store.close();
     const bugs: string[] = [];
     const result = await runCommand(broken.api, { actor: ana, text: 'history' }, (_error, id) => bugs.push(id));
     await broken.engine.close();

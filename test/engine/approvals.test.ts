@@ -6,7 +6,7 @@ import type { Actor } from '../../src/engine/api.js';
 import { ApprovalBook } from '../../src/engine/approvals.js';
 import type { ApprovalRequest } from '../../src/engine/types.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import type { ApprovalRecord } from '../../src/store/store.js';
+import type { ApprovalRecord, Store } from '../../src/store/store.js';
 
 const ana: Actor = { platform: 'slack', id: 'U_ANA', display: '@ana' };
 const bo: Actor = { platform: 'slack', id: 'U_BO', display: '@bo' };
@@ -16,19 +16,19 @@ const isAllowed = (actor: Actor) => allowed.has(actor.id);
 
 let dir: string;
 let file: string;
-const opened: { close(): void }[] = [];
+const opened: { close(): unknown }[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'healbot-approvals-'));
   file = join(dir, 'healbot.db');
 });
 
-afterEach(() => {
-  for (const thing of opened.splice(0)) thing.close();
+afterEach(async () => {
+  for (const thing of opened.splice(0)) await thing.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function book(options: { now?: () => number; store?: SqliteStore } = {}) {
+function book(options: { now?: () => number; store?: Store } = {}) {
   const store = options.store ?? new SqliteStore(file);
   const orphans: ApprovalRecord[] = [];
   const expired: ApprovalRecord[] = [];
@@ -36,7 +36,7 @@ function book(options: { now?: () => number; store?: SqliteStore } = {}) {
     store,
     isAllowed,
     (r) => orphans.push(r),
-    (r) => expired.push(r),
+    async (r) => void expired.push(r),
     options.now,
   );
   opened.push(approvals, store);
@@ -62,31 +62,35 @@ describe('ApprovalBook', () => {
   it('an approval resolves the waiting run and is stored as approved', async () => {
     const { approvals, store } = book();
     const req = request();
-    const waiting = approvals.wait(req);
-    expect(store.getApproval(req.id)?.status).toBe('pending');
-    const result = approvals.decide(req.id, ana, 'approve');
+    const { decision: waiting } = await approvals.wait(req);
+    expect((await store.getApproval(req.id))?.status).toBe('pending');
+    const result = await approvals.decide(req.id, ana, 'approve');
     expect(result).toMatchObject({ ok: true, decision: 'approved', by: ['@ana'] });
     await expect(waiting).resolves.toEqual({ decision: 'approved', by: ['@ana'] });
-    expect(store.getApproval(req.id)).toMatchObject({ status: 'approved', approvedBy: ['@ana'], decidedBy: '@ana' });
+    expect(await store.getApproval(req.id)).toMatchObject({
+      status: 'approved',
+      approvedBy: ['@ana'],
+      decidedBy: '@ana',
+    });
   });
 
   it('deny resolves the run as denied', async () => {
     const { approvals, store } = book();
     const req = request();
-    const waiting = approvals.wait(req);
-    expect(approvals.decide(req.id, bo, 'deny')).toMatchObject({ ok: true, decision: 'denied', by: ['@bo'] });
+    const { decision: waiting } = await approvals.wait(req);
+    expect(await approvals.decide(req.id, bo, 'deny')).toMatchObject({ ok: true, decision: 'denied', by: ['@bo'] });
     await expect(waiting).resolves.toEqual({ decision: 'denied', by: ['@bo'] });
-    expect(store.getApproval(req.id)?.status).toBe('denied');
-    expect(approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: false, reason: 'already_decided' });
+    expect((await store.getApproval(req.id))?.status).toBe('denied');
+    expect(await approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: false, reason: 'already_decided' });
   });
 
   it('expires on its own timer and reports it', async () => {
     const { approvals, store, expired } = book();
     const req = request({ expiresAt: new Date(Date.now() + 50).toISOString() });
-    await expect(approvals.wait(req)).resolves.toEqual({ decision: 'expired', by: [] });
-    expect(store.getApproval(req.id)?.status).toBe('expired');
+    await expect((await approvals.wait(req)).decision).resolves.toEqual({ decision: 'expired', by: [] });
+    expect((await store.getApproval(req.id))?.status).toBe('expired');
     expect(expired.map((r) => r.id)).toEqual([req.id]);
-    const late = approvals.decide(req.id, ana, 'approve');
+    const late = await approvals.decide(req.id, ana, 'approve');
     expect(late).toMatchObject({ ok: false, reason: 'expired' });
     if (!late.ok) expect(late.message).toContain('/heal api');
   });
@@ -95,24 +99,24 @@ describe('ApprovalBook', () => {
     let now = Date.now();
     const { approvals, store } = book({ now: () => now });
     const req = request({ expiresAt: new Date(now + 60_000).toISOString() });
-    const waiting = approvals.wait(req);
+    const { decision: waiting } = await approvals.wait(req);
     now += 61_000;
-    expect(approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: false, reason: 'expired' });
+    expect(await approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: false, reason: 'expired' });
     await expect(waiting).resolves.toMatchObject({ decision: 'expired' });
-    expect(store.getApproval(req.id)?.status).toBe('expired');
+    expect((await store.getApproval(req.id))?.status).toBe('expired');
   });
 
   it('an unauthorised actor is refused and the approval stays pending', async () => {
     const { approvals, store } = book();
     const req = request();
-    const waiting = approvals.wait(req);
-    const refused = approvals.decide(req.id, eve, 'approve');
+    const { decision: waiting } = await approvals.wait(req);
+    const refused = await approvals.decide(req.id, eve, 'approve');
     expect(refused).toMatchObject({ ok: false, reason: 'not_allowed' });
     if (!refused.ok) expect(refused.message).toContain('@ana, @bo');
-    expect(approvals.decide(req.id, eve, 'deny')).toMatchObject({ ok: false, reason: 'not_allowed' });
-    expect(store.getApproval(req.id)).toMatchObject({ status: 'pending', approvedBy: [] });
+    expect(await approvals.decide(req.id, eve, 'deny')).toMatchObject({ ok: false, reason: 'not_allowed' });
+    expect(await store.getApproval(req.id)).toMatchObject({ status: 'pending', approvedBy: [] });
     // It can still be decided by someone allowed.
-    approvals.decide(req.id, ana, 'approve');
+    await approvals.decide(req.id, ana, 'approve');
     await expect(waiting).resolves.toMatchObject({ decision: 'approved' });
   });
 
@@ -120,26 +124,73 @@ describe('ApprovalBook', () => {
     const { approvals, store } = book();
     const req = request({ requiredApprovals: 2 });
     let settled = false;
-    const waiting = approvals.wait(req).then((d) => ((settled = true), d));
-    expect(approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: true, waitingFor: 1, by: ['@ana'] });
-    expect(store.getApproval(req.id)).toMatchObject({ status: 'pending', approvedBy: ['@ana'] });
-    expect(approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: false, reason: 'same_approver' });
+    const waiting = (await approvals.wait(req)).decision.then((d) => ((settled = true), d));
+    expect(await approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: true, waitingFor: 1, by: ['@ana'] });
+    expect(await store.getApproval(req.id)).toMatchObject({ status: 'pending', approvedBy: ['@ana'] });
+    expect(await approvals.decide(req.id, ana, 'approve')).toMatchObject({ ok: false, reason: 'same_approver' });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(settled).toBe(false);
-    expect(approvals.decide(req.id, bo, 'approve')).toMatchObject({
+    expect(await approvals.decide(req.id, bo, 'approve')).toMatchObject({
       ok: true,
       decision: 'approved',
       by: ['@ana', '@bo'],
     });
     await expect(waiting).resolves.toEqual({ decision: 'approved', by: ['@ana', '@bo'] });
-    expect(store.getApproval(req.id)?.decidedBy).toBe('@ana and @bo');
+    expect((await store.getApproval(req.id))?.decidedBy).toBe('@ana and @bo');
+  });
+
+  it('two approvers clicking at once are both counted: neither overwrites the other', async () => {
+    const { approvals, store } = book();
+    const req = request({ requiredApprovals: 2 });
+    const { decision } = await approvals.wait(req);
+    const results = await Promise.all([
+      approvals.decide(req.id, ana, 'approve'),
+      approvals.decide(req.id, bo, 'approve'),
+    ]);
+    expect(results).toEqual([
+      expect.objectContaining({ ok: true, waitingFor: 1, by: ['@ana'] }),
+      expect.objectContaining({ ok: true, decision: 'approved', by: ['@ana', '@bo'] }),
+    ]);
+    await expect(decision).resolves.toEqual({ decision: 'approved', by: ['@ana', '@bo'] });
+    expect(await store.getApproval(req.id)).toMatchObject({ status: 'approved', approvedBy: ['@ana', '@bo'] });
+  });
+
+  it('a denial from another connection landing while a first approval is recorded stays a denial', async () => {
+    const shared = new SqliteStore(file);
+    let deny!: () => void;
+    const denied = new Promise<void>((resolve) => (deny = resolve));
+    let reads = 0;
+    // The approving side reads the approval, then the denial lands before it writes.
+    const slow = new Proxy(shared, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property === 'getApproval')
+          return async (id: string) => {
+            const record = await target.getApproval(id);
+            reads += 1;
+            if (reads === 2) await denied;
+            return record;
+          };
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const first = book({ store: slow });
+    const second = book();
+    const req = request({ requiredApprovals: 2 });
+    await first.approvals.wait(req);
+    const approving = first.approvals.decide(req.id, ana, 'approve');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await second.approvals.decide(req.id, bo, 'deny')).toMatchObject({ ok: true, decision: 'denied' });
+    deny();
+    expect(await approving).toMatchObject({ ok: false, reason: 'already_decided' });
+    expect(await second.store.getApproval(req.id)).toMatchObject({ status: 'denied', approvedBy: [] });
   });
 
   it('two concurrent decides from two processes on one file: exactly one wins', async () => {
     const first = book();
     const second = book();
     const req = request();
-    const waiting = first.approvals.wait(req);
+    const { decision: waiting } = await first.approvals.wait(req);
     const results = await Promise.all([
       Promise.resolve().then(() => first.approvals.decide(req.id, ana, 'approve')),
       Promise.resolve().then(() => second.approvals.decide(req.id, bo, 'deny')),
@@ -153,43 +204,46 @@ describe('ApprovalBook', () => {
   it('an approval decided after a restart goes to onOrphanApproved', async () => {
     const before = book();
     const req = request();
-    void before.approvals.wait(req);
+    await before.approvals.wait(req);
     before.approvals.close();
-    before.store.close();
+    await before.store.close();
 
     const after = book();
-    after.approvals.restore();
-    expect(after.store.pendingApprovals().map((r) => r.id)).toEqual([req.id]);
-    expect(after.approvals.decide(req.id, bo, 'approve')).toMatchObject({ ok: true, decision: 'approved' });
+    await after.approvals.restore();
+    expect((await after.store.pendingApprovals()).map((r) => r.id)).toEqual([req.id]);
+    expect(await after.approvals.decide(req.id, bo, 'approve')).toMatchObject({ ok: true, decision: 'approved' });
     expect(after.orphans).toEqual([
       expect.objectContaining({ id: req.id, status: 'approved', approvedBy: ['@bo'], step: req.step }),
     ]);
   });
 
-  it('a denial after a restart is not an orphan approval', () => {
+  it('a denial after a restart is not an orphan approval', async () => {
     const before = book();
     const req = request();
-    void before.approvals.wait(req);
+    await before.approvals.wait(req);
     const after = book();
-    expect(after.approvals.decide(req.id, bo, 'deny')).toMatchObject({ ok: true, decision: 'denied' });
+    expect(await after.approvals.decide(req.id, bo, 'deny')).toMatchObject({ ok: true, decision: 'denied' });
     expect(after.orphans).toEqual([]);
   });
 
   it('restore expires approvals whose deadline passed while healbot was down', async () => {
     const before = book();
     const req = request({ expiresAt: new Date(Date.now() + 30).toISOString() });
-    void before.approvals.wait(req);
+    await before.approvals.wait(req);
     before.approvals.close();
     await new Promise((resolve) => setTimeout(resolve, 50));
     const after = book();
-    after.approvals.restore();
+    await after.approvals.restore();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(after.store.getApproval(req.id)?.status).toBe('expired');
+    expect((await after.store.getApproval(req.id))?.status).toBe('expired');
     expect(after.expired.map((r) => r.id)).toEqual([req.id]);
   });
 
-  it('an unknown id is not_found', () => {
-    expect(book().approvals.decide('apr_deadbeef', ana, 'approve')).toMatchObject({ ok: false, reason: 'not_found' });
+  it('an unknown id is not_found', async () => {
+    expect(await book().approvals.decide('apr_deadbeef', ana, 'approve')).toMatchObject({
+      ok: false,
+      reason: 'not_found',
+    });
   });
 
   it('an approvalTimeout longer than a timer can hold (2^31 ms) expires on time, not when the first timer fires', async () => {
@@ -197,12 +251,12 @@ describe('ApprovalBook', () => {
     try {
       const { approvals, store, expired } = book({ now: () => Date.now() });
       const req = request({ expiresAt: new Date(Date.now() + 2 ** 31 + 60_000).toISOString() });
-      void approvals.wait(req);
+      await approvals.wait(req);
       await vi.advanceTimersByTimeAsync(2 ** 31);
-      expect(store.getApproval(req.id)?.status).toBe('pending');
+      expect((await store.getApproval(req.id))?.status).toBe('pending');
       expect(expired).toEqual([]);
       await vi.advanceTimersByTimeAsync(60_000);
-      expect(store.getApproval(req.id)?.status).toBe('expired');
+      expect((await store.getApproval(req.id))?.status).toBe('expired');
       expect(expired.map((r) => r.id)).toEqual([req.id]);
     } finally {
       vi.useRealTimers();

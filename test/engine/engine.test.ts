@@ -42,7 +42,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const bot of bots.splice(0)) await bot.close();
-  for (const store of stores.splice(0)) store.close();
+  for (const store of stores.splice(0)) await store.close();
   await target.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -134,9 +134,9 @@ describe('heal with approval', () => {
     expect(target.controlCalls).toEqual(['ok']);
     expect(target.mode).toBe('ok');
 
-    const record = store.getIncident(report.incidentId);
+    const record = await store.getIncident(report.incidentId);
     expect(record).toMatchObject({ status: 'closed', outcome: 'healed' });
-    const audit = store.listAudit({ service: 'api' }).map((e) => e.event);
+    const audit = (await store.listAudit({ service: 'api' })).map((e) => e.event);
     expect(audit).toEqual(
       expect.arrayContaining(['requested', 'planned', 'approval_requested', 'approved', 'action', 'outcome']),
     );
@@ -180,7 +180,7 @@ describe('heal with approval', () => {
     expect(report.actions).toEqual([]);
     expect(report.summary).toContain('denied by @bo; nothing was changed');
     expect(target.controlCalls).toEqual([]);
-    expect(store.listAudit({ service: 'api' }).map((e) => e.event)).toContain('denied');
+    expect((await store.listAudit({ service: 'api' })).map((e) => e.event)).toContain('denied');
   });
 
   it('an unauthorised actor is refused, the approval stays pending, and an approver can still decide', async () => {
@@ -192,8 +192,10 @@ describe('heal with approval', () => {
     >;
     const refused = await bot.api.decide(asked.request.id, eve, 'approve');
     expect(refused).toMatchObject({ ok: false, reason: 'not_allowed' });
-    expect(store.getApproval(asked.request.id)?.status).toBe('pending');
-    expect(store.listAudit({ service: 'api' }).find((e) => e.event === 'refused_not_allowed')?.actor).toBe('@eve');
+    expect((await store.getApproval(asked.request.id))?.status).toBe('pending');
+    expect((await store.listAudit({ service: 'api' })).find((e) => e.event === 'refused_not_allowed')?.actor).toBe(
+      '@eve',
+    );
     expect(target.controlCalls).toEqual([]);
 
     const [a, b] = await Promise.all([
@@ -237,11 +239,11 @@ describe('heal with approval', () => {
     >;
     await first.bot.close();
     bots.splice(bots.indexOf(first.bot), 1);
-    first.store.close();
+    await first.store.close();
     stores.splice(stores.indexOf(first.store), 1);
 
     const second = start({ approve: false, storeFile: file });
-    expect(second.store.getIncident(asked.incidentId)?.status).toBe('open');
+    expect((await second.store.getIncident(asked.incidentId))?.status).toBe('open');
     const decided = await second.bot.api.decide(asked.request.id, ana, 'approve');
     expect(decided).toMatchObject({ ok: true, decision: 'approved' });
     const done = (await waitForEvent(second.events, 'done')) as Extract<ProgressEvent, { type: 'done' }>;
@@ -250,7 +252,7 @@ describe('heal with approval', () => {
     expect(done.report.approvedBy).toEqual(['@ana']);
     expect(second.events.some((e) => e.type === 'awaiting_approval')).toBe(false);
     expect(target.controlCalls).toEqual(['ok']);
-    expect(second.store.listAudit({ service: 'api' }).map((e) => e.event)).toContain('resumed_after_restart');
+    expect((await second.store.listAudit({ service: 'api' })).map((e) => e.event)).toContain('resumed_after_restart');
   });
 });
 
@@ -295,7 +297,7 @@ describe('gates', () => {
       expect(report.outcome, `heal ${i}`).toBe('healed');
     }
     expect(target.controlCalls).toEqual(['ok', 'ok', 'ok']);
-    expect(store.isBreakerOpen('api')).toBe(true);
+    expect(await store.isBreakerOpen('api')).toBe(true);
 
     const fourth = await breakAndHeal(bot);
     expect(fourth.outcome).toBe('escalated');
@@ -307,11 +309,11 @@ describe('gates', () => {
     expect((await bot.api.status())[0]).toMatchObject({ service: 'api', breakerOpen: true, healthy: false });
 
     await bot.api.resume('api', operator);
-    expect(store.isBreakerOpen('api')).toBe(false);
+    expect(await store.isBreakerOpen('api')).toBe(false);
     expect((await bot.api.heal({ service: 'api', source: 'chat' })).outcome).toBe('healed');
     expect(target.controlCalls).toHaveLength(4);
     // A reset starts the count over: one heal after it does not reopen the breaker.
-    expect(store.isBreakerOpen('api')).toBe(false);
+    expect(await store.isBreakerOpen('api')).toBe(false);
     expect((await breakAndHeal(bot)).outcome).toBe('healed');
     expect(target.controlCalls).toHaveLength(5);
   });
@@ -337,7 +339,7 @@ describe('one incident per problem', () => {
     expect(second.incidentId).toBe(first.incidentId);
     expect(second.outcome).toBe('healed');
     expect(target.controlCalls).toEqual(['ok']);
-    expect(store.listIncidents({ service: 'api' })).toHaveLength(1);
+    expect(await store.listIncidents({ service: 'api' })).toHaveLength(1);
   });
 
   it('the same dedupeKey delivered twice at once joins the running incident', async () => {
@@ -348,7 +350,7 @@ describe('one incident per problem', () => {
     ]);
     expect(a.incidentId).toBe(b.incidentId);
     expect(target.controlCalls).toEqual(['ok']);
-    expect(store.listIncidents({ service: 'api' })).toHaveLength(1);
+    expect(await store.listIncidents({ service: 'api' })).toHaveLength(1);
   });
 
   it('two concurrent heals of one service join one incident and restart once', async () => {
@@ -360,7 +362,7 @@ describe('one incident per problem', () => {
     expect(a.incidentId).toBe(b.incidentId);
     expect(a.outcome).toBe('healed');
     expect(target.controlCalls).toEqual(['ok']);
-    const incidents = store.listIncidents({ service: 'api' });
+    const incidents = await store.listIncidents({ service: 'api' });
     expect(incidents).toHaveLength(1);
     expect(incidents[0].alertCount).toBe(2);
   });
@@ -392,7 +394,7 @@ describe('when the fix does not work', () => {
     expect(report.actions[0].error).toContain('unit api.service not found');
     expect(report.actions[0].error).not.toContain('hunter2');
     expect(report.escalation).toContain('<@U0ONCALL>');
-    expect(JSON.stringify(store.listAudit())).not.toContain('hunter2');
+    expect(JSON.stringify(await store.listAudit())).not.toContain('hunter2');
   });
 
   it('a healthy service is not touched', async () => {
@@ -454,7 +456,7 @@ describe('diagnosis', () => {
     expect(diagnosis.rootCause.kind).toBe('service_unhealthy');
     expect(diagnosis.path).toEqual([expect.objectContaining({ name: 'internal', ok: false, status: 500 })]);
     expect(target.controlCalls).toEqual([]);
-    expect(store.listIncidents()).toEqual([]);
+    expect(await store.listIncidents()).toEqual([]);
   });
 });
 
@@ -469,33 +471,33 @@ describe('decisions after a restart close the incident', () => {
     >;
     await first.bot.close();
     bots.splice(bots.indexOf(first.bot), 1);
-    first.store.close();
+    await first.store.close();
     stores.splice(stores.indexOf(first.store), 1);
     if (approvalTimeout) {
       // Rewrite the stored deadline so it passes while the new process waits.
       const raw = new SqliteStore(file);
-      const record = raw.getApproval(asked.request.id)!;
-      raw.saveApproval({ ...record, expiresAt: new Date(Date.now() + Number(approvalTimeout)).toISOString() });
-      raw.close();
+      const record = (await raw.getApproval(asked.request.id))!;
+      await raw.saveApproval({ ...record, expiresAt: new Date(Date.now() + Number(approvalTimeout)).toISOString() });
+      await raw.close();
     }
     const second = start({ approve: false, storeFile: file });
     // The new process owns the store: it re-arms the pending approval.
-    second.bot.takeOwnership();
+    await second.bot.takeOwnership();
     return { asked, second };
   }
 
   it('a denial after a restart closes the incident as denied and runs nothing', async () => {
     const { asked, second } = await restartWhileWaiting();
     expect(await second.bot.api.decide(asked.request.id, bo, 'deny')).toMatchObject({ ok: true, decision: 'denied' });
-    expect(second.store.getIncident(asked.incidentId)).toMatchObject({ status: 'closed', outcome: 'denied' });
+    expect(await second.store.getIncident(asked.incidentId)).toMatchObject({ status: 'closed', outcome: 'denied' });
     expect(target.controlCalls).toEqual([]);
   });
 
   it('an approval that expires after a restart escalates the incident, which stays open', async () => {
     const { asked, second } = await restartWhileWaiting('100');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(second.store.getApproval(asked.request.id)?.status).toBe('expired');
-    expect(second.store.getIncident(asked.incidentId)).toMatchObject({ status: 'open', outcome: 'escalated' });
+    expect((await second.store.getApproval(asked.request.id))?.status).toBe('expired');
+    expect(await second.store.getIncident(asked.incidentId)).toMatchObject({ status: 'open', outcome: 'escalated' });
     expect(target.controlCalls).toEqual([]);
   });
 });
@@ -545,7 +547,7 @@ describe('gates apply to the service acted on', () => {
 
   it('an open breaker on the dependency stops a heal of the dependent from acting on it', async () => {
     const { bot, store } = startWithDb();
-    store.setBreakerOpen('db', true);
+    await store.setBreakerOpen('db', true);
     const report = await bot.api.heal({ service: 'api', source: 'chat' });
     expect(report.outcome).toBe('escalated');
     expect(report.escalation).toContain('breaker for db');
@@ -554,7 +556,7 @@ describe('gates apply to the service acted on', () => {
 
   it('a paused dependency is not acted on through its dependent', async () => {
     const { bot, store } = startWithDb();
-    store.setPaused('db', true);
+    await store.setPaused('db', true);
     const report = await bot.api.heal({ service: 'api', source: 'chat' });
     expect(report.outcome).toBe('escalated');
     expect(report.escalation).toContain('healing of db is paused');

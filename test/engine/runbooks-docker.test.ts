@@ -116,7 +116,7 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     });
 
     // Each step is audited with its output, redacted.
-    const steps = bot.store.listAudit({ service: 'api' }).filter((e) => e.event === 'runbook_step');
+    const steps = (await bot.store.listAudit({ service: 'api' })).filter((e) => e.event === 'runbook_step');
     expect(steps.map((e) => [e.detail.phase, e.detail.step, e.detail.ok])).toEqual([
       ['step', 'one', true],
       ['step', 'two', false],
@@ -197,7 +197,11 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
       ],
       { stopped: true },
     );
-    const metrics = new HealbotMetrics({ services: () => ['api'], breakerOpen: () => false, processMetrics: false });
+    const metrics = new HealbotMetrics({
+      services: () => ['api'],
+      breakerOpen: async () => false,
+      processMetrics: false,
+    });
     bot.api.subscribe((event) => metrics.observe(event));
     const report = await bot.api.heal({ service: 'api', source: 'chat', requestedBy: ana });
     expect(report.outcome).toBe('healed');
@@ -207,7 +211,7 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     expect(report.summary).toMatch(
       /runbook migrate-then-start ran migrate, start; verified after approval by @ana; healthy again in \d+\.\d s/,
     );
-    expect(bot.store.remediationStats('api')).toEqual([
+    expect(await bot.store.remediationStats('api')).toEqual([
       expect.objectContaining({ remediation: 'runbook:migrate-then-start', runs: 1, succeeded: 1, lastOk: true }),
     ]);
     expect(await metrics.text()).toContain(
@@ -238,7 +242,7 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     expect(third.outcome).toBe('escalated');
     expect(third.plan).toEqual([expect.objectContaining({ action: 'manual', risk: 'manual' })]);
     expect(third.plan[0].reason).toContain('runbook flaky failed 2 of its last 2 runs on api');
-    expect(bot.store.remediationStats('api')).toEqual([
+    expect(await bot.store.remediationStats('api')).toEqual([
       expect.objectContaining({ remediation: 'runbook:flaky', runs: 2, succeeded: 0, lastOk: false }),
     ]);
   });

@@ -27,7 +27,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const { bot, store } of open.splice(0)) {
     await bot.close();
-    store.close();
+    await store.close();
   }
   await target.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -81,7 +81,7 @@ describe('a runbook approved after healbot restarted', () => {
     );
     expect(asked.request.step).toMatchObject({ action: 'runbook', params: { runbook: 'team-web' } });
     await first.bot.close();
-    first.store.close();
+    await first.store.close();
     open.splice(0);
 
     const second = start(file);
@@ -109,7 +109,7 @@ describe('a runbook approved after healbot restarted', () => {
     expect(report.runbook).toBeUndefined();
     expect(report.actions).toEqual([expect.objectContaining({ action: 'restart', ok: true })]);
     expect(report.outcome).toBe('failed');
-    expect(store.remediationStats()).toEqual([
+    expect(await store.remediationStats()).toEqual([
       {
         service: 'api',
         remediation: 'action:restart',

@@ -82,17 +82,17 @@ describe.skipIf(skip)('stale configuration on a real Docker engine', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     writeFileSync(envFile, 'A=2\n');
     expect(await watch.tick()).toEqual(['api']);
-    const incident = bot.store.listIncidents({ service: 'api' })[0];
+    const incident = (await bot.store.listIncidents({ service: 'api' }))[0];
     expect(incident).toMatchObject({ source: 'monitor' });
     const deadline = Date.now() + 10_000;
-    while (bot.store.getIncident(incident.id)?.status !== 'closed' && Date.now() < deadline)
+    while ((await bot.store.getIncident(incident.id))?.status !== 'closed' && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(bot.store.getIncident(incident.id)).toMatchObject({
+    expect(await bot.store.getIncident(incident.id)).toMatchObject({
       outcome: 'denied',
       rootCause: { kind: 'stale_config' },
     });
     // The restart was denied: the same change is not reported twice.
     expect(await watch.tick()).toEqual([]);
-    expect(bot.store.listIncidents({ service: 'api' })).toHaveLength(1);
+    expect(await bot.store.listIncidents({ service: 'api' })).toHaveLength(1);
   });
 });

@@ -59,11 +59,12 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
   const audit = () => bot.bot.store.listAudit();
   const closedIncident = (service: string) =>
     waitFor(
-      () => bot.bot.store.listIncidents({ service, status: 'closed' })[0] as IncidentRecord | undefined,
+      async () => (await bot.bot.store.listIncidents({ service, status: 'closed' }))[0] as IncidentRecord | undefined,
       `a closed incident for ${service}`,
       30_000,
     );
-  const actions = (service: string) => audit().filter((e) => e.service === service && e.event === 'action');
+  const actions = async (service: string) =>
+    (await audit()).filter((e) => e.service === service && e.event === 'action');
   const running = async (name: string) => (await engine!.docker.getContainer(name).inspect()).State;
 
   it('a docker stop (clean exit) is reported in the service thread and the container stays stopped', async () => {
@@ -73,7 +74,7 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     expect(incident.outcome).toBe('not_needed');
     expect(incident.summary).toMatch(/stopped through the Docker API \(docker stop at \d\d:\d\d:\d\d UTC\)/);
     expect(incident.summary).toMatch(/healbot will not start it unasked/);
-    expect(actions('stopped')).toEqual([]);
+    expect(await actions('stopped')).toEqual([]);
     expect((await running(names.stopped)).Running).toBe(false);
   });
 
@@ -82,7 +83,7 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     const incident = await closedIncident('stubborn');
     expect(incident.outcome).toBe('not_needed');
     expect(incident.summary).toMatch(/docker stop at/);
-    expect(actions('stubborn')).toEqual([]);
+    expect(await actions('stubborn')).toEqual([]);
     expect((await running(names.stubborn)).ExitCode).toBe(137);
     expect((await running(names.stubborn)).Running).toBe(false);
   });
@@ -94,7 +95,7 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     expect(incident.summary).toMatch(
       /started killed automatically; healthy again in \d+\.\d s from the first failure signal/,
     );
-    expect(actions('killed').map((e) => (e.detail.step as { action: string }).action)).toEqual(['start']);
+    expect((await actions('killed')).map((e) => (e.detail.step as { action: string }).action)).toEqual(['start']);
     expect((await running(names.killed)).Running).toBe(true);
   });
 
@@ -102,7 +103,7 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     await execIn(engine!.docker, names.crashed, ['/bin/busybox', 'touch', '/tmp/crash']);
     const incident = await closedIncident('crashed');
     expect(incident.outcome).toBe('healed');
-    const outcome = audit().find((e) => e.incidentId === incident.id && e.event === 'outcome');
+    const outcome = (await audit()).find((e) => e.incidentId === incident.id && e.event === 'outcome');
     expect(outcome?.detail.timeToHealMs).toEqual(expect.any(Number));
     expect((await running(names.crashed)).Running).toBe(true);
   });
@@ -114,8 +115,8 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     const incident = await closedIncident('downed');
     expect(incident.outcome).toBe('not_needed');
     expect(incident.summary).toMatch(/stopped through the Docker API \(docker stop at/);
-    expect(actions('downed')).toEqual([]);
-    expect(bot.bot.store.listIncidents({ service: 'downed' })).toHaveLength(1);
+    expect(await actions('downed')).toEqual([]);
+    expect(await bot.bot.store.listIncidents({ service: 'downed' })).toHaveLength(1);
   });
 
   it('a paused container is reported and not unpaused, though unpause is in auto', async () => {
@@ -123,7 +124,7 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     const incident = await closedIncident('paused');
     expect(incident.outcome).toBe('not_needed');
     expect(incident.summary).toMatch(/paused through the Docker API \(docker pause at/);
-    expect(actions('paused')).toEqual([]);
+    expect(await actions('paused')).toEqual([]);
     expect((await running(names.paused)).Paused).toBe(true);
   });
 
@@ -175,8 +176,8 @@ describe.skipIf(skip)('Docker follow-ups are driven by events', () => {
 
   it('an unhealthy container that turns unhealthy again after its restart: evidence, the next attempt, then the breaker escalates', async () => {
     const incidents = await waitFor(
-      () => {
-        const all = bot.bot.store.listIncidents({ service: 'broken' });
+      async () => {
+        const all = await bot.bot.store.listIncidents({ service: 'broken' });
         return all.length >= 3 && all[0].outcome === 'escalated' && all;
       },
       'two failed attempts and an escalated incident',
@@ -186,16 +187,16 @@ describe.skipIf(skip)('Docker follow-ups are driven by events', () => {
     expect(first.outcome).toBe('failed');
     expect(first.summary).toMatch(/health check fails again/);
     expect(
-      bot.bot.store
-        .listAudit()
-        .some(
-          (e) =>
-            e.incidentId === first.id &&
-            e.event === 'info' &&
-            /after healbot's action: the fix did not hold/.test(String(e.detail.message)),
-        ),
+      (await bot.bot.store.listAudit()).some(
+        (e) =>
+          e.incidentId === first.id &&
+          e.event === 'info' &&
+          /after healbot's action: the fix did not hold/.test(String(e.detail.message)),
+      ),
     ).toBe(true);
-    const requested = bot.bot.store.listAudit().find((e) => e.incidentId === second.id && e.event === 'requested');
+    const requested = (await bot.bot.store.listAudit()).find(
+      (e) => e.incidentId === second.id && e.event === 'requested',
+    );
     expect(String(requested?.detail.summary)).toMatch(/turned unhealthy .* again after healbot's restart/);
     expect(second.outcome).toBe('failed');
     expect([first.status, second.status]).toEqual(['closed', 'closed']);
@@ -203,7 +204,9 @@ describe.skipIf(skip)('Docker follow-ups are driven by events', () => {
     // Escalated is not an end: the failure goes on, so the incident stays open for later signals to join.
     expect(third.status).toBe('open');
     expect(third.summary).toMatch(/breaker for broken is open/);
-    expect(bot.bot.store.listAudit().filter((e) => e.service === 'broken' && e.event === 'action')).toHaveLength(2);
+    expect(
+      (await bot.bot.store.listAudit()).filter((e) => e.service === 'broken' && e.event === 'action'),
+    ).toHaveLength(2);
   });
 });
 
@@ -238,7 +241,7 @@ describe.skipIf(skip)('monitoring respects a stop made before healbot started', 
   it('opens one incident that changes nothing, and no more while the container stays stopped', async () => {
     expect(await bot.monitor.tick()).toEqual(['web']);
     const incident = await waitFor(
-      () => bot.bot.store.listIncidents({ service: 'web', status: 'closed' })[0],
+      async () => (await bot.bot.store.listIncidents({ service: 'web', status: 'closed' }))[0],
       'the monitoring incident to close',
       20_000,
     );
@@ -249,7 +252,7 @@ describe.skipIf(skip)('monitoring respects a stop made before healbot started', 
     );
     expect((await engine!.docker.getContainer(name).inspect()).State.Running).toBe(false);
     expect(await bot.monitor.tick()).toEqual(['web']);
-    expect(bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
+    expect(await bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
   });
 });
 
@@ -277,7 +280,7 @@ describe.skipIf(skip)('a container that appears after startup', () => {
     expect(await bot.monitor.tick()).toEqual(['late']);
     // Healing is off: the incident escalates and stays open while the container is missing.
     const missing = await waitFor(
-      () => bot.bot.store.listIncidents({ service: 'late' }).find((i) => i.outcome === 'escalated'),
+      async () => (await bot.bot.store.listIncidents({ service: 'late' })).find((i) => i.outcome === 'escalated'),
       'the first incident',
       20_000,
     );
@@ -285,10 +288,10 @@ describe.skipIf(skip)('a container that appears after startup', () => {
     // Created only now, and broken: it answers 500.
     await runContainer(engine!.docker, { name, cmd: commands.failingServer(port) });
     await waitFor(
-      () =>
-        bot.bot.store
-          .listAudit()
-          .some((e) => e.service === 'late' && e.event === 'info' && e.detail.action === 'start'),
+      async () =>
+        (await bot.bot.store.listAudit()).some(
+          (e) => e.service === 'late' && e.event === 'info' && e.detail.action === 'start',
+        ),
       'the start to be seen',
       20_000,
     );
@@ -298,24 +301,24 @@ describe.skipIf(skip)('a container that appears after startup', () => {
     );
     expect(await bot.monitor.tick()).toEqual(['late']);
     const second = await waitFor(
-      () => bot.bot.store.listIncidents({ service: 'late' }).find((i) => i.id !== missing.id),
+      async () => (await bot.bot.store.listIncidents({ service: 'late' })).find((i) => i.id !== missing.id),
       'a second incident within the group window',
       20_000,
     );
     expect(second.source).toBe('monitor');
     // The start event ended the first incident: its failure (no container) is over.
-    expect(bot.bot.store.getIncident(missing.id)).toMatchObject({
+    expect(await bot.bot.store.getIncident(missing.id)).toMatchObject({
       status: 'closed',
       summary: expect.stringContaining('its container was started again'),
     });
     // Healing is off and the server keeps failing: the second incident escalates and stays open.
     await waitFor(
-      () => bot.bot.store.getIncident(second.id)?.outcome === 'escalated',
+      async () => (await bot.bot.store.getIncident(second.id))?.outcome === 'escalated',
       'the second incident to escalate',
       20_000,
     );
-    expect(bot.bot.store.getIncident(second.id)?.status).toBe('open');
+    expect((await bot.bot.store.getIncident(second.id))?.status).toBe('open');
     expect(await bot.monitor.tick()).toEqual(['late']);
-    expect(bot.bot.store.listIncidents({ service: 'late' })).toHaveLength(2);
+    expect(await bot.bot.store.listIncidents({ service: 'late' })).toHaveLength(2);
   });
 });

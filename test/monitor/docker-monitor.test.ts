@@ -39,30 +39,31 @@ describe.skipIf(skip)('Docker event monitoring', () => {
   it('reports a start healbot did not cause, then opens an incident when the container dies', async () => {
     const container = await runContainer(engine!.docker, { name: api, cmd: commands.hang() });
     await waitFor(
-      () => audit().some((e) => e.service === 'api' && e.event === 'info' && e.detail.action === 'start'),
+      async () => (await audit()).some((e) => e.service === 'api' && e.event === 'info' && e.detail.action === 'start'),
       'the start to be reported',
       20_000,
     );
-    expect(bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(0);
+    expect(await bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(0);
     await container.kill();
     const incident = await waitFor(
-      () => bot.bot.store.listIncidents({ service: 'api' })[0],
+      async () => (await bot.bot.store.listIncidents({ service: 'api' }))[0],
       'an incident from the die event',
       20_000,
     );
     expect(incident.source).toBe('event');
-    const requested = audit().find((e) => e.incidentId === incident.id && e.event === 'requested');
+    const requested = (await audit()).find((e) => e.incidentId === incident.id && e.event === 'requested');
     expect(String(requested?.detail.summary)).toMatch(new RegExp(`container ${api} died \\(exit 137`));
     // Healing is off: the incident escalates and stays open while the failure lasts.
     await waitFor(
-      () => bot.bot.store.getIncident(incident.id)?.outcome === 'escalated' || undefined,
+      async () => (await bot.bot.store.getIncident(incident.id))?.outcome === 'escalated' || undefined,
       'the incident to escalate',
       30_000,
     );
-    expect(bot.bot.store.getIncident(incident.id)?.status).toBe('open');
+    expect((await bot.bot.store.getIncident(incident.id))?.status).toBe('open');
     await container.start();
     const noted = await waitFor(
-      () => audit().find((e) => e.incidentId === incident.id && e.event === 'info' && e.detail.action === 'start'),
+      async () =>
+        (await audit()).find((e) => e.incidentId === incident.id && e.event === 'info' && e.detail.action === 'start'),
       'the start to be told in the last incident',
       20_000,
     );
@@ -77,13 +78,13 @@ describe.skipIf(skip)('Docker event monitoring', () => {
       labels: { 'healbot.events-test': api },
     });
     const incident = await waitFor(
-      () => bot.bot.store.listIncidents({ service: 'web' })[0],
+      async () => (await bot.bot.store.listIncidents({ service: 'web' }))[0],
       'an incident for the labelled container',
       20_000,
     );
     expect(incident.source).toBe('event');
     expect(
-      String(audit().find((e) => e.incidentId === incident.id && e.event === 'requested')?.detail.summary),
+      String((await audit()).find((e) => e.incidentId === incident.id && e.event === 'requested')?.detail.summary),
     ).toContain('exit 3');
     await container.remove({ force: true });
   });

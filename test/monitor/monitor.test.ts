@@ -19,36 +19,36 @@ describe('continuous monitoring', () => {
     });
     try {
       expect(await bot.monitor.tick()).toEqual([]);
-      expect(bot.bot.store.listIncidents()).toHaveLength(0);
+      expect(await bot.bot.store.listIncidents()).toHaveLength(0);
       backend.status = 500;
       expect(await bot.monitor.tick()).toEqual(['api']);
       // api has no runtime: healbot escalates, and the incident stays open while api fails.
       const first = await waitFor(
-        () =>
-          bot.bot.store.listIncidents({ service: 'api' })[0]?.outcome &&
-          bot.bot.store.listIncidents({ service: 'api' })[0],
+        async () =>
+          (await bot.bot.store.listIncidents({ service: 'api' }))[0]?.outcome &&
+          (await bot.bot.store.listIncidents({ service: 'api' }))[0],
         'the api incident to escalate',
       );
       expect(first).toMatchObject({ source: 'monitor', outcome: 'escalated', status: 'open' });
       // Still failing: later rounds join it, no new incident.
       await bot.monitor.tick();
       await bot.monitor.tick();
-      expect(bot.bot.store.listIncidents({ service: 'api' })).toEqual([
+      expect(await bot.bot.store.listIncidents({ service: 'api' })).toEqual([
         expect.objectContaining({ id: first.id, status: 'open' }),
       ]);
       // Healthy again: the incident closes; failing again: a new incident.
       backend.status = 200;
       await bot.monitor.tick();
-      expect(bot.bot.store.getIncident(first.id)).toMatchObject({
+      expect(await bot.bot.store.getIncident(first.id)).toMatchObject({
         status: 'closed',
         summary: expect.stringContaining('api is healthy again (monitoring'),
       });
       backend.status = 500;
       await bot.monitor.tick();
       await waitFor(
-        () =>
-          bot.bot.store.listIncidents({ service: 'api' }).length === 2 &&
-          bot.bot.store.listIncidents({ service: 'api' })[0].outcome === 'escalated',
+        async () =>
+          (await bot.bot.store.listIncidents({ service: 'api' })).length === 2 &&
+          (await bot.bot.store.listIncidents({ service: 'api' }))[0].outcome === 'escalated',
         'a second api incident',
       );
       // The dependency fails too: one incident, for the dependency, not one per dependent.
@@ -57,8 +57,8 @@ describe('continuous monitoring', () => {
       backend.status = 500;
       db.status = 500;
       expect((await bot.monitor.tick()).sort()).toEqual(['api', 'db']);
-      await waitFor(() => bot.bot.store.listIncidents({ service: 'db' }).length === 1, 'the db incident');
-      expect(bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(2);
+      await waitFor(async () => (await bot.bot.store.listIncidents({ service: 'db' })).length === 1, 'the db incident');
+      expect(await bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(2);
       const metrics = await bot.metrics.text();
       expect(metrics).toMatch(/healbot_probe_duration_seconds_count\{service="db",probe="internal",ok="false"\} [1-9]/);
     } finally {
@@ -77,7 +77,7 @@ describe('continuous monitoring', () => {
     );
     try {
       await waitFor(
-        () => bot.bot.store.listIncidents({ service: 'api' }).length === 1,
+        async () => (await bot.bot.store.listIncidents({ service: 'api' })).length === 1,
         'the monitor loop to open an incident',
       );
       expect(bot.watchdog.report().find((l) => l.name === 'monitor')?.ok).toBe(true);

@@ -72,46 +72,46 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
     await alertmanager.pushAlerts(alerts.slice(0, 10));
     const store = bot.bot.store;
     await waitFor(
-      () =>
-        store.listIncidents({ service: 'api' })[0]?.alertCount === 60 &&
-        store.listIncidents({ service: 'web' })[0]?.alertCount === 15,
+      async () =>
+        (await store.listIncidents({ service: 'api' }))[0]?.alertCount === 60 &&
+        (await store.listIncidents({ service: 'web' }))[0]?.alertCount === 15,
       `all alerts to arrive (${alertmanager.output()})`,
       20_000,
     );
-    expect(store.listIncidents({ service: 'api' })).toHaveLength(1);
-    expect(store.listIncidents({ service: 'web' })).toHaveLength(1);
-    expect(store.listIncidents()).toHaveLength(2);
-    expect(store.listIncidents({ service: 'api' })[0].source).toBe('webhook');
+    expect(await store.listIncidents({ service: 'api' })).toHaveLength(1);
+    expect(await store.listIncidents({ service: 'web' })).toHaveLength(1);
+    expect(await store.listIncidents()).toHaveLength(2);
+    expect((await store.listIncidents({ service: 'api' }))[0].source).toBe('webhook');
     const metrics = await (await bot.call('/metrics', { token: null })).text();
     expect(metrics).toMatch(/healbot_alerts_received_total\{source="webhook",result="unmatched"\} [1-9]/);
   });
 
   it('notes the resolution on the incident when the alerts resolve', async () => {
-    const incident = bot.bot.store.listIncidents({ service: 'web' })[0];
+    const incident = (await bot.bot.store.listIncidents({ service: 'web' }))[0];
     // web has no runtime: healbot escalates, and the incident stays open while its alerts fire.
     await waitFor(
-      () => bot.bot.store.getIncident(incident.id)?.outcome === 'escalated',
+      async () => (await bot.bot.store.getIncident(incident.id))?.outcome === 'escalated',
       'the web incident to escalate',
     );
-    expect(bot.bot.store.getIncident(incident.id)?.status).toBe('open');
+    expect((await bot.bot.store.getIncident(incident.id))?.status).toBe('open');
     const startsAt = new Date(Date.now() - 60_000).toISOString();
     // Alertmanager resolves an alert whose endsAt has passed and tells receivers (send_resolved).
-    const before = bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length;
+    const before = (await bot.bot.store.listAudit({ service: 'web' })).filter((e) => e.event === 'info').length;
     await alertmanager.pushAlerts([
       { labels: { alertname: 'Late', service: 'web' }, startsAt, endsAt: new Date(Date.now() - 1000).toISOString() },
     ]);
     await alertmanager.pushAlerts([{ labels: { alertname: 'Flap', service: 'web' }, startsAt }]);
     await waitFor(
-      () => bot.bot.store.getIncident(incident.id)!.alertCount >= 16,
+      async () => (await bot.bot.store.getIncident(incident.id))!.alertCount >= 16,
       'the late alert to be counted on the open incident',
       20_000,
     );
-    expect(bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
+    expect(await bot.bot.store.listIncidents({ service: 'web' })).toHaveLength(1);
     await alertmanager.pushAlerts([
       { labels: { alertname: 'Flap', service: 'web' }, startsAt, endsAt: new Date().toISOString() },
     ]);
     await waitFor(
-      () => bot.bot.store.listAudit({ service: 'web' }).filter((e) => e.event === 'info').length > before,
+      async () => (await bot.bot.store.listAudit({ service: 'web' })).filter((e) => e.event === 'info').length > before,
       'the resolution to be noted',
       20_000,
     );
@@ -134,9 +134,12 @@ describe.skipIf(skip)('alerts from a real Alertmanager', () => {
     );
     expect(readFileSync(journal, 'utf8').trim().split('\n')).toEqual(['jobs', 'undone jobs']);
     expect(existsSync(marker)).toBe(false);
-    const incident = bot.bot.store.listIncidents({ service: 'jobs' })[0];
-    await waitFor(() => bot.bot.store.getIncident(incident.id)?.status === 'closed', 'the jobs incident to close');
-    expect(bot.bot.store.getIncident(incident.id)?.summary).toContain(
+    const incident = (await bot.bot.store.listIncidents({ service: 'jobs' }))[0];
+    await waitFor(
+      async () => (await bot.bot.store.getIncident(incident.id))?.status === 'closed',
+      'the jobs incident to close',
+    );
+    expect((await bot.bot.store.getIncident(incident.id))?.summary).toContain(
       'runbook web-team ran record, then verification failed',
     );
   });

@@ -115,7 +115,7 @@ describe('Sentry and Logfire webhooks through healbot serve, routed by the matri
     expect(issue.comments).toHaveLength(1);
     expect(issue.comments[0].body).toContain('occurrence 2');
     expect(counted.summary).toContain(`counted on issue #${issue.number} (occurrence 2)`);
-    expect(bot.bot.store.getIncident(second.errors[0].incidentId)).toMatchObject({
+    expect(await bot.bot.store.getIncident(second.errors[0].incidentId)).toMatchObject({
       status: 'closed',
       source: 'sentry',
     });
@@ -233,13 +233,13 @@ describe('Sentry and Logfire webhooks through healbot serve, routed by the matri
     const report = await reportFor(body.errors[0].incidentId);
     expect(report.escalation).toBe('@oncall-ana');
     expect(report.summary).toContain('paused until someone runs /heal resume api');
-    expect(bot.bot.store.isPaused('api')).toBe(true);
+    expect(await bot.bot.store.isPaused('api')).toBe(true);
     const heal = await bot.bot.engine.heal({ service: 'api', source: 'api' });
     expect(heal.outcome).toBe('escalated');
     expect(heal.escalation).toContain('healing of api is paused');
     expect(api.runs()).toBe(0);
     await bot.bot.engine.resume('api', { platform: 'slack', id: 'U0ONCALL' });
-    expect(bot.bot.store.isPaused('api')).toBe(false);
+    expect(await bot.bot.store.isPaused('api')).toBe(false);
   });
 
   it('routes issue and metric alert deliveries, and ignores what is not an error', async () => {
@@ -286,6 +286,20 @@ describe('Sentry and Logfire webhooks through healbot serve, routed by the matri
         body: typeof payload === 'string' ? payload : JSON.stringify(payload),
       });
 
+    /** A Logfire alert of one ZeroDivisionError row with this trace id. */
+    const divisionByZero = (traceId: string) => ({
+      text: 'Logfire alert "checkout" matched 1 row',
+      blocks: [
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: `trace_id: ${traceId}\nexception_type: ZeroDivisionError\nexception_message: division by zero`,
+          },
+        },
+      ],
+    });
+
     it('routes each matched row with its service, trace id and the link to the alert run', async () => {
       const before = github.dispatches.length;
       const body = await json(await post(fixture('logfire/alert.json')));
@@ -309,18 +323,7 @@ describe('Sentry and Logfire webhooks through healbot serve, routed by the matri
     });
 
     it('takes the shared secret as a bearer token or on the URL, and refuses anything else with 401', async () => {
-      const payload = {
-        text: 'Logfire alert "checkout" matched 1 row',
-        blocks: [
-          {
-            type: 'section',
-            text: {
-              type: 'mrkdwn',
-              text: 'trace_id: 0195ffff\nexception_type: ZeroDivisionError\nexception_message: division by zero',
-            },
-          },
-        ],
-      };
+      const payload = divisionByZero('0195ffff');
       expect((await post(payload, { token: 'wrong-secret-0123456789abcdef' })).status).toBe(401);
       expect((await post(payload, { token: null })).status).toBe(401);
       expect((await post(payload, { token: null, query: '?secret=nope' })).status).toBe(401);
@@ -329,6 +332,16 @@ describe('Sentry and Logfire webhooks through healbot serve, routed by the matri
       expect((await json(viaUrl)).errors[0]).toMatchObject({ result: 'routed', service: 'api', category: 'unknown' });
       const replay = await json(await post(payload, { query: '?service=api' }));
       expect(replay).toMatchObject({ accepted: 0, errors: [{ result: 'duplicate' }] });
+      await bot.errorRouter.idle();
+    });
+
+    it('routes two identical deliveries racing each other once: the other is a duplicate of the same incident', async () => {
+      const payload = divisionByZero('0195eeee');
+      const bodies = await Promise.all([0, 1].map(async () => json(await post(payload, { query: '?service=api' }))));
+      const errors = bodies.map((body) => body.errors[0]);
+      expect(errors.map((e: { result: string }) => e.result).sort()).toEqual(['duplicate', 'routed']);
+      expect(errors[0].incidentId).toEqual(expect.any(String));
+      expect(errors[1].incidentId).toBe(errors[0].incidentId);
       await bot.errorRouter.idle();
     });
 

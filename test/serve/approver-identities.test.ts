@@ -48,7 +48,7 @@ describe('approvals from verified identities', () => {
     const started = await bot.call('/api/heal', { method: 'POST', token: API_TOKEN, json: { service: 'worker' } });
     const { incidentId } = (await started.json()) as { incidentId: string };
     const approval = await waitFor(
-      () => bot.bot.store.pendingApprovals().find((a) => a.incidentId === incidentId),
+      async () => (await bot.bot.store.pendingApprovals()).find((a) => a.incidentId === incidentId),
       'the approval request',
     );
 
@@ -80,9 +80,11 @@ describe('approvals from verified identities', () => {
       },
     });
     expect(worker.runs()).toBe(0);
-    expect(bot.bot.store.getApproval(approval.id)?.status).toBe('pending');
+    expect((await bot.bot.store.getApproval(approval.id))?.status).toBe('pending');
 
-    const refusals = bot.bot.store.listAudit({ service: 'worker' }).filter((e) => e.event.startsWith('refused_'));
+    const refusals = (await bot.bot.store.listAudit({ service: 'worker' })).filter((e) =>
+      e.event.startsWith('refused_'),
+    );
     expect(refusals.map((e) => [e.event, e.detail.door, e.detail.identity])).toEqual([
       ['refused_not_allowed', 'api', 'api:intern'],
       ['refused_not_allowed', 'webhook', 'webhook:server.token'],
@@ -92,13 +94,15 @@ describe('approvals from verified identities', () => {
     const second = await decide(approval.id, LEAD_TOKEN, { decision: 'approve' });
     expect(second).toMatchObject({ status: 200, body: { ok: true, by: ['api:ops', 'api:lead'], waitingFor: 0 } });
     const closed = await waitFor(
-      () => bot.bot.store.getIncident(incidentId)?.status === 'closed' && bot.bot.store.getIncident(incidentId),
+      async () =>
+        (await bot.bot.store.getIncident(incidentId))?.status === 'closed' &&
+        (await bot.bot.store.getIncident(incidentId)),
       'the heal to finish',
     );
     expect(closed.outcome).toBe('healed');
     expect(closed.summary).toContain('after approval by api:ops and api:lead');
     expect(worker.runs()).toBe(1);
-    const approved = bot.bot.store.listAudit({ service: 'worker' }).filter((e) => e.event === 'approved');
+    const approved = (await bot.bot.store.listAudit({ service: 'worker' })).filter((e) => e.event === 'approved');
     expect(approved.map((e) => [e.actor, e.detail.door])).toEqual([
       ['api:ops', 'api'],
       ['api:lead', 'api'],

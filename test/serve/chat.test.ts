@@ -266,7 +266,7 @@ describe('healbot serve with Slack over HTTP', () => {
     await pause(100);
     expect(slack.calls.some((c) => c.url === '/response/forged')).toBe(false);
     expect(slack.callsOf('chat.postMessage')).toHaveLength(0);
-    expect(bot.bot.store.listIncidents()).toHaveLength(0);
+    expect(await bot.bot.store.listIncidents()).toHaveLength(0);
     // serve verified the bot token at start.
     expect(slack.callsOf('auth.test').length).toBeGreaterThan(0);
     expect(slack.callsOf('auth.test').every((c) => c.token === BOT_TOKEN)).toBe(true);
@@ -346,7 +346,7 @@ describe('healbot serve with Slack over HTTP', () => {
     expect(text(summary)).toContain('api: healed');
     expect(posts(OPS).at(-1)).toBe(summary);
     expect(workloads.restarts('s-api')).toBe(1);
-    const [incident] = bot.bot.store.listIncidents({ service: 'api' });
+    const [incident] = await bot.bot.store.listIncidents({ service: 'api' });
     expect(incident).toMatchObject({ status: 'closed', outcome: 'healed' });
     // The status message at the top of the thread was edited to the outcome.
     await waitFor(
@@ -408,7 +408,7 @@ describe('healbot serve with Slack over HTTP', () => {
     expect(text(diagnosis)).toContain('web');
     // The status message also sits in the alert's thread: nothing is posted at the channel's top level.
     expect(posts(ALERTS).every((c) => c.body.thread_ts === event.event.ts)).toBe(true);
-    const [incident] = bot.bot.store.listIncidents({ service: 'web' });
+    const [incident] = await bot.bot.store.listIncidents({ service: 'web' });
     expect(incident).toMatchObject({ source: 'alert' });
   });
 
@@ -437,7 +437,7 @@ describe('healbot serve with Slack over HTTP', () => {
     workloads.break('s-billing');
     expect((await slash('billing')).status).toBe(200);
     const before = await approvalFor('billing', OPS);
-    const pending = bot.bot.store.pendingApprovals().find((a) => a.id === before.approvalId);
+    const pending = (await bot.bot.store.pendingApprovals()).find((a) => a.id === before.approvalId);
     expect(pending).toMatchObject({ service: 'billing', status: 'pending' });
 
     await bot.close();
@@ -445,7 +445,7 @@ describe('healbot serve with Slack over HTTP', () => {
     const callsBefore = slack.calls.length;
     await start();
     expect(slack.calls.slice(callsBefore).map((c) => c.method)).toContain('auth.test');
-    expect(bot.bot.store.pendingApprovals().map((a) => a.id)).toContain(before.approvalId);
+    expect((await bot.bot.store.pendingApprovals()).map((a) => a.id)).toContain(before.approvalId);
     expect(workloads.restarts('s-billing')).toBe(0);
 
     expect(await click(before, ONCALL)).toBe(200);
@@ -470,7 +470,7 @@ describe('healbot serve with Slack over HTTP', () => {
     expect(
       posts(OPS).filter((c) => c.body.thread_ts === undefined && text(c).includes('healbot · billing')),
     ).toHaveLength(1);
-    expect(bot.bot.store.listIncidents({ service: 'billing' })).toEqual([
+    expect(await bot.bot.store.listIncidents({ service: 'billing' })).toEqual([
       expect.objectContaining({ status: 'closed', outcome: 'healed' }),
     ]);
   });
@@ -502,7 +502,7 @@ describe('healbot serve with Slack over HTTP', () => {
     await pause(200);
     expect(workloads.restarts('s-web')).toBe(0);
     // Nobody approved in time: escalated, and still open while web keeps failing.
-    expect(bot.bot.store.listIncidents({ service: 'web' })).toEqual([
+    expect(await bot.bot.store.listIncidents({ service: 'web' })).toEqual([
       expect.objectContaining({ status: 'open', outcome: 'escalated' }),
     ]);
   });
@@ -639,7 +639,7 @@ describe('healbot serve with Discord', () => {
     );
     expect(JSON.stringify(summary.body)).toContain('healed');
     expect(workloads.restarts('d-api')).toBe(1);
-    expect(bot.bot.store.listIncidents({ service: 'api' })).toEqual([
+    expect(await bot.bot.store.listIncidents({ service: 'api' })).toEqual([
       expect.objectContaining({ status: 'closed', outcome: 'healed' }),
     ]);
   });

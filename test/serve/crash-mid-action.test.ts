@@ -102,18 +102,15 @@ describe('a crash in the middle of an action is told, not hidden', () => {
     controller.abort();
     await reading;
 
-    const [incident] = bot.bot.store.listIncidents({ service: 'svc' });
+    const [incident] = await bot.bot.store.listIncidents({ service: 'svc' });
     // svc still fails after the restart: the incident stays open (escalated to a person) until svc is healthy or someone resolves it.
     expect(incident).toMatchObject({ status: 'open', outcome: 'failed' });
     expect(incident.summary).toMatch(
       /^healbot stopped \(crashed or was killed\) during start svc, started at \S+; whether it finished is unknown and it is not re-run\. Run \/heal svc to decide again$/,
     );
-    const trail = bot.bot.store
-      .listAudit()
-      .filter((e) => e.incidentId === incident.id)
-      .map((e) => e.event);
+    const trail = (await bot.bot.store.listAudit()).filter((e) => e.incidentId === incident.id).map((e) => e.event);
     expect(trail).toEqual(['requested', 'planned', 'action_started', 'interrupted', 'info']);
-    expect(bot.bot.store.listAudit().find((e) => e.event === 'interrupted')?.detail.step).toMatchObject({
+    expect((await bot.bot.store.listAudit()).find((e) => e.event === 'interrupted')?.detail.step).toMatchObject({
       action: 'start',
       target: 'svc',
     });

@@ -60,7 +60,7 @@ describe('an engine failure is told and escalated', () => {
     expect(github.calls('POST', /\/issues$/)).toHaveLength(3);
     expect(github.issues[0].title).toBe('healbot: broken needs a human (unknown)');
     const audit = await waitFor(
-      () => bot.bot.store.listAudit({ service: 'broken' }).find((e) => e.event === 'github_issue'),
+      async () => (await bot.bot.store.listAudit({ service: 'broken' })).find((e) => e.event === 'github_issue'),
       'the audit entry',
     );
     expect(audit.detail.attempts).toBe(3);

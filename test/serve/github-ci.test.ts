@@ -381,7 +381,7 @@ describe('CI pipelines as services (GitHub Actions)', () => {
     const forged = await github.deliver('workflow_run', github.workflowRunPayload(run), { secret: 'not-the-secret' });
     expect(forged.status).toBe(401);
     expect(JSON.parse(forged.response!).error).toMatch(/X-Hub-Signature-256 does not match/);
-    expect(bot.bot.store.listIncidents({})).toHaveLength(0);
+    expect(await bot.bot.store.listIncidents({})).toHaveLength(0);
 
     const real = await failed(run);
     expect(real.status).toBe(202);
@@ -389,7 +389,7 @@ describe('CI pipelines as services (GitHub Actions)', () => {
     expect(replay.status).toBe(200);
     expect(JSON.parse(replay.response!)).toMatchObject({ duplicate: true });
     await reportFor(JSON.parse(real.response!).incidents.ci);
-    expect(bot.bot.store.listIncidents({})).toHaveLength(1);
+    expect(await bot.bot.store.listIncidents({})).toHaveLength(1);
     expect(github.calls('POST', /\/rerun-failed-jobs$/)).toHaveLength(1);
   });
 
@@ -414,7 +414,7 @@ describe('CI pipelines as services (GitHub Actions)', () => {
     expect(third.summary).toMatch(
       /Build on main was re-run 1 times in the last 60 min \(breaker\.threshold 1 per workflow\): it is flaky, not unlucky/,
     );
-    expect(bot.bot.store.isBreakerOpen('ci')).toBe(true);
+    expect(await bot.bot.store.isBreakerOpen('ci')).toBe(true);
 
     expect(github.calls('POST', /\/rerun-failed-jobs$/)).toHaveLength(1);
     await bot.github!.idle();

@@ -54,7 +54,7 @@ describe('mentions on Slack', () => {
       json: { service: 'loud', summary: `${HOSTILE.join(' ')} db on fire` },
     });
     expect(alert.status).toBe(202);
-    const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request');
+    const approval = await waitFor(async () => (await bot.bot.store.pendingApprovals())[0], 'the approval request');
     const decided = await bot.call(`/api/approvals/${approval.id}`, {
       method: 'POST',
       token: API_TOKEN,
@@ -67,8 +67,9 @@ describe('mentions on Slack', () => {
     });
     expect(heal.status).toBe(202);
     await waitFor(
-      () =>
-        bot.bot.store.listIncidents().every((r) => r.status === 'closed') && bot.bot.store.listIncidents().length === 2,
+      async () =>
+        (await bot.bot.store.listIncidents()).every((r) => r.status === 'closed') &&
+        (await bot.bot.store.listIncidents()).length === 2,
       'both incidents to close',
     );
     await waitFor(() => slack.everythingSent().includes('S0ONCALL'), 'the escalation on Slack');

@@ -99,7 +99,7 @@ describe.skipIf(skip)('one action per target', () => {
     expect(outcomes).toEqual(['healed', 'not_needed']);
     const second = [...done.values()].find((r) => r.outcome === 'not_needed')!;
     expect(second.summary).toMatch(/^db was restarted \d+ s ago by inc_[0-9a-f]+; /);
-    const audit = bot.bot.store.listAudit({ service: 'db' });
+    const audit = await bot.bot.store.listAudit({ service: 'db' });
     expect(audit.filter((e) => e.event === 'action_started')).toHaveLength(1);
   });
 });

@@ -204,7 +204,11 @@ process.exit(1);`,
       json: { service: 'leaky', summary: `db down: ${PRINTED[0].text} ${PRINTED[11].text}`, severity: 'critical' },
     });
     expect(alert.status).toBe(202);
-    const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request', 30_000);
+    const approval = await waitFor(
+      async () => (await bot.bot.store.pendingApprovals())[0],
+      'the approval request',
+      30_000,
+    );
     const approvals = await (await bot.call('/api/approvals')).text();
     const decided = await bot.call(`/api/approvals/${approval.id}`, {
       method: 'POST',
@@ -212,7 +216,11 @@ process.exit(1);`,
       json: { decision: 'approve', by: 'ana password="correct horse battery staple"' },
     });
     expect(decided.status).toBe(200);
-    await waitFor(() => bot.bot.store.listIncidents()[0]?.status === 'closed', 'the incident to close', 30_000);
+    await waitFor(
+      async () => (await bot.bot.store.listIncidents())[0]?.status === 'closed',
+      'the incident to close',
+      30_000,
+    );
     await waitFor(() => githubBodies.length > 0, 'the GitHub issue', 30_000);
     // A Slack slash command reads history back through chat.
     const form = new URLSearchParams({
@@ -288,7 +296,7 @@ process.exit(1);`,
       await waitFor(() => /Approval needed|approve/i.test(consoleText), 'the console approval prompt', 30_000);
       input.write('y\n');
       await waitFor(
-        () => consoleBot.bot.store.listIncidents()[0]?.status === 'closed',
+        async () => (await consoleBot.bot.store.listIncidents())[0]?.status === 'closed',
         'the console incident to close',
         30_000,
       );

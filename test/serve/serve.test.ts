@@ -107,7 +107,7 @@ services:
       });
       expect((await json(first)).alerts[0].result).toBe('joined');
       expect((await json(again)).alerts[0].result).toBe('duplicate');
-      expect(bot.bot.store.listIncidents({ service: 'api' })).toEqual([
+      expect(await bot.bot.store.listIncidents({ service: 'api' })).toEqual([
         expect.objectContaining({ status: 'open', outcome: 'escalated', alertCount: 2 }),
       ]);
     } finally {
@@ -126,7 +126,7 @@ services:
     const first = await startTestBot(raw);
     const { incidentId } = await json(await first.call('/api/heal', { method: 'POST', json: { service: 'svc' } }));
     const approval = await waitFor(
-      () => first.bot.store.pendingApprovals().find((a) => a.incidentId === incidentId),
+      async () => (await first.bot.store.pendingApprovals()).find((a) => a.incidentId === incidentId),
       'the approval request',
     );
     await first.close();
@@ -144,7 +144,7 @@ services:
         json: { decision: 'deny' },
       });
       expect(denied.status).toBe(200);
-      expect(second.bot.store.getIncident(incidentId)).toMatchObject({
+      expect(await second.bot.store.getIncident(incidentId)).toMatchObject({
         status: 'closed',
         outcome: 'denied',
         alertCount: 2,
@@ -211,9 +211,9 @@ services:
       expect(String(request.body.body)).toContain(incidentId);
       expect(String(request.body.body)).toMatch(/Root cause/);
       expect(String(request.body.body)).toContain('@oncall-ana');
-      expect(bot.bot.store.listAudit({ service: 'api' }).find((e) => e.event === 'github_issue')?.detail).toMatchObject(
-        { number: 42 },
-      );
+      expect(
+        (await bot.bot.store.listAudit({ service: 'api' })).find((e) => e.event === 'github_issue')?.detail,
+      ).toMatchObject({ number: 42 });
       // One issue per incident.
       expect(
         await bot.github!.escalate({ ...(await bot.bot.engine.history('api'))[0], incidentId } as never),

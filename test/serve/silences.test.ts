@@ -121,7 +121,10 @@ describe.skipIf(skip)('silencing an Alertmanager alert from its thread', () => {
     expect(hours).toBeGreaterThan(3.99);
     expect(hours).toBeLessThan(4.01);
     expect(reply.message.text).toContain(silence.id);
-    expect(bot.bot.store.getIncident(incident.id)?.silence).toMatchObject({ id: silence.id, by: '<@U0ONCALL>' });
+    expect((await bot.bot.store.getIncident(incident.id))?.silence).toMatchObject({
+      id: silence.id,
+      by: '<@U0ONCALL>',
+    });
     expect(notes.some((n) => n.startsWith('Silenced by <@U0ONCALL> until') && n.includes(silence.id))).toBe(true);
 
     const expire = reply.message.buttons?.find((b) => b.label === 'Expire silence');
@@ -129,7 +132,10 @@ describe.skipIf(skip)('silencing an Alertmanager alert from its thread', () => {
     const expired = await runCommand(bot.bot.api, { actor: ONCALL, text: expire!.value });
     expect(expired.message.text).toContain(`Silence \`${silence.id}\` expired by <@U0ONCALL>`);
     expect((await silences()).find((s) => s.id === silence.id)?.status.state).toBe('expired');
-    expect(bot.bot.store.getIncident(incident.id)?.silence).toMatchObject({ id: silence.id, expiredBy: '<@U0ONCALL>' });
+    expect((await bot.bot.store.getIncident(incident.id))?.silence).toMatchObject({
+      id: silence.id,
+      expiredBy: '<@U0ONCALL>',
+    });
     const again = await runCommand(bot.bot.api, { actor: ONCALL, text: expire!.value });
     expect(again.message.text).toMatch(/has no silence to expire/);
   });

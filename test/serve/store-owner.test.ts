@@ -49,22 +49,24 @@ describe('the store has one owner', () => {
     await waitFor(() => existsSync(started), 'serve to be in the middle of its action');
     const file = join(dir.path, 'healbot.yml');
     writeFileSync(file, stringify(config));
-    const auditBefore = bot.bot.store.listAudit().length;
+    const auditBefore = (await bot.bot.store.listAudit()).length;
 
     const diagnosis = await runCli(['diagnose', 'slow', '--config', file, '--json']);
     expect(diagnosis.exitCode, diagnosis.stderr).toBe(0);
-    expect(bot.bot.store.listAudit().length).toBe(auditBefore);
-    expect(bot.bot.store.getIncident(incidentId)?.status).toBe('open');
+    expect((await bot.bot.store.listAudit()).length).toBe(auditBefore);
+    expect((await bot.bot.store.getIncident(incidentId))?.status).toBe('open');
 
     const heal = await runCli(['heal', 'other', '--config', file, '--yes', '--json']);
     expect(heal.exitCode, heal.stderr).toBe(0);
-    expect(bot.bot.store.getIncident(incidentId)?.status).toBe('open');
-    expect(bot.bot.store.listAudit().some((e) => e.event === 'interrupted')).toBe(false);
+    expect((await bot.bot.store.getIncident(incidentId))?.status).toBe('open');
+    expect((await bot.bot.store.listAudit()).some((e) => e.event === 'interrupted')).toBe(false);
     expect(readFileSync(`${join(dir.path, 'healbot.db')}.owner`, 'utf8')).toBe(String(process.pid));
 
     writeFileSync(release, '');
     const closed = await waitFor(
-      () => bot!.bot.store.getIncident(incidentId)?.status === 'closed' && bot!.bot.store.getIncident(incidentId),
+      async () =>
+        (await bot!.bot.store.getIncident(incidentId))?.status === 'closed' &&
+        (await bot!.bot.store.getIncident(incidentId)),
       'serve to finish its own incident',
     );
     expect(closed.summary).not.toMatch(/restarted while this incident was running/);

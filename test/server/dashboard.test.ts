@@ -68,7 +68,7 @@ describe('dashboard metrics', () => {
   it('exports the approvals waiting for a decision, by service', async () => {
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'gated')).toBe('0');
     await bot.call('/api/heal', { method: 'POST', json: { service: 'gated' } });
-    const approval = await waitFor(() => bot.bot.store.pendingApprovals()[0], 'the approval request');
+    const approval = await waitFor(async () => (await bot.bot.store.pendingApprovals())[0], 'the approval request');
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'gated')).toBe('1');
     expect(gauge(await metrics(), 'healbot_pending_approvals', 'web')).toBe('0');
     const denied = await bot.call(`/api/approvals/${approval.id}`, {

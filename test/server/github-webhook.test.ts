@@ -78,7 +78,7 @@ describe('POST /webhooks/github', () => {
     });
     expect(ignored.status).toBe(202);
     expect((await json(ignored)).ignored).toMatch(/no service watches someone\/else/);
-    expect(bot.bot.store.listIncidents({})).toHaveLength(0);
+    expect(await bot.bot.store.listIncidents({})).toHaveLength(0);
   });
 
   it('refuses deliveries until a webhook secret is configured', async () => {

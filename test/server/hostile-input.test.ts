@@ -167,7 +167,7 @@ describe('hostile input through the HTTP server', () => {
       expect(generic.status, service).toBe(404);
     }
     expect((await bot.call('/webhooks/constructor', { method: 'POST', json: {} })).status).toBe(404);
-    expect(bot.bot.store.listIncidents()).toEqual([]);
+    expect(await bot.bot.store.listIncidents()).toEqual([]);
   });
 
   it('refuses alert labels that are not strings, naming the label, instead of recursing into them', async () => {
@@ -245,7 +245,7 @@ describe('hostile input through the HTTP server', () => {
     expect((await bot.call('/healthz')).status).toBe(200);
     expect((await bot.call('/api/heal', { method: 'POST', json: { service: 'api' } })).status).toBe(202);
     // Incidents opened only for configured services.
-    expect(bot.bot.store.listIncidents().filter((r) => r.service !== 'api' && r.service !== 'db')).toEqual([]);
+    expect((await bot.bot.store.listIncidents()).filter((r) => r.service !== 'api' && r.service !== 'db')).toEqual([]);
     // RSS returns near where it started (the bodies and their parses are garbage once answered).
     expect(rssAfter - rssBefore).toBeLessThan(256 * 2 ** 20);
     const malformedLines = bot.logs.filter((l) => /malformed HTTP request|request failed/.test(l)).length;

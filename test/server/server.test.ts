@@ -66,7 +66,7 @@ describe('healbot serve HTTP server', () => {
   const incidents = (service: string) => bot.bot.store.listIncidents({ service });
 
   it('refuses webhooks and the API without the right bearer token, and changes nothing', async () => {
-    const before = bot.bot.store.listIncidents().length;
+    const before = (await bot.bot.store.listIncidents()).length;
     const body = alertmanagerPayload([{ labels: { service: 'api' } }]);
     for (const token of [null, 'wrong', `${TOKEN}x`, TOKEN.slice(0, -1)]) {
       const res = await bot.call('/webhooks/alertmanager', { method: 'POST', json: body, token });
@@ -76,7 +76,7 @@ describe('healbot serve HTTP server', () => {
     expect((await bot.call('/api/heal', { method: 'POST', json: { service: 'api' }, token: 'nope' })).status).toBe(401);
     expect((await bot.call('/api/incidents', { token: null })).status).toBe(401);
     expect((await bot.call('/api/events', { token: 'nope' })).status).toBe(401);
-    expect(bot.bot.store.listIncidents().length).toBe(before);
+    expect((await bot.bot.store.listIncidents()).length).toBe(before);
   });
 
   it('answers malformed, truncated, empty and oversized bodies with a 4xx one-line error and stays up', async () => {
@@ -108,7 +108,7 @@ describe('healbot serve HTTP server', () => {
     // A request that is not HTTP at all.
     expect(await rawRequest(port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1.1 400/);
     expect((await bot.call('/healthz', { token: null })).status).toBe(200);
-    expect(bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(0);
+    expect(await bot.bot.store.listIncidents({ service: 'api' })).toHaveLength(0);
     // …and nothing was lost: a good delivery right after still opens its incident.
     const ok = await bot.call('/webhooks/alertmanager', {
       method: 'POST',
@@ -141,14 +141,14 @@ describe('healbot serve HTTP server', () => {
     expect(generic.status).toBe(404);
     expect((await json(generic)).error).toMatch(/unknown service "nope".*api/);
     // The worker heals by itself (auto restart): its restart ran once.
-    await waitFor(() => incidents('worker')[0]?.status === 'closed', 'worker incident to close');
-    expect(incidents('worker')[0]).toMatchObject({ outcome: 'healed', source: 'webhook' });
+    await waitFor(async () => (await incidents('worker'))[0]?.status === 'closed', 'worker incident to close');
+    expect((await incidents('worker'))[0]).toMatchObject({ outcome: 'healed', source: 'webhook' });
     expect(worker.runs()).toBe(1);
   });
 
   it('opens one incident per service for a storm of alerts and ignores duplicate deliveries', async () => {
     backend.status = 500;
-    const before = incidents('api').length;
+    const before = (await incidents('api')).length;
     const storm = Array.from({ length: 40 }, (_, batch) =>
       bot.call('/webhooks/alertmanager', {
         method: 'POST',
@@ -171,11 +171,14 @@ describe('healbot serve HTTP server', () => {
       ]),
     });
     expect((await json(again)).alerts[0].result).toBe('duplicate');
-    await waitFor(() => incidents('api').every((i) => i.outcome !== undefined), 'api incidents to finish their runs');
-    const opened = incidents('api').length - before;
+    await waitFor(
+      async () => (await incidents('api')).every((i) => i.outcome !== undefined),
+      'api incidents to finish their runs',
+    );
+    const opened = (await incidents('api')).length - before;
     // The first test's incident closed moments ago, so the storm is grouped onto it (groupWindow).
     expect(opened).toBe(0);
-    expect(incidents('api')[0].alertCount).toBe(1 + 1000);
+    expect((await incidents('api'))[0].alertCount).toBe(1 + 1000);
   });
 
   it('marks alerts with the security label so healbot never acts on them', async () => {
@@ -190,7 +193,8 @@ describe('healbot serve HTTP server', () => {
       const res = await secure.call('/webhooks/alertmanager', { method: 'POST', json: alertmanagerPayload([alert]) });
       const incidentId = (await json(res)).alerts[0].incidentId;
       const done = await waitFor(
-        () => secure.bot.store.getIncident(incidentId)?.outcome && secure.bot.store.getIncident(incidentId),
+        async () =>
+          (await secure.bot.store.getIncident(incidentId))?.outcome && (await secure.bot.store.getIncident(incidentId)),
         'security incident to escalate',
       );
       expect(done.outcome).toBe('escalated');
@@ -207,13 +211,13 @@ describe('healbot serve HTTP server', () => {
         method: 'POST',
         json: alertmanagerPayload([{ ...alert, status: 'resolved' }]),
       });
-      expect(secure.bot.store.getIncident(incidentId)?.status).toBe('open');
+      expect((await secure.bot.store.getIncident(incidentId))?.status).toBe('open');
       const last = await secure.call('/webhooks/alertmanager', {
         method: 'POST',
         json: alertmanagerPayload([{ ...alert, fingerprint: 'sec-2', status: 'resolved' }]),
       });
       expect((await json(last)).alerts[0]).toMatchObject({ result: 'resolved', incidentId });
-      expect(secure.bot.store.getIncident(incidentId)).toMatchObject({ status: 'closed', alertCount: 2 });
+      expect(await secure.bot.store.getIncident(incidentId)).toMatchObject({ status: 'closed', alertCount: 2 });
     } finally {
       await secure.close();
     }
@@ -226,7 +230,7 @@ describe('healbot serve HTTP server', () => {
     });
     const incidentId = (await json(res)).alerts[0].incidentId as string;
     await waitFor(
-      () => bot.bot.store.pendingApprovals().some((a) => a.incidentId === incidentId),
+      async () => (await bot.bot.store.pendingApprovals()).some((a) => a.incidentId === incidentId),
       'the approval request',
     );
     const resolved = await bot.call('/webhooks/alertmanager', {
@@ -237,15 +241,17 @@ describe('healbot serve HTTP server', () => {
     });
     expect((await json(resolved)).alerts[0]).toMatchObject({ result: 'resolved', incidentId });
     const closed = await waitFor(
-      () => bot.bot.store.getIncident(incidentId)?.status === 'closed' && bot.bot.store.getIncident(incidentId),
+      async () =>
+        (await bot.bot.store.getIncident(incidentId))?.status === 'closed' &&
+        (await bot.bot.store.getIncident(incidentId)),
       'the incident to close',
     );
     expect(closed.actions ?? []).toHaveLength(0);
     expect(db.runs()).toBe(0);
     expect(
-      bot.bot.store
-        .listAudit({ service: 'db' })
-        .some((e) => e.event === 'info' && String(e.detail.message).includes('resolved')),
+      (await bot.bot.store.listAudit({ service: 'db' })).some(
+        (e) => e.event === 'info' && String(e.detail.message).includes('resolved'),
+      ),
     ).toBe(true);
   });
 

@@ -7,10 +7,10 @@ import { json } from '../support/http.js';
 import { startTestBot } from '../serve/harness.js';
 
 /** A store file with a few incidents, written by healbot itself and closed cleanly. */
-function healthyStoreFile(path: string): void {
+async function healthyStoreFile(path: string): Promise<void> {
   const store = new SqliteStore(path);
   for (let i = 0; i < 200; i += 1) {
-    store.saveIncident({
+    await store.saveIncident({
       id: `inc_${i}`,
       service: 'api',
       status: 'closed',
@@ -20,7 +20,7 @@ function healthyStoreFile(path: string): void {
       summary: 'x'.repeat(500),
     });
   }
-  store.close();
+  await store.close();
 }
 
 describe('a damaged store is named, not guessed', () => {
@@ -44,7 +44,7 @@ describe('a damaged store is named, not guessed', () => {
 
   it('refuses random bytes in the middle of the file at start: exit 2, one line naming the path and what to do', async () => {
     const path = dir.path('garbled.db');
-    healthyStoreFile(path);
+    await healthyStoreFile(path);
     const size = statSync(path).size;
     const fd = openSync(path, 'r+');
     writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, Math.floor(size / 2 / 4096) * 4096);
@@ -55,7 +55,7 @@ describe('a damaged store is named, not guessed', () => {
 
   it('refuses a truncated file the same way', async () => {
     const path = dir.path('truncated.db');
-    healthyStoreFile(path);
+    await healthyStoreFile(path);
     truncateSync(path, Math.floor(statSync(path).size / 3));
     // diagnose never opens the store (it changes nothing); heal does.
     const result = await runCli(['heal', 'api', '--dry-run', '--config', configFor('truncated', path)], {
@@ -103,11 +103,11 @@ describe('a damaged store is named, not guessed', () => {
     try {
       const incidents = await json(await bot.call('/api/incidents'));
       expect(incidents.map((i: { id: string }) => i.id)).toEqual(['inc_old']);
-      expect(bot.bot.store.isBreakerOpen('api')).toBe(true);
+      expect(await bot.bot.store.isBreakerOpen('api')).toBe(true);
       // Resetting the breaker writes a column the old schema did not have.
       await bot.bot.engine.resume('api', { platform: 'cli', id: 'ana' });
-      expect(bot.bot.store.isBreakerOpen('api')).toBe(false);
-      expect(bot.bot.store.breakerResetAt('api')).toBeGreaterThan(0);
+      expect(await bot.bot.store.isBreakerOpen('api')).toBe(false);
+      expect(await bot.bot.store.breakerResetAt('api')).toBeGreaterThan(0);
       expect((await bot.call('/readyz')).status).toBe(200);
     } finally {
       await bot.close();
@@ -119,7 +119,7 @@ describe('a damaged store is named, not guessed', () => {
 
   it('refuses a store written by a newer healbot', async () => {
     const path = dir.path('newer.db');
-    healthyStoreFile(path);
+    await healthyStoreFile(path);
     const db = new Database(path);
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();

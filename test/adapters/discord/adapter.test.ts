@@ -86,10 +86,14 @@ let adapter: DiscordAdapter;
 let conversations: IncidentConversations;
 const adapterErrors: string[] = [];
 
-async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > deadline)
       throw new Error(`timed out waiting for ${what}; Discord calls:\n${discord.describeCalls()}`);
@@ -425,8 +429,8 @@ describe('Discord adapter against a local Discord', () => {
   it('answers /heal for a service with an open incident with the incident, its state, its thread and, for approvers, the buttons', async () => {
     await openIncidentFromSlashCommand('orders');
     const approval = await approvalMessageFor('orders');
-    const incidentId = healbot.store.getApproval(approval.approvalId)!.incidentId;
-    const thread = healbot.store.getThread(incidentId, 'discord')!;
+    const incidentId = (await healbot.store.getApproval(approval.approvalId))!.incidentId;
+    const thread = (await healbot.store.getThread(incidentId, 'discord'))!;
     const again = discord.slashCommand('heal', { service: 'orders' }, BOB);
     discord.dispatch('INTERACTION_CREATE', again);
     const edit = await discord.waitForCall(
@@ -446,12 +450,12 @@ describe('Discord adapter against a local Discord', () => {
     );
     expect(JSON.stringify(plain.body)).toContain(incidentId);
     expect(JSON.stringify(plain.body)).not.toContain('healbot:approve:');
-    expect(healbot.store.listIncidents({ service: 'orders' })).toHaveLength(1);
+    expect(await healbot.store.listIncidents({ service: 'orders' })).toHaveLength(1);
   });
 
   it('answers an alert post that joins an open incident once, as a reply to it, pointing to the incident thread', async () => {
-    const [incident] = healbot.store.listIncidents({ service: 'orders' });
-    const thread = healbot.store.getThread(incident.id, 'discord')!;
+    const [incident] = await healbot.store.listIncidents({ service: 'orders' });
+    const thread = (await healbot.store.getThread(incident.id, 'discord'))!;
     const kuma = fixture('message-create-uptime-kuma.json');
     kuma.id = discord.snowflake();
     kuma.embeds[0].title = '❌ Your service orders went down. ❌';
@@ -468,7 +472,7 @@ describe('Discord adapter against a local Discord', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(discord.calls.filter((c) => c.body?.message_reference?.message_id === kuma.id)).toHaveLength(1);
     expect(discord.calls.some((c) => c.route.endsWith(`/messages/${kuma.id}/threads`))).toBe(false);
-    expect(healbot.store.getIncident(incident.id)?.alertCount).toBe(2);
+    expect((await healbot.store.getIncident(incident.id))?.alertCount).toBe(2);
     expect(target.restarts.get('orders')).toBe(0);
   });
 

@@ -49,7 +49,7 @@ describe('Slack: a request that joins an open incident says where it is', () => 
 
   it('opens the incident from the alert message and waits for approval in its thread', async () => {
     await h.slack.sendEnvelope('events_api', alertEvent);
-    const pending = await waitFor(() => h.healbot.store.pendingApprovals()[0], 'the approval request');
+    const pending = await waitFor(async () => (await h.healbot.store.pendingApprovals())[0], 'the approval request');
     incidentId = pending.incidentId;
     permalink = `https://healbot-test.slack.com/archives/${ALERT_CHANNEL}/p${alertEvent.event.ts.replace('.', '')}`;
   });
@@ -92,7 +92,7 @@ describe('Slack: a request that joins an open incident says where it is', () => 
       1,
     );
     expect(await h.healbot.engine.history('api')).toHaveLength(1);
-    expect(h.healbot.store.getIncident(incidentId)?.alertCount).toBe(2);
+    expect((await h.healbot.store.getIncident(incidentId))?.alertCount).toBe(2);
     expect(h.target.restarts).toBe(0);
   });
 });
