@@ -177,6 +177,7 @@ describe('store.url', () => {
     expect(withStore({ url: 'postgres://db/healbot' }).store).toEqual({
       path: ':memory:',
       url: 'postgres://db/healbot',
+      leader: { name: 'healbot', leaseDuration: 15_000 },
     });
     expect(configSecrets(withStore({ url }))).toContain(PASSWORD);
   });
