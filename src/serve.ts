@@ -12,8 +12,8 @@ import type { ProgressEvent } from './engine/types.js';
 import { parseListen, preflightProblems } from './config/preflight.js';
 import { ConfigError, describeError, UsageError } from './errors.js';
 import { GitHubEscalation } from './escalation/github.js';
-import { campaign, refusingStandby } from './leadership/campaign.js';
-import { standbyApi } from './leadership/standby-api.js';
+import { campaign } from './leadership/campaign.js';
+import { standbyServer } from './leadership/standby-server.js';
 import { WorkDrain } from './leadership/work-drain.js';
 import { openStore } from './store/open-store.js';
 import { redactingStore } from './store/redacting-store.js';
@@ -325,20 +325,13 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       listen: listenOn,
       standby: shared
         ? (elector) =>
-            createHttpServer({
-              standby: { leader: () => elector.leader() },
-              chatRoutes: slackPath ? { [slackPath]: refusingStandby(() => elector.leader()) } : undefined,
-              engine: standbyApi(config, redactingStore(shared, redact)),
-              store: redactingStore(shared, redact),
+            standbyServer({
               config,
-              metrics: new HealbotMetrics({
-                services: () => Object.keys(config.services),
-                breakerOpen: (s) => shared.isBreakerOpen(s),
-                pendingApprovals: () => shared.pendingApprovals(),
-              }),
-              watchdog: new Watchdog(),
+              store: redactingStore(shared, redact),
+              elector,
               redact,
               logger: logger.child({ component: 'http', standby: true }),
+              chatPath: slackPath,
             })
         : undefined,
       onLost: () => (options.onLostLeadership ?? (() => process.exit(1)))(),
