@@ -97,6 +97,12 @@ describe.skipIf(skip)('two replicas on one Postgres', () => {
     expect(joined.status).toBe('open');
     expect((await b.call('/api/incidents?service=web')).body).toHaveLength(1);
 
+    // The standby checks what it records: the token, the service name; a person's /api/heal joins the same incident.
+    expect((await b.call('/webhooks/alertmanager', { json: firingAlert('X', 'x'), token: 'wrong' })).status).toBe(401);
+    expect((await b.call('/api/heal', { json: { service: 'nope' }, token: OPS_TOKEN })).status).toBe(404);
+    const asked = await b.call('/api/heal', { json: { service: 'web' }, token: OPS_TOKEN });
+    expect(asked).toMatchObject({ status: 202, body: { result: 'queued', service: 'web' } });
+
     // A decision sent to the standby by someone who may not approve is refused there, and recorded nowhere.
     const refused = await b.call(`/api/approvals/${approval.id}`, { json: { decision: 'approve' } });
     expect(refused.status).toBe(403);
@@ -117,6 +123,7 @@ describe.skipIf(skip)('two replicas on one Postgres', () => {
       60_000,
     );
     expect(closed.outcome).toBe('healed');
+    expect((await b.call('/api/incidents?service=web')).body).toHaveLength(1);
     expect(closed.alertCount).toBe(counted + 1);
     expect(await startEvents(docker, container, since)).toHaveLength(1);
     const again = await b.call(`/api/approvals/${approval.id}`, { json: { decision: 'approve' }, token: OPS_TOKEN });
