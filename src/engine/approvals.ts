@@ -56,10 +56,11 @@ export class ApprovalBook {
   }
 
   /**
-   * Expires a pending approval whose time is up, through `store`. Inside someone's transaction
-   * (`store` is not the book's own), the engine's follow-up runs after it, never inside it.
+   * Expires a pending approval whose time is up, through `store`. The engine's follow-up runs
+   * here when a timer expires it, and after it when a decision does (the decision may hold
+   * locks, or a transaction, that the follow-up waits for).
    */
-  private async expire(id: string, store: Store = this.store): Promise<void> {
+  private async expire(id: string, store: Store = this.store, followHere = true): Promise<void> {
     const record = await store.getApproval(id);
     if (!record || record.status !== 'pending') return;
     // A timer holds at most 2^31-1 ms (about 24.8 days); a longer approvalTimeout waits in several legs.
@@ -67,7 +68,7 @@ export class ApprovalBook {
     const expired: ApprovalRecord = { ...record, status: 'expired', decidedAt: new Date(this.now()).toISOString() };
     if (!(await store.transitionApproval(id, 'pending', expired))) return;
     this.settle(id, { decision: 'expired', by: [] });
-    if (store === this.store) await this.onExpired(expired);
+    if (followHere) await this.onExpired(expired);
     else void this.onExpired(expired).catch((error: unknown) => this.onError(error, id));
   }
 
@@ -110,7 +111,7 @@ export class ApprovalBook {
   ): Promise<DecisionResult> {
     const record = await store.getApproval(id);
     if (!record) return { ok: false, reason: 'not_found', message: `There is no approval ${id}.` };
-    if (record.status === 'pending' && Date.parse(record.expiresAt) <= this.now()) await this.expire(id, store);
+    if (record.status === 'pending' && Date.parse(record.expiresAt) <= this.now()) await this.expire(id, store, false);
     const current = (await store.getApproval(id))!;
     if (current.status === 'expired')
       return {

@@ -117,12 +117,10 @@ export class Engine implements HealbotApi {
         ),
       async (record) => {
         await this.audit(record.incidentId, record.service, 'approval_expired', undefined, { approval: record.id });
-        await this.intake.exclusive([record.service], () =>
-          this.closeOrphan(
-            record,
-            'escalated',
-            `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`,
-          ),
+        await this.closeOrphanExclusive(
+          record,
+          'escalated',
+          `nobody approved ${record.step.action} ${record.step.target} in time; nothing was changed`,
         );
       },
       this.now,
@@ -141,7 +139,8 @@ export class Engine implements HealbotApi {
       rerun: (store, record, signal) => this.rerun(store, record, signal),
       reportOf: (store, incidentId, service, joined) => this.reportFromRecord(incidentId, service, joined, store),
       note: (store, incidentId, message, detail) => this.note(incidentId, message, detail, store),
-      withdraw: async (store, approvalId) => void (await this.decideWith(store, approvalId, FAILURE_ENDED, 'deny')),
+      withdraw: async (store, approvalId) =>
+        void (await this.decideWith(store, approvalId, FAILURE_ENDED, 'deny', true)),
       closeRecovered: (store, record, why) => this.closeRecovered(record, why, store),
       view: (store, record) => this.view(record, store),
     });
@@ -324,22 +323,20 @@ export class Engine implements HealbotApi {
   }
 
   async decide(approvalId: string, actor: Actor, decision: 'approve' | 'deny'): Promise<DecisionResult> {
-    return this.decideWith(this.options.store, approvalId, actor, decision, (service, work) =>
-      this.intake.exclusive([service], work),
-    );
+    return this.decideWith(this.options.store, approvalId, actor, decision);
   }
 
   /**
-   * Decides an approval through `store`. A denial settles an incident no run waits for; the
-   * intake's lock on the service is taken around that through `exclusive`, unless the caller
-   * already holds it (the intake withdrawing a request inside its transaction).
+   * Decides an approval through `store`. A denial settles an incident no run waits for, under
+   * the intake's lock on its service, unless that lock is `held` already (the intake withdrawing
+   * a request inside its transaction).
    */
   private async decideWith(
     store: Store,
     approvalId: string,
     actor: Actor,
     decision: 'approve' | 'deny',
-    exclusive: (service: string, work: () => Promise<void>) => Promise<void> = (_, work) => work(),
+    held = false,
   ): Promise<DecisionResult> {
     const result = await this.approvals.decide(approvalId, actor, decision, store);
     const record = await store.getApproval(approvalId);
@@ -357,15 +354,11 @@ export class Engine implements HealbotApi {
       },
       store,
     );
-    if (result.ok && result.decision === 'denied' && record)
-      await exclusive(record.service, () =>
-        this.closeOrphan(
-          record,
-          'denied',
-          `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`,
-          store,
-        ),
-      );
+    if (result.ok && result.decision === 'denied' && record) {
+      const summary = `${record.step.action} ${record.step.target} was denied by ${result.by.join(' and ')}; nothing was changed`;
+      if (held) await this.closeOrphan(record, 'denied', summary, store);
+      else await this.closeOrphanExclusive(record, 'denied', summary);
+    }
     return result;
   }
 
@@ -421,6 +414,17 @@ export class Engine implements HealbotApi {
     await this.audit(incidentId, record.service, 'silence_expired', who, { silence: record.silence.id });
     await this.note(incidentId, `${who} expired the silence ${record.silence.id}; the alert notifies again.`);
     return record.silence;
+  }
+
+  /** closeOrphan under the intake's lock on the incident's service: no signal joins or re-runs it meanwhile. */
+  private async closeOrphanExclusive(
+    record: ApprovalRecord,
+    outcome: 'denied' | 'escalated',
+    summary: string,
+  ): Promise<void> {
+    const service = (await this.options.store.getIncident(record.incidentId))?.service;
+    if (service === undefined) return;
+    await this.intake.exclusive([service], () => this.closeOrphan(record, outcome, summary));
   }
 
   /** A denial or expiry after a restart has no run waiting for it: settle its incident here (a denial closes it, an expiry escalates it). */
