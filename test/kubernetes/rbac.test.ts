@@ -18,6 +18,7 @@ const INSTALL = new URL('../../deploy/kubernetes-ha/', import.meta.url);
 const docsOf = (file: URL) => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
 const sampleConfig = parseConfigText(docsOf(new URL('configmap.yaml', INSTALL))[0].data['healbot.yml'], {
   HEALBOT_TOKEN: 'x'.repeat(32),
+  HEALBOT_STORE_URL: 'postgres://healbot:secret@postgres.db.svc.cluster.local:5432/healbot',
   POD_NAME: 'healbot-0',
 });
 const rbacDocs = docsOf(new URL('rbac.yaml', INSTALL)) as Manifest[];

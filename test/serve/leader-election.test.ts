@@ -43,12 +43,14 @@ describe('healbot serve with leader election', () => {
       running.push(bot);
       return bot;
     });
-    const standby = await waitFor(
-      async () => (await fetch(`http://127.0.0.1:${portB}/readyz`).catch(() => undefined)) || undefined,
-      'the standby to answer',
-    );
+    // The standby answers from the moment it listens; it names the leader once its first campaign round saw the Lease.
+    const standby = await waitFor(async () => {
+      const response = await fetch(`http://127.0.0.1:${portB}/readyz`).catch(() => undefined);
+      const body = response && { status: response.status, json: (await response.json()) as { leader?: string } };
+      return body?.json.leader ? body : undefined;
+    }, 'the standby to name the leader');
     expect(standby.status).toBe(200);
-    expect(await standby.json()).toEqual({ ok: true, standby: true, leader: 'replica-a' });
+    expect(standby.json).toEqual({ ok: true, standby: true, leader: 'replica-a' });
     expect((await fetch(`http://127.0.0.1:${portB}/healthz`)).status).toBe(200);
     const webhook = await fetch(`http://127.0.0.1:${portB}/webhooks/generic`, {
       method: 'POST',
