@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import type { ChatAdapter } from '../commands/chat.js';
 import { IncidentConversations } from '../commands/conversation.js';
-import { configSecrets, createHealbot, type Healbot, type HealbotOptions } from './app.js';
+import { configSecrets, createHealbot, loadRuntimes, type Healbot, type HealbotOptions } from './app.js';
 import { ErrorRouter } from './app-errors/error-router.js';
 import { GitHubRoutes } from './app-errors/github-routes.js';
 import type { Config } from './config/schema.js';
@@ -314,6 +314,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   const listenOn =
     listenAt !== undefined && (config.server || options.listen) ? parseListen(listenAt, listenWhere) : undefined;
   // A shared store (Postgres) is opened first: a standby serves from it while another replica leads.
+  await loadRuntimes(config);
   const shared = config.store.url ? await openStore(config.store) : undefined;
   // Slack's HTTP mode reaching a standby gets 503 with Retry-After: Slack retries, the leader answers.
   const slackPath = shared && config.slack ? (await import('../adapters/slack/index.js')).SLACK_EVENTS_PATH : undefined;

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { createHealbot } from '../app.js';
+import { createHealbot, loadRuntimes } from '../app.js';
 import { openStore } from '../store/open-store.js';
 import { loadConfig } from '../config/load.js';
 import { planFor } from '../engine/plan.js';
@@ -25,6 +25,7 @@ async function withHealbot<T>(
   options: { storePath?: string } = {},
 ): Promise<T> {
   const config = await loadConfig(configPath);
+  await loadRuntimes(config);
   // A shared store (store.url) belongs to the leading serve: a CLI run records in it but never recovers it.
   const shared = config.store.url && !options.storePath ? await openStore(config.store) : undefined;
   const bot = createHealbot(config, {

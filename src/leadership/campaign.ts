@@ -2,10 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import { loadKubeConfig } from '../runtimes/kubernetes.js';
-import { LeaseElector } from '../runtimes/kubernetes-lease.js';
 import type { Elector } from './elector.js';
-import { PostgresElector } from './postgres-lock.js';
 
 export interface Leadership {
   elector: Elector;
@@ -19,18 +16,23 @@ export interface Leadership {
 /** What a standby tells clients to wait before they retry a request meant for the leader. */
 export const STANDBY_RETRY_AFTER_SECONDS = 5;
 
-/** How replicas elect the one that acts: the configured Kubernetes Lease, else the shared Postgres store's advisory lock. */
-export function electorFor(
+/**
+ * How replicas elect the one that acts: the configured Kubernetes Lease, else the shared
+ * Postgres store's advisory lock. Each client is loaded only when it is the one configured.
+ */
+export async function electorFor(
   config: Config,
   options: {
     kubeConfigFor?: (context?: string) => KubeConfig;
     onChange: (leader: boolean) => void;
     onError: (message: string) => void;
   },
-): { elector: Elector; what: string } | undefined {
+): Promise<{ elector: Elector; what: string } | undefined> {
   const identity = config.leaderElection?.identity ?? config.store.leader.identity ?? defaultIdentity();
   if (config.leaderElection) {
     const lease = config.leaderElection;
+    const { loadKubeConfig } = await import('../runtimes/kubernetes.js');
+    const { LeaseElector } = await import('../runtimes/kubernetes-lease.js');
     return {
       what: `the Lease ${lease.namespace}/${lease.lease}`,
       elector: new LeaseElector({
@@ -46,6 +48,7 @@ export function electorFor(
   }
   if (config.store.url) {
     const lock = config.store.leader;
+    const { PostgresElector } = await import('./postgres-lock.js');
     return {
       what: `the Postgres leader lock "${lock.name}"`,
       elector: new PostgresElector({
@@ -109,7 +112,7 @@ export async function campaign(
   let lead: () => void = () => undefined;
   const acquired = new Promise<void>((resolve) => (lead = resolve));
   let leading = false;
-  const chosen = electorFor(config, {
+  const chosen = await electorFor(config, {
     kubeConfigFor: options.kubeConfigFor,
     onError: (message) => options.logger.warn({}, message),
     onChange: (leader) => {

@@ -1,6 +1,6 @@
 import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createHealbot, type Healbot } from '../../src/app.js';
+import { createHealbot, loadRuntimes, type Healbot } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ProgressEvent } from '../../src/engine/types.js';
 import { KubernetesRuntime } from '../../src/runtimes/kubernetes.js';
@@ -14,6 +14,8 @@ const NS = 'shop';
 let cluster: TestCluster;
 let bot: Healbot;
 let events: ProgressEvent[];
+
+await loadRuntimes(parseConfig({ services: { api: { kubernetes: { namespace: NS, deployment: 'api' } } } }));
 
 function start(policy: Record<string, unknown> = {}, service = 'api') {
   const config = parseConfig({
