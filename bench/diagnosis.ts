@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createHealbot } from '../src/app.js';
+import { createHealbot, loadRuntimes } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
 import { ProcessRuntime } from '../src/demo/process-runtime.js';
 import { freePort } from '../src/free-port.js';
@@ -60,6 +60,7 @@ export async function benchHealOverhead(): Promise<Record<string, number | strin
     healing: { verifyTimeout: '10s' },
     services: { api: { probes: [{ name: 'internal', http: `http://127.0.0.1:${port}/ready`, timeoutMs: 1000 }] } },
   });
+  await loadRuntimes(config);
   const bot = createHealbot(config, { storePath: ':memory:', runtimes: { api: backend } });
   bot.api.subscribe((event) => {
     if (event.type === 'awaiting_approval')
@@ -106,6 +107,7 @@ export async function benchDockerHealOverhead(): Promise<Record<string, number |
         },
       },
     });
+    await loadRuntimes(config);
     const bot = createHealbot(config, { storePath: ':memory:' });
     bot.api.subscribe((event) => {
       if (event.type === 'awaiting_approval')

@@ -1,4 +1,4 @@
-import { createHealbot } from '../src/app.js';
+import { createHealbot, loadRuntimes } from '../src/app.js';
 import { benchDockerEngine } from './docker-engine.js';
 import { parseConfig } from '../src/config/load.js';
 import { DockerMonitor } from '../src/monitor/docker-monitor.js';
@@ -65,6 +65,7 @@ export async function benchDockerHealing(): Promise<Record<string, number | stri
       breaker: { threshold: 1000 },
       services: { app: { docker: { container: name, host: engine.host } } },
     });
+    await loadRuntimes(config);
     const bot = createHealbot(config, { storePath: ':memory:' });
     const monitor = new DockerMonitor({ config, engine: bot.engine, store: bot.store, clientFor: () => engine.docker });
     const requests: { action: string; at: number }[] = [];

@@ -227,6 +227,12 @@ export async function benchIntakeOpenLoop(): Promise<Record<string, number | str
       figures[`${at}_errors`] = r.errors;
       figures[`${at}_peak_rss_mib`] = r.peakRssMiB;
       figures[`${at}_serve_cpu_ms_per_request`] = r.cpuMsPerRequest;
+      // Where the memory is after the rate: V8's heap (what JavaScript keeps) and outside it (buffers, SQLite).
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text());
+      const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+      figures[`${at}_heap_used_mib`] = Math.round(gauge('healbot_nodejs_heap_size_used_bytes') / 1024 / 1024);
+      figures[`${at}_heap_total_mib`] = Math.round(gauge('healbot_nodejs_heap_size_total_bytes') / 1024 / 1024);
+      figures[`${at}_external_mib`] = Math.round(gauge('healbot_nodejs_external_memory_bytes') / 1024 / 1024);
     }
     const verdict = (rate: number, met: (at: string) => boolean) =>
       RATES.includes(rate) ? (met(`open_loop_${rate}_per_s`) ? 'met' : 'missed') : 'not run';

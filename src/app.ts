@@ -11,7 +11,7 @@ import { DnsProbe } from './probes/dns.js';
 import { createLookup } from './probes/resolver.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { CommandRuntime } from './runtimes/command.js';
-import { DockerRuntime } from './runtimes/docker.js';
+import { dockerModule, kubernetesModule, loadRuntimes } from './runtimes/load.js';
 import { GitHubActionsRuntime } from './runtimes/github-actions.js';
 import { ConfigError } from './errors.js';
 import { runArgv } from './runtimes/argv-runner.js';
@@ -65,16 +65,8 @@ export interface Healbot {
 /** Every configured secret value, so the redactor removes them verbatim wherever they appear. */
 export const configSecrets = secretsOf;
 
-let kubernetesModule: typeof import('./runtimes/kubernetes.js') | undefined;
-
-/**
- * Loads the runtime modules `config` needs before {@link createHealbot}: the Kubernetes client
- * is large (about 75 MB resident), so only a config with a Kubernetes service loads it.
- */
-export async function loadRuntimes(config: Pick<Config, 'services'>): Promise<void> {
-  if (!kubernetesModule && Object.values(config.services).some((service) => service.kubernetes))
-    kubernetesModule = await import('./runtimes/kubernetes.js');
-}
+/** Loads the runtime modules a config needs; call it before {@link createHealbot}. */
+export { loadRuntimes };
 
 function runtimeFor(
   name: string,
@@ -94,12 +86,10 @@ function runtimeFor(
       now: options.now,
     });
   }
-  if (service.docker) return new DockerRuntime(service.docker, { redact });
+  if (service.docker) return new (dockerModule().DockerRuntime)(service.docker, { redact });
   if (service.command) return new CommandRuntime(name, service.command, redact);
   if (service.kubernetes) {
-    if (!kubernetesModule)
-      throw new Error(`await loadRuntimes(config) before createHealbot: ${name} runs on Kubernetes`);
-    const { KUBERNETES_DEFAULTS, KubernetesRuntime } = kubernetesModule;
+    const { KUBERNETES_DEFAULTS, KubernetesRuntime } = kubernetesModule();
     const requestTimeoutMs = Math.min(KUBERNETES_DEFAULTS.requestTimeoutMs, config.healing.actionTimeout);
     try {
       return new KubernetesRuntime(service.kubernetes, {

@@ -2,7 +2,7 @@ import type Dockerode from 'dockerode';
 import { own } from '../config/own.js';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineLogger } from '../engine/engine.js';
-import { dockerClientFor } from '../runtimes/docker.js';
+import { dockerModule } from '../runtimes/load.js';
 import type { ProgressEvent } from '../engine/types.js';
 import { watchDockerEvents, type DockerContainerEvent } from '../runtimes/docker-events.js';
 import { awaitingStopEvent, stopOnPurpose } from '../runtimes/docker-intent.js';
@@ -111,7 +111,7 @@ export class DockerMonitor {
   start(): void {
     if (!this.enabled) return;
     this.unsubscribe = this.options.engine.subscribe((event) => this.observe(event));
-    const clientFor = this.options.clientFor ?? dockerClientFor;
+    const clientFor = this.options.clientFor ?? dockerModule().dockerClientFor;
     for (const [host, services] of this.hosts()) {
       const docker = clientFor(host);
       this.watchers.push(

@@ -58,3 +58,14 @@ describe('the engine depends on nothing below it', () => {
     expect(packages.size).toBeGreaterThan(0);
   });
 });
+
+describe('serve and the CLI load a runtime client only when the config uses it', () => {
+  it('reaches neither dockerode nor the Kubernetes client through static imports', () => {
+    for (const entry of ['src/serve.ts', 'src/cli/program.ts']) {
+      const { packages } = runtimeClosure(join(root, entry));
+      expect([...packages], entry).not.toContain('dockerode');
+      expect([...packages], entry).not.toContain('@kubernetes/client-node');
+      expect([...packages], entry).toContain('zod');
+    }
+  });
+});

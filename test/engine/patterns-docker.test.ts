@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHealbot, type Healbot } from '../../src/app.js';
+import { createHealbot, loadRuntimes, type Healbot } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import {
   dockerEngineUnavailableReason,
@@ -138,6 +138,7 @@ describe.skipIf(skip)('failure patterns from real containers', () => {
         },
       ],
     });
+    await loadRuntimes(config);
     bot = createHealbot(config, { storePath: ':memory:' });
   });
 

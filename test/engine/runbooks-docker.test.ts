@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createHealbot } from '../../src/app.js';
+import { createHealbot, loadRuntimes } from '../../src/app.js';
 import type { Actor } from '../../src/engine/api.js';
 import { runCommand } from '../../commands/index.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -54,6 +54,7 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
       runbooks,
       ...options.extra,
     });
+    await loadRuntimes(config);
     const bot = createHealbot(config, { storePath: ':memory:' });
     bots.push(bot);
     const events: ProgressEvent[] = [];

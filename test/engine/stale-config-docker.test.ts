@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createHealbot } from '../../src/app.js';
+import { createHealbot, loadRuntimes } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigWatch } from '../../src/monitor/config-watch.js';
 import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine } from '../support/docker-engine.js';
@@ -33,6 +33,7 @@ describe.skipIf(skip)('stale configuration on a real Docker engine', () => {
       services: { api: { docker: { container: name, host, configFiles: [envFile] } } },
       healing: { approvers: ['U_ANA'], verifyTimeout: '5s' },
     });
+    await loadRuntimes(config);
     const bot = createHealbot(config, { storePath: ':memory:' });
     bots.push(bot);
     bot.api.subscribe((event) => {
@@ -69,6 +70,7 @@ describe.skipIf(skip)('stale configuration on a real Docker engine', () => {
         other: { docker: { container: name, host } },
       },
     });
+    await loadRuntimes(config);
     const bot = createHealbot(config, { storePath: ':memory:' });
     bots.push(bot);
     bot.api.subscribe((event) => {
