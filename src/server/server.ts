@@ -108,6 +108,9 @@ function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new HttpError(400, `${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
 }
 
+/** What a client is told to wait before it retries a request the store could not record. */
+const STORE_RETRY_AFTER_SECONDS = 5;
+
 const DECISION_STATUS: Record<string, number> = {
   not_found: 404,
   expired: 410,
@@ -361,9 +364,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
         const http =
           error instanceof HttpError
             ? error
-            : error instanceof HealbotError && error.userFacing
-              ? new HttpError(error.code === 'UNKNOWN_SERVICE' ? 404 : 400, redact(describeError(error)))
-              : undefined;
+            : error instanceof HealbotError && error.code === 'STORE_UNUSABLE'
+              ? // Nothing was recorded, and it may work again: senders (Alertmanager) retry a 503, never a 4xx.
+                new HttpError(503, redact(describeError(error)), { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) })
+              : error instanceof HealbotError && error.userFacing
+                ? new HttpError(error.code === 'UNKNOWN_SERVICE' ? 404 : 400, redact(describeError(error)))
+                : undefined;
         if (http) fail(res, http);
         else {
           failures.run((suppressed) =>
