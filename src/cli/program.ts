@@ -2,6 +2,9 @@ import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { createHealbot, loadRuntimes } from '../app.js';
 import { openStore } from '../store/open-store.js';
+import { electorFor } from '../leadership/campaign.js';
+import { standbyApi } from '../leadership/standby-api.js';
+import { hostname } from 'node:os';
 import { loadConfig } from '../config/load.js';
 import { planFor } from '../engine/plan.js';
 import type { HealReport, ProgressEvent } from '../engine/types.js';
@@ -19,25 +22,45 @@ const EXIT_USAGE = 2;
 
 const healingEnabled = () => !/^(false|0|no|off)$/i.test(process.env.HEALING_ENABLED ?? 'true');
 
+/**
+ * Runs `run` against a healbot built from the config. With `act` and a shared store
+ * (`store.url`), the CLI campaigns like a replica first: when a `serve` leads, it must not act,
+ * and `run` learns who leads instead.
+ */
 async function withHealbot<T>(
   configPath: string,
-  run: (bot: ReturnType<typeof createHealbot>) => Promise<T>,
-  options: { storePath?: string } = {},
+  run: (bot: ReturnType<typeof createHealbot>, context: { leadBy?: string }) => Promise<T>,
+  options: { storePath?: string; act?: boolean } = {},
 ): Promise<T> {
   const config = await loadConfig(configPath);
   await loadRuntimes(config);
   // A shared store (store.url) belongs to the leading serve: a CLI run records in it but never recovers it.
   const shared = config.store.url && !options.storePath ? await openStore(config.store) : undefined;
-  const bot = createHealbot(config, {
-    healingEnabled: healingEnabled(),
-    storePath: options.storePath,
-    store: shared,
-    sharedStore: shared ? 'client' : undefined,
-  });
+  const chosen =
+    shared && options.act
+      ? await electorFor(config, {
+          identity: `cli:${process.env.USER ?? 'operator'}@${hostname()}`,
+          onChange: () => undefined,
+          onError: () => undefined,
+        })
+      : undefined;
   try {
-    return await run(bot);
+    await chosen?.elector.start();
+    const leadBy = chosen && !chosen.elector.isLeader() ? (chosen.elector.leader() ?? 'another replica') : undefined;
+    const bot = createHealbot(config, {
+      healingEnabled: healingEnabled(),
+      storePath: options.storePath,
+      store: shared,
+      sharedStore: shared ? 'client' : undefined,
+      mayAct: chosen ? () => chosen.elector.notLeadingBecause() : undefined,
+    });
+    try {
+      return await run(bot, { leadBy });
+    } finally {
+      await bot.close();
+    }
   } finally {
-    await bot.close();
+    await chosen?.elector.stop();
     await shared?.close();
   }
 }
@@ -149,51 +172,65 @@ export function buildProgram(): Command {
     .option('--dry-run', 'diagnose and plan only')
     .option('--json', 'print one JSON object on stdout')
     .action(async (service: string, opts: { config: string; yes?: boolean; dryRun?: boolean; json?: boolean }) => {
-      await withHealbot(opts.config, async (bot) => {
-        const actor = {
-          platform: 'cli' as const,
-          id: process.env.USER ?? 'operator',
-          display: process.env.USER ?? 'the operator',
-        };
-        let diagnosis: Extract<ProgressEvent, { type: 'finding' }>['diagnosis'] | undefined;
-        let needsSecondApprover: (error: Error) => void = () => undefined;
-        const secondApprover = new Promise<never>((_resolve, reject) => (needsSecondApprover = reject));
-        bot.api.subscribe((event) => {
-          if (event.type === 'finding') diagnosis = event.diagnosis;
-          if (event.type === 'awaiting_approval') {
-            const { step, id } = event.request;
-            const decide = opts.yes
-              ? Promise.resolve(true)
-              : confirmOnTerminal(`${step.action} ${step.target}? (${step.reason})`);
-            void decide
-              .then((yes) => bot.api.decide(id, actor, yes ? 'approve' : 'deny'))
-              .then((result) => {
-                // The terminal is one identity, the local operator: it can never be both of two approvers.
-                if (result.ok && result.waitingFor) {
-                  needsSecondApprover(
-                    new UsageError(
-                      `${step.action} ${step.target} needs two approvers (policy.twoApprovers); the terminal counts as one, the local operator: a second approver must approve ${id} in chat or through the API`,
-                    ),
-                  );
-                }
-              });
+      await withHealbot(
+        opts.config,
+        async (bot, { leadBy }) => {
+          const actor = {
+            platform: 'cli' as const,
+            id: process.env.USER ?? 'operator',
+            display: process.env.USER ?? 'the operator',
+          };
+          if (leadBy && !opts.dryRun) {
+            // One actor at a time: the leading serve acts; the CLI records the request for it.
+            await standbyApi(bot.config, bot.store).open({ service, source: 'cli', requestedBy: actor });
+            process.stdout.write(
+              bot.redact(
+                `${leadBy} leads on the shared store: it will heal ${service} (recorded for it); follow it in chat or with GET /api/incidents?service=${service}\n`,
+              ),
+            );
+            return;
           }
-          if (!opts.json) {
-            const line = progressLine(event);
-            if (line) process.stdout.write(bot.redact(`${line}\n`));
-          }
-        });
-        await bot.takeOwnership();
-        const report: HealReport = await Promise.race([
-          bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }),
-          secondApprover,
-        ]);
-        if (opts.json && diagnosis)
-          process.stdout.write(
-            `${JSON.stringify(redactDeep(diagnosisJson(diagnosis, report.plan, report), bot.redact))}\n`,
-          );
-        if (report.internalError) throw new HealbotError('RUNTIME_FAILED', report.summary, { userFacing: false });
-      });
+          let diagnosis: Extract<ProgressEvent, { type: 'finding' }>['diagnosis'] | undefined;
+          let needsSecondApprover: (error: Error) => void = () => undefined;
+          const secondApprover = new Promise<never>((_resolve, reject) => (needsSecondApprover = reject));
+          bot.api.subscribe((event) => {
+            if (event.type === 'finding') diagnosis = event.diagnosis;
+            if (event.type === 'awaiting_approval') {
+              const { step, id } = event.request;
+              const decide = opts.yes
+                ? Promise.resolve(true)
+                : confirmOnTerminal(`${step.action} ${step.target}? (${step.reason})`);
+              void decide
+                .then((yes) => bot.api.decide(id, actor, yes ? 'approve' : 'deny'))
+                .then((result) => {
+                  // The terminal is one identity, the local operator: it can never be both of two approvers.
+                  if (result.ok && result.waitingFor) {
+                    needsSecondApprover(
+                      new UsageError(
+                        `${step.action} ${step.target} needs two approvers (policy.twoApprovers); the terminal counts as one, the local operator: a second approver must approve ${id} in chat or through the API`,
+                      ),
+                    );
+                  }
+                });
+            }
+            if (!opts.json) {
+              const line = progressLine(event);
+              if (line) process.stdout.write(bot.redact(`${line}\n`));
+            }
+          });
+          await bot.takeOwnership();
+          const report: HealReport = await Promise.race([
+            bot.api.heal({ service, source: 'cli', requestedBy: actor, dryRun: opts.dryRun }),
+            secondApprover,
+          ]);
+          if (opts.json && diagnosis)
+            process.stdout.write(
+              `${JSON.stringify(redactDeep(diagnosisJson(diagnosis, report.plan, report), bot.redact))}\n`,
+            );
+          if (report.internalError) throw new HealbotError('RUNTIME_FAILED', report.summary, { userFacing: false });
+        },
+        { act: true },
+      );
     });
 
   program

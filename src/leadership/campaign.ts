@@ -24,11 +24,14 @@ export async function electorFor(
   config: Config,
   options: {
     kubeConfigFor?: (context?: string) => KubeConfig;
+    /** Overrides the configured identity (a CLI run is not the replica its config names). */
+    identity?: string;
     onChange: (leader: boolean) => void;
     onError: (message: string) => void;
   },
 ): Promise<{ elector: Elector; what: string } | undefined> {
-  const identity = config.leaderElection?.identity ?? config.store.leader.identity ?? defaultIdentity();
+  const identity =
+    options.identity ?? config.leaderElection?.identity ?? config.store.leader.identity ?? defaultIdentity();
   if (config.leaderElection) {
     const lease = config.leaderElection;
     const { loadKubeConfig } = await import('../runtimes/kubernetes.js');

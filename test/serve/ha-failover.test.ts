@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { dockerEngineUnavailableReason, requireOrSkip, startDockerEngine } from '../support/docker-engine.js';
 import { ensureTestImage, removeTestContainers, uniqueName } from '../support/images.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../support/postgres.js';
@@ -102,6 +103,17 @@ describe.skipIf(skip)('two replicas on one Postgres', () => {
     expect((await b.call('/api/heal', { json: { service: 'nope' }, token: OPS_TOKEN })).status).toBe(404);
     const asked = await b.call('/api/heal', { json: { service: 'web' }, token: OPS_TOKEN });
     expect(asked).toMatchObject({ status: 202, body: { result: 'queued', service: 'web' } });
+
+    // The CLI on the same store does not act while a serve leads: it records the heal for the leader.
+    const cli = await runCli(['heal', 'web', '--config', join(dir, 'replica-b.yml'), '--yes'], {
+      env: { USER: 'ana' },
+    });
+    expect(cli.stderr).toBe('');
+    expect(cli.exitCode).toBe(0);
+    expect(cli.stdout).toBe(
+      'replica-a leads on the shared store: it will heal web (recorded for it); follow it in chat or with GET /api/incidents?service=web',
+    );
+    expect(await startEvents(docker, container, since)).toHaveLength(0);
 
     // A decision sent to the standby by someone who may not approve is refused there, and recorded nowhere.
     const refused = await b.call(`/api/approvals/${approval.id}`, { json: { decision: 'approve' } });
