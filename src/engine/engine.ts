@@ -576,6 +576,16 @@ export class Engine implements HealbotApi {
       requestedBy: this.redactOptional(opened.requestedBy),
       summary: this.redactOptional(opened.summary),
     };
+    await this.recordOpened(store, incident, { labels: options.labels });
+    return { report: this.start(incident, options) };
+  }
+
+  /** Saves a newly opened incident and audits who asked for it: the first lines of its trail. */
+  private async recordOpened(
+    store: Store,
+    incident: Incident,
+    extra: { labels?: Record<string, string>; dedupeKey?: string; rootCause?: IncidentRecord['rootCause'] } = {},
+  ): Promise<void> {
     await store.saveIncident({
       id: incident.id,
       service: incident.service,
@@ -586,8 +596,8 @@ export class Engine implements HealbotApi {
       requestedBy: incident.requestedBy,
       origin: incident.origin,
       dryRun: incident.dryRun,
-      labels: options.labels,
       context: incident.context,
+      ...extra,
     });
     await this.audit(
       incident.id,
@@ -597,7 +607,6 @@ export class Engine implements HealbotApi {
       { source: incident.source, summary: incident.summary },
       store,
     );
-    return { report: this.start(incident, options) };
   }
 
   /** Someone asked again about an escalated incident that is still open: run the pipeline again, in the same incident and thread. */
@@ -642,7 +651,7 @@ export class Engine implements HealbotApi {
       id: newId('inc_'),
       service: request.service,
       source: request.source,
-      summary: request.summary,
+      summary: this.redactOptional(request.summary),
       openedAt: new Date(this.now()).toISOString(),
       context: request.context,
     };
@@ -651,21 +660,7 @@ export class Engine implements HealbotApi {
       const report = await this.reportFromRecord(first, request.service);
       return { incidentId: first ?? '', duplicate: true, report: Promise.resolve(report) };
     }
-    await store.saveIncident({
-      id: incident.id,
-      service: incident.service,
-      status: 'open',
-      source: incident.source,
-      openedAt: incident.openedAt,
-      alertCount: 1,
-      dedupeKey: request.dedupeKey,
-      rootCause: request.rootCause,
-      context: incident.context,
-    });
-    await this.audit(incident.id, incident.service, 'requested', undefined, {
-      source: incident.source,
-      summary: request.summary,
-    });
+    await this.recordOpened(store, incident, { dedupeKey: request.dedupeKey, rootCause: request.rootCause });
     this.emit({ type: 'started', incident });
     return { incidentId: incident.id, duplicate: false, report: this.runTracked(incident, request, work) };
   }
