@@ -46,7 +46,11 @@ async function withHealbot<T>(
       : undefined;
   try {
     await chosen?.elector.start();
-    const leadBy = chosen && !chosen.elector.isLeader() ? (chosen.elector.leader() ?? 'another replica') : undefined;
+    const leadBy = chosen && !chosen.elector.isLeader() ? chosen.elector.leader() : undefined;
+    if (chosen && !chosen.elector.isLeader() && !leadBy)
+      throw new UsageError(
+        `cannot tell who acts on the shared store (${chosen.what}): ${chosen.elector.notLeadingBecause()}; nothing was done`,
+      );
     const bot = createHealbot(config, {
       healingEnabled: healingEnabled(),
       storePath: options.storePath,

@@ -46,6 +46,7 @@ export class PostgresElector implements Elector {
   private confirmedAt = 0;
   private holder: string | undefined;
   private lost: string | undefined;
+  private lastError: string | undefined;
   private current: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: PostgresElectorOptions) {
@@ -58,10 +59,9 @@ export class PostgresElector implements Elector {
 
   notLeadingBecause(): string | undefined {
     if (this.isLeader()) return undefined;
-    return (
-      this.lost ??
-      `this replica does not hold the Postgres leader lock "${this.name}" (held by ${this.holder ?? 'nobody'})`
-    );
+    if (this.lost) return this.lost;
+    if (this.lastError) return `cannot campaign for the Postgres leader lock "${this.name}": ${this.lastError}`;
+    return `this replica does not hold the Postgres leader lock "${this.name}" (held by ${this.holder ?? 'nobody'})`;
   }
 
   isLeader(): boolean {
@@ -101,6 +101,7 @@ export class PostgresElector implements Elector {
 
   private async attempt(): Promise<void> {
     const client = await this.connect();
+    this.lastError = undefined;
     const timeout = Math.max(1000, Math.floor(this.durationMs / 2));
     if (this.leading) {
       await client.query({ text: 'SELECT 1', query_timeout: timeout } as pg.QueryConfig);
@@ -137,6 +138,7 @@ export class PostgresElector implements Elector {
 
   private failed(message: string): void {
     const where = redactStoreUrl(this.options.url);
+    this.lastError = message;
     this.options.onError?.(`Postgres leader lock at ${where}: ${message}`);
     if (this.leading) {
       this.lost = `could not confirm the Postgres leader lock "${this.name}" within ${formatSeconds(this.durationMs / 2)}: ${message}`;

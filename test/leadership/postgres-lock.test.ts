@@ -61,6 +61,18 @@ describe.skipIf(skip)('the Postgres leader lock', () => {
     expect(a.isLeader()).toBe(false);
   });
 
+  it('says why it cannot campaign when Postgres cannot be reached, naming no password', async () => {
+    const { freePort } = await import('../../src/free-port.js');
+    const nowhere = elector(`postgres://healbot:hunter2-secret@127.0.0.1:${await freePort()}/healbot`, 'lonely');
+    await nowhere.start();
+    expect(nowhere.isLeader()).toBe(false);
+    expect(nowhere.leader()).toBeUndefined();
+    expect(nowhere.notLeadingBecause()).toMatch(
+      /^cannot campaign for the Postgres leader lock "lock-test": .*ECONNREFUSED/,
+    );
+    expect(nowhere.notLeadingBecause()).not.toContain('hunter2-secret');
+  });
+
   it('loses the lead when its session is killed, and exactly one replica leads again', async () => {
     // A password in the URL (trust auth ignores it) must never reach a log line.
     const plain = new URL(await postgres!.createDatabase('lock_killed'));
