@@ -514,6 +514,12 @@ export class PostgresStore implements Store {
       throw storeFailure(this.session, error);
     }
     let finished = false;
+    let broken: unknown;
+    // A connection that drops while checked out (a server restart) emits 'error' on the client, which
+    // the pool only listens for while the client is idle: unheard, it would crash the process. The
+    // next query on it fails and tells; the client is then released as broken.
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     // Calls on the transaction's store after it ended must not reach a client the pool has handed on.
     const bound: Queryable = {
       query: (text, values) =>
@@ -522,7 +528,6 @@ export class PostgresStore implements Store {
           : client.query(text, values),
     };
     const tx = new PostgresStore(this.session, bound, { savepoints: 0 });
-    let broken: unknown;
     try {
       await tx.query('BEGIN');
       const result = await work(tx);
@@ -538,6 +543,7 @@ export class PostgresStore implements Store {
       throw error;
     } finally {
       finished = true;
+      client.removeListener('error', onError);
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
