@@ -1,3 +1,4 @@
+import { GitHubClient } from '../github/client.js';
 import type { Redactor } from '../redact.js';
 
 export interface GitHubTarget {
@@ -5,17 +6,6 @@ export interface GitHubTarget {
   repo: string;
   token: string;
   apiUrl: string;
-}
-
-/** A GitHub API answer that was not a success, with GitHub's own message. */
-export class GitHubRequestError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GitHubRequestError';
-  }
 }
 
 /** The client_payload of the `error-detected` repository_dispatch a fix workflow receives. */
@@ -40,38 +30,18 @@ export function webUrlFor(apiUrl: string): string {
  * Every call has a deadline; titles and bodies are redacted before they leave.
  */
 export class GitHubRoutes {
+  private readonly client: GitHubClient;
+
   constructor(
     private readonly target: GitHubTarget,
-    private readonly redact: Redactor,
-    private readonly timeoutMs = 15_000,
-  ) {}
+    redact: Redactor,
+    timeoutMs = 15_000,
+  ) {
+    this.client = new GitHubClient({ token: target.token, apiUrl: target.apiUrl, timeoutMs, redact });
+  }
 
-  private async request(method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-    const res = await fetch(`${this.target.apiUrl.replace(/\/+$/, '')}/repos/${this.target.repo}${path}`, {
-      method,
-      headers: {
-        accept: 'application/vnd.github+json',
-        authorization: `Bearer ${this.target.token}`,
-        'content-type': 'application/json',
-        'user-agent': 'healbot',
-        'x-github-api-version': '2022-11-28',
-      },
-      body: this.redact(JSON.stringify(body)),
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    const text = await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch {
-      // GitHub answers JSON; a proxy in the way may not.
-    }
-    if (!res.ok)
-      throw new GitHubRequestError(
-        res.status,
-        `GitHub answered ${res.status} to ${method} ${path}: ${typeof json.message === 'string' ? json.message : text.slice(0, 200)}`,
-      );
-    return json;
+  private request(method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+    return this.client.json(method, `/repos/${this.target.repo}${path}`, { body });
   }
 
   /** `POST /repos/{repo}/dispatches` (204); resolves with where the started workflow runs show up. */

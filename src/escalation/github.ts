@@ -1,5 +1,6 @@
 import type { EngineLogger } from '../engine/engine.js';
 import type { Diagnosis, HealReport, ProgressEvent } from '../engine/types.js';
+import { GitHubApiError, GitHubClient } from '../github/client.js';
 import type { Redactor } from '../redact.js';
 import type { Store } from '../store/store.js';
 
@@ -34,33 +35,9 @@ export const GITHUB_DEFAULTS = {
   maxRetryAfterMs: 300_000,
 } as const;
 
-/** A GitHub API answer that was not a success, with its status and GitHub's own message. */
-export class GitHubApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    /** How long GitHub asked to wait (retry-after, or until x-ratelimit-reset), when it did. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'GitHubApiError';
-  }
-}
-
 /** Whether trying again can help: no answer, a server error, or a rate limit; never a refusal of the request itself. */
 function retryable(error: unknown): boolean {
-  if (!(error instanceof GitHubApiError)) return true;
-  return error.status >= 500 || error.status === 429 || error.retryAfterMs !== undefined;
-}
-
-function retryAfterOf(res: Response): number | undefined {
-  const after = Number(res.headers.get('retry-after'));
-  if (res.headers.has('retry-after') && Number.isFinite(after)) return Math.max(0, after * 1000);
-  if (res.headers.get('x-ratelimit-remaining') === '0') {
-    const reset = Number(res.headers.get('x-ratelimit-reset'));
-    if (Number.isFinite(reset)) return Math.max(0, reset * 1000 - Date.now());
-  }
-  return undefined;
+  return !(error instanceof GitHubApiError) || error.transient;
 }
 
 const ESCALATING = new Set<HealReport['outcome']>(['escalated', 'failed']);
@@ -116,8 +93,19 @@ export function issueFor(report: HealReport, diagnosis?: Diagnosis): { title: st
 export class GitHubEscalation {
   private readonly diagnoses = new Map<string, Diagnosis>();
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly client: GitHubClient;
 
-  constructor(private readonly options: GitHubEscalationOptions) {}
+  constructor(private readonly options: GitHubEscalationOptions) {
+    const { token, apiUrl } = options.config;
+    // Rate limits come back to escalate(): its retries wait minutes if need be, and count as attempts.
+    this.client = new GitHubClient({
+      token,
+      apiUrl,
+      timeoutMs: GITHUB_DEFAULTS.requestTimeoutMs,
+      maxRetryWaitMs: 0,
+      redact: options.redact,
+    });
+  }
 
   /** Feed it the engine's progress events. */
   observe(event: ProgressEvent): void {
@@ -176,7 +164,7 @@ export class GitHubEscalation {
           return undefined;
         }
         const wait = Math.min(
-          (error instanceof GitHubApiError ? error.retryAfterMs : undefined) ?? delays[attempt],
+          error instanceof GitHubApiError && error.retryAfter !== undefined ? error.retryAfter * 1000 : delays[attempt],
           GITHUB_DEFAULTS.maxRetryAfterMs,
         );
         logger?.warn(
@@ -193,37 +181,9 @@ export class GitHubEscalation {
     issue: { title: string; body: string },
     repo = this.options.config.repo,
   ): Promise<{ number: number; url: string }> {
-    const { config, redact } = this.options;
-    const base = config.apiUrl.replace(/\/+$/, '');
-    const res = await fetch(`${base}/repos/${repo}/issues`, {
-      method: 'POST',
-      headers: {
-        accept: 'application/vnd.github+json',
-        authorization: `Bearer ${config.token}`,
-        'content-type': 'application/json',
-        'user-agent': 'healbot',
-        'x-github-api-version': '2022-11-28',
-      },
-      body: JSON.stringify({
-        title: redact(issue.title),
-        body: redact(issue.body),
-        labels: this.options.labels ?? ['healbot'],
-      }),
-      signal: AbortSignal.timeout(GITHUB_DEFAULTS.requestTimeoutMs),
+    const json = await this.client.json<{ number?: number; html_url?: string }>('POST', `/repos/${repo}/issues`, {
+      body: { title: issue.title, body: issue.body, labels: this.options.labels ?? ['healbot'] },
     });
-    const text = await res.text();
-    let json: { number?: number; html_url?: string; message?: string } = {};
-    try {
-      json = JSON.parse(text);
-    } catch {
-      // GitHub answers JSON; a proxy in the way may not.
-    }
-    if (!res.ok)
-      throw new GitHubApiError(
-        res.status,
-        `GitHub answered ${res.status}: ${json.message ?? text.slice(0, 200)}`,
-        retryAfterOf(res),
-      );
     return { number: json.number ?? 0, url: json.html_url ?? '' };
   }
 

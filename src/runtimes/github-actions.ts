@@ -4,7 +4,7 @@ import { explainFailure, watches } from '../engine/ci/rules.js';
 import type { CiFailedJob, CiRun, CiState, RuntimeState } from '../engine/types.js';
 import { RuntimeError } from '../errors.js';
 import type { Redactor } from '../redact.js';
-import { GitHubClient } from './github-api.js';
+import { GitHubClient } from '../github/client.js';
 import type { Runtime, RuntimeAction } from './runtime.js';
 
 /** The fields of GitHub's workflow run object healbot reads (REST and webhook payloads alike). */

@@ -212,6 +212,7 @@ export class GitHubApiServer {
   #server?: Server;
   #ids = 1000;
   #limits: RateLimit[] = [];
+  #outages: { status: number; times: number; match?: RegExp }[] = [];
   #blobs = new Map<string, { jobId: number; expires: number }>();
   #remaining = new Map<string, number>();
   // Runs start half an hour ago, so breaker windows measured from now see them.
@@ -270,6 +271,11 @@ export class GitHubApiServer {
       retryAfter: options.retryAfter ?? 1,
       match: options.match,
     });
+  }
+
+  /** Answers the next `times` matching requests with a server error, as GitHub's front end does when a backend is down. */
+  outage(options: { status?: 500 | 502 | 503; times?: number; match?: RegExp } = {}): void {
+    this.#outages.push({ status: options.status ?? 502, times: options.times ?? 1, match: options.match });
   }
 
   /** Requests whose method and path match, e.g. `calls('POST', /rerun-failed-jobs$/)`. */
@@ -1037,6 +1043,11 @@ export class GitHubApiServer {
     const auth = /^(?:Bearer|token) (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (!auth) return { ...error(401, 'Requires authentication'), parsed };
     if (!this.tokens.has(auth)) return { ...error(401, 'Bad credentials'), parsed };
+    const outage = this.#outages.find((o) => o.times > 0 && (!o.match || o.match.test(path)));
+    if (outage) {
+      outage.times -= 1;
+      return { ...error(outage.status, 'Server Error'), parsed };
+    }
     const limited = this.#rateLimited(auth, path);
     if (limited) return { ...limited, headers: { ...common(auth), ...limited.headers }, parsed };
     this.#remaining.set(auth, Math.max((this.#remaining.get(auth) ?? 5000) - 1, 0));

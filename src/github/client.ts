@@ -1,10 +1,11 @@
 /**
- * A small GitHub REST client: the token, the API base URL (github.com or GHES), the API
- * version header, a deadline on every call, `Link` pagination, the job-log redirect, and
- * GitHub's rate limits (a `retry-after` is honoured when it fits inside the deadline).
+ * healbot's one GitHub REST client: the token, the API base URL (github.com or GHES), the API
+ * version header, a deadline on every call, `Link` pagination, the job-log redirect, GitHub's
+ * rate limits (a `retry-after` is honoured when it fits inside the deadline), and errors as one
+ * human line naming the call and GitHub's answer, never the token.
  */
 
-/** A GitHub answer that was not a success, with its status and GitHub's own message. */
+/** A GitHub answer that was not a success, with its status (0: no answer) and GitHub's own message. */
 export class GitHubApiError extends Error {
   constructor(
     readonly status: number,
@@ -15,6 +16,11 @@ export class GitHubApiError extends Error {
     super(message);
     this.name = 'GitHubApiError';
   }
+
+  /** Whether the same call may succeed later: no answer, a server error or a rate limit; never a refusal of the call itself. */
+  get transient(): boolean {
+    return this.status === 0 || this.status >= 500 || this.status === 429 || this.retryAfter !== undefined;
+  }
 }
 
 export interface GitHubClientOptions {
@@ -23,8 +29,10 @@ export interface GitHubClientOptions {
   apiUrl: string;
   /** Deadline of each call, retries included. @defaultValue 15000 */
   timeoutMs?: number;
-  /** Longest rate-limit wait healbot accepts inside one call. @defaultValue 10000 */
+  /** Longest rate-limit wait healbot accepts inside one call; 0 leaves every rate limit to the caller. @defaultValue 10000 */
   maxRetryWaitMs?: number;
+  /** Applied to every string of a request body before it leaves (secrets out of issues and dispatches). */
+  redact?: (text: string) => string;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -38,17 +46,30 @@ export function nextLink(link: string | null): string | undefined {
   return link ? /<([^>]+)>;\s*rel="next"/.exec(link)?.[1] : undefined;
 }
 
-/** How long GitHub asks to wait, in seconds: `retry-after`, or until `x-ratelimit-reset` when the primary limit is spent. */
-function waitSeconds(res: Response): number | undefined {
+/**
+ * How long a rate-limited call should wait, in seconds: `retry-after`, or until
+ * `x-ratelimit-reset` when the primary limit is spent, or the minute GitHub's documentation asks
+ * for when it says neither.
+ */
+function waitSeconds(res: Response): number {
   const retryAfter = Number(res.headers.get('retry-after'));
-  if (retryAfter > 0) return retryAfter;
+  if (res.headers.has('retry-after') && Number.isFinite(retryAfter)) return Math.max(retryAfter, 1);
   if (res.headers.get('x-ratelimit-remaining') === '0') {
     const reset = Number(res.headers.get('x-ratelimit-reset'));
     if (reset > 0) return Math.max(Math.ceil(reset - Date.now() / 1000), 1);
   }
-  return undefined;
+  return 60;
 }
 
+function redactStrings(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((item) => redactStrings(item, redact));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactStrings(item, redact)]));
+  return value;
+}
+
+/** The GitHub REST API for one token and API base; the CI runtime, escalation and the error routes each hold one. */
 export class GitHubClient {
   private readonly base: string;
 
@@ -70,6 +91,21 @@ export class GitHubClient {
     return signal ? AbortSignal.any([deadline, signal]) : deadline;
   }
 
+  /** `message` as one line without the token (the runtime quotes a header value it refuses in its message). */
+  private fail(status: number, message: string, retryAfter?: number): GitHubApiError {
+    const { token } = this.options;
+    const scrubbed = token ? message.split(token).join('[REDACTED]') : message;
+    return new GitHubApiError(status, scrubbed.split('\n')[0], retryAfter);
+  }
+
+  private noAnswer(method: string, url: string, signal: AbortSignal, error: unknown): GitHubApiError {
+    const { message, cause } = error as Error & { cause?: Error };
+    const reason = signal.aborted
+      ? `no answer within ${(this.options.timeoutMs ?? 15_000) / 1000} s`
+      : (cause?.message ?? message);
+    return this.fail(0, `GitHub did not answer ${method} ${new URL(url).pathname}: ${reason}`);
+  }
+
   /** One call; `path` starts with `/repos/…` or is a full URL on the API host (a `Link`). */
   private async send(
     method: string,
@@ -77,24 +113,24 @@ export class GitHubClient {
     init: { body?: unknown; signal: AbortSignal; redirect?: 'follow' | 'manual' },
   ): Promise<Response> {
     const url = path.startsWith('http') ? path : `${this.base}${path}`;
+    const { redact } = this.options;
+    const body =
+      init.body === undefined ? undefined : JSON.stringify(redact ? redactStrings(init.body, redact) : init.body);
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
         res = await fetch(url, {
           method,
-          headers: { ...this.headers(), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+          headers: { ...this.headers(), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body,
           signal: init.signal,
           redirect: init.redirect ?? 'follow',
         });
       } catch (error) {
-        const reason = init.signal.aborted
-          ? `no answer within ${(this.options.timeoutMs ?? 15_000) / 1000} s`
-          : (error as Error).message;
-        throw new GitHubApiError(0, `GitHub did not answer ${method} ${new URL(url).pathname}: ${reason}`);
+        throw this.noAnswer(method, url, init.signal, error);
       }
       if (res.ok || res.status === 302) return res;
-      const text = await res.text();
+      const text = await res.text().catch(() => '');
       let message = text.slice(0, 200);
       try {
         message = (JSON.parse(text) as { message?: string }).message ?? message;
@@ -102,7 +138,7 @@ export class GitHubClient {
         // GitHub answers JSON; a proxy in the way may not.
       }
       const wait =
-        (res.status === 403 || res.status === 429) && /rate limit/i.test(message) ? waitSeconds(res) : undefined;
+        res.status === 429 || (res.status === 403 && /rate limit/i.test(message)) ? waitSeconds(res) : undefined;
       if (wait !== undefined && attempt < 2 && wait * 1000 <= (this.options.maxRetryWaitMs ?? 10_000)) {
         await sleep(wait * 1000, init.signal).catch(() => undefined);
         if (!init.signal.aborted) continue;
@@ -115,7 +151,7 @@ export class GitHubClient {
             : res.status === 403 && wait === undefined
               ? ' (the token lacks a permission: actions read/write, issues write)'
               : '';
-      throw new GitHubApiError(
+      throw this.fail(
         res.status,
         `GitHub answered ${res.status} to ${method} ${new URL(url).pathname}: ${message.split('\n')[0]}${hint}`,
         wait,
@@ -123,10 +159,24 @@ export class GitHubClient {
     }
   }
 
+  /** A success's JSON body (`{}` when empty, as a 204 is). */
+  private async body<T>(res: Response, method: string, signal: AbortSignal): Promise<T> {
+    const text = await res.text().catch((error: unknown) => {
+      throw this.noAnswer(method, res.url, signal, error);
+    });
+    try {
+      return (text ? JSON.parse(text) : {}) as T;
+    } catch {
+      throw this.fail(
+        res.status,
+        `GitHub answered ${res.status} to ${method} ${new URL(res.url).pathname} with something other than JSON: ${text.slice(0, 80)}`,
+      );
+    }
+  }
+
   async json<T>(method: string, path: string, options: { body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
-    const res = await this.send(method, path, { body: options.body, signal: this.signalFor(options.signal) });
-    const text = await res.text();
-    return (text ? JSON.parse(text) : {}) as T;
+    const signal = this.signalFor(options.signal);
+    return this.body<T>(await this.send(method, path, { body: options.body, signal }), method, signal);
   }
 
   /** Follows `Link: rel="next"` up to `maxPages`, collecting `key` of each page (or the page itself when it is an array). */
@@ -140,7 +190,7 @@ export class GitHubClient {
     let next: string | undefined = path;
     for (let page = 0; next && page < (options.maxPages ?? 5); page++) {
       const res = await this.send('GET', next, { signal });
-      const body = (await res.json()) as Record<string, T[]> | T[];
+      const body = await this.body<Record<string, T[]> | T[]>(res, 'GET', signal);
       items.push(...(Array.isArray(body) ? body : (body[key ?? ''] ?? [])));
       next = nextLink(res.headers.get('link'));
     }
