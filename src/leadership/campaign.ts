@@ -135,17 +135,23 @@ export async function campaign(
   });
   if (!chosen) return undefined;
   const { elector } = chosen;
-  let standby: Server | undefined;
-  if (options.listen) {
-    const server = options.standby?.(elector) ?? createServer(refusingStandby(() => elector.leader()));
-    standby = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.listen!.port, options.listen!.host, () => resolve());
-    });
-  }
+  // The first round decides this replica's role before it answers anyone, so a standby names the leader from its first answer.
   await elector.start();
-  if (!elector.isLeader()) options.logger.info({ leader: elector.leader() }, 'standing by: another replica leads');
+  let standby: Server | undefined;
+  if (!elector.isLeader()) {
+    options.logger.info({ leader: elector.leader() }, 'standing by: another replica leads');
+    if (options.listen) {
+      const server = options.standby?.(elector) ?? createServer(refusingStandby(() => elector.leader()));
+      standby = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.listen!.port, options.listen!.host, () => resolve());
+      }).catch(async (error: unknown) => {
+        await elector.stop();
+        throw error;
+      });
+    }
+  }
   await acquired;
   if (standby) {
     const server = standby;
