@@ -17,8 +17,8 @@ const FILE = join(REPO_ROOT, 'examples/docker-compose.yml');
 const skip = !existsSync(COMPOSE) && requireOrSkip(`${COMPOSE} is missing (run .ci/install-compose.sh)`);
 const TOKEN = 'compose-test-token-0123456789abcdef';
 
-const composeConfig = (env: Record<string, string>) =>
-  execa(COMPOSE, ['-f', FILE, 'config'], {
+const composeConfig = (env: Record<string, string>, file = FILE) =>
+  execa(COMPOSE, ['-f', file, 'config'], {
     reject: false,
     extendEnv: false,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
@@ -83,5 +83,56 @@ describe.skipIf(skip)('examples/docker-compose.yml', () => {
     const result = await composeConfig({});
     expect(result.exitCode).not.toBe(0);
     expect(result.stderr).toContain('HEALBOT_TOKEN');
+  });
+});
+
+const HA_FILE = join(REPO_ROOT, 'examples/docker-compose.ha.yml');
+
+describe.skipIf(skip)('examples/docker-compose.ha.yml', () => {
+  const env = { HEALBOT_TOKEN: TOKEN, HEALBOT_DB_PASSWORD: 'db-password-0123456789', DOCKER_GID: '998' };
+
+  it('runs two healbots on one Postgres, each named by its hostname, with the config that keeps state there', async () => {
+    const result = await composeConfig(env, HA_FILE);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const { services, volumes } = parse(result.stdout) as {
+      services: Record<
+        string,
+        ComposeService & { hostname?: string; depends_on?: Record<string, { condition: string }> }
+      >;
+      volumes: Record<string, unknown>;
+    };
+    const replicas = Object.entries(services).filter(([, s]) => s.image === services['healbot-1']?.image);
+    expect(replicas.map(([name]) => name).sort()).toEqual(['healbot-1', 'healbot-2']);
+    expect(replicas.map(([, s]) => s.hostname).sort()).toEqual(['healbot-1', 'healbot-2']);
+    const ports = replicas.map(([, s]) => s.ports?.[0]);
+    expect(new Set(ports).size).toBe(2);
+
+    const postgres = services.postgres;
+    expect(postgres.volumes?.some((v) => v.split(':')[0] === 'healbot-postgres')).toBe(true);
+    expect(volumes).toHaveProperty('healbot-postgres');
+    for (const [name, replica] of replicas) {
+      expect(replica.depends_on?.postgres?.condition, name).toBe('service_healthy');
+      const url = new URL(replica.environment!.HEALBOT_STORE_URL);
+      expect(url.hostname).toBe('postgres');
+      expect(url.username).toBe(postgres.environment!.POSTGRES_USER);
+      expect(decodeURIComponent(url.password)).toBe(postgres.environment!.POSTGRES_PASSWORD);
+      expect(url.pathname.slice(1)).toBe(postgres.environment!.POSTGRES_DB);
+      expect(replica.volumes).toContain(`${join(REPO_ROOT, 'examples/healbot-ha.yml')}:/etc/healbot/healbot.yml:ro`);
+      const config = parseConfigText(readFileSync(join(REPO_ROOT, 'examples/healbot-ha.yml'), 'utf8'), {
+        ...replica.environment!,
+        HOSTNAME: replica.hostname!,
+      });
+      expect(config.store.url).toBe(replica.environment!.HEALBOT_STORE_URL);
+      expect(config.leaderElection).toBeUndefined();
+      expect(Object.keys(config.services)).toEqual(
+        Object.keys(parseConfigText(readFileSync(join(REPO_ROOT, 'examples/healbot.yml'), 'utf8'), env).services),
+      );
+    }
+  });
+
+  it('refuses to start without the database password, saying so', async () => {
+    const result = await composeConfig({ HEALBOT_TOKEN: TOKEN }, HA_FILE);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toContain('HEALBOT_DB_PASSWORD');
   });
 });
