@@ -290,11 +290,14 @@ export class Intake {
       // A storm outlives its incident: signals shortly after it closed, while the service never looked healthy, are counted on it.
       const last = (await store.listIncidents({ service, limit: 1 }))[0];
       const closedAt = last?.closedAt ? Date.parse(last.closedAt) : Number.NaN;
+      // A failure seen to start after the incident closed (a Docker event, an alert's startsAt) is a new one.
+      const startedAt = signal.failingSince ?? (signal.at ? Date.parse(signal.at) : Number.NaN);
       if (
         last &&
         !last.dryRun &&
         // After an attempt that failed, the next signal is the next attempt (the breaker bounds how many).
         last.outcome !== 'failed' &&
+        !(startedAt > closedAt) &&
         closedAt >= this.host.now() - config.monitor.groupWindow &&
         !((this.healthyAt.get(service) ?? Number.NEGATIVE_INFINITY) >= closedAt)
       ) {

@@ -97,6 +97,21 @@ describe.skipIf(skip)('Docker healing respects intent', () => {
     );
     expect((await actions('killed')).map((e) => (e.detail.step as { action: string }).action)).toEqual(['start']);
     expect((await running(names.killed)).Running).toBe(true);
+
+    // Killed again right after it was healed: a new failure (its event comes after the close), started again.
+    await engine!.docker.getContainer(names.killed).kill();
+    const again = await waitFor(
+      async () =>
+        (await bot.bot.store.listIncidents({ service: 'killed', status: 'closed' })).find((i) => i.id !== incident.id),
+      'a second incident for the second kill',
+      20_000,
+    );
+    expect(again.outcome).toBe('healed');
+    expect((await actions('killed')).map((e) => (e.detail.step as { action: string }).action)).toEqual([
+      'start',
+      'start',
+    ]);
+    expect((await running(names.killed)).Running).toBe(true);
   });
 
   it('a non-zero exit of its own is a crash: started again, and the time to heal is in the audit', async () => {
