@@ -44,9 +44,9 @@ export async function benchFailover(): Promise<Record<string, number | string>> 
       const a = await replicas.startReplica(dir, `a${run}`, await config(`a${run}`));
       let b: Awaited<ReturnType<typeof replicas.startReplica>> | undefined;
       try {
-        await replicas.until(() => replicas.leads(a), 'a to lead');
+        await replicas.waitFor(() => replicas.leads(a), 'a to lead');
         b = await replicas.startReplica(dir, `b${run}`, await config(`b${run}`));
-        const approval = await replicas.until(async () => (await a.call('/api/approvals')).body[0], 'an approval');
+        const approval = await replicas.waitFor(async () => (await a.call('/api/approvals')).body[0], 'an approval');
         const killedAt = performance.now();
         a.process.kill('SIGKILL');
         const sent = await b.call(`/api/approvals/${approval.id}`, {
@@ -54,7 +54,7 @@ export async function benchFailover(): Promise<Record<string, number | string>> 
           token: replicas.OPS_TOKEN,
         });
         if (sent.status !== 202) throw new Error(`the standby answered ${sent.status}: ${JSON.stringify(sent.body)}`);
-        await replicas.until(
+        await replicas.waitFor(
           async () => (await engine.docker.getContainer(container).inspect()).State.Running,
           'the container to run again',
           60_000,

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import type { HealbotApi } from '../src/engine/api.js';
 import type { IntakeDecision } from '../src/engine/intake.js';
-import { UnknownServiceError } from '../src/errors.js';
-import { closestNames } from '../src/engine/suggest.js';
 import { serviceArg } from './args.js';
 import type { ChatMessage } from './chat.js';
 import { defineCommand, reply, type CommandInvocation } from './command.js';
@@ -39,8 +37,6 @@ export const healCommand = defineCommand({
   },
   args: z.object({ service: serviceArg }),
   async run(api, { service }, invocation) {
-    if (!api.services().includes(service))
-      throw new UnknownServiceError(service, api.services(), closestNames(service, api.services()));
     const origin =
       invocation.origin ??
       (invocation.channel ? { platform: invocation.actor.platform, channel: invocation.channel } : undefined);

@@ -1,8 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Config, ServiceConfig } from './config/schema.js';
-import { serviceConfig } from './config/own.js';
 import { configSecrets as secretsOf } from './config/secrets.js';
-import type { Actor, HealbotApi } from './engine/api.js';
+import type { HealbotApi } from './engine/api.js';
 import type { ProbeSet, Sensors } from './engine/diagnose.js';
 import { approverPolicy } from './engine/approver-policy.js';
 import { Engine, type EngineLogger } from './engine/engine.js';

@@ -317,7 +317,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
   await loadRuntimes(config);
   const shared = config.store.url ? await openStore(config.store) : undefined;
   // Slack's HTTP mode reaching a standby gets 503 with Retry-After: Slack retries, the leader answers.
-  const slackPath = shared && config.slack ? (await import('../adapters/slack/index.js')).SLACK_EVENTS_PATH : undefined;
+  const slackPath = shared && config.slack ? (await import('../adapters/slack/paths.js')).SLACK_EVENTS_PATH : undefined;
   let leadership: Awaited<ReturnType<typeof campaign>>;
   try {
     leadership = await campaign(config, {

@@ -28,13 +28,13 @@ import {
   type SlackBlock,
 } from './blocks.js';
 import { DeliveryDedupe, deliveryKey } from './delivery-dedupe.js';
+import { SLACK_EVENTS_PATH } from './paths.js';
 import { ChannelPostQueue } from './post-queue.js';
 import { SlackSurface } from './surface.js';
 
 /** The slash command healbot registers; its subcommands are commands/index.ts' definitions. */
 export const SLASH_COMMAND = '/heal';
-/** Where Slack posts events, commands and interactions in HTTP mode. */
-export const SLACK_EVENTS_PATH = '/slack/events';
+export { SLACK_EVENTS_PATH };
 
 /** The logging healbot hands the adapter (pino-compatible). */
 export interface AdapterLogger {

@@ -922,13 +922,7 @@ export class Engine implements HealbotApi {
     const started = performance.now();
     // Written before the call: a crash in the middle of the action leaves this behind to be told.
     await this.audit(incident.id, step.target, 'action_started', approvedBy.join(' and ') || 'policy:auto', { step });
-    this.locks.started(this.targetKeyOf(step.target), {
-      incidentId: incident.id,
-      service: step.target,
-      action: step.action,
-      at: this.now(),
-    });
-    this.emit({ type: 'action_started', incidentId: incident.id, step });
+    this.markStarted(incident, step);
     let result: ActionResult;
     if (!runtime || step.action === 'manual' || step.action === 'command' || step.action === 'runbook') {
       result = {
@@ -1222,17 +1216,7 @@ export class Engine implements HealbotApi {
       }
     }
 
-    const verification = await verifyInsideOut(
-      sensors,
-      incident.service,
-      this.config.healing.verifyTimeout,
-      (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }),
-      {
-        before: diagnosis,
-        unchangedChecks: this.config.healing.unchangedChecks,
-        actedAt,
-      },
-    );
+    const verification = await this.verifyFix(incident, diagnosis, actedAt);
     const firstFailing = diagnosis.probes.find((p) => !p.ok && p.service === incident.service);
     const retriedSet = firstFailing
       ? sensors.probes[firstFailing.service]?.find((p) => p.config.name === firstFailing.name)
@@ -1270,6 +1254,28 @@ export class Engine implements HealbotApi {
       outcome: 'healed',
       escalation: breakerMessage,
     });
+  }
+
+  /** Holds the target as acted on by this incident (a waiter learns who acted) and tells the event stream. */
+  private markStarted(incident: Incident, step: PlanStep): void {
+    this.locks.started(this.targetKeyOf(step.target), {
+      incidentId: incident.id,
+      service: step.target,
+      action: step.action,
+      at: this.now(),
+    });
+    this.emit({ type: 'action_started', incidentId: incident.id, step });
+  }
+
+  /** Verifies from the inside out after an action, streaming each probe. */
+  private verifyFix(incident: Incident, diagnosis: Diagnosis, actedAt: number | undefined) {
+    return verifyInsideOut(
+      this.options.sensors,
+      incident.service,
+      this.config.healing.verifyTimeout,
+      (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }),
+      { before: diagnosis, unchangedChecks: this.config.healing.unchangedChecks, actedAt },
+    );
   }
 
   /** Success rates: each built-in action counts as working only when the service verified healthy after it. */
@@ -1347,17 +1353,7 @@ export class Engine implements HealbotApi {
         (async () => ({ output: '', timedOut: false, error: 'this healbot has no command runner' })),
       act: (step) => this.act(incident, step.plan, approvedBy, step.timeoutMs),
       verifyProbes: async () => {
-        const verification = await verifyInsideOut(
-          this.options.sensors,
-          incident.service,
-          this.config.healing.verifyTimeout,
-          (r) => this.emit({ type: 'probe', incidentId: incident.id, result: r }),
-          {
-            before: diagnosis,
-            unchangedChecks: this.config.healing.unchangedChecks,
-            actedAt,
-          },
-        );
+        const verification = await this.verifyFix(incident, diagnosis, actedAt);
         this.emit({
           type: 'verified',
           incidentId: incident.id,
@@ -1367,15 +1363,7 @@ export class Engine implements HealbotApi {
         });
         return verification;
       },
-      onStart: (step) => {
-        this.locks.started(this.targetKeyOf(step.plan.target), {
-          incidentId: incident.id,
-          service: step.plan.target,
-          action: step.plan.action,
-          at: this.now(),
-        });
-        this.emit({ type: 'action_started', incidentId: incident.id, step: step.plan });
-      },
+      onStart: (step) => this.markStarted(incident, step.plan),
       onStep: async (phase, step, result) => {
         await this.audit(incident.id, step.plan.target, 'runbook_step', approvedBy.join(' and ') || 'policy:auto', {
           runbook: runbook.name,

@@ -232,14 +232,7 @@ export class Intake {
 
   private decide(signal: Signal, batch: Batch): Promise<IntakeDecision> | IntakeDecision {
     const service = this.serviceFor(signal);
-    if (!service)
-      return {
-        result: 'unmatched',
-        reason:
-          signal.service !== undefined
-            ? `unknown service "${signal.service}"`
-            : 'no configured service matches its labels',
-      };
+    if (!service) return unmatched(signal);
     return signal.status === 'resolved' ? this.resolve(batch, service, signal) : this.fire(batch, service, signal);
   }
 
@@ -480,6 +473,15 @@ export function serviceOfSignal(
     if (value !== undefined && Object.hasOwn(services, value)) return value;
   }
   return undefined;
+}
+
+/** The decision for a signal no configured service matches, saying why. */
+export function unmatched(signal: Pick<Signal, 'service'>): IntakeDecision {
+  return {
+    result: 'unmatched',
+    reason:
+      signal.service !== undefined ? `unknown service "${signal.service}"` : 'no configured service matches its labels',
+  };
 }
 
 function describeSource(source: IncidentSource): string {

@@ -83,11 +83,12 @@ export function sentencesOnce(text: string): string {
  * The plain summary that ends every conversation: the root cause, what was done, the outcome
  * and the time to heal, in that order, each said once.
  */
-export function summarize(input: Parameters<typeof summarizeOnce>[0]): string {
+export function summarize(input: SummaryInput): string {
   return sentencesOnce(summarizeOnce(input));
 }
 
-function summarizeOnce(input: {
+/** What a final summary is written from. */
+export interface SummaryInput {
   outcome: HealReport['outcome'];
   rootCause: RootCause;
   plan: PlanStep[];
@@ -102,7 +103,9 @@ function summarizeOnce(input: {
   settled?: RuntimeState;
   diagnosed?: RuntimeState;
   runbook?: RunbookReport;
-}): string {
+}
+
+function summarizeOnce(input: SummaryInput): string {
   const { rootCause: rc, actions } = input;
   if (input.diagnosed?.ci) return ciSummary(input);
   const cause = rc.summary.replace(/\.$/, '');

@@ -102,18 +102,15 @@ export class PostgresElector implements Elector {
   private async attempt(): Promise<void> {
     const client = await this.connect();
     this.lastError = undefined;
-    const timeout = Math.max(1000, Math.floor(this.durationMs / 2));
     if (this.leading) {
-      await client.query({ text: 'SELECT 1', query_timeout: timeout } as pg.QueryConfig);
+      await client.query('SELECT 1');
       this.confirmedAt = this.now();
       this.holder = this.options.identity;
       return;
     }
-    const { rows } = await client.query<{ locked: boolean }>({
-      text: 'SELECT pg_try_advisory_lock($1::bigint) AS locked',
-      values: [this.key],
-      query_timeout: timeout,
-    } as pg.QueryConfig);
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [
+      this.key,
+    ]);
     if (rows[0]?.locked) {
       this.confirmedAt = this.now();
       this.holder = this.options.identity;
@@ -121,18 +118,17 @@ export class PostgresElector implements Elector {
       this.setLeading(true);
       return;
     }
-    this.holder = await this.currentHolder(client, timeout);
+    this.holder = await this.currentHolder(client);
   }
 
   /** Who holds the lock, by the application_name of the session that has it. */
-  private async currentHolder(client: pg.Client, timeout: number): Promise<string | undefined> {
+  private async currentHolder(client: pg.Client): Promise<string | undefined> {
     const key = BigInt(this.key);
-    const { rows } = await client.query<{ holder: string }>({
-      text: `SELECT a.application_name AS holder FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1`,
-      values: [Number((key >> 32n) & 0xffffffffn), Number(key & 0xffffffffn)],
-      query_timeout: timeout,
-    } as pg.QueryConfig);
+    const { rows } = await client.query<{ holder: string }>(
+      `SELECT a.application_name AS holder FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1`,
+      [Number((key >> 32n) & 0xffffffffn), Number(key & 0xffffffffn)],
+    );
     return rows[0]?.holder || undefined;
   }
 
@@ -151,10 +147,13 @@ export class PostgresElector implements Elector {
   private async connect(): Promise<pg.Client> {
     if (this.client) return this.client;
     const keepAliveS = Math.max(1, Math.floor(this.durationMs / 3000));
+    const deadline = Math.max(1000, Math.floor(this.durationMs / 2));
     const client = new pg.Client({
       connectionString: this.options.url,
       application_name: this.options.identity.slice(0, 63),
-      connectionTimeoutMillis: Math.max(1000, Math.floor(this.durationMs / 2)),
+      // Every round trip ends within half the lease: a leader that cannot confirm by then steps down.
+      connectionTimeoutMillis: deadline,
+      query_timeout: deadline,
       keepAlive: true,
       keepAliveInitialDelayMillis: keepAliveS * 1000,
     });
@@ -168,7 +167,7 @@ export class PostgresElector implements Elector {
       );
     } catch (error) {
       this.client = undefined;
-      await client.end().catch(() => undefined);
+      await endWithin(client, deadline);
       throw error;
     }
     return client;
@@ -177,7 +176,7 @@ export class PostgresElector implements Elector {
   private async disconnect(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    await client?.end().catch(() => undefined);
+    if (client) await endWithin(client, Math.max(1000, Math.floor(this.durationMs / 2)));
   }
 
   private setLeading(leading: boolean): void {
@@ -185,4 +184,17 @@ export class PostgresElector implements Elector {
     this.leading = leading;
     this.options.onChange?.(leading);
   }
+}
+
+/** Closes a session, waiting at most `ms` for a server that may not answer (the socket is let go then). */
+async function endWithin(client: pg.Client, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.end().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -3,9 +3,10 @@ import type { Config } from '../config/schema.js';
 import type { DecisionResult, HealRequest } from '../engine/api.js';
 import type { Engine } from '../engine/engine.js';
 import { approverPolicy } from '../engine/approver-policy.js';
-import { serviceOfSignal, type IntakeDecision, type Signal } from '../engine/intake.js';
+import { serviceOfSignal, unmatched, type IntakeDecision, type Signal } from '../engine/intake.js';
 import type { ApprovalRequest } from '../engine/types.js';
 import type { Store } from '../engine/ports/store.js';
+import { closestNames } from '../engine/suggest.js';
 import { UnknownServiceError } from '../errors.js';
 
 /** A decision a standby recorded for the leader to make. */
@@ -40,22 +41,17 @@ export function standbyApi(config: Config, store: Store): ServedApi {
     services,
     subscribe: () => () => undefined,
     async accept(signals: readonly Signal[]): Promise<IntakeDecision[]> {
-      const matched = signals.filter((signal) => serviceOfSignal(config, signal) !== undefined);
+      const matches = signals.map((signal) => serviceOfSignal(config, signal));
+      const matched = signals.filter((_, i) => matches[i] !== undefined);
       if (matched.length > 0) await record('signals', matched);
-      return signals.map((signal) => {
-        const service = serviceOfSignal(config, signal);
-        if (service) return { result: 'queued', service };
-        return {
-          result: 'unmatched',
-          reason:
-            signal.service !== undefined
-              ? `unknown service "${signal.service}"`
-              : 'no configured service matches its labels',
-        };
+      return signals.map((signal, i) => {
+        const service = matches[i];
+        return service ? { result: 'queued', service } : unmatched(signal);
       });
     },
     async open(request: HealRequest): Promise<IntakeDecision> {
-      if (!hasService(config, request.service)) throw new UnknownServiceError(request.service, services(), []);
+      if (!hasService(config, request.service))
+        throw new UnknownServiceError(request.service, services(), closestNames(request.service, services()));
       await record('heal', request);
       return { result: 'queued', service: request.service };
     },

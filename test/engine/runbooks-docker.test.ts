@@ -40,7 +40,7 @@ describe.skipIf(skip)('runbooks on a real Docker engine', () => {
     runbooks: unknown[],
     options: { line?: string; approve?: boolean; extra?: Record<string, unknown>; stopped?: boolean } = {},
   ) {
-    const { docker, host, dir, bots } = workspace;
+    const { docker, host, bots } = workspace;
     const container = uniqueName(`runbook-${label}`);
     const line = options.line ?? 'write /data/x: No space left on device';
     if (options.stopped) await runContainer(docker, { name: container, cmd: commands.hang([line]), start: false });

@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Actor } from '../../src/engine/api.js';
 import type { ProgressEvent } from '../../src/engine/types.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { waitFor } from '../support/wait.js';
 import { HttpTarget } from '../support/http-target.js';
 
 /**
@@ -57,22 +58,12 @@ function start(file: string) {
   return { bot, store, events };
 }
 
-async function until<T>(find: () => T | undefined, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${what} within 10 s`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('a runbook approved after healbot restarted', () => {
   it('runs the runbook as planned on the same incident, matched on the labels it was opened with', async () => {
     const file = join(dir, 'healbot.db');
     const first = start(file);
     void first.bot.api.heal({ service: 'api', source: 'webhook', labels: { team: 'web' } });
-    const asked = await until(
+    const asked = await waitFor(
       () =>
         first.events.find(
           (e): e is Extract<ProgressEvent, { type: 'awaiting_approval' }> => e.type === 'awaiting_approval',
@@ -86,7 +77,7 @@ describe('a runbook approved after healbot restarted', () => {
 
     const second = start(file);
     expect(await second.bot.api.decide(asked.request.id, ana, 'approve')).toMatchObject({ ok: true });
-    const done = await until(
+    const done = await waitFor(
       () => second.events.find((e): e is Extract<ProgressEvent, { type: 'done' }> => e.type === 'done'),
       'done event',
     );

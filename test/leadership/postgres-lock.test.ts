@@ -3,17 +3,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { advisoryLockKey, PostgresElector } from '../../src/leadership/postgres-lock.js';
 import { requireOrSkip } from '../support/docker-engine.js';
 import { postgresUnavailableReason, startPostgres } from '../support/postgres.js';
+import { waitFor } from '../support/wait.js';
 
 const postgres = await startPostgres();
 const skip = !postgres && requireOrSkip(postgresUnavailableReason());
-
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('advisoryLockKey', () => {
   it('is a stable signed 64-bit key per name, different for different names', () => {
@@ -57,7 +50,7 @@ describe.skipIf(skip)('the Postgres leader lock', () => {
     expect(a.notLeadingBecause()).toBeUndefined();
     await a.stop();
     expect(aChanges).toEqual([true, false]);
-    await until(() => b.isLeader(), 'replica-b to lead');
+    await waitFor(() => b.isLeader(), 'replica-b to lead');
     expect(a.isLeader()).toBe(false);
   });
 
@@ -100,10 +93,10 @@ describe.skipIf(skip)('the Postgres leader lock', () => {
     } finally {
       await admin.end();
     }
-    await until(() => changes.includes(false), 'the old leader to step down');
+    await waitFor(() => changes.includes(false), 'the old leader to step down');
     expect(errors.join('\n')).toMatch(/Postgres leader lock at postgres:\/\//);
     // Whoever locks first next (the heir, or the old leader on a new session) leads, and only one.
-    await until(() => a.isLeader() !== b.isLeader(), 'one replica to lead again');
+    await waitFor(() => a.isLeader() !== b.isLeader(), 'one replica to lead again');
     expect([a, b].filter((e) => e.isLeader())).toHaveLength(1);
     expect(errors.join('\n')).not.toContain('hunter2-secret');
   });

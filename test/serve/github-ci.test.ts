@@ -47,6 +47,12 @@ const NPM_TIMEOUT = [
   'npm ERR! network request to https://registry.npmjs.org/express failed, reason: connect ETIMEDOUT 104.16.0.35:443',
 ];
 
+const CORRUPT_CACHE = [
+  'npm ERR! code EINTEGRITY',
+  'npm ERR! sha512-AAAA integrity checksum failed when using sha512: wanted sha512-AAAA but got sha512-BBBB. (15325 bytes)',
+];
+const ANA = { platform: 'slack', id: 'U0ANA', display: '@ana' } as const;
+
 describe('CI pipelines as services (GitHub Actions)', () => {
   let github: GitHubApiServer;
   let bot: TestBot;
@@ -73,6 +79,12 @@ describe('CI pipelines as services (GitHub Actions)', () => {
 
   const failed = (run: ReturnType<GitHubApiServer['addRun']>) =>
     github.deliver('workflow_run', github.workflowRunPayload(run));
+  const approvalRequest = () =>
+    waitFor(
+      () =>
+        events.find((e): e is Extract<ProgressEvent, { type: 'awaiting_approval' }> => e.type === 'awaiting_approval'),
+      'the approval request',
+    );
   const reportFor = (incidentId: string) =>
     waitFor(() => reports.find((r) => r.incidentId === incidentId), `incident ${incidentId} to end`, 20_000);
 
@@ -130,16 +142,9 @@ describe('CI pipelines as services (GitHub Actions)', () => {
     await start({}, {}, github.enterpriseApiUrl);
     github.addCache({ key: 'node-cache-Linux-x64-npm-3f5a9c' });
     github.addCache({ key: 'node-cache-Linux-x64-npm-other' });
-    const run = github.addRun(
-      build(
-        failingInstall([
-          'npm ERR! code EINTEGRITY',
-          'npm ERR! sha512-AAAA integrity checksum failed when using sha512: wanted sha512-AAAA but got sha512-BBBB. (15325 bytes)',
-        ]),
-      ),
-    );
+    const run = github.addRun(build(failingInstall(CORRUPT_CACHE)));
     const incidentId = JSON.parse((await failed(run)).response!).incidents.ci;
-    const ask = await waitFor(() => events.find((e) => e.type === 'awaiting_approval'), 'the approval request');
+    const ask = await approvalRequest();
     expect(ask.request.step).toMatchObject({
       action: 'delete_caches',
       risk: 'risky',
@@ -149,9 +154,7 @@ describe('CI pipelines as services (GitHub Actions)', () => {
 
     const refused = await bot.bot.engine.decide(ask.request.id, { platform: 'slack', id: 'U0MALLORY' }, 'approve');
     expect(refused.ok).toBe(false);
-    expect(
-      (await bot.bot.engine.decide(ask.request.id, { platform: 'slack', id: 'U0ANA', display: '@ana' }, 'approve')).ok,
-    ).toBe(true);
+    expect((await bot.bot.engine.decide(ask.request.id, ANA, 'approve')).ok).toBe(true);
     const report = await reportFor(incidentId);
     expect(report.outcome).toBe('healed');
     expect(github.calls('DELETE', /\/actions\/caches$/).map((r) => r.query.key)).toEqual([
@@ -173,23 +176,13 @@ describe('CI pipelines as services (GitHub Actions)', () => {
       const store = { path: `${dir.path}/healbot.db` };
       await start({}, { store });
       github.addCache({ key: 'node-cache-Linux-x64-npm-3f5a9c' });
-      const run = github.addRun(
-        build(
-          failingInstall([
-            'npm ERR! code EINTEGRITY',
-            'npm ERR! sha512-AAAA integrity checksum failed when using sha512: wanted sha512-AAAA but got sha512-BBBB. (15325 bytes)',
-          ]),
-        ),
-      );
+      const run = github.addRun(build(failingInstall(CORRUPT_CACHE)));
       const incidentId = JSON.parse((await failed(run)).response!).incidents.ci;
-      const ask = await waitFor(() => events.find((e) => e.type === 'awaiting_approval'), 'the approval request');
+      const ask = await approvalRequest();
       await bot.close();
 
       await start({}, { store });
-      expect(
-        (await bot.bot.engine.decide(ask.request.id, { platform: 'slack', id: 'U0ANA', display: '@ana' }, 'approve'))
-          .ok,
-      ).toBe(true);
+      expect((await bot.bot.engine.decide(ask.request.id, ANA, 'approve')).ok).toBe(true);
       const report = await reportFor(incidentId);
       expect(report.outcome).toBe('healed');
       expect(report.approvedBy).toEqual(['@ana']);
@@ -300,10 +293,10 @@ describe('CI pipelines as services (GitHub Actions)', () => {
       ),
     );
     const incidentId = JSON.parse((await failed(run)).response!).incidents.ci;
-    const ask = await waitFor(() => events.find((e) => e.type === 'awaiting_approval'), 'the approval request');
+    const ask = await approvalRequest();
     expect(ask.request.step.action).toBe('dispatch_repair');
     expect(github.dispatches).toHaveLength(0);
-    await bot.bot.engine.decide(ask.request.id, { platform: 'slack', id: 'U0ANA', display: '@ana' }, 'approve');
+    await bot.bot.engine.decide(ask.request.id, ANA, 'approve');
     await waitFor(() => github.dispatches.length === 1, 'the repository_dispatch');
     expect(github.dispatches[0]).toMatchObject({
       event_type: 'repair-lockfile',

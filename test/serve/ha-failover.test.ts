@@ -16,8 +16,8 @@ import {
   replicaConfig,
   startEvents,
   startReplica,
-  until,
 } from '../support/replicas.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Two `healbot serve` processes on one Postgres and the real dockerd. The first leads (the
@@ -68,7 +68,7 @@ describe.skipIf(skip)('two replicas on one Postgres', () => {
     };
     const a = await startReplica(dir, 'replica-a', await configFor('replica-a'));
     replicas.push(a);
-    await until(() => leads(a), 'replica-a to lead');
+    await waitFor(() => leads(a), 'replica-a to lead');
     const b = await startReplica(dir, 'replica-b', await configFor('replica-b'));
     replicas.push(b);
     const standby = await b.call('/readyz');
@@ -81,7 +81,7 @@ describe.skipIf(skip)('two replicas on one Postgres', () => {
     expect(['opened', 'joined']).toContain(first.body.alerts[0].result);
     const incidentId: string = first.body.alerts[0].incidentId;
     const counted: number = (await a.call(`/api/incidents/${incidentId}`)).body.alertCount;
-    const approval = await until(async () => {
+    const approval = await waitFor(async () => {
       const pending = await a.call('/api/approvals');
       return pending.status === 200 && pending.body.find((p: { incidentId: string }) => p.incidentId === incidentId);
     }, 'the approval to start web');
@@ -91,7 +91,7 @@ describe.skipIf(skip)('two replicas on one Postgres', () => {
     const second = await b.call('/webhooks/alertmanager', { json: firingAlert('WebProbeFailing', 'web probe fails') });
     expect(second.status).toBe(202);
     expect(second.body.alerts[0]).toMatchObject({ result: 'queued', service: 'web' });
-    const joined = await until(async () => {
+    const joined = await waitFor(async () => {
       const incident = await b.call(`/api/incidents/${incidentId}`);
       return incident.body.alertCount === counted + 1 && incident.body;
     }, 'the leader to count the standby’s alert on the incident');
@@ -121,12 +121,12 @@ describe.skipIf(skip)('two replicas on one Postgres', () => {
 
     a.process.kill('SIGKILL');
     await a.process;
-    await until(() => leads(b), 'replica-b to take over', 30_000);
+    await waitFor(() => leads(b), 'replica-b to take over', 30_000);
     expect((await b.call('/api/approvals')).body.map((p: { id: string }) => p.id)).toEqual([approval.id]);
 
     const decided = await b.call(`/api/approvals/${approval.id}`, { json: { decision: 'approve' }, token: OPS_TOKEN });
     expect(decided).toMatchObject({ status: 200, body: { ok: true, decision: 'approved', by: ['api:ops'] } });
-    const closed = await until(
+    const closed = await waitFor(
       async () => {
         const incident = await b.call(`/api/incidents/${incidentId}`);
         return incident.body.status === 'closed' && incident.body;

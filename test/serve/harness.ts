@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { startServe, type RunningHealbot, type ServeOptions } from '../../src/serve.js';
+export { waitFor } from '../support/wait.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 /** The named API credential `ops` every test bot accepts; it approves where `api:ops` is listed. */
@@ -99,20 +100,6 @@ export async function startTestBot(raw: Record<string, unknown>, options: ServeO
       return fetch(url + path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
     },
   };
-}
-
-/** What is left of `T` once a value is known to be truthy (`cond && value` checks narrow to the value). */
-type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>;
-
-/** Polls until `check` returns a truthy value or the time is up. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<Truthy<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as Truthy<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /** An Alertmanager webhook payload (version 4) with the given alerts. */

@@ -12,7 +12,6 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlackApiServer, signSlackRequest } from '../adapters/slack/slack-api-server.js';
 import { runCli } from '../support/cli.js';
-import { json } from '../support/http.js';
 import { API_TOKEN, startTestBot, tempDir, TOKEN, waitFor, type TestBot } from './harness.js';
 
 const PEM_BODY = [

@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { freePort } from '../../src/free-port.js';
 import { CLI } from './cli.js';
 import { commands, runContainer, waitForContainer } from './images.js';
+export { waitFor } from './wait.js';
 
 export const WEBHOOK_TOKEN = 'failover-webhook-token-0123456789abcdef';
 export const OPS_TOKEN = 'failover-ops-token-0123456789abcdef';
@@ -148,15 +149,4 @@ export async function startEvents(docker: Dockerode, container: string, since: s
   let text = '';
   for await (const chunk of stream) text += chunk.toString();
   return text.split('\n').filter(Boolean);
-}
-
-/** Polls `check` every 50 ms until it returns something truthy. */
-export async function until<T>(check: () => Promise<T> | T, what: string, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -5,16 +5,8 @@
 import type { Config, GitHubServiceConfig } from '../../config/schema.js';
 import { serviceConfig } from '../../config/own.js';
 import { classifyCiLog, type CiFailureCategory } from './patterns.js';
-import type {
-  ActionResult,
-  CiFailedJob,
-  CiState,
-  Evidence,
-  HealReport,
-  PlanStep,
-  RootCause,
-  RuntimeState,
-} from '../types.js';
+import type { SummaryInput } from '../report.js';
+import type { CiFailedJob, CiState, Evidence, PlanStep, RootCause, RuntimeState } from '../types.js';
 
 const FAILED = new Set(['failure', 'timed_out']);
 const TRANSIENT = new Set(['network', 'registry_unavailable']);
@@ -271,17 +263,12 @@ const DONE: Record<string, string> = {
  * fetching registry metadata in step 'Install'; re-ran the failed jobs (safe, automatic);
  * passed in 3 m 12 s. https://github.com/…/actions/runs/…".
  */
-export function ciSummary(input: {
-  outcome: HealReport['outcome'];
-  rootCause: RootCause;
-  plan: PlanStep[];
-  actions: ActionResult[];
-  approvedBy: string[];
-  deniedBy?: string;
-  escalation?: string;
-  settled?: RuntimeState;
-  diagnosed?: RuntimeState;
-}): string {
+export function ciSummary(
+  input: Pick<
+    SummaryInput,
+    'outcome' | 'rootCause' | 'plan' | 'actions' | 'approvedBy' | 'deniedBy' | 'escalation' | 'settled' | 'diagnosed'
+  >,
+): string {
   const cause = input.rootCause.summary.replace(/\.$/, '');
   const run = input.settled?.ci?.run ?? input.diagnosed?.ci?.run;
   const link = run?.url ? ` ${run.url}` : '';
